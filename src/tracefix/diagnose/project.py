@@ -1,0 +1,90 @@
+"""The user's project as the engine sees it: source text by path, and nothing else.
+
+The engine never opens a file. ``tracefix.git.read_project`` (an IO edge) builds a ``Project``
+from a work tree; tests build one from a dict.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import PurePosixPath
+
+import libcst as cst
+
+from tracefix.errors import UserSyntaxError
+
+#: Folders whose packages import without their own name, in the order Python tools try them.
+IMPORT_ROOTS = ("src/", "")
+
+
+@dataclass(frozen=True)
+class Project:
+    """Python sources of a repository, keyed by POSIX path relative to the repository root."""
+
+    files: Mapping[str, str]
+    _cst_cache: dict[str, cst.Module] = field(default_factory=dict, compare=False, repr=False)
+    _ast_cache: dict[str, ast.Module] = field(default_factory=dict, compare=False, repr=False)
+
+    def source(self, path: str) -> str | None:
+        return self.files.get(_normalise(path))
+
+    def python_files(self) -> Iterator[str]:
+        return (path for path in sorted(self.files) if path.endswith(".py"))
+
+    def cst(self, path: str) -> cst.Module:
+        """The LibCST tree of ``path``. Raises ``UserSyntaxError`` if it does not parse."""
+        path = _normalise(path)
+        if path not in self._cst_cache:
+            try:
+                self._cst_cache[path] = cst.parse_module(self.files[path])
+            except cst.ParserSyntaxError as exc:
+                raise UserSyntaxError(
+                    f"{path}:{exc.raw_line}: syntax error: {exc.message}"
+                ) from None
+        return self._cst_cache[path]
+
+    def ast(self, path: str) -> ast.Module | None:
+        """The ``ast`` tree of ``path``, or ``None`` when it does not parse (scanning is lenient)."""
+        path = _normalise(path)
+        if path not in self._ast_cache:
+            try:
+                self._ast_cache[path] = ast.parse(self.files[path], filename=path)
+            except (SyntaxError, ValueError):
+                return None
+        return self._ast_cache[path]
+
+    def module_name(self, path: str) -> str | None:
+        """The dotted name ``path`` is imported as (``src/pkg/a.py`` -> ``pkg.a``)."""
+        path = _normalise(path)
+        if not path.endswith(".py"):
+            return None
+        for root in IMPORT_ROOTS:
+            if root and not path.startswith(root):
+                continue
+            parts = list(PurePosixPath(path[len(root) :]).with_suffix("").parts)
+            if parts and parts[-1] == "__init__":
+                parts.pop()
+            if parts and all(part.isidentifier() for part in parts):
+                return ".".join(parts)
+        return None
+
+    def module_path(self, module: str) -> str | None:
+        """The file that defines the dotted ``module``, or ``None`` if it is not in the project."""
+        relative = module.replace(".", "/")
+        for root in IMPORT_ROOTS:
+            for candidate in (f"{root}{relative}.py", f"{root}{relative}/__init__.py"):
+                if candidate in self.files:
+                    return candidate
+        return None
+
+    def with_changes(self, changes: Mapping[str, str]) -> Project:
+        """A new project with ``changes`` (path -> new text) applied."""
+        return Project({**self.files, **{_normalise(p): t for p, t in changes.items()}})
+
+
+def _normalise(path: str) -> str:
+    return str(PurePosixPath(path.replace("\\", "/"))).removeprefix("./")

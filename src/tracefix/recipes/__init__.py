@@ -1,0 +1,23 @@
+"""The one table of recipes. Adding a cause means adding a folder and one line here.
+
+Order matters: ``diagnose`` asks recipes in this order and takes the first answer, so narrower
+recipes come before broader ones. ``tests/test_registry.py`` fails when a recipe folder is
+missing from the table, a code repeats, or a recipe has no fix case and no noop case.
+"""
+
+from __future__ import annotations
+
+from tracefix.recipes._base import Recipe
+
+RECIPES: tuple[type[Recipe], ...] = ()
+
+
+def all_recipes() -> tuple[Recipe, ...]:
+    return tuple(recipe_class() for recipe_class in RECIPES)
+
+
+def recipe_by_code(code: str) -> Recipe:
+    for recipe in all_recipes():
+        if recipe.code == code:
+            return recipe
+    raise KeyError(code)
