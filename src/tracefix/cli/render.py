@@ -1,0 +1,193 @@
+"""How a ``RunReport`` looks: a short human report (rich), or one JSON document for programs."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.text import Text
+
+from tracefix.errors import NotReproduced
+from tracefix.errors import UnverifiedFix
+from tracefix.pipeline import RunReport
+from tracefix.verify.tests import TestRun
+
+JSON_FORMAT_VERSION = 1
+
+
+def status(report: RunReport) -> str:
+    """One word for the outcome; the JSON document's ``status``."""
+    if report.error is None:
+        if report.nothing_to_fix:
+            return "passed"
+        return "committed" if report.branch else "applied" if report.applied else "verified"
+    if isinstance(report.error, UnverifiedFix):
+        return "unverified"
+    return "error"
+
+
+def render_text(report: RunReport, console: Console) -> None:
+    """The human report, written after the user's own command output."""
+    if report.nothing_to_fix:
+        console.print(f"tracefix: {_command(report)} passed: nothing to fix.")
+        return
+
+    event = report.event
+    if event is not None:
+        frame = event.trigger_frame()
+        where = f"{frame.filename}:{frame.lineno} in {frame.function}" if frame else "unknown place"
+        thread = f" (thread {event.thread_name})" if event.in_thread else ""
+        console.print()
+        console.print(Text.assemble(
+            ("captured ", "bold"), f"{event.exception.type}: {event.exception.first_line}",
+            f"\n  at {where}{thread}",
+        ))
+
+    if report.diagnosis is not None:
+        d = report.diagnosis
+        console.print()
+        console.print(Text.assemble((f"{d.code} ", "bold magenta"), (d.name, "bold"), f"  {d.summary}"))
+        console.print(d.explanation, soft_wrap=False)
+
+    if report.fix is not None and report.recipe is not None:
+        console.print()
+        verified = report.error is None
+        label = "fix" if verified else "unverified candidate (not a fix)"
+        console.print(Text.assemble(
+            (label, "bold green" if verified else "bold yellow"),
+            f" [{report.recipe.applicability.value}]: {report.recipe.fix_title}",
+        ))
+        console.print(Syntax(report.fix.diff(), "diff", theme="ansi_dark", background_color="default"))
+
+    if report.verification is not None and not isinstance(report.error, NotReproduced):
+        _render_verification(report, console)
+
+    console.print()
+    if report.error is not None:
+        console.print(Text(f"tracefix: error: {report.error.message}", style="bold red"))
+    else:
+        console.print(Text(_outcome(report), style="bold green"))
+    if report.timings:
+        console.print(Text(timing_line(report), style="dim"))
+
+
+def _render_verification(report: RunReport, console: Console) -> None:
+    v = report.verification
+    assert v is not None
+    console.print(Text("verification", style="bold"))
+    command = _command(report)
+    checks: list[tuple[bool, str]] = [(v.reproduced, f"reproduced: {v.reproduce_detail}")]
+    if v.after_returncode is not None:
+        after_ok = v.after_returncode == 0 and not v.after_errors
+        detail = f"exits {v.after_returncode}"
+        if v.after_errors:
+            detail += "; raised " + "; ".join(v.after_errors)
+        else:
+            detail += ", no exception in any thread"
+        checks.append((after_ok, f"after the fix: {command} {detail}"))
+    if v.tests_before is not None and v.tests_after is not None:
+        detail = f"tests before: {_tests_summary(v.tests_before)}; after: {_tests_summary(v.tests_after)}"
+        if v.regressions:
+            detail += "; broken by the fix: " + ", ".join(v.regressions)
+        checks.append((not v.regressions, detail))
+    elif report.options.run_tests:
+        checks.append((True, "tests: none found"))
+    checks.append((not v.integrity_problems,
+                   "; ".join(v.integrity_problems) or "no test assertion edited, deleted or skipped"))
+    checks.append((not v.leaks, "; ".join(v.leaks) or "no Flask context left pushed"))
+    for ok, text in checks:
+        console.print(Text.assemble(("  ✓ " if ok else "  ✗ ", "green" if ok else "red"), text))
+
+
+def _outcome(report: RunReport) -> str:
+    if report.branch:
+        return f"Verified fix committed on branch {report.branch} ({report.commit[:12] if report.commit else ''}); your checkout is unchanged."
+    if report.applied:
+        return "Verified fix applied to your work tree."
+    return "Verified fix. Write it with --apply, or commit it on a new branch with --branch."
+
+
+def _tests_summary(run: TestRun) -> str:
+    counts: dict[str, int] = {}
+    for outcome in run.outcomes.values():
+        counts[outcome] = counts.get(outcome, 0) + 1
+    if not counts:
+        return "no tests" if run.returncode in (0, 5) else f"exit {run.returncode}"
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
+
+
+def timing_line(report: RunReport) -> str:
+    t = report.timings
+    user = t.get("user_command", 0.0) + sum(
+        t.get(f"verify.{k}", 0.0) for k in ("reproduce", "after", "tests_before", "tests_after")
+    )
+    own = own_seconds(report)
+    parts = [f"{name} {t[name]:.2f} s" for name in ("capture", "diagnose", "fix", "verify") if name in t]
+    return f"time: {', '.join(parts)} (your command and tests {user:.2f} s, tracefix itself {own:.2f} s)"
+
+
+def own_seconds(report: RunReport) -> float:
+    """tracefix's own work: every stage, less the time the user's command and tests ran."""
+    t = report.timings
+    total = sum(t.get(k, 0.0) for k in ("capture", "diagnose", "fix", "verify", "deliver"))
+    user = t.get("user_command", 0.0) + sum(
+        t.get(f"verify.{k}", 0.0) for k in ("reproduce", "after", "tests_before", "tests_after")
+    )
+    return max(total - user, 0.0)
+
+
+def to_json(report: RunReport) -> dict[str, Any]:
+    """The whole result as one JSON-serialisable document."""
+    doc: dict[str, Any] = {
+        "version": JSON_FORMAT_VERSION,
+        "status": status(report),
+        "exit_code": report.exit_code,
+        "command": list(report.options.argv),
+        "returncode": report.capture.returncode if report.capture else None,
+        "event": report.event.to_dict() if report.event else None,
+        "events_captured": len(report.capture.events) if report.capture else 0,
+        "diagnosis": report.diagnosis.to_dict() if report.diagnosis else None,
+        "fix": None,
+        "verification": None,
+        "delivery": {"applied": report.applied, "branch": report.branch, "commit": report.commit},
+        "timings": {k: round(v, 4) for k, v in report.timings.items()},
+        "error": None,
+    }
+    if report.fix is not None and report.recipe is not None:
+        doc["fix"] = {
+            "verified": report.error is None,
+            "title": report.recipe.fix_title,
+            "applicability": report.recipe.applicability.value,
+            "diff": report.fix.diff(),
+            "files": [c.path for c in report.fix.changes],
+        }
+    v = report.verification
+    if v is not None:
+        doc["verification"] = {
+            "verified": v.verified,
+            "reasons": list(v.reasons),
+            "reproduced": v.reproduced,
+            "reproduce_detail": v.reproduce_detail,
+            "after_returncode": v.after_returncode,
+            "after_errors": list(v.after_errors),
+            "tests_before": _test_run_json(v.tests_before),
+            "tests_after": _test_run_json(v.tests_after),
+            "regressions": list(v.regressions),
+            "integrity_problems": list(v.integrity_problems),
+            "leaks": list(v.leaks),
+        }
+    if report.error is not None:
+        doc["error"] = {"type": type(report.error).__name__, "message": report.error.message}
+    return doc
+
+
+def _test_run_json(run: TestRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {"command": list(run.command), "returncode": run.returncode, "outcomes": dict(run.outcomes)}
+
+
+def _command(report: RunReport) -> str:
+    return f"`{shlex.join(report.options.argv)}`"
