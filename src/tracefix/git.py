@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from tracefix import _process
@@ -11,10 +12,30 @@ from tracefix.errors import NotAGitRepository
 #: Files besides Python sources that the engine reads (test configuration).
 PROJECT_CONFIG_FILES = frozenset({"pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini"})
 MAX_FILE_BYTES = 1 << 20
+#: Hooks of the user's repository never run from tracefix's git commands (post-checkout
+#: would run on every worktree we create).
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 
-def git(*args: str, cwd: str | Path, check: bool = True) -> _process.Result:
-    return _process.run(["git", *args], cwd=cwd, env=_process.no_git_env(), check=check)
+def git(
+    *args: str,
+    cwd: str | Path,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+) -> _process.Result:
+    """Run git without inherited ``GIT_*`` variables; ``env`` adds variables of our own.
+
+    ``GIT_OPTIONAL_LOCKS=0`` stops read-only commands (``diff``, ``status``) from refreshing and
+    rewriting the user's index behind their back.
+    """
+    return _process.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**_process.no_git_env(), "GIT_OPTIONAL_LOCKS": "0", **(env or {})},
+        check=check,
+        input=input,
+    )
 
 
 def toplevel(path: str | Path) -> Path:
@@ -25,9 +46,33 @@ def toplevel(path: str | Path) -> Path:
     return Path(result.stdout.strip())
 
 
+def head(root: Path) -> str | None:
+    """The commit HEAD points at, or ``None`` while the repository has no commit yet."""
+    result = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", cwd=root, check=False)
+    return result.stdout.strip() if result.ok else None
+
+
+def current_branch(root: Path) -> str | None:
+    """The short name of the checked-out branch, or ``None`` on a detached HEAD."""
+    result = git("symbolic-ref", "--quiet", "--short", "HEAD", cwd=root, check=False)
+    return result.stdout.strip() if result.ok else None
+
+
 def listed_files(root: Path) -> list[str]:
     """Tracked files plus untracked ones git does not ignore, as POSIX paths from ``root``."""
     result = git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=root)
+    return sorted({p for p in result.stdout.split("\0") if p})
+
+
+def untracked_files(root: Path) -> list[str]:
+    """Untracked files git does not ignore, as POSIX paths from ``root``."""
+    result = git("ls-files", "-z", "--others", "--exclude-standard", cwd=root)
+    return sorted({p for p in result.stdout.split("\0") if p})
+
+
+def changed_files(root: Path) -> list[str]:
+    """Tracked paths whose work-tree or index content differs from HEAD (deletions included)."""
+    result = git("diff", "HEAD", "--name-only", "--no-renames", "-z", cwd=root)
     return sorted({p for p in result.stdout.split("\0") if p})
 
 

@@ -1,0 +1,117 @@
+"""An isolated copy of the user's work tree, so verification never touches their files.
+
+The worktree is ``git worktree add --detach`` of HEAD plus the user's uncommitted changes
+(staged or not, deletions, untracked files git does not ignore). The changes are carried over by
+copying the files themselves rather than by ``git diff | git apply``: a copy is byte-exact for
+binary files, line endings and clean/smudge filters, where an applied diff can be rejected.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from tracefix.errors import WorktreeError
+from tracefix.git import NO_HOOKS
+from tracefix.git import changed_files
+from tracefix.git import git
+from tracefix.git import head
+from tracefix.git import untracked_files
+
+
+@contextlib.contextmanager
+def isolated_worktree(repo_root: Path) -> Iterator[Path]:
+    """Yield the root of a fresh worktree equal to HEAD plus the user's uncommitted changes.
+
+    The worktree is removed on every exit, Ctrl-C included. Raises ``WorktreeError`` when the
+    repository has no commit yet or git cannot create the worktree.
+    """
+    repo_root = Path(repo_root).resolve()
+    if head(repo_root) is None:
+        raise WorktreeError(
+            f"{repo_root} has no commit yet; commit once so tracefix can verify in a worktree"
+        )
+    parent = Path(tempfile.mkdtemp(prefix="tracefix-")).resolve()
+    path = parent / repo_root.name
+    try:
+        result = git(
+            *NO_HOOKS, "worktree", "add", "--detach", "--quiet", str(path), "HEAD",
+            cwd=repo_root, check=False,
+        )
+        if not result.ok:
+            raise WorktreeError(f"cannot create a git worktree: {_last_line(result.stderr)}")
+        try:
+            _copy_uncommitted(repo_root, path)
+        except OSError as exc:
+            raise WorktreeError(f"cannot copy uncommitted changes into the worktree: {exc}") from exc
+        yield path
+    finally:
+        with _sigint_deferred():
+            _remove(repo_root, path, parent)
+
+
+def _copy_uncommitted(repo_root: Path, worktree: Path) -> None:
+    for relative in [*changed_files(repo_root), *untracked_files(repo_root)]:
+        _mirror(repo_root / relative, worktree / relative)
+
+
+def _mirror(source: Path, target: Path) -> None:
+    """Make ``target`` what ``source`` is: a copy of the file or link, or absent."""
+    if source.is_dir() and not source.is_symlink():
+        return  # a submodule: its own repository, left as HEAD has it
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.is_dir():
+        shutil.rmtree(target)
+    if source.is_symlink():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.readlink(source), target)
+    elif source.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
+def _remove(repo_root: Path, path: Path, parent: Path) -> None:
+    """Remove the worktree and git's record of it, whatever state creating it reached."""
+    git("worktree", "remove", "--force", "--force", str(path), cwd=repo_root, check=False)
+    shutil.rmtree(parent, ignore_errors=True)
+    git("worktree", "prune", cwd=repo_root, check=False)
+    if str(path) in _registered_worktrees(repo_root):
+        # Interrupted while git was still creating it: git locks it as "initializing".
+        git("worktree", "unlock", str(path), cwd=repo_root, check=False)
+        git("worktree", "prune", cwd=repo_root, check=False)
+
+
+def _registered_worktrees(repo_root: Path) -> set[str]:
+    result = git("worktree", "list", "--porcelain", cwd=repo_root, check=False)
+    return {
+        line.removeprefix("worktree ")
+        for line in result.stdout.splitlines()
+        if line.startswith("worktree ")
+    }
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a second Ctrl-C until cleanup is done; it is raised right after."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1].removeprefix("fatal: ") if lines else "git gave no reason"
