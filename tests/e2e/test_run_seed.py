@@ -1,0 +1,81 @@
+"""`tracefix run` on the seed's app: the verified fix, shown, applied, or committed on a branch."""
+
+from __future__ import annotations
+
+import subprocess
+
+from .conftest import environment
+from .conftest import git
+from .conftest import snapshot
+from .conftest import tracefix
+
+SEED = ("--", "python", "-m", "scripts.seed_db")
+
+
+def test_shows_the_verified_fix_and_changes_nothing(seed_repo):
+    before = snapshot(seed_repo)
+    outcome = tracefix(seed_repo, "run", *SEED)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert "Working outside of application context" in outcome.stdout + outcome.stderr
+    assert "CTX101" in outcome.stdout
+    assert "scripts/seed_db.py:5" in outcome.stdout
+    assert "+with app.app_context():" in outcome.stdout
+    assert "Verified fix" in outcome.stdout
+    assert snapshot(seed_repo) == before
+    assert git(seed_repo, "status", "--porcelain") == ""
+    assert git(seed_repo, "worktree", "list").count("\n") == 1
+
+
+def test_json_is_one_document_with_the_whole_result(seed_repo):
+    outcome = tracefix(seed_repo, "run", "--json", *SEED)
+    assert outcome.returncode == 0, outcome.stderr
+    doc = outcome.json()
+    assert doc["status"] == "verified"
+    assert doc["diagnosis"]["code"] == "CTX101"
+    assert doc["diagnosis"]["location"] == {"path": "scripts/seed_db.py", "line": 5}
+    assert doc["event"]["exception"]["values"][-1]["type"] == "RuntimeError"
+    assert doc["fix"]["files"] == ["scripts/seed_db.py"]
+    verification = doc["verification"]
+    assert verification["reproduced"] and verification["verified"]
+    assert verification["after_returncode"] == 0
+    assert set(verification["tests_before"]["outcomes"].values()) == {"passed"}
+    assert verification["tests_after"]["outcomes"] == verification["tests_before"]["outcomes"]
+    # The command's own traceback went to stderr, not into the document.
+    assert "Traceback" in outcome.stderr
+
+
+def test_apply_writes_the_fix_and_the_command_then_passes(seed_repo):
+    outcome = tracefix(seed_repo, "run", "--apply", *SEED)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert "with app.app_context():" in (seed_repo / "scripts/seed_db.py").read_text()
+    assert git(seed_repo, "status", "--porcelain").strip() == "M scripts/seed_db.py"
+    rerun = subprocess.run(
+        ["python", "-m", "scripts.seed_db"], cwd=seed_repo, env=environment(),
+        capture_output=True, text=True,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+
+
+def test_branch_commits_on_a_new_branch_and_leaves_the_checkout(seed_repo):
+    head = git(seed_repo, "rev-parse", "HEAD").strip()
+    before = snapshot(seed_repo)
+    outcome = tracefix(seed_repo, "run", "--json", "--branch", *SEED)
+    assert outcome.returncode == 0, outcome.stderr
+    branch = outcome.json()["delivery"]["branch"]
+    assert branch.startswith("tracefix/ctx101-")
+    assert git(seed_repo, "rev-parse", "HEAD").strip() == head
+    assert git(seed_repo, "branch", "--show-current").strip() == "main"
+    assert snapshot(seed_repo) == before
+    assert git(seed_repo, "rev-parse", f"{branch}~1").strip() == head
+    changed = git(seed_repo, "diff", "--name-only", head, branch).split()
+    assert changed == ["scripts/seed_db.py"]
+    assert "app.app_context()" in git(seed_repo, "show", f"{branch}:scripts/seed_db.py")
+
+
+def test_branch_with_a_name_and_never_the_current_branch(seed_repo):
+    outcome = tracefix(seed_repo, "run", "--branch", "fix/seed-context", *SEED)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert "fix/seed-context" in git(seed_repo, "branch", "--list", "fix/seed-context")
+    refused = tracefix(seed_repo, "run", "--branch", "main", *SEED)
+    assert refused.returncode == 18
+    assert "main" in refused.stdout
