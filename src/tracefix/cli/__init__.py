@@ -3,14 +3,17 @@
 Exit codes (``tracefix.errors`` draws the whole tree): 0 a verified fix, or a command that did
 not fail; 1 an unverified candidate; 2 a usage error; 10–18 a named dead end (not a git
 repository, dirty files, command not found, unknown cause, syntax error, worktree, not
-reproduced, no safe fix, delivery); 130 Ctrl-C.
+reproduced, no safe fix, delivery); 70 an internal error of tracefix (set ``TRACEFIX_DEBUG=1``
+for its traceback); 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -18,6 +21,8 @@ from rich.console import Console
 
 from tracefix import __version__
 from tracefix.errors import Interrupted
+
+INTERNAL_ERROR_EXIT_CODE = 70
 
 
 @click.group()
@@ -86,6 +91,15 @@ def run(
         error = Interrupted("interrupted; the worktree was removed and your files are unchanged")
         click.echo(f"\ntracefix: error: {error.message}", err=True)
         sys.exit(error.exit_code)
+    except Exception as exc:
+        if os.environ.get("TRACEFIX_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"tracefix: error: internal error ({type(exc).__name__}: {exc}); your files are "
+            "unchanged. Please report it; TRACEFIX_DEBUG=1 shows the traceback.",
+            err=True,
+        )
+        sys.exit(INTERNAL_ERROR_EXIT_CODE)
     if as_json:
         click.echo(json.dumps(to_json(report), indent=2))
     else:
