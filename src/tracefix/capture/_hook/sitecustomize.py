@@ -1,0 +1,115 @@
+"""tracefix's start-up hook, loaded by ``site`` because ``tracefix run`` puts this folder first
+on ``PYTHONPATH``.
+
+It records uncaught exceptions (main thread and other threads) and, at exit, a Flask context
+left pushed. Being first on the path, it shadows any ``sitecustomize`` the environment already
+had, so it runs that one too: the user's start-up must behave exactly as without tracefix.
+
+Every interpreter start goes through this file, so it costs nothing when ``TRACEFIX_CAPTURE_DIR``
+is unset, imports the event builder only when it is set, and never lets its own errors out.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _install() -> None:
+    import atexit
+
+    import tracefix_capture
+
+    tracefix_capture.mark_hooked()
+    previous_excepthook = sys.excepthook
+
+    def excepthook(exc_type, exc, tb):
+        if not issubclass(exc_type, KeyboardInterrupt):
+            tracefix_capture.record_exception(exc_type, exc, tb, mechanism="excepthook")
+        previous_excepthook(exc_type, exc, tb)
+
+    sys.excepthook = excepthook
+    _hook_threads_when_imported(tracefix_capture)
+    atexit.register(_check_leak_at_exit)
+
+
+def _hook_threads_when_imported(tracefix_capture) -> None:
+    """Chain ``threading.excepthook``; import threading now since nearly every program does."""
+    import threading
+
+    previous = threading.excepthook
+
+    def thread_excepthook(args):
+        if args.exc_type is not SystemExit and args.exc_value is not None:
+            thread = args.thread
+            tracefix_capture.record_exception(
+                args.exc_type,
+                args.exc_value,
+                args.exc_traceback,
+                thread_name=thread.name if thread is not None else None,
+                thread_id=thread.ident if thread is not None else None,
+                mechanism="threading",
+            )
+        previous(args)
+
+    threading.excepthook = thread_excepthook
+
+
+def _check_leak_at_exit() -> None:
+    try:
+        if "flask" not in sys.modules:
+            return
+        import tracefix_capture
+
+        if tracefix_capture.leaks_reported:
+            return
+        detail = tracefix_capture.pushed_context_detail()
+        if detail is not None:
+            tracefix_capture.record_leak("exit", detail)
+    except BaseException:
+        pass
+
+
+def _run_shadowed_sitecustomize() -> None:
+    """Find the next ``sitecustomize`` on ``sys.path`` after this folder and run it in our place.
+
+    Its errors propagate, so ``site`` reports them exactly as it would have without tracefix.
+    """
+    try:
+        from importlib.machinery import PathFinder
+        from importlib.util import module_from_spec
+
+        here = os.path.dirname(os.path.realpath(__file__))
+        search = [p for p in sys.path if os.path.realpath(p or os.curdir) != here]
+        spec = PathFinder.find_spec("sitecustomize", search)
+        if spec is None or spec.loader is None:
+            return
+        module = module_from_spec(spec)
+    except Exception:
+        return
+    ours = sys.modules.get("sitecustomize")
+    sys.modules["sitecustomize"] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        if ours is not None:
+            sys.modules["sitecustomize"] = ours
+        raise
+
+
+def _main() -> None:
+    shadowed_error = None
+    try:
+        _run_shadowed_sitecustomize()
+    except Exception as exc:
+        shadowed_error = exc
+    if os.environ.get("TRACEFIX_CAPTURE_DIR"):
+        try:
+            _install()
+        except BaseException:
+            pass
+    if shadowed_error is not None:
+        raise shadowed_error
+
+
+_main()

@@ -1,0 +1,465 @@
+"""Build and store Sentry-shaped events from inside the user's Python process.
+
+This module runs in the user's interpreter, which may belong to another virtualenv with no
+tracefix installed, and may be older than tracefix's own Python. So it imports nothing but the
+standard library, stays compatible with Python 3.8, and imports lazily: it is loaded on every
+interpreter start-up while ``tracefix run`` is active.
+
+Nothing here may break the host program. Every public entry point swallows its own errors;
+losing an event is always better than changing the user's program.
+
+The runner reads what is written here: ``event-*.json`` (one per exception), ``leak-*.json``
+(a Flask context left pushed) and ``hooked-*.json`` (proof that the hook ran in some process).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+CAPTURE_DIR_ENV = "TRACEFIX_CAPTURE_DIR"
+PROJECT_ROOT_ENV = "TRACEFIX_PROJECT_ROOT"
+ENTRY_ARGV_ENV = "TRACEFIX_ENTRY_ARGV"
+
+CONTEXT_LINES = 5
+MAX_VARS = 30
+MAX_REPR = 200
+MAX_CHAIN = 20
+MAX_FRAMES = 400
+
+#: Set by the pytest plugin once it has judged leaks test by test, so the exit check stays quiet.
+leaks_reported = False
+
+_sequence = 0
+_library_dirs: tuple[str, ...] | None = None
+_venv_dirs: dict[str, bool] = {}
+
+
+def capture_dir() -> str | None:
+    return os.environ.get(CAPTURE_DIR_ENV) or None
+
+
+def project_root() -> str:
+    return os.path.realpath(os.environ.get(PROJECT_ROOT_ENV) or os.getcwd())
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def write_record(kind: str, data: dict) -> None:
+    """Write ``data`` as ``<kind>-<time>-<pid>-<n>.json``, atomically.
+
+    The name sorts in capture order (within one process exactly, across processes by clock),
+    and the temporary name starts with a dot so a reader never sees half a file.
+    """
+    import json
+    import time
+
+    global _sequence
+    directory = capture_dir()
+    if directory is None:
+        return
+    _sequence += 1
+    name = "%s-%020d-%08d-%06d.json" % (kind, time.time_ns(), os.getpid(), _sequence)
+    temporary = os.path.join(directory, "." + name + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as stream:
+        json.dump(data, stream, default=repr)
+    os.replace(temporary, os.path.join(directory, name))
+
+
+def mark_hooked() -> None:
+    """Leave proof that the hook ran, so the runner knows not to fall back to parsing stderr."""
+    directory = capture_dir()
+    if directory is None:
+        return
+    path = os.path.join(directory, "hooked-%08d.json" % os.getpid())
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write('{"pid": %d}' % os.getpid())
+
+
+def record_exception(
+    exc_type: type,
+    exc: BaseException,
+    tb: object,
+    *,
+    thread_name: str | None = None,
+    thread_id: int | None = None,
+    mechanism: str = "excepthook",
+    test: str | None = None,
+) -> None:
+    """Record one uncaught exception. Never raises."""
+    try:
+        if capture_dir() is None or exc is None:
+            return
+        event = build_event(
+            exc_type,
+            exc,
+            tb,
+            thread_name=thread_name,
+            thread_id=thread_id,
+            mechanism=mechanism,
+            test=test,
+        )
+        write_record("event", event)
+    except BaseException:
+        pass
+
+
+def record_leak(where: str, detail: str) -> None:
+    try:
+        write_record("leak", {"where": where, "detail": detail})
+    except BaseException:
+        pass
+
+
+# --- the event -----------------------------------------------------------------------------
+
+
+def build_event(
+    exc_type: type,
+    exc: BaseException,
+    tb: object,
+    *,
+    thread_name: str | None = None,
+    thread_id: int | None = None,
+    mechanism: str = "excepthook",
+    test: str | None = None,
+) -> dict:
+    """The Sentry-shaped event that ``tracefix.event.Event.from_dict`` reads."""
+    import time
+
+    root = project_root()
+    if thread_name is None:
+        thread_name, current_id = _current_thread()
+        thread_id = current_id if thread_id is None else thread_id
+    values = []
+    chain = exception_chain(exc)
+    for position, link in enumerate(chain):
+        is_last = position == len(chain) - 1
+        link_tb = tb if is_last and tb is not None else link.__traceback__
+        link_type = exc_type if is_last and exc_type is not None else type(link)
+        value = {
+            "type": getattr(link_type, "__qualname__", None) or link_type.__name__,
+            "value": _safe_str(link),
+            "module": getattr(link_type, "__module__", None),
+            "mechanism": {"type": mechanism, "handled": False},
+            "stacktrace": {"frames": frames_of(link_tb, root)},
+        }
+        if thread_id is not None:
+            value["thread_id"] = thread_id
+        values.append(value)
+    argv = entry_argv()
+    contexts: dict = {
+        "entry": {"type": "entry", "argv": argv, "cwd": _cwd(), "test": test},
+    }
+    flask = flask_state(root)
+    if flask is not None:
+        contexts["flask"] = flask
+    return {
+        "event_id": os.urandom(16).hex(),
+        "timestamp": time.time(),
+        "platform": "python",
+        "level": "error",
+        "exception": {"values": values},
+        "threads": {"values": [{"name": thread_name, "current": True, "crashed": True}]},
+        "contexts": contexts,
+        "extra": {"sys.argv": argv},
+    }
+
+
+def exception_chain(exc: BaseException) -> list:
+    """``exc`` and the exceptions it was raised from or during, oldest first.
+
+    Follows the same rule as ``traceback``: an explicit cause wins, an implicit context counts
+    unless ``raise ... from None`` suppressed it.
+    """
+    chain = []
+    seen = set()
+    current = exc
+    while current is not None and id(current) not in seen and len(chain) < MAX_CHAIN:
+        seen.add(id(current))
+        chain.append(current)
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
+    chain.reverse()
+    return chain
+
+
+def frames_of(tb: object, root: str) -> list:
+    """The frames of a traceback, outermost first."""
+    frames = []
+    while tb is not None and len(frames) < MAX_FRAMES:
+        try:
+            frames.append(frame_dict(tb.tb_frame, tb.tb_lineno, root))  # type: ignore[attr-defined]
+        except Exception:
+            pass
+        tb = tb.tb_next  # type: ignore[attr-defined]
+    return frames
+
+
+def frame_dict(frame: object, lineno: int | None, root: str) -> dict:
+    code = frame.f_code  # type: ignore[attr-defined]
+    filename = code.co_filename
+    module_globals = frame.f_globals  # type: ignore[attr-defined]
+    in_app, relative = classify_path(filename, root)
+    abs_path = os.path.abspath(filename) if _is_real_path(filename) else filename
+    data: dict = {
+        "filename": relative if in_app else abs_path,
+        "abs_path": abs_path,
+        "function": code.co_name,
+        "module": module_globals.get("__name__"),
+        "lineno": lineno,
+        "in_app": in_app,
+    }
+    data.update(source_context(filename, lineno, module_globals))
+    if in_app:
+        data["vars"] = safe_vars(frame.f_locals, is_module=code.co_name == "<module>")  # type: ignore[attr-defined]
+    return data
+
+
+def source_context(filename: str, lineno: int | None, module_globals: dict) -> dict:
+    import linecache
+
+    if not lineno:
+        return {}
+    try:
+        lines = linecache.getlines(filename, module_globals)
+    except Exception:
+        return {}
+    if not lines or lineno > len(lines):
+        return {}
+    index = lineno - 1
+
+    def clean(line: str) -> str:
+        return line.rstrip("\r\n")
+
+    return {
+        "context_line": clean(lines[index]),
+        "pre_context": [clean(line) for line in lines[max(0, index - CONTEXT_LINES) : index]],
+        "post_context": [clean(line) for line in lines[index + 1 : index + 1 + CONTEXT_LINES]],
+    }
+
+
+# --- paths ---------------------------------------------------------------------------------
+
+
+def classify_path(filename: str, root: str) -> tuple[bool, str]:
+    """Whether ``filename`` is the project's own code, and its POSIX path from ``root`` if so."""
+    if not _is_real_path(filename):
+        return False, filename
+    path = os.path.realpath(os.path.abspath(filename))
+    if path != root and not path.startswith(root.rstrip(os.sep) + os.sep):
+        return False, path
+    relative = os.path.relpath(path, root)
+    parts = relative.replace(os.sep, "/").split("/")
+    if "site-packages" in parts or "dist-packages" in parts:
+        return False, path
+    if any(path.startswith(prefix) for prefix in library_dirs()):
+        return False, path
+    if _inside_venv(os.path.dirname(path), root):
+        return False, path
+    return True, "/".join(parts)
+
+
+def library_dirs() -> tuple[str, ...]:
+    """The interpreter's own trees: the standard library, and the environment when it is a venv."""
+    global _library_dirs
+    if _library_dirs is None:
+        import sysconfig
+
+        dirs = set()
+        paths = sysconfig.get_paths()
+        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+            if paths.get(key):
+                dirs.add(os.path.realpath(paths[key]))
+        if sys.prefix != sys.base_prefix:
+            dirs.add(os.path.realpath(sys.prefix))
+        _library_dirs = tuple(sorted(d.rstrip(os.sep) + os.sep for d in dirs))
+    return _library_dirs
+
+
+def _inside_venv(directory: str, root: str) -> bool:
+    """Whether a directory between ``root`` and ``directory`` is a virtualenv (has pyvenv.cfg)."""
+    while len(directory) > len(root):
+        cached = _venv_dirs.get(directory)
+        if cached is None:
+            cached = os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
+            _venv_dirs[directory] = cached
+        if cached:
+            return True
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return False
+
+
+def _is_real_path(filename: str) -> bool:
+    return bool(filename) and not (filename.startswith("<") and filename.endswith(">"))
+
+
+# --- locals --------------------------------------------------------------------------------
+
+
+def safe_vars(local_vars: dict, *, is_module: bool = False) -> dict:
+    """Bounded reprs of a frame's locals. A repr that raises or recurses cannot break capture."""
+    result = {}
+    try:
+        items = list(local_vars.items())
+    except Exception:
+        return result
+    for name, value in items:
+        if len(result) >= MAX_VARS:
+            break
+        name = str(name)
+        if is_module and (name.startswith("__") or type(value).__name__ == "module"):
+            continue
+        result[name] = safe_repr(value)
+    return result
+
+
+def safe_repr(value: object) -> str:
+    try:
+        text = _repr_engine().repr(value)
+    except BaseException:
+        try:
+            text = "<%s object (repr failed)>" % type(value).__name__
+        except BaseException:
+            text = "<object (repr failed)>"
+    if len(text) > MAX_REPR:
+        text = text[: MAX_REPR - 3] + "..."
+    return text
+
+
+_repr_instance = None
+
+
+def _repr_engine():
+    """A ``reprlib.Repr`` whose limits keep huge and recursive containers cheap to show."""
+    global _repr_instance
+    if _repr_instance is None:
+        import reprlib
+
+        engine = reprlib.Repr()
+        engine.maxlevel = 3
+        engine.maxstring = MAX_REPR
+        engine.maxother = MAX_REPR
+        engine.maxlong = MAX_REPR
+        engine.maxlist = engine.maxtuple = engine.maxset = engine.maxfrozenset = 20
+        engine.maxdeque = engine.maxarray = 20
+        engine.maxdict = 10
+        _repr_instance = engine
+    return _repr_instance
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except BaseException:
+        return "<exception str() failed>"
+
+
+# --- where the process is ------------------------------------------------------------------
+
+
+def entry_argv() -> list:
+    import json
+
+    raw = os.environ.get(ENTRY_ARGV_ENV)
+    if raw:
+        try:
+            argv = json.loads(raw)
+            if isinstance(argv, list):
+                return [str(a) for a in argv]
+        except ValueError:
+            pass
+    return [str(a) for a in getattr(sys, "argv", [])]
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
+
+
+def _current_thread() -> tuple[str, int | None]:
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return "MainThread", None
+    thread = threading.current_thread()
+    return thread.name, thread.ident
+
+
+def flask_state(root: str) -> dict | None:
+    """Flask's context state in the calling thread; ``None`` when Flask was never imported."""
+    flask = sys.modules.get("flask")
+    if flask is None:
+        return None
+    app_ctx, has_request = _flask_contexts()
+    app_name = None
+    if app_ctx is not None:
+        app_name = getattr(getattr(app_ctx, "app", None), "import_name", None)
+    return {
+        "type": "flask",
+        "app_context": app_ctx is not None,
+        "request_context": has_request,
+        "app": app_name,
+        "apps": module_level_apps(root),
+    }
+
+
+def _flask_contexts() -> tuple[object, bool]:
+    """The pushed app context (or None), and whether a request context is pushed.
+
+    Flask 3.2 merges the request context into the app context and drops ``_cv_request``.
+    """
+    try:
+        from flask.globals import _cv_app
+    except Exception:
+        return None, False
+    app_ctx = _cv_app.get(None)
+    try:
+        from flask.globals import _cv_request
+    except ImportError:
+        has_request = bool(getattr(app_ctx, "has_request", False))
+    else:
+        has_request = _cv_request.get(None) is not None
+    return app_ctx, has_request
+
+
+def module_level_apps(root: str) -> list:
+    """Import names of the Flask apps bound at module level in the project's imported modules."""
+    flask = sys.modules.get("flask")
+    flask_class = getattr(flask, "Flask", None)
+    if flask_class is None:
+        return []
+    names = set()
+    for module in list(sys.modules.values()):
+        filename = getattr(module, "__file__", None)
+        if not filename or not classify_path(filename, root)[0]:
+            continue
+        try:
+            values = list(vars(module).values())
+        except TypeError:
+            continue
+        for value in values:
+            if isinstance(value, flask_class):
+                names.add(str(value.import_name))
+    return sorted(names)
+
+
+def pushed_context_detail() -> str | None:
+    """A description of the Flask context still pushed in this thread, or None."""
+    if "flask" not in sys.modules:
+        return None
+    app_ctx, has_request = _flask_contexts()
+    if app_ctx is None and not has_request:
+        return None
+    app_name = getattr(getattr(app_ctx, "app", None), "import_name", None)
+    kind = "request context" if has_request else "app context"
+    return "%s of app %r still pushed" % (kind, app_name) if app_name else kind + " still pushed"

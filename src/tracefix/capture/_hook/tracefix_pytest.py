@@ -1,0 +1,157 @@
+"""pytest plugin that records failing tests as events, loaded through ``PYTEST_PLUGINS``.
+
+pytest catches test exceptions itself, so ``sys.excepthook`` never sees them. This plugin reads
+them where pytest offers them to debuggers (``pytest_exception_interact``: collection, setup,
+call and teardown failures, never skips or xfails), records the test's node id, and cuts the
+frames so the first one is the test, fixture or test module: the pytest and pluggy frames above
+it say nothing about the user's code.
+
+It also reports Flask contexts that a test left pushed. A higher-scoped fixture may keep a
+context pushed on purpose across tests and pop it when its scope ends, so a test is only blamed
+when the context it left behind is still pushed once the whole session has been torn down.
+
+It only observes: no option, no output, no change of outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+import tracefix_capture
+
+_RECORDED_PHASES = ("collect", "setup", "call", "teardown")
+_HARNESS_PACKAGES = ("_pytest", "pytest", "pluggy")
+
+_current_test: list = [None]
+#: (node id, context object) for every test after which a context was pushed that was not before.
+_suspected_leaks: list = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config) -> None:
+    """Record thread exceptions too: pytest replaces ``threading.excepthook`` without chaining."""
+    try:
+        import threading
+
+        pytest_hook = threading.excepthook
+
+        def thread_excepthook(args):
+            if args.exc_type is not SystemExit and args.exc_value is not None:
+                thread = args.thread
+                tracefix_capture.record_exception(
+                    args.exc_type,
+                    args.exc_value,
+                    args.exc_traceback,
+                    thread_name=thread.name if thread is not None else None,
+                    thread_id=thread.ident if thread is not None else None,
+                    mechanism="threading",
+                    test=_current_test[0],
+                )
+            pytest_hook(args)
+
+        threading.excepthook = thread_excepthook
+    except BaseException:
+        pass
+
+
+def pytest_exception_interact(node, call, report) -> None:
+    try:
+        if call.when not in _RECORDED_PHASES or call.excinfo is None:
+            return
+        excinfo = call.excinfo
+        tb = _from_user_code(excinfo.tb, node)
+        tracefix_capture.record_exception(
+            excinfo.type, excinfo.value, tb, mechanism="pytest", test=node.nodeid
+        )
+    except BaseException:
+        pass
+
+
+_context_before: list = [None]
+
+
+def pytest_runtest_logstart(nodeid, location) -> None:
+    _current_test[0] = nodeid
+    try:
+        _context_before[0] = _pushed_app_context()
+    except BaseException:
+        pass
+
+
+def pytest_runtest_logfinish(nodeid, location) -> None:
+    """Called after the test's teardown: the moment a leaked context becomes visible."""
+    _current_test[0] = None
+    try:
+        after = _pushed_app_context()
+        if after is not None and after is not _context_before[0]:
+            _suspected_leaks.append((nodeid, after))
+    except BaseException:
+        pass
+    _context_before[0] = None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus) -> None:
+    try:
+        if "flask" not in sys.modules:
+            return
+        for nodeid, context in _suspected_leaks:
+            if _still_pushed(context):
+                name = getattr(getattr(context, "app", None), "import_name", None)
+                detail = "app context of app %r left pushed by the test" % name
+                tracefix_capture.record_leak(nodeid, detail)
+                tracefix_capture.leaks_reported = True
+    except BaseException:
+        pass
+
+
+def _from_user_code(tb, node):
+    """The traceback from the test function (or, failing that, the first non-pytest frame)."""
+    code = _test_code(node)
+    if code is not None:
+        entry = tb
+        while entry is not None:
+            if entry.tb_frame.f_code is code:
+                return entry
+            entry = entry.tb_next
+    entry = tb
+    while entry is not None and _is_harness(entry.tb_frame.f_code.co_filename):
+        entry = entry.tb_next
+    return entry if entry is not None else tb
+
+
+def _test_code(node):
+    function = getattr(node, "obj", None) if hasattr(node, "function") else None
+    try:
+        import inspect
+
+        function = inspect.unwrap(function) if function is not None else None
+    except Exception:
+        pass
+    return getattr(function, "__code__", None)
+
+
+def _is_harness(filename: str) -> bool:
+    if filename.startswith("<frozen importlib"):
+        return True
+    parts = filename.replace(os.sep, "/").split("/")
+    for index, part in enumerate(parts[:-1]):
+        if part in ("site-packages", "dist-packages") and parts[index + 1] in _HARNESS_PACKAGES:
+            return True
+    return "importlib" in parts[-3:-1] and "site-packages" not in parts
+
+
+def _pushed_app_context():
+    if "flask" not in sys.modules:
+        return None
+    return tracefix_capture._flask_contexts()[0]
+
+
+def _still_pushed(context) -> bool:
+    """Whether ``context`` is still on Flask's stack (Flask 3.1 keeps a token per push)."""
+    tokens = getattr(context, "_cv_tokens", None)
+    if tokens is not None:
+        return bool(tokens)
+    return _pushed_app_context() is context
