@@ -1,0 +1,8 @@
+from notes import Note
+from notes import db
+
+
+def test_note_is_saved():
+    db.session.add(Note(text="buy milk"))
+    db.session.commit()
+    assert db.session.scalar(db.select(db.func.count(Note.id))) == 1

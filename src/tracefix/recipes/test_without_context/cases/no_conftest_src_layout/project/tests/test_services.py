@@ -1,0 +1,8 @@
+from inventory.services import add_item
+from inventory.services import total_stock
+
+
+def test_total_stock_counts_every_item():
+    add_item("bolt", 3)
+    add_item("nut", 4)
+    assert total_stock() == 7

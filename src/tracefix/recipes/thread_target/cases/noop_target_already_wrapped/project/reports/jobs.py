@@ -1,0 +1,6 @@
+from flask import current_app
+
+
+def build_report(name):
+    with current_app.app_context():
+        current_app.logger.warning("building report %s", name)

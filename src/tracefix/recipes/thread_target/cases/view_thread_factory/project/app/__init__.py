@@ -1,0 +1,22 @@
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+def create_app(test_config=None):
+    app = Flask(__name__)
+    app.config.from_mapping(SQLALCHEMY_DATABASE_URI="sqlite:///welcome.db")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    db.init_app(app)
+
+    from app import views
+
+    app.register_blueprint(views.bp)
+
+    with app.app_context():
+        db.create_all()
+
+    return app
