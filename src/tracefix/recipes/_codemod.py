@@ -1,0 +1,423 @@
+"""LibCST helpers every context fix needs: find a statement, wrap it, import and bind the app.
+
+A fix is judged by its diff, so each helper edits only the statements it is given and keeps
+everything else byte for byte: comments, blank lines, quotes and the file's indentation. Edits
+work on node identity (LibCST trees are immutable), so locate first, then edit the tree you
+located in.
+
+Typical use, from a recipe's ``fix``::
+
+    module = project.cst(path)
+    chain = statement_chain(module, line)          # outermost statement first
+    module = add_imports(module, ["from app import create_app"], before=chain[0].index)
+    chain = statement_chain(module, line + shift)  # or locate again by text
+    module = wrap_statements(module, chain[-1].block, start, end, "app.app_context()",
+                             before=["app = create_app()"])
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TypeVar
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.metadata import MetadataWrapper
+from libcst.metadata import PositionProvider
+
+from tracefix.recipes._base import SkipFix
+
+Block = cst.Module | cst.IndentedBlock
+BlockT = TypeVar("BlockT", cst.Module, cst.IndentedBlock)
+
+_MAIN = m.SimpleString(m.MatchIfTrue(lambda text: text.strip("'\"") == "__main__"))
+#: ``if __name__ == "__main__":`` in either operand order and with either quote.
+MAIN_GUARD = m.If(
+    test=m.Comparison(
+        left=m.Name("__name__"),
+        comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=_MAIN)],
+    )
+    | m.Comparison(
+        left=_MAIN,
+        comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=m.Name("__name__"))],
+    )
+)
+#: A call that makes a context: ``<x>.app_context()``, ``<x>.test_request_context(...)``, ...
+CONTEXT_CALL = m.Call(
+    func=m.Attribute(
+        attr=m.Name("app_context")
+        | m.Name("test_request_context")
+        | m.Name("request_context")
+        | m.Name("test_client")
+    )
+)
+#: A statement line made of imports only.
+IMPORT_LINE = m.SimpleStatementLine(body=[m.AtLeastN(m.Import() | m.ImportFrom(), n=1)])
+#: A module docstring's line.
+DOCSTRING_LINE = m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())])
+
+
+@dataclass(frozen=True)
+class Located:
+    """One statement that spans a line, and the block whose ``body`` holds it."""
+
+    block: Block = field(repr=False)
+    index: int
+
+    @property
+    def statement(self) -> cst.BaseStatement:
+        return self.block.body[self.index]  # type: ignore[return-value]
+
+
+def statement_chain(module: cst.Module, line: int) -> tuple[Located, ...]:
+    """The statements spanning ``line``, outermost first, each with the block it sits in.
+
+    Descends only into indented blocks; a one-line body (``if x: y()``) ends the chain at its
+    compound statement. Empty when no statement spans the line (a blank line or a comment).
+    """
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    chain: list[Located] = []
+    blocks: list[Block] = [module]
+    while blocks:
+        block = blocks.pop()
+        for index, statement in enumerate(block.body):
+            where = positions[statement]
+            if where.start.line <= line <= where.end.line:
+                chain.append(Located(block, index))
+                blocks = [b for b in _indented_blocks(statement) if _spans(positions, b, line)]
+                break
+    return tuple(chain)
+
+
+def line_of(module: cst.Module, node: cst.CSTNode) -> int:
+    """The first line of ``node`` in ``module`` (comments above it excluded)."""
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    return positions[node].start.line
+
+
+def relocate_line(source: str, line: int, text: str | None) -> int | None:
+    """Where the line an event saw as ``text`` at ``line`` is in ``source`` now.
+
+    The event may be older than the code (a fix ran, lines moved). ``line`` itself wins when it
+    still reads ``text``; otherwise the one line that does; ``None`` when none or several do.
+    Without ``text`` the line is trusted as it is.
+    """
+    lines = source.splitlines()
+    if text is None or not text.strip():
+        return line if 1 <= line <= len(lines) else None
+    wanted = text.strip()
+    if 1 <= line <= len(lines) and lines[line - 1].strip() == wanted:
+        return line
+    matches = [number for number, current in enumerate(lines, 1) if current.strip() == wanted]
+    return matches[0] if len(matches) == 1 else None
+
+
+def is_main_guard(node: cst.CSTNode) -> bool:
+    return m.matches(node, MAIN_GUARD)
+
+
+def is_import_line(node: cst.CSTNode) -> bool:
+    return m.matches(node, IMPORT_LINE)
+
+
+def is_context_with(node: cst.CSTNode) -> bool:
+    """Whether ``node`` is a ``with`` statement one of whose items makes a context."""
+    return isinstance(node, cst.With) and any(
+        m.matches(item.item, CONTEXT_CALL) for item in node.items
+    )
+
+
+def edit_block(module: cst.Module, block: BlockT, edit: Callable[[list[cst.BaseStatement]],
+               Sequence[cst.BaseStatement]]) -> cst.Module:
+    """``module`` with ``block``'s statements replaced by ``edit(statements)``."""
+    body = edit(list(block.body))  # type: ignore[arg-type]
+    if block is module:
+        return module.with_changes(body=body)
+    replaced = module.deep_replace(block, block.with_changes(body=body))
+    assert isinstance(replaced, cst.Module)
+    return replaced
+
+
+def wrap_statements(
+    module: cst.Module,
+    block: Block,
+    start: int,
+    end: int,
+    expression: str,
+    *,
+    before: Sequence[str] = (),
+) -> cst.Module:
+    """Put ``block.body[start:end]`` under ``with <expression>:``, after the ``before`` lines.
+
+    Blank lines above the first statement stay above (on the first ``before`` line, or on the
+    ``with``); comments right above it move in with it, since they describe it. At module level
+    the ``with`` is set off by one blank line from the ``before`` lines.
+    """
+    at_module_level = block is module
+
+    def edit(body: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+        first = body[start]
+        outside, inside = _split_leading_lines(first.leading_lines)
+        moved = [first.with_changes(leading_lines=inside), *body[start + 1 : end]]
+        wrapped = cst.With(
+            items=[cst.WithItem(cst.parse_expression(expression))],
+            body=cst.IndentedBlock(body=moved),
+        )
+        added = [cst.parse_statement(text, config=module.config_for_parsing) for text in before]
+        if added:
+            if at_module_level and not outside and start > 0:
+                outside = [cst.EmptyLine()]
+            added[0] = added[0].with_changes(leading_lines=outside)
+            wrapped = wrapped.with_changes(
+                leading_lines=[cst.EmptyLine()] if at_module_level else []
+            )
+        else:
+            wrapped = wrapped.with_changes(leading_lines=outside)
+        return [*body[:start], *added, wrapped, *body[end:]]
+
+    return edit_block(module, block, edit)
+
+
+def expand_one_line_body(module: cst.Module, statement: cst.BaseCompoundStatement) -> cst.Module:
+    """``module`` with ``if x: a(); b()`` rewritten as an indented block, so it can be wrapped."""
+    suite = statement.body
+    if not isinstance(suite, cst.SimpleStatementSuite):
+        return module
+    line = cst.SimpleStatementLine(
+        body=[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for small in suite.body],
+        trailing_whitespace=suite.trailing_whitespace,
+    )
+    replaced = module.deep_replace(statement, statement.with_changes(body=cst.IndentedBlock([line])))
+    assert isinstance(replaced, cst.Module)
+    return replaced
+
+
+def add_imports(module: cst.Module, statements: Iterable[str], *, before: int) -> cst.Module:
+    """``module`` with each import statement in ``statements`` present above ``body[before]``.
+
+    Call it before adding the code that uses the names, or the names look taken.
+
+    An import already there is left alone; a name from a module the file already imports from
+    (``from app import db``) joins that line in sorted position; any other import goes after the
+    last import line above ``before`` (after the docstring when there is none), so it lands
+    below ``sys.path`` set-up that the imports above depend on. Raises ``SkipFix`` when a name to
+    import is already bound to something else.
+    """
+    for text in statements:
+        module, inserted = _add_import(module, text, before)
+        before += inserted
+    return module
+
+
+def free_name(module: cst.Module, candidates: Sequence[str] = ("app", "flask_app")) -> str | None:
+    """The first of ``candidates`` that ``module`` neither binds nor reads anywhere."""
+    used = names_used(module)
+    return next((name for name in candidates if name not in used), None)
+
+
+def names_used(module: cst.Module) -> set[str]:
+    """Every name ``module`` binds or reads, in any scope."""
+    tree = ast.parse(module.code)
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            names.update(node.names)
+    return names
+
+
+def wrappable_run(body: Sequence[cst.BaseStatement], index: int, *, stop: Callable[[cst.BaseStatement],
+                  bool] = lambda statement: False) -> tuple[int, int]:
+    """The contiguous statements around ``body[index]`` that may go under a ``with``.
+
+    A run stops at imports, function and class definitions, a module docstring, an
+    ``if __name__ == "__main__":`` block and any statement ``stop`` rejects. Returns ``(start,
+    end)`` for ``body[start:end]``.
+    """
+
+    def wrappable(position: int) -> bool:
+        statement = body[position]
+        return not (
+            is_import_line(statement)
+            or isinstance(statement, cst.FunctionDef | cst.ClassDef)
+            or (position == 0 and m.matches(statement, DOCSTRING_LINE))
+            or is_main_guard(statement)
+            or stop(statement)
+        )
+
+    start = index
+    while start > 0 and wrappable(start - 1):
+        start -= 1
+    end = index + 1
+    while end < len(body) and wrappable(end):
+        end += 1
+    return start, end
+
+
+# --- internals ----------------------------------------------------------------------------
+
+
+def _indented_blocks(statement: cst.CSTNode) -> list[cst.IndentedBlock]:
+    """The indented blocks that belong to ``statement`` itself (body, elif, else, except...)."""
+    found: list[cst.IndentedBlock] = []
+    pending = list(statement.children)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, cst.IndentedBlock):
+            found.append(node)
+        else:
+            pending.extend(node.children)
+    return found
+
+
+def _spans(positions: object, block: cst.IndentedBlock, line: int) -> bool:
+    if not block.body:
+        return False
+    first = positions[block.body[0]]  # type: ignore[index]
+    last = positions[block.body[-1]]  # type: ignore[index]
+    return bool(first.start.line <= line <= last.end.line)
+
+
+def _split_leading_lines(
+    lines: Sequence[cst.EmptyLine],
+) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
+    """Blank lines up to the first comment, and the rest (the comment block and what follows)."""
+    for position, line in enumerate(lines):
+        if line.comment is not None:
+            return list(lines[:position]), list(lines[position:])
+    return list(lines), []
+
+
+def _add_import(module: cst.Module, text: str, before: int) -> tuple[cst.Module, int]:
+    """``module`` with the import ``text``, and how many lines were inserted above ``before``."""
+    new = cst.parse_statement(text, config=module.config_for_parsing)
+    assert isinstance(new, cst.SimpleStatementLine)
+    node = new.body[0]
+    body = list(module.body)
+    imports = [(i, s) for i, s in enumerate(body[:before]) if is_import_line(s)]
+    for alias_name, bound in _aliases(node):
+        if _imported(body[:before], node, alias_name, bound):
+            continue
+        if bound in names_used(module):
+            raise SkipFix(f"the name {bound!r} is already used in the file")
+    if all(_imported(body[:before], node, a, b) for a, b in _aliases(node)):
+        return module, 0
+    if isinstance(node, cst.ImportFrom) and not node.relative and not isinstance(node.names,
+                                                                                cst.ImportStar):
+        target = cst.helpers.get_full_name_for_node(node.module) if node.module else None
+        for index, line in reversed(imports):
+            merged = _merge_into(line, target, node)
+            if merged is not None:
+                body[index] = merged
+                return module.with_changes(body=body), 0
+    position = imports[-1][0] + 1 if imports else _after_docstring(body)
+    body.insert(position, new)
+    return module.with_changes(body=body), 1
+
+
+def _aliases(node: cst.BaseSmallStatement) -> list[tuple[str, str]]:
+    """(imported dotted name, name it binds) for each alias of an import statement."""
+    result = []
+    if isinstance(node, cst.Import | cst.ImportFrom) and not isinstance(node.names, cst.ImportStar):
+        for alias in node.names:
+            name = cst.helpers.get_full_name_for_node(alias.name) or ""
+            asname = alias.asname
+            bound = (
+                cst.helpers.get_full_name_for_node(asname.name) or ""
+                if asname is not None
+                else (name.split(".")[0] if isinstance(node, cst.Import) else name)
+            )
+            result.append((name, bound))
+    return result
+
+
+def _imported(statements: Sequence[cst.BaseStatement], node: cst.BaseSmallStatement, name: str,
+              bound: str) -> bool:
+    """Whether ``statements`` already import ``name`` as ``bound`` the way ``node`` does."""
+    wanted_module = (
+        cst.helpers.get_full_name_for_node(node.module)
+        if isinstance(node, cst.ImportFrom) and node.module
+        else None
+    )
+    for statement in statements:
+        if not is_import_line(statement):
+            continue
+        for small in statement.body:  # type: ignore[attr-defined]
+            if type(small) is not type(node):
+                continue
+            if isinstance(small, cst.ImportFrom):
+                if small.relative or not small.module:
+                    continue
+                if cst.helpers.get_full_name_for_node(small.module) != wanted_module:
+                    continue
+            for existing, existing_bound in _aliases(small):
+                if (existing, existing_bound) == (name, bound):
+                    return True
+                if isinstance(small, cst.Import) and existing.startswith(name + "."):
+                    return existing_bound == bound
+    return False
+
+
+def _merge_into(line: cst.BaseStatement, target: str | None, node: cst.ImportFrom
+                ) -> cst.SimpleStatementLine | None:
+    """``line`` with ``node``'s names added, if it is a plain one-line ``from target import``."""
+    if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+        return None
+    existing = line.body[0]
+    if (
+        not isinstance(existing, cst.ImportFrom)
+        or existing.relative
+        or existing.module is None
+        or isinstance(existing.names, cst.ImportStar)
+        or existing.lpar is not None
+        or cst.helpers.get_full_name_for_node(existing.module) != target
+    ):
+        return None
+    names = list(existing.names)
+    assert not isinstance(node.names, cst.ImportStar)
+    for alias in node.names:
+        key = _import_order([_alias_text(a) for a in names])
+        added = alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        if key is None:
+            names.append(added)
+        else:
+            position = sum(1 for a in names if key(_alias_text(a)) <= key(_alias_text(added)))
+            names.insert(position, added)
+    names = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in names]
+    return line.with_changes(body=[existing.with_changes(names=names)])
+
+
+def _alias_text(alias: cst.ImportAlias) -> str:
+    return cst.helpers.get_full_name_for_node(alias.name) or ""
+
+
+def _import_order(names: Sequence[str]) -> Callable[[str], tuple[int, str]] | None:
+    """The order ``names`` are in (isort's: constants, classes, functions; or plain), if any."""
+
+    def by_type(name: str) -> tuple[int, str]:
+        kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+        return kind, name.lower()
+
+    def plain(name: str) -> tuple[int, str]:
+        return 0, name.lower()
+
+    for key in (by_type, plain):
+        if list(names) == sorted(names, key=key):
+            return key
+    return None
+
+
+def _after_docstring(body: Sequence[cst.BaseStatement]) -> int:
+    return 1 if body and m.matches(body[0], DOCSTRING_LINE) else 0
