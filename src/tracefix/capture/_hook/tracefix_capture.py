@@ -152,7 +152,7 @@ def build_event(
     contexts: dict = {
         "entry": {"type": "entry", "argv": argv, "cwd": _cwd(), "test": test},
     }
-    flask = flask_state(root)
+    flask = flask_state(root, _in_app_globals(chain, root))
     if flask is not None:
         contexts["flask"] = flask
     return {
@@ -187,6 +187,25 @@ def exception_chain(exc: BaseException) -> list:
             current = None
     chain.reverse()
     return chain
+
+
+def _in_app_globals(chain: list, root: str) -> list:
+    """The module namespaces of the project frames an exception went through.
+
+    A module whose import failed is gone from ``sys.modules`` by the time the hook runs, but its
+    frame still holds its namespace, and with it the app it created before failing.
+    """
+    namespaces = {}
+    for link in chain:
+        tb = link.__traceback__
+        while tb is not None:
+            frame_globals = tb.tb_frame.f_globals
+            if id(frame_globals) not in namespaces:
+                filename = frame_globals.get("__file__") or tb.tb_frame.f_code.co_filename
+                if isinstance(filename, str) and classify_path(filename, root)[0]:
+                    namespaces[id(frame_globals)] = frame_globals
+            tb = tb.tb_next
+    return list(namespaces.values())
 
 
 def frames_of(tb: object, root: str) -> list:
@@ -395,8 +414,12 @@ def _current_thread() -> tuple[str, int | None]:
     return thread.name, thread.ident
 
 
-def flask_state(root: str) -> dict | None:
-    """Flask's context state in the calling thread; ``None`` when Flask was never imported."""
+def flask_state(root: str, namespaces: list = ()) -> dict | None:
+    """Flask's context state in the calling thread; ``None`` when Flask was never imported.
+
+    It is read when the hook runs. For ``sys.excepthook`` the stack has unwound by then, so a
+    context entered with ``with`` is already gone, while one pushed by hand is still there.
+    """
     flask = sys.modules.get("flask")
     if flask is None:
         return None
@@ -409,7 +432,7 @@ def flask_state(root: str) -> dict | None:
         "app_context": app_ctx is not None,
         "request_context": has_request,
         "app": app_name,
-        "apps": module_level_apps(root),
+        "apps": module_level_apps(root, namespaces),
     }
 
 
@@ -432,22 +455,26 @@ def _flask_contexts() -> tuple[object, bool]:
     return app_ctx, has_request
 
 
-def module_level_apps(root: str) -> list:
-    """Import names of the Flask apps bound at module level in the project's imported modules."""
+def module_level_apps(root: str, namespaces: list = ()) -> list:
+    """Import names of the Flask apps bound at module level in the project's modules.
+
+    Looks in the imported modules and in ``namespaces`` (those of modules still being imported).
+    """
     flask = sys.modules.get("flask")
     flask_class = getattr(flask, "Flask", None)
     if flask_class is None:
         return []
     names = set()
+    candidates = list(namespaces)
     for module in list(sys.modules.values()):
         filename = getattr(module, "__file__", None)
-        if not filename or not classify_path(filename, root)[0]:
-            continue
-        try:
-            values = list(vars(module).values())
-        except TypeError:
-            continue
-        for value in values:
+        if filename and classify_path(filename, root)[0]:
+            try:
+                candidates.append(vars(module))
+            except TypeError:
+                continue
+    for namespace in candidates:
+        for value in list(namespace.values()):
             if isinstance(value, flask_class):
                 names.add(str(value.import_name))
     return sorted(names)
