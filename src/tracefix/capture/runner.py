@@ -178,5 +178,7 @@ def read_leaks(capture_dir: Path) -> list[str]:
 
 def _with_entry(events: list[Event], argv: Sequence[str], cwd: Path) -> list[Event]:
     """Parsed events know nothing of how the command was run; the runner does."""
-    entry = Entry(argv=tuple(argv), cwd=str(cwd))
-    return [replace(event, entry=entry) if not event.entry.argv else event for event in events]
+    return [
+        replace(event, entry=Entry(argv=tuple(argv), cwd=str(cwd), test=event.entry.test))
+        for event in events
+    ]

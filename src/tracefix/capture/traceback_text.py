@@ -17,8 +17,10 @@ import os
 import re
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 
+from tracefix.event import Entry
 from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
@@ -31,12 +33,18 @@ CHAIN_SEPARATORS = (
     "During handling of the above exception, another exception occurred:",
 )
 FRAME_LINE = re.compile(r'^\s*File "(?P<path>.+)", line (?P<lineno>\d+)(?:, in (?P<function>.+))?$')
-THREAD_HEADER = re.compile(r"^Exception in thread (?P<name>.+):$")
+#: Not anchored: with stdout and stderr merged, the header may follow unterminated output.
+THREAD_HEADER = re.compile(r"Exception in thread (?P<name>.+):$")
 IGNORED_HEADER = re.compile(r"^Exception ignored in(?: .*)?:")
 EXCEPTION_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::(?: (?P<value>.*))?)?$")
 MARKER_LINE = re.compile(r"^\s*[\^~]+[\s\^~]*$")
 #: Lines that close a pytest failure section or start another part of pytest's report.
 PYTEST_SECTION = re.compile(r"^(?:_{3,}|-{3,}|={3,})( |$)")
+PYTEST_TEST_HEADER = re.compile(
+    r"^_{3,} (?:ERROR collecting |ERROR at (?:setup|teardown) of )?(?P<name>\S.*?) _{3,}$"
+)
+PYTEST_SUMMARY = re.compile(r"^(?:FAILED|ERROR) (?P<nodeid>\S+)(?: - .*)?$")
+HARNESS_PACKAGES = frozenset({"_pytest", "pluggy"})
 LIBRARY_PARTS = frozenset({"site-packages", "dist-packages"})
 STDLIB_PATH = re.compile(r"/lib(?:64)?/python\d+(?:\.\d+)?t?/")
 
@@ -54,13 +62,18 @@ def parse_tracebacks(text: str, project_root: Path | None) -> list[Event]:
     """Every traceback in ``text`` as an ``Event``, in the order they were printed.
 
     Chained tracebacks become one event whose ``exceptions`` run oldest first, like the hook's.
+    In pytest's report each event is tied to its test, and pytest's own frames are cut off the
+    top as the plugin does.
     """
     root = str(project_root.resolve()) if project_root is not None else None
     lines = text.splitlines()
     events: list[Event] = []
+    tests: list[str | None] = []
+    nodeids: list[str] = []
     chain: list[ExceptionInfo] = []
     thread_name: str | None = "MainThread"
     pending_thread: str | None = "MainThread"
+    section: str | None = None
     chained = False
     index = 0
 
@@ -68,21 +81,16 @@ def parse_tracebacks(text: str, project_root: Path | None) -> list[Event]:
         nonlocal chain
         if chain:
             events.append(Event(exceptions=tuple(chain), thread_name=thread_name))
+            tests.append(section)
         chain = []
 
     while index < len(lines):
         line = lines[index]
         stripped = line.strip()
-        header = THREAD_HEADER.match(stripped)
-        if header:
-            close_chain()
-            pending_thread = header.group("name").strip()
-        elif IGNORED_HEADER.match(stripped):
-            close_chain()
-            pending_thread = None
-        elif stripped in CHAIN_SEPARATORS:
-            chained = bool(chain)
-        elif stripped == TRACEBACK_START:
+        header = THREAD_HEADER.search(stripped)
+        test_header = PYTEST_TEST_HEADER.match(stripped)
+        summary = PYTEST_SUMMARY.match(stripped)
+        if stripped.endswith(TRACEBACK_START):
             if not chained:
                 close_chain()
                 thread_name = pending_thread
@@ -92,11 +100,48 @@ def parse_tracebacks(text: str, project_root: Path | None) -> list[Event]:
             if block.type is not None:
                 chain.append(_exception_info(block))
             continue
+        if header:
+            close_chain()
+            pending_thread = header.group("name").strip()
+        elif IGNORED_HEADER.match(stripped):
+            close_chain()
+            pending_thread = None
+        elif stripped in CHAIN_SEPARATORS:
+            chained = bool(chain)
+        elif test_header:
+            close_chain()
+            section = test_header.group("name")
+        elif summary:
+            nodeids.append(summary.group("nodeid"))
+        elif PYTEST_SECTION.match(stripped):
+            close_chain()
+            section = None
         elif stripped:
             chained = False
         index += 1
     close_chain()
-    return events
+    return [
+        replace(event, entry=Entry(test=_nodeid(test, event, nodeids))) if test else event
+        for event, test in zip(events, tests)
+    ]
+
+
+def _nodeid(name: str, event: Event, nodeids: list[str]) -> str:
+    """The node id of the test named ``name`` in a failure header of pytest's report.
+
+    The short summary (``-r``) has the exact ids; without it, the id is rebuilt from the file of
+    the test's own frame.
+    """
+    if "/" in name or name.endswith(".py"):
+        return name
+    suffix = "::" + name.replace(".", "::")
+    for nodeid in nodeids:
+        if nodeid.endswith(suffix):
+            return nodeid
+    first = event.frames[0] if event.frames else None
+    if first is not None and first.in_app:
+        return first.filename + suffix
+    return name
 
 
 def _read_block(lines: list[str], index: int, root: str | None) -> tuple[_Block, int]:
@@ -146,9 +191,9 @@ def _source_line(lines: list[str], index: int) -> tuple[str | None, int]:
 def _ends_message(line: str) -> bool:
     stripped = line.strip()
     return (
-        stripped == TRACEBACK_START
+        stripped.endswith(TRACEBACK_START)
         or stripped in CHAIN_SEPARATORS
-        or bool(THREAD_HEADER.match(stripped))
+        or bool(THREAD_HEADER.search(stripped))
         or bool(IGNORED_HEADER.match(stripped))
         or bool(PYTEST_SECTION.match(line))
     )
@@ -161,7 +206,7 @@ def _exception_info(block: _Block) -> ExceptionInfo:
         type=name,
         value="\n".join(block.value_lines),
         module=module or None,
-        frames=tuple(block.frames),
+        frames=_without_harness(block.frames),
         mechanism="stderr",
         handled=False,
     )
@@ -186,6 +231,15 @@ def _frame(match: re.Match[str], source: str | None, root: str | None) -> Frame:
         pre_context=context[1],
         post_context=context[2],
     )
+
+
+def _without_harness(frames: list[Frame]) -> tuple[Frame, ...]:
+    """``frames`` without the pytest and pluggy frames on top, unless that is all there is."""
+    for index, frame in enumerate(frames):
+        parts = frame.filename.replace(os.sep, "/").split("/")
+        if not HARNESS_PACKAGES.intersection(parts):
+            return tuple(frames[index:])
+    return tuple(frames)
 
 
 def classify(abs_path: str, root: str | None) -> tuple[bool, str]:
