@@ -586,7 +586,10 @@ def _bound_names(statement: ast.stmt) -> set[str]:
     elif isinstance(statement, ast.With | ast.AsyncWith):
         targets = [item.optional_vars for item in statement.items if item.optional_vars]
     return {
-        node.id for target in targets for node in ast.walk(target) if isinstance(node, ast.Name)
+        node.id
+        for target in targets
+        for node in ast.walk(target)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     }
 
 
