@@ -317,6 +317,9 @@ def _add_import(module: cst.Module, text: str, before: int) -> tuple[cst.Module,
     if isinstance(node, cst.ImportFrom) and not node.relative and not isinstance(node.names,
                                                                                 cst.ImportStar):
         target = cst.helpers.get_full_name_for_node(node.module) if node.module else None
+        single = _single_name_lines(imports, target)
+        if single and len(node.names) == 1:
+            return _insert_single_name_line(module, body, single, new), 1
         for index, line in reversed(imports):
             merged = _merge_into(line, target, node)
             if merged is not None:
@@ -397,6 +400,50 @@ def _merge_into(line: cst.BaseStatement, target: str | None, node: cst.ImportFro
             names.insert(position, added)
     names = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in names]
     return line.with_changes(body=[existing.with_changes(names=names)])
+
+
+def _single_name_lines(
+    imports: Sequence[tuple[int, cst.BaseStatement]], target: str | None
+) -> list[tuple[int, str]]:
+    """``(index, name)`` of the file's ``from target import name`` lines, when it writes one name
+    per line (at least two such lines, none with more); empty otherwise."""
+    found: list[tuple[int, str]] = []
+    for index, line in imports:
+        for small in line.body:  # type: ignore[attr-defined]
+            if (
+                not isinstance(small, cst.ImportFrom)
+                or small.relative
+                or small.module is None
+                or cst.helpers.get_full_name_for_node(small.module) != target
+            ):
+                continue
+            if isinstance(small.names, cst.ImportStar) or len(small.names) != 1:
+                return []
+            found.append((index, _alias_text(small.names[0])))
+    return found if len(found) >= 2 else []
+
+
+def _insert_single_name_line(
+    module: cst.Module,
+    body: list[cst.BaseStatement],
+    lines: list[tuple[int, str]],
+    new: cst.SimpleStatementLine,
+) -> cst.Module:
+    """``module`` with ``new`` among the one-name ``lines`` of its module, in their order."""
+    assert isinstance(new.body[0], cst.ImportFrom)
+    assert not isinstance(new.body[0].names, cst.ImportStar)
+    name = _alias_text(new.body[0].names[0])
+    key = _import_order([text for _, text in lines]) or (lambda text: (0, text.lower()))
+    after = [index for index, text in lines if key(text) <= key(name)]
+    if after:
+        body.insert(after[-1] + 1, new.with_changes(leading_lines=()))
+    else:
+        first = lines[0][0]
+        body[first:first + 1] = [
+            new.with_changes(leading_lines=body[first].leading_lines),
+            body[first].with_changes(leading_lines=()),
+        ]
+    return module.with_changes(body=body)
 
 
 def _alias_text(alias: cst.ImportAlias) -> str:
