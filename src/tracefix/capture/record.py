@@ -33,6 +33,8 @@ STABLE_EVENT_ID = "0" * 32
 COPY_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "instance")
 LIBRARY_PREFIX = re.compile(r"(?:/[^\s'\"<>()\[\]]*)?/(?:site|dist)-packages/")
 MEMORY_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{4,}\b")
+#: ``id()`` values printed in decimal (SQLAlchemy's ``<User (transient 1400...)>``).
+OBJECT_ID = re.compile(r"\b\d{12,}\b")
 TIMEOUT_SECONDS = 120.0
 
 
@@ -99,6 +101,7 @@ def stable_event_dict(event: Event, *, argv: list[str], roots: tuple[Path, ...])
     entry = data["contexts"].pop("entry")
     data = _map_strings(data, lambda text: stable_text(text, roots))
     data["contexts"]["entry"] = entry
+    data["event_id"] = STABLE_EVENT_ID
     return data
 
 
@@ -109,7 +112,7 @@ def stable_text(text: str, roots: tuple[Path, ...]) -> str:
     text = LIBRARY_PREFIX.sub("/site-packages/", text)
     for stdlib in _stdlib_dirs():
         text = text.replace(stdlib + "/", "/stdlib/")
-    return MEMORY_ADDRESS.sub("0x0", text)
+    return OBJECT_ID.sub("0", MEMORY_ADDRESS.sub("0x0", text))
 
 
 def _stdlib_dirs() -> list[str]:
