@@ -6,11 +6,11 @@ import stat
 
 import pytest
 
+from tracefix.deliver.apply import apply_changes
+from tracefix.deliver.apply import dirty_paths
 from tracefix.errors import DeliveryError
 from tracefix.git import git
 from tracefix.recipes._base import FileChange
-from tracefix.deliver.apply import apply_changes
-from tracefix.deliver.apply import dirty_paths
 
 FILES = {
     "app.py": "x = 1\n",

@@ -14,7 +14,9 @@ from tracefix.git import git
 from tracefix.recipes._base import FileChange
 
 SEED = "from app import db\ndb.session.commit()\n"
-FIXED = "from app import create_app, db\nwith create_app().app_context():\n    db.session.commit()\n"
+FIXED = (
+    "from app import create_app, db\nwith create_app().app_context():\n    db.session.commit()\n"
+)
 CHANGES = [
     FileChange("scripts/seed.py", SEED, FIXED),
     FileChange("scripts/helpers.py", None, "HELPER = 1\n"),
@@ -76,7 +78,9 @@ def test_a_file_that_differs_from_head_is_refused(repo):
     stale = FileChange("app.py", "x = 'unstaged work'\n", "x = 2\n")
     with pytest.raises(DeliveryError, match="app.py differs from HEAD"):
         commit_on_new_branch(repo, [stale], "tracefix/stale", "m")
-    assert git("show-ref", "--verify", "refs/heads/tracefix/stale", cwd=repo, check=False).returncode
+    assert git(
+        "show-ref", "--verify", "refs/heads/tracefix/stale", cwd=repo, check=False
+    ).returncode
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,10 @@ def edit(old: str, new: str) -> str:
             id="removed pytest.raises",
         ),
         pytest.param(
-            edit("def test_user_creation", "@pytest.mark.skip(reason='flaky')\ndef test_user_creation"),
+            edit(
+                "def test_user_creation",
+                "@pytest.mark.skip(reason='flaky')\ndef test_user_creation",
+            ),
             "tests/test_users.py: the fix adds `pytest.mark.skip(reason='flaky')`",
             id="added skip marker",
         ),
@@ -76,7 +79,10 @@ def edit(old: str, new: str) -> str:
             id="added bare xfail marker",
         ),
         pytest.param(
-            edit('    user = User(name="Test")\n', '    pytest.skip("later")\n    user = User(name="Test")\n'),
+            edit(
+                '    user = User(name="Test")\n',
+                '    pytest.skip("later")\n    user = User(name="Test")\n',
+            ),
             "tests/test_users.py: the fix adds `pytest.skip('later')`",
             id="added pytest.skip call",
         ),
@@ -98,17 +104,17 @@ def test_weakened_tests_are_problems(after, expected):
 
 def test_reindented_assert_in_a_new_with_block_is_fine():
     after = edit(
-        '''    user = User(name="Test")
+        """    user = User(name="Test")
     db.session.add(user)
     db.session.commit()
     assert user.id is not None
-''',
-        '''    with app.app_context():
+""",
+        """    with app.app_context():
         user = User(name="Test")
         db.session.add(user)
         db.session.commit()
         assert user.id is not None
-''',
+""",
     )
     assert integrity(after) == []
 
@@ -214,5 +220,7 @@ def test_balanced_contexts_are_fine(after):
 
 
 def test_a_push_that_was_already_there_is_not_the_fix_s_problem():
-    before = SCRIPT.replace("app = create_app()\n", "app = create_app()\napp.app_context().push()\n")
+    before = SCRIPT.replace(
+        "app = create_app()\n", "app = create_app()\napp.app_context().push()\n"
+    )
     assert balance(before + "print('done')\n", before=before) == []

@@ -60,8 +60,11 @@ SUITE = {
         pytest.param({"app.py": "x = 1\n"}, False, id="no tests"),
         pytest.param({"pytest.ini": "[pytest]\n"}, True, id="pytest.ini"),
         pytest.param({"pyproject.toml": "[tool.pytest.ini_options]\n"}, True, id="pyproject"),
-        pytest.param({"pyproject.toml": "[tool.ruff]\nline-length = 9\n"}, False,
-                     id="pyproject without pytest"),
+        pytest.param(
+            {"pyproject.toml": "[tool.ruff]\nline-length = 9\n"},
+            False,
+            id="pyproject without pytest",
+        ),
         pytest.param({"setup.cfg": "[tool:pytest]\naddopts = -q\n"}, True, id="setup.cfg"),
         pytest.param({"tox.ini": "[pytest]\n"}, True, id="tox.ini"),
         pytest.param({"tox.ini": "[tox]\nenvlist = py311\n"}, False, id="tox.ini without pytest"),
@@ -92,7 +95,8 @@ def test_pytest_runs_from_the_nearest_configured_folder(make_repo):
 def test_test_cmd_override_is_used_as_given(make_repo):
     root = make_repo({"app.py": ""})
     assert find_test_command(root, python=PY, test_cmd=["make", "check"]) == (
-        ("make", "check"), root
+        ("make", "check"),
+        root,
     )
 
 
@@ -142,10 +146,12 @@ def made_run(outcomes: dict[str, str], returncode: int = 0) -> TestRun:
 
 
 def test_compare_names_only_tests_that_passed_before():
-    before = made_run({"a": PASSED, "b": PASSED, "c": FAILED, "d": PASSED, "e": PASSED, "f": ERROR},
-                      returncode=1)
-    after = made_run({"a": PASSED, "b": FAILED, "c": FAILED, "e": ERROR, "f": ERROR, "g": FAILED},
-                     returncode=1)
+    before = made_run(
+        {"a": PASSED, "b": PASSED, "c": FAILED, "d": PASSED, "e": PASSED, "f": ERROR}, returncode=1
+    )
+    after = made_run(
+        {"a": PASSED, "b": FAILED, "c": FAILED, "e": ERROR, "f": ERROR, "g": FAILED}, returncode=1
+    )
     assert compare(before, after) == ["b", "d", "e"]
 
 

@@ -164,7 +164,12 @@ def test_a_correct_fix_verifies_and_leaves_the_user_tree_alone(project):
     }
     assert result.tests_after.outcomes == result.tests_before.outcomes
     assert set(result.timings) == {
-        "worktree", "reproduce", "after", "tests_before", "tests_after", "own"
+        "worktree",
+        "reproduce",
+        "after",
+        "tests_before",
+        "tests_after",
+        "own",
     }
     assert all(seconds > 0 for seconds in result.timings.values())
     assert (root / SCRIPT).read_text() == PROJECT[SCRIPT].replace("        ", "")
@@ -175,7 +180,9 @@ def test_a_correct_fix_verifies_and_leaves_the_user_tree_alone(project):
 def test_a_fix_that_breaks_a_test_is_rejected(project):
     root, event = project
     views = (root / "app/views.py").read_text().replace("order_by(User.name)", "order_by(User.id)")
-    result = verify(root, event, [change(root, SCRIPT, FIXED_SCRIPT), change(root, "app/views.py", views)])
+    result = verify(
+        root, event, [change(root, SCRIPT, FIXED_SCRIPT), change(root, "app/views.py", views)]
+    )
 
     assert not result.verified
     assert result.regressions == ("tests/test_users.py::test_list_users",)
@@ -186,11 +193,14 @@ def test_a_fix_that_breaks_a_test_is_rejected(project):
 
 def test_a_fix_that_deletes_an_assert_is_rejected(project):
     root, event = project
-    tests = (root / "tests/test_users.py").read_text().replace(
-        '    assert response.get_json() == ["Ada", "Bob"]\n', ""
+    tests = (
+        (root / "tests/test_users.py")
+        .read_text()
+        .replace('    assert response.get_json() == ["Ada", "Bob"]\n', "")
     )
     result = verify(
-        root, event,
+        root,
+        event,
         [change(root, SCRIPT, FIXED_SCRIPT), change(root, "tests/test_users.py", tests)],
     )
 
@@ -222,7 +232,9 @@ def test_a_push_without_pop_is_rejected(project):
 
 def test_a_fix_that_does_not_fix_is_rejected(project):
     root, event = project
-    result = verify(root, event, [change(root, SCRIPT, "# seeding\n" + (root / SCRIPT).read_text())])
+    result = verify(
+        root, event, [change(root, SCRIPT, "# seeding\n" + (root / SCRIPT).read_text())]
+    )
 
     assert not result.verified
     assert result.after_returncode == 1
@@ -247,7 +259,10 @@ def test_an_event_that_does_not_reproduce_says_so(project):
     result = verify(root, elsewhere, [change(root, SCRIPT, FIXED_SCRIPT)])
 
     assert not result.reproduced and not result.verified
-    assert result.reproduce_detail == "it raised RuntimeError at scripts/seed_db.py:5 in <module> instead"
+    assert (
+        result.reproduce_detail
+        == "it raised RuntimeError at scripts/seed_db.py:5 in <module> instead"
+    )
     assert result.reasons == (f"did not reproduce: {result.reproduce_detail}",)
     assert result.after_returncode is None and result.tests_after is None
 
@@ -258,13 +273,18 @@ def test_uncommitted_work_is_part_of_what_is_verified(project):
     result = verify(root, event, [change(root, SCRIPT, FIXED_SCRIPT)], run_tests=False)
 
     assert not result.reproduced
-    assert result.reproduce_detail == "the command exited 0 and raised no exception in a clean worktree"
+    assert (
+        result.reproduce_detail
+        == "the command exited 0 and raised no exception in a clean worktree"
+    )
     assert result.tests_before is None
 
 
 def test_ctrl_c_stops_the_command_and_the_tests_and_removes_the_worktrees(make_repo, tmp_path):
     marker = tmp_path / "still-running"
-    slow = f"import time, pathlib\ntime.sleep(5)\npathlib.Path({str(marker)!r}).write_text('late')\n"
+    slow = (
+        f"import time, pathlib\ntime.sleep(5)\npathlib.Path({str(marker)!r}).write_text('late')\n"
+    )
     root = make_repo({"slow.py": slow, "test_slow.py": f"def test_slow():\n    exec({slow!r})\n"})
     driver = tmp_path / "driver.py"
     driver.write_text(
@@ -279,7 +299,9 @@ def test_ctrl_c_stops_the_command_and_the_tests_and_removes_the_worktrees(make_r
         "verify_fix(root, [sys.executable, 'slow.py'], '.', event, [], read_project(root),\n"
         "           python=sys.executable, timeout=60)\n"
     )
-    proc = subprocess.Popen([PY, str(driver)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [PY, str(driver)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline() == "started\n"
     time.sleep(1.5)
     started = time.monotonic()

@@ -22,8 +22,13 @@ from tracefix.recipes._base import FileChange
 def dirty_paths(repo_root: Path, paths: Sequence[str]) -> list[str]:
     """The ``paths`` that have uncommitted changes (staged or not) or are untracked."""
     result = git(
-        "status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all",
-        cwd=repo_root, check=False,
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--no-renames",
+        "--untracked-files=all",
+        cwd=repo_root,
+        check=False,
     )
     if not result.ok:
         raise DeliveryError(f"git status failed in {repo_root}: {result.stderr.strip()}")
@@ -68,7 +73,9 @@ def _plan(root: Path, change: FileChange) -> _Write:
         raise DeliveryError(f"cannot read {change.path}: {exc.strerror}") from exc
     if change.before is None:
         if original is not None:
-            raise DeliveryError(f"{change.path} appeared since tracefix read the project; run it again")
+            raise DeliveryError(
+                f"{change.path} appeared since tracefix read the project; run it again"
+            )
         return _Write(target, change.after.encode("utf-8"), None, None)
     if original is None or as_text(original) != change.before:
         raise DeliveryError(f"{change.path} changed since tracefix read it; run tracefix again")
@@ -93,7 +100,7 @@ def encode_like(text: str, original: bytes) -> bytes:
 
 
 def write_atomically(target: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace ``target`` with ``data`` in one step; ``mode=None`` gives a new file's default mode."""
+    """Replace ``target`` with ``data`` in one step; ``mode=None`` gives a new file's default."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".tracefix-{uuid.uuid4().hex[:12]}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

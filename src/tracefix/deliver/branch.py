@@ -2,8 +2,9 @@
 
 Everything goes through git plumbing and a temporary index (``GIT_INDEX_FILE``): the user's
 work tree, index and current branch stay exactly as they were, even with uncommitted work in
-them. Each blob is hashed with the path's filters, as ``git add`` of the applied fix would. The branch is created with ``update-ref <ref> <sha> ''``, which fails if it already exists,
-so two runs can never overwrite each other's branch.
+them. Each blob is hashed with the path's filters, as ``git add`` of the applied fix would.
+The branch is created with ``update-ref <ref> <sha> ''``, which fails if it already exists, so
+two runs can never overwrite each other's branch.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def commit_on_new_branch(
     _check_branch_name(root, branch)
     parent = head(root)
     if parent is None:
-        raise DeliveryError("the repository has no commit yet; commit once, then run tracefix again")
+        raise DeliveryError(
+            "the repository has no commit yet; commit once, then run tracefix again"
+        )
     with tempfile.TemporaryDirectory(prefix="tracefix-index-") as scratch:
         env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
         _git(root, "read-tree", parent, env=env)
@@ -55,7 +58,9 @@ def commit_on_new_branch(
             staged = Path(scratch) / f"blob-{number}"
             staged.write_bytes(encode_like(change.after, _work_tree_bytes(root, change.path)))
             sha = _git(root, "hash-object", "-w", f"--path={change.path}", str(staged))
-            _git(root, "update-index", "--add", "--cacheinfo", f"{mode},{sha},{change.path}", env=env)
+            _git(
+                root, "update-index", "--add", "--cacheinfo", f"{mode},{sha},{change.path}", env=env
+            )
         tree = _git(root, "write-tree", env=env)
     commit = _git(root, "commit-tree", tree, "-p", parent, "-m", message)
     _git(root, "update-ref", "-m", f"tracefix: create {branch}", f"refs/heads/{branch}", commit, "")
@@ -67,9 +72,13 @@ def _check_branch_name(root: Path, branch: str) -> None:
     if branch.startswith("-") or not valid.ok or valid.stdout.strip() != branch:
         raise DeliveryError(f"{branch!r} is not a valid branch name; pick another with --branch")
     if branch == current_branch(root):
-        raise DeliveryError(f"{branch} is your current branch; tracefix only commits on a new branch")
+        raise DeliveryError(
+            f"{branch} is your current branch; tracefix only commits on a new branch"
+        )
     if branch in _default_branches(root):
-        raise DeliveryError(f"{branch} is the default branch; tracefix only commits on a new branch")
+        raise DeliveryError(
+            f"{branch} is the default branch; tracefix only commits on a new branch"
+        )
     exists = git("show-ref", "--verify", "--quiet", f"refs/heads/{branch}", cwd=root, check=False)
     if exists.ok:
         raise DeliveryError(f"branch {branch} already exists; pick another name with --branch")
@@ -94,12 +103,14 @@ def _current_entry(root: Path, path: str, env: dict[str, str]) -> tuple[str, str
         return NEW_FILE_MODE, None
     mode, blob, _ = entry.split(" ", 2)
     if mode not in {"100644", "100755"}:
-        raise DeliveryError(f"{path} is not a regular file in HEAD; tracefix cannot commit a fix to it")
+        raise DeliveryError(
+            f"{path} is not a regular file in HEAD; tracefix cannot commit a fix to it"
+        )
     return mode, blob
 
 
 def _blob_text(root: Path, blob: str) -> str | None:
-    """The blob as ``read_project`` would read it (universal newlines), to compare with ``before``."""
+    """The blob as ``read_project`` reads files (universal newlines), to compare with ``before``."""
     return as_text(_git(root, "cat-file", "blob", blob, strip=False).encode("utf-8"))
 
 

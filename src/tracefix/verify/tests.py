@@ -34,9 +34,12 @@ NO_TESTS_COLLECTED = 5
 OUTPUT_TAIL_CHARS = 4000
 PYTEST_OPTIONS = (
     "-q",
-    "-p", "no:cacheprovider",
-    "-p", "no:randomly",
-    "-o", "junit_family=xunit1",
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:randomly",
+    "-o",
+    "junit_family=xunit1",
 )
 
 

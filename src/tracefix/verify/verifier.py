@@ -14,12 +14,12 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
 from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 
 from tracefix.capture.runner import Capture
@@ -93,17 +93,20 @@ def verify_fix(
     repo_root = Path(repo_root).resolve()
     problems = (*check_test_integrity(changes, project_before), *check_context_balance(changes))
     trial = _Trial(repo_root, tuple(argv), cwd_in_repo, python, test_cmd, timeout)
+    creating = time.perf_counter()
     with contextlib.ExitStack() as stack:
         trial.command_tree = stack.enter_context(isolated_worktree(repo_root))
         if run_tests:
             trial.tests_tree = stack.enter_context(isolated_worktree(repo_root))
-        trial.timings["worktree"] = time.perf_counter() - started
+        trial.timings["worktree"] = time.perf_counter() - creating
         verdict = trial.run(event, changes, problems)
         removing = time.perf_counter()
     trial.timings["worktree"] += time.perf_counter() - removing
-    waited = sum(trial.timings.get(k, 0.0) for k in ("reproduce", "after", "tests_before", "tests_after"))
+    waited = sum(
+        trial.timings.get(k, 0.0) for k in ("reproduce", "after", "tests_before", "tests_after")
+    )
     trial.timings["own"] = max(time.perf_counter() - started - waited + trial.overlap, 0.0)
-    return verdict(trial.timings)
+    return replace(verdict, timings=trial.timings)
 
 
 @dataclass
@@ -124,7 +127,7 @@ class _Trial:
 
     def run(
         self, event: Event, changes: Sequence[FileChange], problems: Sequence[str]
-    ) -> Callable[[dict[str, float]], Verification]:
+    ) -> Verification:
         tests = self._find_tests()
         before, tests_before = self._run_both(tests, "reproduce", "tests_before")
         if isinstance(before, str):
@@ -143,6 +146,8 @@ class _Trial:
 
         after, tests_after = self._run_both(tests, "after", "tests_after")
         reasons: list[str] = []
+        after_capture: Capture | None
+        after_errors: tuple[str, ...]
         if isinstance(after, str):
             after_capture, after_errors = None, (after,)
             reasons.append(f"after the fix the command does not start: {after}")
@@ -152,17 +157,27 @@ class _Trial:
                 reasons.append(f"after the fix the command still raises {after_errors[-1]}")
             elif after.returncode != 0:
                 reasons.append(f"after the fix the command exits with {after.returncode}")
-        regressions = tuple(compare(tests_before, tests_after)) if tests_before and tests_after else ()
+        regressions = (
+            tuple(compare(tests_before, tests_after)) if tests_before and tests_after else ()
+        )
         if regressions:
             reasons.append(f"the fix breaks {_listed(regressions)}")
         reasons.extend(problems)
-        leaks = (*(after_capture.leaks if after_capture else ()), *_new_leaks(tests_before, tests_after))
+        leaks = (
+            *(after_capture.leaks if after_capture else ()),
+            *_new_leaks(tests_before, tests_after),
+        )
         if leaks:
             reasons.append(f"the fix leaves a Flask context pushed ({leaks[0]})")
         return _verdict(
-            tuple(reasons), detail, problems=problems, after=after_capture,
-            after_errors=after_errors, tests=(tests_before, tests_after),
-            regressions=regressions, leaks=leaks,
+            tuple(reasons),
+            detail,
+            problems=problems,
+            after=after_capture,
+            after_errors=after_errors,
+            tests=(tests_before, tests_after),
+            regressions=regressions,
+            leaks=leaks,
         )
 
     def _find_tests(self) -> tuple[tuple[str, ...], Path] | None:
@@ -197,8 +212,12 @@ class _Trial:
         argv = [_localise(self.argv[0], self.repo_root / self.cwd_in_repo, cwd), *self.argv[1:]]
         try:
             capture = run_captured(
-                argv, cwd=cwd, project_root=self.command_tree, stream=False,
-                env=_worktree_env(self.repo_root, self.command_tree), timeout=self.timeout,
+                argv,
+                cwd=cwd,
+                project_root=self.command_tree,
+                stream=False,
+                env=_worktree_env(self.repo_root, self.command_tree),
+                timeout=self.timeout,
             )
         except CommandNotFound as exc:
             return exc.message
@@ -211,8 +230,11 @@ class _Trial:
         started = time.perf_counter()
         try:
             run = run_test_command(
-                command, cwd=cwd, project_root=self.tests_tree,
-                env=_worktree_env(self.repo_root, self.tests_tree), timeout=self.timeout,
+                command,
+                cwd=cwd,
+                project_root=self.tests_tree,
+                env=_worktree_env(self.repo_root, self.tests_tree),
+                timeout=self.timeout,
             )
         except CommandNotFound as exc:
             run = TestRun(command, 127, {}, time.perf_counter() - started, exc.message)
@@ -270,24 +292,21 @@ def _new_leaks(before: TestRun | None, after: TestRun | None) -> list[str]:
 
 def _not_reproduced(
     detail: str, problems: Sequence[str], tests_before: TestRun | None
-) -> Callable[[dict[str, float]], Verification]:
-    def build(timings: dict[str, float]) -> Verification:
-        return Verification(
-            verified=False,
-            reasons=(f"did not reproduce: {detail}",),
-            reproduced=False,
-            reproduce_detail=detail,
-            after_returncode=None,
-            after_errors=(),
-            tests_before=tests_before,
-            tests_after=None,
-            regressions=(),
-            integrity_problems=tuple(problems),
-            leaks=(),
-            timings=timings,
-        )
-
-    return build
+) -> Verification:
+    return Verification(
+        verified=False,
+        reasons=(f"did not reproduce: {detail}",),
+        reproduced=False,
+        reproduce_detail=detail,
+        after_returncode=None,
+        after_errors=(),
+        tests_before=tests_before,
+        tests_after=None,
+        regressions=(),
+        integrity_problems=tuple(problems),
+        leaks=(),
+        timings={},
+    )
 
 
 def _verdict(
@@ -300,24 +319,21 @@ def _verdict(
     tests: tuple[TestRun | None, TestRun | None] = (None, None),
     regressions: tuple[str, ...] = (),
     leaks: Sequence[str] = (),
-) -> Callable[[dict[str, float]], Verification]:
-    def build(timings: dict[str, float]) -> Verification:
-        return Verification(
-            verified=not reasons,
-            reasons=reasons,
-            reproduced=True,
-            reproduce_detail=detail,
-            after_returncode=after.returncode if after else None,
-            after_errors=after_errors,
-            tests_before=tests[0],
-            tests_after=tests[1],
-            regressions=regressions,
-            integrity_problems=tuple(problems),
-            leaks=tuple(leaks),
-            timings=timings,
-        )
-
-    return build
+) -> Verification:
+    return Verification(
+        verified=not reasons,
+        reasons=reasons,
+        reproduced=True,
+        reproduce_detail=detail,
+        after_returncode=after.returncode if after else None,
+        after_errors=after_errors,
+        tests_before=tests[0],
+        tests_after=tests[1],
+        regressions=regressions,
+        integrity_problems=tuple(problems),
+        leaks=tuple(leaks),
+        timings={},
+    )
 
 
 def _worktree_env(repo_root: Path, tree: Path) -> dict[str, str]:

@@ -41,15 +41,24 @@ def isolated_worktree(repo_root: Path) -> Iterator[Path]:
     path = parent / repo_root.name
     try:
         result = git(
-            *NO_HOOKS, "worktree", "add", "--detach", "--quiet", str(path), "HEAD",
-            cwd=repo_root, check=False,
+            *NO_HOOKS,
+            "worktree",
+            "add",
+            "--detach",
+            "--quiet",
+            str(path),
+            "HEAD",
+            cwd=repo_root,
+            check=False,
         )
         if not result.ok:
             raise WorktreeError(f"cannot create a git worktree: {_last_line(result.stderr)}")
         try:
             _copy_uncommitted(repo_root, path)
         except OSError as exc:
-            raise WorktreeError(f"cannot copy uncommitted changes into the worktree: {exc}") from exc
+            raise WorktreeError(
+                f"cannot copy uncommitted changes into the worktree: {exc}"
+            ) from exc
         yield path
     finally:
         with _sigint_deferred():
