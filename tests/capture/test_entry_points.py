@@ -29,7 +29,9 @@ def test_script_with_module_level_create_all(project: Path, run: Run) -> None:
     assert event.thread_name == "MainThread"
     outermost = event.frames[0]
     assert (outermost.filename, outermost.function, outermost.module) == (
-        "app.py", "<module>", "__main__",
+        "app.py",
+        "<module>",
+        "__main__",
     )
     assert outermost.in_app
     assert outermost.abs_path == str(project / "app.py")
@@ -53,10 +55,12 @@ def test_script_with_module_level_create_all(project: Path, run: Run) -> None:
 
 
 def test_module_run_with_dash_m(project: Path, run: Run) -> None:
-    write(project, {
-        "shop/__init__.py": "",
-        "shop/models.py": FLASK_SQLALCHEMY_APP,
-        "shop/seed.py": """\
+    write(
+        project,
+        {
+            "shop/__init__.py": "",
+            "shop/models.py": FLASK_SQLALCHEMY_APP,
+            "shop/seed.py": """\
             from shop.models import User, db
 
 
@@ -66,20 +70,27 @@ def test_module_run_with_dash_m(project: Path, run: Run) -> None:
 
             seed()
         """,
-    })
+        },
+    )
 
     capture = run(PYTHON, "-m", "shop.seed")
 
     [event] = capture.events
     assert event.exception.first_line == APP_CONTEXT_ERROR
     in_app = [(f.filename, f.function, f.module) for f in event.frames if f.in_app]
-    assert in_app == [("shop/seed.py", "<module>", "__main__"), ("shop/seed.py", "seed", "__main__")]
+    assert in_app == [
+        ("shop/seed.py", "<module>", "__main__"),
+        ("shop/seed.py", "seed", "__main__"),
+    ]
     assert not event.frames[0].in_app, "runpy's frames come first and are not the project's"
     assert event.flask is not None and event.flask.apps == ("shop.models",)
 
 
 def test_thread_exception_leaves_exit_code_zero_but_is_recorded(project: Path, run: Run) -> None:
-    write(project, {"worker.py": """\
+    write(
+        project,
+        {
+            "worker.py": """\
         import threading
 
         from flask import Flask, current_app
@@ -95,7 +106,9 @@ def test_thread_exception_leaves_exit_code_zero_but_is_recorded(project: Path, r
         thread.start()
         thread.join()
         print("main done")
-    """})
+    """
+        },
+    )
 
     capture = run(PYTHON, "worker.py")
 
@@ -129,12 +142,18 @@ def test_flask_cli_command_at_import_time(project: Path, run: Run) -> None:
 
 
 def test_flask_cli_command_raising(project: Path, run: Run) -> None:
-    write(project, {"app.py": FLASK_SQLALCHEMY_APP + textwrap.dedent("""
+    write(
+        project,
+        {
+            "app.py": FLASK_SQLALCHEMY_APP
+            + textwrap.dedent("""
 
         @app.cli.command("boom")
         def boom():
             raise LookupError("no such user")
-    """)})
+    """)
+        },
+    )
 
     capture = run(str(BIN_DIR / "flask"), "--app", "app", "boom")
 
@@ -147,12 +166,18 @@ def test_flask_cli_command_raising(project: Path, run: Run) -> None:
 
 def test_flask_state_is_read_when_the_hook_runs(project: Path, run: Run) -> None:
     """By then ``with`` blocks have exited; a context pushed by hand is still there."""
-    write(project, {"pushed.py": FLASK_SQLALCHEMY_APP + textwrap.dedent("""
+    write(
+        project,
+        {
+            "pushed.py": FLASK_SQLALCHEMY_APP
+            + textwrap.dedent("""
         with app.test_request_context("/"):
             pass
         app.test_request_context("/").push()
         raise LookupError("inside a request")
-    """)})
+    """)
+        },
+    )
 
     [event] = run(PYTHON, "pushed.py").events
 
@@ -162,16 +187,19 @@ def test_flask_state_is_read_when_the_hook_runs(project: Path, run: Run) -> None
 
 
 def test_console_script_with_shebang(project: Path, run: Run) -> None:
-    write(project, {
-        "tool/__init__.py": "",
-        "tool/main.py": """\
+    write(
+        project,
+        {
+            "tool/__init__.py": "",
+            "tool/main.py": """\
             from flask import current_app
 
 
             def main():
                 return current_app.name
         """,
-    })
+        },
+    )
     script = project / "bin" / "shop-tool"
     script.parent.mkdir()
     script.write_text(f"#!{PYTHON}\nimport sys\nfrom tool.main import main\nsys.exit(main())\n")
@@ -190,7 +218,10 @@ def test_console_script_with_shebang(project: Path, run: Run) -> None:
 
 
 def test_chained_exceptions_oldest_first(project: Path, run: Run) -> None:
-    write(project, {"chain.py": """\
+    write(
+        project,
+        {
+            "chain.py": """\
         def load():
             try:
                 {}["user"]
@@ -202,7 +233,9 @@ def test_chained_exceptions_oldest_first(project: Path, run: Run) -> None:
             load()
         except ValueError:
             raise RuntimeError("startup failed")
-    """})
+    """
+        },
+    )
 
     capture = run(PYTHON, "chain.py")
 
@@ -216,12 +249,17 @@ def test_chained_exceptions_oldest_first(project: Path, run: Run) -> None:
 
 
 def test_suppressed_context_is_not_part_of_the_chain(project: Path, run: Run) -> None:
-    write(project, {"quiet.py": """\
+    write(
+        project,
+        {
+            "quiet.py": """\
         try:
             1 / 0
         except ZeroDivisionError:
             raise RuntimeError("clean") from None
-    """})
+    """
+        },
+    )
 
     [event] = run(PYTHON, "quiet.py").events
 
@@ -229,7 +267,10 @@ def test_suppressed_context_is_not_part_of_the_chain(project: Path, run: Run) ->
 
 
 def test_locals_that_are_hostile_to_repr(project: Path, run: Run) -> None:
-    write(project, {"hostile.py": """\
+    write(
+        project,
+        {
+            "hostile.py": """\
         class Broken:
             def __repr__(self):
                 raise RuntimeError("repr exploded")
@@ -247,7 +288,9 @@ def test_locals_that_are_hostile_to_repr(project: Path, run: Run) -> None:
 
 
         fail()
-    """})
+    """
+        },
+    )
 
     capture = run(PYTHON, "hostile.py")
 
@@ -272,10 +315,13 @@ def test_at_most_thirty_locals(project: Path, run: Run) -> None:
 
 
 def test_keyboard_interrupt_and_exit_are_not_events(project: Path, run: Run) -> None:
-    write(project, {
-        "interrupted.py": "raise KeyboardInterrupt\n",
-        "exits.py": "import sys\nsys.exit(3)\n",
-    })
+    write(
+        project,
+        {
+            "interrupted.py": "raise KeyboardInterrupt\n",
+            "exits.py": "import sys\nsys.exit(3)\n",
+        },
+    )
 
     interrupted = run(PYTHON, "interrupted.py")
     exits = run(PYTHON, "exits.py")

@@ -62,11 +62,17 @@ def test_failing_tests_recorded_with_node_id_from_the_test_down(project: Path, r
 
     assert capture.returncode == 1
     by_test = {event.entry.test: event for event in capture.events}
-    assert set(by_test) == {"test_shop.py::test_counts_users", "test_shop.py::test_with_broken_fixture"}
+    assert set(by_test) == {
+        "test_shop.py::test_counts_users",
+        "test_shop.py::test_with_broken_fixture",
+    }
     call = by_test["test_shop.py::test_counts_users"]
     assert call.exception.first_line == "Working outside of application context."
     assert call.exception.mechanism == "pytest"
-    assert (call.frames[0].filename, call.frames[0].function) == ("test_shop.py", "test_counts_users")
+    assert (call.frames[0].filename, call.frames[0].function) == (
+        "test_shop.py",
+        "test_counts_users",
+    )
     assert call.frames[0].module == "test_shop"
     assert call.trigger_frame() is not None and call.trigger_frame().function == "count_users"
     assert not any("_pytest" in f.filename or "pluggy" in f.filename for f in call.frames)
@@ -76,10 +82,13 @@ def test_failing_tests_recorded_with_node_id_from_the_test_down(project: Path, r
 
 
 def test_pytest_console_script_and_collection_errors(project: Path, run: Run) -> None:
-    write(project, {
-        "shop.py": FLASK_SQLALCHEMY_APP + "\ndb.create_all()\n",
-        "test_import.py": "import shop\n\n\ndef test_nothing():\n    pass\n",
-    })
+    write(
+        project,
+        {
+            "shop.py": FLASK_SQLALCHEMY_APP + "\ndb.create_all()\n",
+            "test_import.py": "import shop\n\n\ndef test_nothing():\n    pass\n",
+        },
+    )
 
     capture = run(str(BIN_DIR / "pytest"), "-q", "-p", "no:cacheprovider")
 
@@ -87,13 +96,17 @@ def test_pytest_console_script_and_collection_errors(project: Path, run: Run) ->
     [event] = capture.events
     assert event.entry.test == "test_import.py"
     assert [(f.filename, f.function) for f in event.frames if f.in_app] == [
-        ("test_import.py", "<module>"), ("shop.py", "<module>"),
+        ("test_import.py", "<module>"),
+        ("shop.py", "<module>"),
     ]
     assert event.frames[0].filename == "test_import.py", "pytest's import machinery is cut off"
 
 
 def test_thread_exception_inside_a_test_is_recorded(project: Path, run: Run) -> None:
-    write(project, {"test_thread.py": """\
+    write(
+        project,
+        {
+            "test_thread.py": """\
         import threading
 
         from flask import current_app
@@ -107,7 +120,9 @@ def test_thread_exception_inside_a_test_is_recorded(project: Path, run: Run) -> 
             thread = threading.Thread(target=work)
             thread.start()
             thread.join()
-    """})
+    """
+        },
+    )
 
     capture = run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider")
 
@@ -132,9 +147,11 @@ def test_outcome_and_output_unchanged(project: Path, run: Run) -> None:
 
 
 def test_context_leaked_by_a_test_is_named(project: Path, run: Run) -> None:
-    write(project, {
-        "shop.py": FLASK_SQLALCHEMY_APP,
-        "test_leak.py": """\
+    write(
+        project,
+        {
+            "shop.py": FLASK_SQLALCHEMY_APP,
+            "test_leak.py": """\
             from shop import app
 
 
@@ -150,18 +167,23 @@ def test_context_leaked_by_a_test_is_named(project: Path, run: Run) -> None:
             def test_after():
                 pass
         """,
-    })
+        },
+    )
 
     capture = run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider")
 
     assert capture.returncode == 0
-    assert capture.leaks == ("test_leak.py::test_leaks: app context of app 'shop' left pushed by the test",)
+    assert capture.leaks == (
+        "test_leak.py::test_leaks: app context of app 'shop' left pushed by the test",
+    )
 
 
 def test_higher_scoped_fixture_context_is_not_a_leak(project: Path, run: Run) -> None:
-    write(project, {
-        "shop.py": FLASK_SQLALCHEMY_APP,
-        "test_scoped.py": """\
+    write(
+        project,
+        {
+            "shop.py": FLASK_SQLALCHEMY_APP,
+            "test_scoped.py": """\
             import pytest
 
             from shop import app, db
@@ -182,7 +204,8 @@ def test_higher_scoped_fixture_context_is_not_a_leak(project: Path, run: Run) ->
             def test_two(context):
                 db.create_all()
         """,
-    })
+        },
+    )
 
     capture = run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider")
 
@@ -191,17 +214,22 @@ def test_higher_scoped_fixture_context_is_not_a_leak(project: Path, run: Run) ->
 
 
 def test_user_pytest_plugins_are_kept(project: Path, run: Run) -> None:
-    write(project, {
-        "myplugin.py": """\
+    write(
+        project,
+        {
+            "myplugin.py": """\
             def pytest_configure(config):
                 print("myplugin configured")
         """,
-        "test_ok.py": "def test_ok():\n    pass\n",
-    })
+            "test_ok.py": "def test_ok():\n    pass\n",
+        },
+    )
     env = clean_env(PYTEST_PLUGINS="myplugin", PYTHONPATH=str(project))
     out = _Text()
 
-    capture = run(PYTHON, "-m", "pytest", "-q", "-s", env=env, stream=True, stdout=out, stderr=_Text())
+    capture = run(
+        PYTHON, "-m", "pytest", "-q", "-s", env=env, stream=True, stdout=out, stderr=_Text()
+    )
 
     assert capture.returncode == 0
     assert "myplugin configured" in out.getvalue()

@@ -1,4 +1,4 @@
-"""``python -m tracefix.capture.record``: a case's event.json, recorded for real and reproducible."""
+"""``python -m tracefix.capture.record``: a case's event.json, recorded for real, reproducibly."""
 
 from __future__ import annotations
 
@@ -59,15 +59,23 @@ def test_records_the_last_event_reproducibly(tmp_path: Path) -> None:
     assert data["event_id"] == "0" * 32
     assert "timestamp" not in data
     assert data["contexts"]["entry"] == {
-        "type": "entry", "argv": ["python", "-m", "scripts.seed"], "cwd": ".", "test": None,
+        "type": "entry",
+        "argv": ["python", "-m", "scripts.seed"],
+        "cwd": ".",
+        "test": None,
     }
     assert Event.from_dict(data) == event
     frames = event.frames
     seed_frame = next(f for f in frames if f.function == "seed")
     assert (seed_frame.filename, seed_frame.abs_path, seed_frame.in_app) == (
-        "scripts/seed.py", "scripts/seed.py", True,
+        "scripts/seed.py",
+        "scripts/seed.py",
+        True,
     )
-    assert seed_frame.vars["users"] == "[<User (transient 0)>, <User (transient 0)>, <User (transient 0)>]"
+    assert (
+        seed_frame.vars["users"]
+        == "[<User (transient 0)>, <User (transient 0)>, <User (transient 0)>]"
+    )
     library = [f for f in frames if not f.in_app]
     assert library[0].abs_path == "/stdlib/runpy.py" or library[0].filename.startswith("<frozen")
     assert frames[-1].abs_path == "/site-packages/werkzeug/local.py"
@@ -76,17 +84,21 @@ def test_records_the_last_event_reproducibly(tmp_path: Path) -> None:
 
 
 def test_records_a_pytest_case_with_its_node_id(tmp_path: Path) -> None:
-    case = make_case(tmp_path / "tests", {
-        "app.py": FLASK_SQLALCHEMY_APP,
-        "conftest.py": "",
-        "tests/test_users.py": """\
+    case = make_case(
+        tmp_path / "tests",
+        {
+            "app.py": FLASK_SQLALCHEMY_APP,
+            "conftest.py": "",
+            "tests/test_users.py": """\
             from app import User, db
 
 
             def test_count():
                 assert db.session.query(User).count() == 0
         """,
-    }, "pytest -q -p no:cacheprovider tests/test_users.py")
+        },
+        "pytest -q -p no:cacheprovider tests/test_users.py",
+    )
 
     event = record_case(case, stream=False)
 
@@ -114,7 +126,9 @@ def test_command_line(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().endswith("event.json: KeyError: 'x'")
-    assert Event.from_dict(json.loads((case / "event.json").read_text())).exception.type == "KeyError"
+    assert (
+        Event.from_dict(json.loads((case / "event.json").read_text())).exception.type == "KeyError"
+    )
 
 
 def test_stable_text() -> None:

@@ -28,7 +28,9 @@ from .conftest import write
 
 
 def test_context_pushed_and_never_popped_is_a_leak(project: Path, run: Run) -> None:
-    write(project, {"seed.py": FLASK_SQLALCHEMY_APP + "\napp.app_context().push()\ndb.create_all()\n"})
+    write(
+        project, {"seed.py": FLASK_SQLALCHEMY_APP + "\napp.app_context().push()\ndb.create_all()\n"}
+    )
 
     capture = run(PYTHON, "seed.py")
 
@@ -38,7 +40,10 @@ def test_context_pushed_and_never_popped_is_a_leak(project: Path, run: Run) -> N
 
 
 def test_context_in_a_with_block_is_not_a_leak(project: Path, run: Run) -> None:
-    write(project, {"seed.py": FLASK_SQLALCHEMY_APP + "\nwith app.app_context():\n    db.create_all()\n"})
+    write(
+        project,
+        {"seed.py": FLASK_SQLALCHEMY_APP + "\nwith app.app_context():\n    db.create_all()\n"},
+    )
 
     capture = run(PYTHON, "seed.py")
 
@@ -47,21 +52,31 @@ def test_context_in_a_with_block_is_not_a_leak(project: Path, run: Run) -> None:
 
 def test_user_sitecustomize_still_runs(project: Path, run: Run, tmp_path: Path) -> None:
     user_site = tmp_path / "user_site"
-    write(user_site, {"sitecustomize.py": """\
+    write(
+        user_site,
+        {
+            "sitecustomize.py": """\
         import os
         import sys
 
         sys.user_customized = True
         open(os.environ["MARKER"], "w").close()
-    """})
-    write(project, {"check.py": """\
+    """
+        },
+    )
+    write(
+        project,
+        {
+            "check.py": """\
         import sys
 
         import sitecustomize
 
         print(getattr(sys, "user_customized", False), sitecustomize.__file__)
         raise ValueError("still captured")
-    """})
+    """
+        },
+    )
     marker = tmp_path / "marker"
     out = io.StringIO()
     env = clean_env(PYTHONPATH=str(user_site), MARKER=str(marker))
@@ -108,7 +123,10 @@ def test_hook_is_inert_without_a_capture_dir(project: Path) -> None:
 
 
 def test_isolated_python_falls_back_to_stderr(project: Path, run: Run) -> None:
-    write(project, {"app.py": FLASK_SQLALCHEMY_APP + "\n\ndef seed():\n    db.create_all()\n\n\nseed()\n"})
+    write(
+        project,
+        {"app.py": FLASK_SQLALCHEMY_APP + "\n\ndef seed():\n    db.create_all()\n\n\nseed()\n"},
+    )
 
     capture = run(PYTHON, "-I", "app.py")
 
@@ -118,14 +136,18 @@ def test_isolated_python_falls_back_to_stderr(project: Path, run: Run) -> None:
     assert event.exception.first_line == "Working outside of application context."
     assert event.exception.mechanism == "stderr"
     assert [(f.filename, f.function) for f in event.frames if f.in_app] == [
-        ("app.py", "<module>"), ("app.py", "seed"),
+        ("app.py", "<module>"),
+        ("app.py", "seed"),
     ]
     assert event.frames[1].context_line == "    db.create_all()"
     assert event.entry.argv == (PYTHON, "-I", "app.py")
 
 
 def test_fallback_agrees_with_the_hook(project: Path, run: Run) -> None:
-    write(project, {"app.py": FLASK_SQLALCHEMY_APP + "\n\ndef seed():\n    db.create_all()\n\n\nseed()\n"})
+    write(
+        project,
+        {"app.py": FLASK_SQLALCHEMY_APP + "\n\ndef seed():\n    db.create_all()\n\n\nseed()\n"},
+    )
 
     hooked = run(PYTHON, "app.py").events[-1]
     without_site = clean_env(PYTHONPATH=sysconfig.get_paths()["purelib"])
@@ -136,18 +158,24 @@ def test_fallback_agrees_with_the_hook(project: Path, run: Run) -> None:
 
     assert shape(parsed.frames) == shape(hooked.frames)
     assert (parsed.exception.type, parsed.exception.value) == (
-        hooked.exception.type, hooked.exception.value,
+        hooked.exception.type,
+        hooked.exception.value,
     )
 
 
 def test_output_is_streamed_byte_for_byte(project: Path, run: Run) -> None:
     payload = b"caf\xc3\xa9\r\n\xff\xfe not utf-8\x00\nno newline at the end"
-    write(project, {"emit.py": f"""\
+    write(
+        project,
+        {
+            "emit.py": f"""\
         import sys
         sys.stdout.buffer.write({payload!r})
         sys.stdout.flush()
         sys.stderr.buffer.write(b"err \\xff\\n")
-    """})
+    """
+        },
+    )
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
 
@@ -160,13 +188,18 @@ def test_output_is_streamed_byte_for_byte(project: Path, run: Run) -> None:
 
 def test_output_arrives_while_the_command_runs(project: Path, run: Run, tmp_path: Path) -> None:
     gate = tmp_path / "gate"
-    write(project, {"slow.py": f"""\
+    write(
+        project,
+        {
+            "slow.py": f"""\
         import os, sys, time
         print("first", flush=True)
         while not os.path.exists({str(gate)!r}):
             time.sleep(0.02)
         print("second")
-    """})
+    """
+        },
+    )
     seen: list[str] = []
 
     class Watcher(io.StringIO):
@@ -176,13 +209,17 @@ def test_output_arrives_while_the_command_runs(project: Path, run: Run, tmp_path
                 gate.touch()
             return super().write(text)
 
-    capture = run(PYTHON, "slow.py", stream=True, stdout=Watcher(), stderr=io.StringIO(), timeout=30)
+    capture = run(
+        PYTHON, "slow.py", stream=True, stdout=Watcher(), stderr=io.StringIO(), timeout=30
+    )
 
     assert capture.returncode == 0
     assert "".join(seen) == "first\nsecond\n"
 
 
-def test_quiet_run_writes_nothing(project: Path, run: Run, capfd: pytest.CaptureFixture[str]) -> None:
+def test_quiet_run_writes_nothing(
+    project: Path, run: Run, capfd: pytest.CaptureFixture[str]
+) -> None:
     write(project, {"loud.py": "import sys\nprint('out')\nprint('err', file=sys.stderr)\n"})
 
     capture = run(PYTHON, "loud.py", stream=False)
@@ -207,12 +244,17 @@ def test_missing_command(project: Path, run: Run) -> None:
 
 def test_timeout_kills_the_process_group(project: Path, run: Run, tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    write(project, {"hang.py": f"""\
+    write(
+        project,
+        {
+            "hang.py": f"""\
         import subprocess, sys, time
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
         open({str(pid_file)!r}, "w").write(str(child.pid))
         time.sleep(60)
-    """})
+    """
+        },
+    )
     started = time.monotonic()
 
     capture = run(PYTHON, "hang.py", timeout=2)
@@ -230,11 +272,16 @@ def test_ctrl_c_kills_the_command_and_cleans_up(
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     pid_file = tmp_path / "pid"
-    write(project, {"wait.py": f"""\
+    write(
+        project,
+        {
+            "wait.py": f"""\
         import os, time
         open({str(pid_file)!r}, "w").write(str(os.getpid()))
         time.sleep(60)
-    """})
+    """
+        },
+    )
 
     def interrupt_when_started() -> None:
         deadline = time.monotonic() + 20
@@ -251,17 +298,21 @@ def test_ctrl_c_kills_the_command_and_cleans_up(
 
 
 def test_in_app_excludes_a_virtualenv_inside_the_project(project: Path, run: Run) -> None:
-    write(project, {
-        ".venv/pyvenv.cfg": "home = /usr/bin\n",
-        ".venv/lib/vendored.py": "def explode():\n    raise ValueError('vendored')\n",
-        "main.py": "import vendored\n\nvendored.explode()\n",
-    })
+    write(
+        project,
+        {
+            ".venv/pyvenv.cfg": "home = /usr/bin\n",
+            ".venv/lib/vendored.py": "def explode():\n    raise ValueError('vendored')\n",
+            "main.py": "import vendored\n\nvendored.explode()\n",
+        },
+    )
     env = clean_env(PYTHONPATH=str(project / ".venv" / "lib"))
 
     [event] = run(PYTHON, "main.py", env=env).events
 
     assert [(f.filename, f.in_app) for f in event.frames] == [
-        ("main.py", True), (str(project / ".venv/lib/vendored.py"), False),
+        ("main.py", True),
+        (str(project / ".venv/lib/vendored.py"), False),
     ]
     assert event.frames[1].vars == {}
 

@@ -73,7 +73,9 @@ SystemError: startup failed
     [event] = parse_tracebacks(text, ROOT)
 
     assert [(e.type, e.value) for e in event.exceptions] == [
-        ("KeyError", "'DB'"), ("ValueError", "no database"), ("SystemError", "startup failed"),
+        ("KeyError", "'DB'"),
+        ("ValueError", "no database"),
+        ("SystemError", "startup failed"),
     ]
     assert event.exceptions[0].frames[0].context_line == 'return settings["DB"]'
     assert event.exception.frames[0].filename == "main.py"
@@ -116,7 +118,8 @@ ValueError: later
 def test_thread_header_after_unterminated_output() -> None:
     text = (
         "doneException in thread worker:\nTraceback (most recent call last):\n"
-        '  File "/srv/shop/w.py", line 1, in run\n    boom()\nNameError: name \'boom\' is not defined\n'
+        '  File "/srv/shop/w.py", line 1, in run\n    boom()\n'
+        "NameError: name 'boom' is not defined\n"
     )
 
     [event] = parse_tracebacks(text, ROOT)
@@ -155,7 +158,9 @@ StopIteration
     assert (first.exception.module, first.exception.type) == ("sqlalchemy.exc", "OperationalError")
     assert first.exception.value == "(sqlite3.OperationalError) no such table: user"
     assert (second.exception.module, second.exception.type, second.exception.value) == (
-        None, "StopIteration", "",
+        None,
+        "StopIteration",
+        "",
     )
 
 
@@ -172,7 +177,8 @@ SyntaxError: invalid syntax
     [event] = parse_tracebacks(text, ROOT)
 
     assert [(f.filename, f.function, f.context_line) for f in event.frames] == [
-        ("run.py", "<module>", "exec(source)"), ("<string>", "<unknown>", "def g(:"),
+        ("run.py", "<module>", "exec(source)"),
+        ("<string>", "<unknown>", "def g(:"),
     ]
     assert not event.frames[1].in_app
 
@@ -225,7 +231,8 @@ FAILED tests/test_users.py::TestUsers::test_b - AssertionError
     assert first.entry.test == "tests/test_users.py::test_a"
     assert first.exception.value == "Working outside of application context."
     assert [(f.filename, f.function) for f in first.frames] == [
-        ("tests/test_users.py", "test_a"), ("shop/users.py", "count_users"),
+        ("tests/test_users.py", "test_a"),
+        ("shop/users.py", "count_users"),
     ]
     assert second.entry.test == "tests/test_users.py::TestUsers::test_b"
 

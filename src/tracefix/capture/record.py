@@ -19,6 +19,7 @@ import shutil
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -99,10 +100,10 @@ def stable_event_dict(event: Event, *, argv: list[str], roots: tuple[Path, ...])
     )
     data = event.to_dict()
     entry = data["contexts"].pop("entry")
-    data = _map_strings(data, lambda text: stable_text(text, roots))
-    data["contexts"]["entry"] = entry
-    data["event_id"] = STABLE_EVENT_ID
-    return data
+    stable: dict[str, Any] = _map_strings(data, lambda text: stable_text(text, roots))
+    stable["contexts"]["entry"] = entry
+    stable["event_id"] = STABLE_EVENT_ID
+    return stable
 
 
 def stable_text(text: str, roots: tuple[Path, ...]) -> str:
@@ -122,7 +123,7 @@ def _stdlib_dirs() -> list[str]:
     return sorted(dirs, key=len, reverse=True)
 
 
-def _map_strings(value: Any, change: Any) -> Any:
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return change(value)
     if isinstance(value, dict):
@@ -164,10 +165,8 @@ def main(args: list[str] | None = None) -> int:
             print(f"record: {exc}", file=sys.stderr)
             status = 1
             continue
-        print(
-            f"wrote {case_dir / 'event.json'}: {event.exception.type}: {event.exception.first_line}",
-            file=sys.stderr,
-        )
+        summary = f"{event.exception.type}: {event.exception.first_line}"
+        print(f"wrote {case_dir / 'event.json'}: {summary}", file=sys.stderr)
     return status
 
 

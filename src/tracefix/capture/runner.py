@@ -39,7 +39,7 @@ class Capture:
     returncode: int
     #: In order of capture; the last one is normally the failure the user saw.
     events: tuple[Event, ...]
-    #: Human-readable: where a Flask context was left pushed (``"exit: ..."``, ``"<node id>: ..."``).
+    #: Human-readable: where a Flask context was left pushed ("at exit: ...", "<node id>: ...").
     leaks: tuple[str, ...]
     #: The last ~64 KiB of stderr, for the fallback parser and reports.
     stderr_tail: str

@@ -122,7 +122,7 @@ def parse_tracebacks(text: str, project_root: Path | None) -> list[Event]:
     close_chain()
     return [
         replace(event, entry=Entry(test=_nodeid(test, event, nodeids))) if test else event
-        for event, test in zip(events, tests)
+        for event, test in zip(events, tests, strict=True)
     ]
 
 
@@ -280,8 +280,10 @@ def _file_context(
 ) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
     """The line and its neighbours from disk, if the file still holds the printed line."""
     lines = linecache.getlines(abs_path)
-    if not lines or lineno > len(lines) or (
-        printed is not None and lines[lineno - 1].strip() != printed
+    if (
+        not lines
+        or lineno > len(lines)
+        or (printed is not None and lines[lineno - 1].strip() != printed)
     ):
         return printed, (), ()
     index = lineno - 1

@@ -7,6 +7,8 @@ had, so it runs that one too: the user's start-up must behave exactly as without
 
 Every interpreter start goes through this file, so it costs nothing when ``TRACEFIX_CAPTURE_DIR``
 is unset, imports the event builder only when it is set, and never lets its own errors out.
+``threading`` is imported eagerly when capturing: nearly every program imports it anyway, and
+its hook must be in place before the first thread starts.
 """
 
 from __future__ import annotations
@@ -14,45 +16,30 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+
 
 def _install() -> None:
     import atexit
+    import threading
 
-    import tracefix_capture
+    import tracefix_capture  # type: ignore[import-not-found]
 
     tracefix_capture.mark_hooked()
     previous_excepthook = sys.excepthook
 
-    def excepthook(exc_type, exc, tb):
+    def excepthook(
+        exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
         if not issubclass(exc_type, KeyboardInterrupt):
             tracefix_capture.record_exception(exc_type, exc, tb, mechanism="excepthook")
         previous_excepthook(exc_type, exc, tb)
 
     sys.excepthook = excepthook
-    _hook_threads_when_imported(tracefix_capture)
+    threading.excepthook = tracefix_capture.chained_thread_excepthook(threading.excepthook)
     atexit.register(_check_leak_at_exit)
-
-
-def _hook_threads_when_imported(tracefix_capture) -> None:
-    """Chain ``threading.excepthook``; import threading now since nearly every program does."""
-    import threading
-
-    previous = threading.excepthook
-
-    def thread_excepthook(args):
-        if args.exc_type is not SystemExit and args.exc_value is not None:
-            thread = args.thread
-            tracefix_capture.record_exception(
-                args.exc_type,
-                args.exc_value,
-                args.exc_traceback,
-                thread_name=thread.name if thread is not None else None,
-                thread_id=thread.ident if thread is not None else None,
-                mechanism="threading",
-            )
-        previous(args)
-
-    threading.excepthook = thread_excepthook
 
 
 def _check_leak_at_exit() -> None:

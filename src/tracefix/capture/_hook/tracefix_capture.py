@@ -17,6 +17,20 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import reprlib
+    import threading
+    from collections.abc import Callable
+    from collections.abc import Iterable
+    from types import FrameType
+    from types import TracebackType
+    from typing import Any
+
+    ThreadHook = Callable[[threading.ExceptHookArgs], object]
+
+    Namespace = dict[str, Any]
+
 CAPTURE_DIR_ENV = "TRACEFIX_CAPTURE_DIR"
 PROJECT_ROOT_ENV = "TRACEFIX_PROJECT_ROOT"
 ENTRY_ARGV_ENV = "TRACEFIX_ENTRY_ARGV"
@@ -46,7 +60,7 @@ def project_root() -> str:
 # --- writing -------------------------------------------------------------------------------
 
 
-def write_record(kind: str, data: dict) -> None:
+def write_record(kind: str, data: dict[str, Any]) -> None:
     """Write ``data`` as ``<kind>-<time>-<pid>-<n>.json``, atomically.
 
     The name sorts in capture order (within one process exactly, across processes by clock),
@@ -60,7 +74,7 @@ def write_record(kind: str, data: dict) -> None:
     if directory is None:
         return
     _sequence += 1
-    name = "%s-%020d-%08d-%06d.json" % (kind, time.time_ns(), os.getpid(), _sequence)
+    name = f"{kind}-{time.time_ns():020d}-{os.getpid():08d}-{_sequence:06d}.json"
     temporary = os.path.join(directory, "." + name + ".tmp")
     with open(temporary, "w", encoding="utf-8") as stream:
         json.dump(data, stream, default=repr)
@@ -72,15 +86,15 @@ def mark_hooked() -> None:
     directory = capture_dir()
     if directory is None:
         return
-    path = os.path.join(directory, "hooked-%08d.json" % os.getpid())
+    path = os.path.join(directory, f"hooked-{os.getpid():08d}.json")
     with open(path, "w", encoding="utf-8") as stream:
-        stream.write('{"pid": %d}' % os.getpid())
+        stream.write(f'{{"pid": {os.getpid()}}}')
 
 
 def record_exception(
-    exc_type: type,
-    exc: BaseException,
-    tb: object,
+    exc_type: type[BaseException] | None,
+    exc: BaseException | None,
+    tb: TracebackType | None,
     *,
     thread_name: str | None = None,
     thread_id: int | None = None,
@@ -105,6 +119,28 @@ def record_exception(
         pass
 
 
+def chained_thread_excepthook(
+    previous: ThreadHook, current_test: Callable[[], str | None] = lambda: None
+) -> ThreadHook:
+    """A ``threading.excepthook`` that records the exception, then hands it to ``previous``."""
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not SystemExit and args.exc_value is not None:
+            thread = args.thread
+            record_exception(
+                args.exc_type,
+                args.exc_value,
+                args.exc_traceback,
+                thread_name=thread.name if thread is not None else None,
+                thread_id=thread.ident if thread is not None else None,
+                mechanism="threading",
+                test=current_test(),
+            )
+        previous(args)
+
+    return thread_excepthook
+
+
 def record_leak(where: str, detail: str) -> None:
     try:
         write_record("leak", {"where": where, "detail": detail})
@@ -116,15 +152,15 @@ def record_leak(where: str, detail: str) -> None:
 
 
 def build_event(
-    exc_type: type,
+    exc_type: type[BaseException] | None,
     exc: BaseException,
-    tb: object,
+    tb: TracebackType | None,
     *,
     thread_name: str | None = None,
     thread_id: int | None = None,
     mechanism: str = "excepthook",
     test: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The Sentry-shaped event that ``tracefix.event.Event.from_dict`` reads."""
     import time
 
@@ -132,7 +168,7 @@ def build_event(
     if thread_name is None:
         thread_name, current_id = _current_thread()
         thread_id = current_id if thread_id is None else thread_id
-    values = []
+    values: list[dict[str, Any]] = []
     chain = exception_chain(exc)
     for position, link in enumerate(chain):
         is_last = position == len(chain) - 1
@@ -149,7 +185,7 @@ def build_event(
             value["thread_id"] = thread_id
         values.append(value)
     argv = entry_argv()
-    contexts: dict = {
+    contexts: dict[str, Any] = {
         "entry": {"type": "entry", "argv": argv, "cwd": _cwd(), "test": test},
     }
     flask = flask_state(root, _in_app_globals(chain, root))
@@ -167,15 +203,15 @@ def build_event(
     }
 
 
-def exception_chain(exc: BaseException) -> list:
+def exception_chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and the exceptions it was raised from or during, oldest first.
 
     Follows the same rule as ``traceback``: an explicit cause wins, an implicit context counts
     unless ``raise ... from None`` suppressed it.
     """
-    chain = []
-    seen = set()
-    current = exc
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
     while current is not None and id(current) not in seen and len(chain) < MAX_CHAIN:
         seen.add(id(current))
         chain.append(current)
@@ -189,13 +225,13 @@ def exception_chain(exc: BaseException) -> list:
     return chain
 
 
-def _in_app_globals(chain: list, root: str) -> list:
+def _in_app_globals(chain: list[BaseException], root: str) -> list[Namespace]:
     """The module namespaces of the project frames an exception went through.
 
     A module whose import failed is gone from ``sys.modules`` by the time the hook runs, but its
     frame still holds its namespace, and with it the app it created before failing.
     """
-    namespaces = {}
+    namespaces: dict[int, Namespace] = {}
     for link in chain:
         tb = link.__traceback__
         while tb is not None:
@@ -208,25 +244,25 @@ def _in_app_globals(chain: list, root: str) -> list:
     return list(namespaces.values())
 
 
-def frames_of(tb: object, root: str) -> list:
+def frames_of(tb: TracebackType | None, root: str) -> list[dict[str, Any]]:
     """The frames of a traceback, outermost first."""
-    frames = []
+    frames: list[dict[str, Any]] = []
     while tb is not None and len(frames) < MAX_FRAMES:
         try:
-            frames.append(frame_dict(tb.tb_frame, tb.tb_lineno, root))  # type: ignore[attr-defined]
+            frames.append(frame_dict(tb.tb_frame, tb.tb_lineno, root))
         except Exception:
             pass
-        tb = tb.tb_next  # type: ignore[attr-defined]
+        tb = tb.tb_next
     return frames
 
 
-def frame_dict(frame: object, lineno: int | None, root: str) -> dict:
-    code = frame.f_code  # type: ignore[attr-defined]
+def frame_dict(frame: FrameType, lineno: int | None, root: str) -> dict[str, Any]:
+    code = frame.f_code
     filename = code.co_filename
-    module_globals = frame.f_globals  # type: ignore[attr-defined]
+    module_globals = frame.f_globals
     in_app, relative = classify_path(filename, root)
     abs_path = os.path.abspath(filename) if _is_real_path(filename) else filename
-    data: dict = {
+    data: dict[str, Any] = {
         "filename": relative if in_app else abs_path,
         "abs_path": abs_path,
         "function": code.co_name,
@@ -236,11 +272,11 @@ def frame_dict(frame: object, lineno: int | None, root: str) -> dict:
     }
     data.update(source_context(filename, lineno, module_globals))
     if in_app:
-        data["vars"] = safe_vars(frame.f_locals, is_module=code.co_name == "<module>")  # type: ignore[attr-defined]
+        data["vars"] = safe_vars(frame.f_locals, is_module=code.co_name == "<module>")
     return data
 
 
-def source_context(filename: str, lineno: int | None, module_globals: dict) -> dict:
+def source_context(filename: str, lineno: int | None, module_globals: Namespace) -> dict[str, Any]:
     import linecache
 
     if not lineno:
@@ -290,7 +326,7 @@ def library_dirs() -> tuple[str, ...]:
     if _library_dirs is None:
         import sysconfig
 
-        dirs = set()
+        dirs: set[str] = set()
         paths = sysconfig.get_paths()
         for key in ("stdlib", "platstdlib", "purelib", "platlib"):
             if paths.get(key):
@@ -324,9 +360,9 @@ def _is_real_path(filename: str) -> bool:
 # --- locals --------------------------------------------------------------------------------
 
 
-def safe_vars(local_vars: dict, *, is_module: bool = False) -> dict:
+def safe_vars(local_vars: Namespace, *, is_module: bool = False) -> dict[str, str]:
     """Bounded reprs of a frame's locals. A repr that raises or recurses cannot break capture."""
-    result = {}
+    result: dict[str, str] = {}
     try:
         items = list(local_vars.items())
     except Exception:
@@ -346,7 +382,7 @@ def safe_repr(value: object) -> str:
         text = _repr_engine().repr(value)
     except BaseException:
         try:
-            text = "<%s object (repr failed)>" % type(value).__name__
+            text = f"<{type(value).__name__} object (repr failed)>"
         except BaseException:
             text = "<object (repr failed)>"
     if len(text) > MAX_REPR:
@@ -354,10 +390,10 @@ def safe_repr(value: object) -> str:
     return text
 
 
-_repr_instance = None
+_repr_instance: reprlib.Repr | None = None
 
 
-def _repr_engine():
+def _repr_engine() -> reprlib.Repr:
     """A ``reprlib.Repr`` whose limits keep huge and recursive containers cheap to show."""
     global _repr_instance
     if _repr_instance is None:
@@ -385,7 +421,7 @@ def _safe_str(exc: BaseException) -> str:
 # --- where the process is ------------------------------------------------------------------
 
 
-def entry_argv() -> list:
+def entry_argv() -> list[str]:
     import json
 
     raw = os.environ.get(ENTRY_ARGV_ENV)
@@ -414,7 +450,7 @@ def _current_thread() -> tuple[str, int | None]:
     return thread.name, thread.ident
 
 
-def flask_state(root: str, namespaces: list = ()) -> dict | None:
+def flask_state(root: str, namespaces: Iterable[Namespace] = ()) -> dict[str, Any] | None:
     """Flask's context state in the calling thread; ``None`` when Flask was never imported.
 
     It is read when the hook runs. For ``sys.excepthook`` the stack has unwound by then, so a
@@ -455,7 +491,7 @@ def _flask_contexts() -> tuple[object, bool]:
     return app_ctx, has_request
 
 
-def module_level_apps(root: str, namespaces: list = ()) -> list:
+def module_level_apps(root: str, namespaces: Iterable[Namespace] = ()) -> list[str]:
     """Import names of the Flask apps bound at module level in the project's modules.
 
     Looks in the imported modules and in ``namespaces`` (those of modules still being imported).
@@ -464,7 +500,7 @@ def module_level_apps(root: str, namespaces: list = ()) -> list:
     flask_class = getattr(flask, "Flask", None)
     if flask_class is None:
         return []
-    names = set()
+    names: set[str] = set()
     candidates = list(namespaces)
     for module in list(sys.modules.values()):
         filename = getattr(module, "__file__", None)
@@ -489,4 +525,4 @@ def pushed_context_detail() -> str | None:
         return None
     app_name = getattr(getattr(app_ctx, "app", None), "import_name", None)
     kind = "request context" if has_request else "app context"
-    return "%s of app %r still pushed" % (kind, app_name) if app_name else kind + " still pushed"
+    return f"{kind} of app {app_name!r} still pushed" if app_name else f"{kind} still pushed"

@@ -17,46 +17,47 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from dataclasses import dataclass
+from dataclasses import field
+from types import CodeType
+from types import TracebackType
+from typing import Any
 
 import pytest
-import tracefix_capture
+import tracefix_capture  # type: ignore[import-not-found]
 
 _RECORDED_PHASES = ("collect", "setup", "call", "teardown")
 _HARNESS_PACKAGES = ("_pytest", "pytest", "pluggy")
 
-_current_test: list = [None]
-#: (node id, context object) for every test after which a context was pushed that was not before.
-_suspected_leaks: list = []
+
+@dataclass
+class _SessionState:
+    current_test: str | None = None
+    context_before: object = None
+    #: (node id, context) for each test after which a context was pushed that was not before.
+    suspected_leaks: list[tuple[str, object]] = field(default_factory=list)
+
+
+_state = _SessionState()
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_configure(config) -> None:
+def pytest_configure(config: pytest.Config) -> None:
     """Record thread exceptions too: pytest replaces ``threading.excepthook`` without chaining."""
     try:
-        import threading
-
-        pytest_hook = threading.excepthook
-
-        def thread_excepthook(args):
-            if args.exc_type is not SystemExit and args.exc_value is not None:
-                thread = args.thread
-                tracefix_capture.record_exception(
-                    args.exc_type,
-                    args.exc_value,
-                    args.exc_traceback,
-                    thread_name=thread.name if thread is not None else None,
-                    thread_id=thread.ident if thread is not None else None,
-                    mechanism="threading",
-                    test=_current_test[0],
-                )
-            pytest_hook(args)
-
-        threading.excepthook = thread_excepthook
+        threading.excepthook = tracefix_capture.chained_thread_excepthook(
+            threading.excepthook, lambda: _state.current_test
+        )
     except BaseException:
         pass
 
 
-def pytest_exception_interact(node, call, report) -> None:
+def pytest_exception_interact(
+    node: pytest.Item | pytest.Collector,
+    call: pytest.CallInfo[Any],
+    report: pytest.CollectReport | pytest.TestReport,
+) -> None:
     try:
         if call.when not in _RECORDED_PHASES or call.excinfo is None:
             return
@@ -69,47 +70,45 @@ def pytest_exception_interact(node, call, report) -> None:
         pass
 
 
-_context_before: list = [None]
-
-
-def pytest_runtest_logstart(nodeid, location) -> None:
-    _current_test[0] = nodeid
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    _state.current_test = nodeid
     try:
-        _context_before[0] = _pushed_app_context()
+        _state.context_before = _pushed_app_context()
     except BaseException:
         pass
 
 
-def pytest_runtest_logfinish(nodeid, location) -> None:
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
     """Called after the test's teardown: the moment a leaked context becomes visible."""
-    _current_test[0] = None
+    _state.current_test = None
     try:
         after = _pushed_app_context()
-        if after is not None and after is not _context_before[0]:
-            _suspected_leaks.append((nodeid, after))
+        if after is not None and after is not _state.context_before:
+            _state.suspected_leaks.append((nodeid, after))
     except BaseException:
         pass
-    _context_before[0] = None
+    _state.context_before = None
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session, exitstatus) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     try:
         if "flask" not in sys.modules:
             return
-        for nodeid, context in _suspected_leaks:
+        for nodeid, context in _state.suspected_leaks:
             if _still_pushed(context):
                 name = getattr(getattr(context, "app", None), "import_name", None)
-                detail = "app context of app %r left pushed by the test" % name
+                detail = f"app context of app {name!r} left pushed by the test"
                 tracefix_capture.record_leak(nodeid, detail)
                 tracefix_capture.leaks_reported = True
     except BaseException:
         pass
 
 
-def _from_user_code(tb, node):
+def _from_user_code(tb: TracebackType, node: pytest.Item | pytest.Collector) -> TracebackType:
     """The traceback from the test function (or, failing that, the first non-pytest frame)."""
     code = _test_code(node)
+    entry: TracebackType | None
     if code is not None:
         entry = tb
         while entry is not None:
@@ -122,15 +121,18 @@ def _from_user_code(tb, node):
     return entry if entry is not None else tb
 
 
-def _test_code(node):
-    function = getattr(node, "obj", None) if hasattr(node, "function") else None
+def _test_code(node: pytest.Item | pytest.Collector) -> CodeType | None:
+    if not isinstance(node, pytest.Function):
+        return None
+    function = node.obj
     try:
         import inspect
 
-        function = inspect.unwrap(function) if function is not None else None
+        function = inspect.unwrap(function)
     except Exception:
         pass
-    return getattr(function, "__code__", None)
+    code = getattr(function, "__code__", None)
+    return code if isinstance(code, CodeType) else None
 
 
 def _is_harness(filename: str) -> bool:
@@ -143,13 +145,13 @@ def _is_harness(filename: str) -> bool:
     return "importlib" in parts[-3:-1] and "site-packages" not in parts
 
 
-def _pushed_app_context():
+def _pushed_app_context() -> object:
     if "flask" not in sys.modules:
         return None
     return tracefix_capture._flask_contexts()[0]
 
 
-def _still_pushed(context) -> bool:
+def _still_pushed(context: object) -> bool:
     """Whether ``context`` is still on Flask's stack (Flask 3.1 keeps a token per push)."""
     tokens = getattr(context, "_cv_tokens", None)
     if tokens is not None:
