@@ -8,8 +8,11 @@ missing from the table, a code repeats, or a recipe has no fix case and no noop 
 from __future__ import annotations
 
 from tracefix.recipes._base import Recipe
+from tracefix.recipes.thread_target import ThreadTargetWithoutAppContext
 
-RECIPES: tuple[type[Recipe], ...] = ()
+RECIPES: tuple[type[Recipe], ...] = (
+    ThreadTargetWithoutAppContext,  # CTX103
+)
 
 
 def all_recipes() -> tuple[Recipe, ...]:

@@ -1,0 +1,290 @@
+"""Flask context used inside a `threading.Thread` or `threading.Timer` target, which has none.
+
+## What it does
+Matches `RuntimeError: Working outside of application context.` raised in a thread, where the
+frame right after the standard library's `threading.py` `run` is a project function (the
+`Thread` target or the `Timer` function), and the project hands that function to
+`threading.Thread(target=...)` or `threading.Timer(interval, function)` somewhere.
+
+## Why is this bad?
+Flask's contexts are per thread: a new thread starts without one, even when it was started from
+a view, so `current_app`, `g` and everything Flask-SQLAlchemy does through `db.session` fail in
+it. The code that started the thread carries on (the view still returns 200, the script still
+exits 0), so the failure only shows in the logs, and the work the thread should have done is
+silently lost.
+
+## Example
+    # views.py
+    @bp.post("/signup")
+    def signup():
+        ...
+        threading.Thread(target=send_welcome, args=(user.id,)).start()
+
+    # mail.py
+    def send_welcome(user_id):
+        user = db.session.get(User, user_id)
+
+## Use instead
+    # views.py
+    threading.Thread(
+        target=send_welcome, args=(current_app._get_current_object(), user.id)
+    ).start()
+
+    # mail.py
+    def send_welcome(app, user_id):
+        with app.app_context():
+            user = db.session.get(User, user_id)
+
+When the target's module already has the project's app (`app = Flask(__name__)`, or
+`from app import app`), the target only gets `with app.app_context():` around its body.
+
+## Fix safety
+Unsafe. The thread's work now runs in a context of its own: its `g` starts empty and its
+Flask-SQLAlchemy session is its own, removed when the body ends. When the app is passed, the
+target's signature and its `Thread`/`Timer` calls change together. The fix passes the real app
+(`current_app._get_current_object()`), never the `current_app` proxy (which cannot be used from
+another thread) and never a second app from the factory (which would lose the running app's
+configuration, such as a test database). It is offered only when every reference to the target
+is a thread or timer start, so no view or test that calls it directly is affected; only when each
+start runs in an app context (a view, a request hook, a Flask CLI command, a `with
+app.app_context():` block, or a helper called only from those) or the target's module has the
+app; never when the target reads `request`, `session`, `g` or `current_user`, which a thread
+cannot get back from an app context.
+
+## References
+- Flask docs, "The Request Context": Notes On Proxies (`_get_current_object` to pass the app
+  to a background thread)
+- Flask docs, "The Application Context": Lifetime of the Context
+- docs/context-errors.md §1.5 `thread_no_context`, §3.2 `second_app_instance`
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from typing import Any
+
+from tracefix.diagnose.apps import app_name_in_scope
+from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.project import Project
+from tracefix.diagnose.signatures import is_app_context_error
+from tracefix.diagnose.signatures import is_library_frame
+from tracefix.event import Event
+from tracefix.event import Frame
+from tracefix.recipes._base import Applicability
+from tracefix.recipes._base import Diagnosis
+from tracefix.recipes._base import FileChange
+from tracefix.recipes._base import Location
+from tracefix.recipes._base import Recipe
+from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import add_imports
+from tracefix.recipes._codemod import statement_chain
+from tracefix.recipes.thread_target import fix
+from tracefix.recipes.thread_target.spawns import Reference
+from tracefix.recipes.thread_target.spawns import bound_name
+from tracefix.recipes.thread_target.spawns import is_view
+from tracefix.recipes.thread_target.spawns import qualified_names
+from tracefix.recipes.thread_target.spawns import references
+from tracefix.recipes.thread_target.spawns import top_level_function
+
+#: What a thread cannot get back by pushing an app context: it belongs to the request.
+REQUEST_GLOBALS = {
+    "flask.request": "request",
+    "flask.session": "session",
+    "flask.g": "g",
+    "flask_login.current_user": "current_user",
+}
+APP_PARAMETER = "app"
+
+
+class ThreadTargetWithoutAppContext(Recipe):
+    code = "CTX103"
+    name = "thread-target-without-app-context"
+    summary = "A thread target uses Flask, but threads start without an app context"
+    fix_title = "Push an app context inside the thread target, with the real app object"
+    applicability = Applicability.UNSAFE
+
+    def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
+        if not is_app_context_error(event.exception) or event.thread_name == "MainThread":
+            return None
+        frame = thread_target_frame(event.frames)
+        if frame is None or frame.lineno is None or project.source(frame.filename) is None:
+            return None
+        path = frame.filename
+        function = top_level_function(project, path, frame.function)
+        if function is None or not _spans(function, frame.lineno):
+            return None
+        if pushes_context(function) or inside_app_context(project, path, frame.lineno):
+            return None
+        started = [r for r in references(project, path, function.name) if _is_start(r)]
+        if not started:
+            return None
+        return self.diagnosis(
+            _explanation(function.name, path, function.lineno, frame.lineno, started),
+            Location(path, frame.lineno),
+            target={"path": path, "function": function.name, "line": function.lineno},
+            starts=[{"path": r.path, "line": r.line, "kind": r.role} for r in started],
+        )
+
+    def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        path = diagnosis.facts["target"]["path"]
+        name = diagnosis.facts["target"]["function"]
+        function = top_level_function(project, path, name)
+        if function is None:
+            raise SkipFix(f"{path} no longer defines {name}()")
+        if pushes_context(function):
+            raise SkipFix(f"{name}() ({path}:{function.lineno}) already pushes an app context")
+        found = references(project, path, name)
+        started = [r for r in found if _is_start(r)]
+        if not started:
+            raise SkipFix(f"{name}() is no longer started as a thread anywhere")
+        others = [r for r in found if not _is_start(r)]
+        if others:
+            how = "called" if others[0].role == "call" else "used"
+            raise SkipFix(
+                f"{name}() is also {how} at {others[0].path}:{others[0].line}; a context pushed "
+                "inside it, or a new parameter, would change that caller too"
+            )
+        request_reads = sorted(
+            REQUEST_GLOBALS[q] for q in qualified_names(project, path, function)
+            if q in REQUEST_GLOBALS
+        )
+        if request_reads:
+            raise SkipFix(
+                f"{name}() reads {', '.join(request_reads)}, which belong to the request, not "
+                "to the app context; read them in the view and pass the values instead"
+            )
+        app = app_name_in_scope(project, path)
+        if app is not None:
+            if app in _local_names(function):
+                raise SkipFix(f"{name}() has a local {app!r} that hides the module's app")
+            module = fix.wrap_body(project.cst(path), name, app)
+            return (FileChange(path, project.source(path), module.code),)
+        return self._pass_app(project, path, function, started)
+
+    def _pass_app(
+        self, project: Project, path: str, function: ast.FunctionDef, started: list[Reference]
+    ) -> tuple[FileChange, ...]:
+        name = function.name
+        for start in started:
+            if not runs_in_app_context(project, start):
+                raise SkipFix(
+                    f"{name}() is started at {start.path}:{start.line}, where no app context is "
+                    f"active to take the app from, and {path} has no module-level app"
+                )
+        if function.decorator_list:
+            raise SkipFix(f"{name}() is decorated, so a new first parameter may not reach it")
+        if APP_PARAMETER in _all_names(function):
+            raise SkipFix(f"{name}() already uses the name {APP_PARAMETER!r}")
+        edited: dict[str, Any] = {}
+        for start_path in sorted({start.path for start in started}):
+            here = [start for start in started if start.path == start_path]
+            edited[start_path] = _pass_app_at(project, start_path, here)
+        module = edited.get(path) or project.cst(path)
+        module = fix.add_first_parameter(module, name, APP_PARAMETER)
+        edited[path] = fix.wrap_body(module, name, APP_PARAMETER)
+        return tuple(
+            FileChange(p, project.source(p), module.code) for p, module in sorted(edited.items())
+        )
+
+
+def thread_target_frame(frames: Sequence[Frame]) -> Frame | None:
+    """The project frame that ``threading.py``'s ``run`` called: the target, or ``None``."""
+    found = None
+    for before, after in zip(frames, frames[1:], strict=False):
+        if is_library_frame(before, "threading.py", "run"):
+            found = after if after.in_app else None
+    return found
+
+
+def pushes_context(function: ast.FunctionDef) -> bool:
+    return any(
+        isinstance(statement, ast.With)
+        and any(is_context_call(item.context_expr) for item in statement.items)
+        for statement in function.body
+    )
+
+
+def runs_in_app_context(project: Project, start: Reference) -> bool:
+    """Whether the code at ``start`` has an app context: in a ``with`` block, a view or a
+    request hook, or a function that only views call."""
+    if _in_context(project, start.path, start.line, start.function):
+        return True
+    if start.function is None:
+        return False
+    callers = references(project, start.path, start.function)
+    return bool(callers) and all(
+        caller.role == "call" and _in_context(project, caller.path, caller.line, caller.function)
+        for caller in callers
+    )
+
+
+def _in_context(project: Project, path: str, line: int, function_name: str | None) -> bool:
+    if inside_app_context(project, path, line):
+        return True
+    function = top_level_function(project, path, function_name) if function_name else None
+    return function is not None and is_view(function)
+
+
+def _pass_app_at(project: Project, path: str, starts: list[Reference]) -> Any:
+    """The module at ``path`` with ``current_app._get_current_object()`` passed at ``starts``."""
+    module = project.cst(path)
+    first_line = min(start.line for start in starts)
+    current_app = bound_name(project, path, "flask.current_app", first_line)
+    shift = 0
+    if current_app is None:
+        before = statement_chain(module, first_line)[0].index
+        lines = len(module.code.splitlines())
+        module = add_imports(module, ["from flask import current_app"], before=before)
+        shift = len(module.code.splitlines()) - lines
+        current_app = "current_app"
+    for start in sorted(starts, key=lambda s: s.line, reverse=True):
+        module = fix.pass_app(
+            module, start.line + shift, start.role, f"{current_app}._get_current_object()"
+        )
+    return module
+
+
+def _is_start(reference: Reference) -> bool:
+    return reference.role in ("thread", "timer")
+
+
+def _spans(function: ast.FunctionDef, line: int) -> bool:
+    return function.lineno <= line <= (function.end_lineno or function.lineno)
+
+
+def _local_names(function: ast.FunctionDef) -> set[str]:
+    """The names ``function`` binds itself: parameters, assignments, imports."""
+    arguments = function.args
+    names = {
+        arg.arg
+        for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
+                    arguments.vararg, arguments.kwarg]
+        if arg is not None
+    }
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+    return names
+
+
+def _all_names(function: ast.FunctionDef) -> set[str]:
+    return _local_names(function) | {
+        node.id for node in ast.walk(function) if isinstance(node, ast.Name)
+    }
+
+
+def _explanation(
+    name: str, path: str, line: int, failed: int, started: Sequence[Reference]
+) -> str:
+    kind = "timer" if all(start.role == "timer" for start in started) else "thread"
+    places = ", ".join(f"{start.path}:{start.line}" for start in started)
+    return (
+        f"{name}() ({path}:{line}) runs in a {kind} started at {places}, and needs an app "
+        f"context at {path}:{failed}. Flask's contexts are per thread: a new thread starts "
+        "without one, even when a view started it. The code that started it carried on (a "
+        "view still returns 200), so this failure only shows in the logs."
+    )

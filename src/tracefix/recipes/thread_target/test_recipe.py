@@ -1,0 +1,439 @@
+"""CTX103 thread-target-without-app-context: the codemods, the diagnosis, and the cases run for real."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from tracefix.diagnose.project import Project
+from tracefix.event import Event
+from tracefix.event import ExceptionInfo
+from tracefix.event import Frame
+from tracefix.recipes._base import FixSkip
+from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._base import SkipFix
+from tracefix.recipes._fixing import apply_fix
+from tracefix.recipes.thread_target import ThreadTargetWithoutAppContext
+from tracefix.recipes.thread_target import fix
+from tracefix.recipes.thread_target.spawns import references
+from tracefix.testing import case_dirs
+from tracefix.testing import load_case
+
+RECIPE = ThreadTargetWithoutAppContext()
+APP_MESSAGE = "Working outside of application context."
+GET_APP = "current_app._get_current_object()"
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+@pytest.mark.parametrize(
+    ("before", "line", "kind", "after"),
+    [
+        pytest.param(
+            "threading.Thread(target=work).start()\n",
+            1, "thread",
+            f"threading.Thread(target=work, args=({GET_APP},)).start()\n",
+            id="thread without args gets a one-element tuple",
+        ),
+        pytest.param(
+            "Thread(target=work, args=(uid,), daemon=True).start()\n",
+            1, "thread",
+            f"Thread(target=work, args=({GET_APP}, uid), daemon=True).start()\n",
+            id="one-element tuple loses its trailing comma",
+        ),
+        pytest.param(
+            "t = Thread(target=work, args=[a, b])\n",
+            1, "thread",
+            f"t = Thread(target=work, args=[{GET_APP}, a, b])\n",
+            id="list of args",
+        ),
+        pytest.param(
+            "Thread(target=work, args=())\n",
+            1, "thread",
+            f"Thread(target=work, args=({GET_APP},))\n",
+            id="empty tuple",
+        ),
+        pytest.param(
+            "Timer(5, work).start()\n",
+            1, "timer",
+            f"Timer(5, work, args=({GET_APP},)).start()\n",
+            id="timer without args",
+        ),
+        pytest.param(
+            "Timer(5, work, [user_id]).start()\n",
+            1, "timer",
+            f"Timer(5, work, [{GET_APP}, user_id]).start()\n",
+            id="timer with positional args",
+        ),
+        pytest.param(
+            code("""
+                Thread(
+                    target=work,
+                    args=(
+                        a,
+                        b,
+                    ),
+                )
+            """),
+            1, "thread",
+            code(f"""
+                Thread(
+                    target=work,
+                    args=(
+                        {GET_APP},
+                        a,
+                        b,
+                    ),
+                )
+            """),
+            id="one element per line keeps its layout",
+        ),
+        pytest.param(
+            code("""
+                def signup():
+                    threading.Thread(target=send_welcome_email, args=(user.id, user.email)).start()
+            """),
+            2, "thread",
+            code(f"""
+                def signup():
+                    threading.Thread(
+                        target=send_welcome_email,
+                        args=({GET_APP}, user.id, user.email),
+                    ).start()
+            """),
+            id="a line grown too long is broken one argument per line",
+        ),
+    ],
+)
+def test_pass_app(before, line, kind, after):
+    module = cst.parse_module(before)
+    assert fix.pass_app(module, line, kind, GET_APP).code == after
+
+
+@pytest.mark.parametrize(
+    ("before", "reason"),
+    [
+        pytest.param("Thread(target=work, args=values)\n", "not a tuple", id="args in a variable"),
+        pytest.param("Thread(target=work, *rest)\n", "unpacks", id="star arguments"),
+        pytest.param(
+            "Thread(target=work, kwargs=options)\n", "not written out", id="kwargs in a variable"
+        ),
+        pytest.param(
+            "Thread(target=work, kwargs={'app': a})\n", "already passes app", id="kwargs pass app"
+        ),
+        pytest.param("x = 1\n", "cannot find", id="no thread at the line"),
+    ],
+)
+def test_pass_app_skips(before, reason):
+    with pytest.raises(SkipFix, match=reason):
+        fix.pass_app(cst.parse_module(before), 1, "thread", GET_APP)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param("def work(x):\n    pass\n", "def work(app, x):\n    pass\n", id="one parameter"),
+        pytest.param("def work():\n    pass\n", "def work(app):\n    pass\n", id="no parameter"),
+        pytest.param(
+            "def work(x, /, y):\n    pass\n", "def work(app, x, /, y):\n    pass\n",
+            id="positional-only parameters",
+        ),
+        pytest.param(
+            "def work(*args, **kwargs):\n    pass\n",
+            "def work(app, *args, **kwargs):\n    pass\n",
+            id="only star parameters",
+        ),
+    ],
+)
+def test_add_first_parameter(before, after):
+    assert fix.add_first_parameter(cst.parse_module(before), "work", "app").code == after
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(
+            code('''
+                def work(user_id):
+                    """Send it."""
+                    # the user may be gone
+                    user = db.session.get(User, user_id)
+                    send(user)
+            '''),
+            code('''
+                def work(user_id):
+                    """Send it."""
+                    with app.app_context():
+                        # the user may be gone
+                        user = db.session.get(User, user_id)
+                        send(user)
+            '''),
+            id="body after the docstring, comments moved in",
+        ),
+        pytest.param(
+            "def work(): db.session.commit()\n",
+            "def work():\n    with app.app_context():\n        db.session.commit()\n",
+            id="one-line body",
+        ),
+    ],
+)
+def test_wrap_body(before, after):
+    assert fix.wrap_body(cst.parse_module(before), "work", "app").code == after
+
+
+def test_wrap_body_of_a_docstring_only_function_skips():
+    with pytest.raises(SkipFix, match="nothing but a docstring"):
+        fix.wrap_body(cst.parse_module('def work():\n    """Nothing."""\n'), "work", "app")
+
+
+# --- diagnosis and fix on small projects --------------------------------------------------
+
+FACTORY = code("""
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    db = SQLAlchemy()
+
+
+    def create_app():
+        app = Flask(__name__)
+        db.init_app(app)
+        return app
+""")
+TASKS = code("""
+    from flask import current_app
+
+
+    def work(n):
+        current_app.logger.info("%s", n)
+""")
+VIEWS = code("""
+    import threading
+
+    from flask import Blueprint
+
+    from shop.tasks import work
+
+    bp = Blueprint("shop", __name__)
+
+
+    @bp.get("/")
+    def index():
+        threading.Thread(target=work, args=(1,)).start()
+        return "ok"
+""")
+
+
+def thread_event(path: str = "shop/tasks.py", function: str = "work", line: int = 5,
+                 *, thread: str = "Thread-1 (work)", message: str = APP_MESSAGE) -> Event:
+    frames = (
+        Frame("/stdlib/threading.py", "_bootstrap_inner", 1045),
+        Frame("/stdlib/threading.py", "run", 982, abs_path="/stdlib/threading.py"),
+        Frame(path, function, line, in_app=True),
+        Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519),
+    )
+    return Event((ExceptionInfo("RuntimeError", message, frames=frames),), thread_name=thread)
+
+
+def shop(**files: str) -> Project:
+    base = {"shop/__init__.py": FACTORY, "shop/tasks.py": TASKS, "shop/views.py": VIEWS}
+    return Project({**base, **{k.replace("__", "/") + ".py": v for k, v in files.items()}})
+
+
+def test_view_thread_passes_the_real_app():
+    project = shop()
+    diagnosis = RECIPE.diagnose(thread_event(), project)
+    assert diagnosis is not None
+    assert "shop/tasks.py:4" in diagnosis.explanation
+    assert "shop/views.py:12" in diagnosis.explanation
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    changed = {c.path: c.after for c in result.changes}
+    assert "def work(app, n):\n    with app.app_context():\n" in changed["shop/tasks.py"]
+    assert f"args=({GET_APP}, 1)" in changed["shop/views.py"]
+    assert "from flask import Blueprint, current_app\n" in changed["shop/views.py"]
+    again = apply_fix(RECIPE, diagnosis, project.with_changes(changed))
+    assert isinstance(again, FixSkip)
+
+
+@pytest.mark.parametrize(
+    ("views", "expected"),
+    [
+        pytest.param(
+            VIEWS.replace("from flask import Blueprint", "import flask\nfrom flask import Blueprint"),
+            "flask.current_app._get_current_object()",
+            id="current_app through import flask",
+        ),
+        pytest.param(
+            VIEWS.replace("from flask import Blueprint",
+                          "from flask import Blueprint\nfrom flask import current_app as ca"),
+            "ca._get_current_object()",
+            id="current_app under an alias",
+        ),
+        pytest.param(
+            VIEWS.replace("from shop.tasks import work\n", "").replace(
+                '    threading', '    from shop.tasks import work\n\n    threading'),
+            GET_APP,
+            id="target imported inside the view",
+        ),
+        pytest.param(
+            VIEWS.replace("from shop.tasks import work", "from shop import tasks").replace(
+                "target=work", "target=tasks.work"),
+            GET_APP,
+            id="target as module attribute",
+        ),
+        pytest.param(
+            VIEWS.replace('@bp.get("/")\ndef index():\n    threading.Thread(target=work, args=(1,)).start()',
+                          'def later():\n    threading.Thread(target=work, args=(1,)).start()\n\n\n'
+                          '@bp.get("/")\ndef index():\n    later()'),
+            GET_APP,
+            id="started by a helper only views call",
+        ),
+    ],
+)
+def test_view_thread_variants(views, expected):
+    project = shop(shop__views=views)
+    diagnosis = RECIPE.diagnose(thread_event(), project)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    assert expected in {c.path: c.after for c in result.changes}["shop/views.py"]
+
+
+def test_module_app_in_scope_is_pushed_without_changing_the_signature():
+    tasks = "from shop.wsgi import app\n" + TASKS
+    project = shop(shop__tasks=tasks, shop__wsgi="from shop import create_app\n\napp = create_app()\n")
+    diagnosis = RECIPE.diagnose(thread_event(line=6), project)
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert change.path == "shop/tasks.py"
+    assert "def work(n):\n    with app.app_context():\n" in change.after
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        pytest.param(
+            {"shop__cli": "from shop.tasks import work\n\n\ndef main():\n    work(1)\n"},
+            "also called at shop/cli.py:5",
+            id="target also called directly",
+        ),
+        pytest.param(
+            {"shop__jobs": "from shop.tasks import work\n\nJOBS = [work]\n"},
+            "also used at shop/jobs.py:3",
+            id="target also handed elsewhere",
+        ),
+        pytest.param(
+            {"shop__tasks": TASKS.replace("def work(n):", "def work(n, app=None):")},
+            "already uses the name 'app'",
+            id="target has an app parameter",
+        ),
+        pytest.param(
+            {"shop__tasks": TASKS.replace("current_app.logger", "request.args or current_app.logger")
+             .replace("import current_app", "import current_app, request")},
+            "reads request",
+            id="target reads the request",
+        ),
+        pytest.param(
+            {"shop__tasks": "import functools\n" + TASKS.replace("def work", "@functools.cache\ndef work")},
+            "decorated",
+            id="decorated target",
+        ),
+        pytest.param(
+            {"shop__views": VIEWS.replace('@bp.get("/")\n', "")},
+            "no app context is active",
+            id="started outside any app context",
+        ),
+    ],
+)
+def test_fix_skips(files, reason):
+    project = shop(**files)
+    diagnosis = RECIPE.diagnose(thread_event(line=_line_of_work(project) + 1), project)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSkip), result
+    assert reason in result.reason
+
+
+def _line_of_work(project: Project) -> int:
+    source = project.source("shop/tasks.py") or ""
+    return next(i for i, text in enumerate(source.splitlines(), 1) if text.startswith("def work"))
+
+
+@pytest.mark.parametrize(
+    ("event", "views"),
+    [
+        pytest.param(thread_event(thread="MainThread"), VIEWS, id="main thread"),
+        pytest.param(thread_event(message="Working outside of request context."), VIEWS,
+                     id="request context error"),
+        pytest.param(thread_event(function="other"), VIEWS, id="frame is not a top-level function"),
+        pytest.param(thread_event(), VIEWS.replace("target=work", "target=lambda: work(1)"),
+                     id="lambda target"),
+        pytest.param(thread_event(), VIEWS.replace("target=work", "target=self.work"),
+                     id="bound method target"),
+        pytest.param(thread_event(), VIEWS.replace("def index():", "def index(work=None):"),
+                     id="target name shadowed by a parameter"),
+    ],
+)
+def test_not_diagnosed(event, views):
+    assert RECIPE.diagnose(event, shop(shop__views=views)) is None
+
+
+def test_target_that_already_pushes_is_not_diagnosed():
+    tasks = TASKS.replace(
+        '    current_app.logger.info("%s", n)',
+        '    with current_app.app_context():\n        current_app.logger.info("%s", n)',
+    )
+    assert RECIPE.diagnose(thread_event(line=6), shop(shop__tasks=tasks)) is None
+
+
+def test_references_follow_reexports_and_relative_imports():
+    project = shop(
+        shop__jobs__init__="from .runner import go\n",
+        shop__jobs__runner=(
+            "from threading import Timer as T\nfrom ..tasks import work as w\n\n\n"
+            "def go():\n    T(1.0, w).start()\n    w(2)\n"
+        ),
+    )
+    found = references(project, "shop/tasks.py", "work")
+    assert {(r.path, r.line, r.role, r.function) for r in found} == {
+        ("shop/views.py", 12, "thread", "index"),
+        ("shop/jobs/runner.py", 6, "timer", "go"),
+        ("shop/jobs/runner.py", 7, "call", "go"),
+    }
+
+
+# --- the cases, run for real --------------------------------------------------------------
+
+FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
+FAILURE_SIGNS = ("Exception in thread", "Working outside of", "Traceback")
+
+
+@pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
+def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
+    case = load_case(case_dir)
+    before = _run(case_dir / "project", case.command, tmp_path / "before")
+    assert any(sign in before for sign in FAILURE_SIGNS), before
+    after = _run(case_dir / "project", case.command, tmp_path / "after", case_dir / "expected")
+    assert not any(sign in after for sign in FAILURE_SIGNS), after
+
+
+def _run(project: Path, command: str, where: Path, overlay: Path | None = None) -> str:
+    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
+    if overlay is not None:
+        shutil.copytree(overlay, where, dirs_exist_ok=True)
+    argv = command.split()
+    argv[0] = sys.executable if argv[0] == "python" else argv[0]
+    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    return output
