@@ -42,7 +42,9 @@ CLIENT_METHODS = frozenset({"test_client"})
 CONTEXT_DECORATORS = frozenset({"with_appcontext"})
 
 _TEST_DIRS = frozenset({"test", "tests", "testing"})
-_IGNORED_DIRS = frozenset({"site-packages", "dist-packages", ".venv", "venv", ".tox", "node_modules"})
+_IGNORED_DIRS = frozenset(
+    {"site-packages", "dist-packages", ".venv", "venv", ".tox", "node_modules"}
+)
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
 
@@ -94,8 +96,10 @@ def find_app_source(project: Project, *, near: str | None = None) -> AppSource |
         if call is None:
             return None
         text, imports = call
-        if any(index.imports_run(index.project.module_path(m) or "", near) for m in
-               _imported_modules(imports)):
+        if any(
+            index.imports_run(index.project.module_path(m) or "", near)
+            for m in _imported_modules(imports)
+        ):
             return None
         return AppSource("factory", module, chosen.name, chosen.path, text, imports)
     return None
@@ -248,11 +252,15 @@ class _Index:
     def is_factory(self, path: str, name: str) -> bool:
         tree = self.project.ast(path)
         flask = self.flask_names(path)
-        return tree is not None and bool(flask) and any(
-            isinstance(node, ast.FunctionDef)
-            and node.name == name
-            and _returns_flask_app(node, flask)
-            for node in tree.body
+        return (
+            tree is not None
+            and bool(flask)
+            and any(
+                isinstance(node, ast.FunctionDef)
+                and node.name == name
+                and _returns_flask_app(node, flask)
+                for node in tree.body
+            )
         )
 
     def bindings(self, path: str, statement: ast.stmt, depth: int = 0) -> list[tuple[str, bool]]:
@@ -339,7 +347,7 @@ class _Index:
 
     def import_form(self, path: str, name: str) -> str | None:
         """The module the project imports ``name`` of ``path`` from: entry files first."""
-        seen: dict[str, tuple[int, int]] = {}
+        seen: dict[str, tuple[float, int]] = {}
         for file, tree in self.files():
             for statement in _module_level_statements(tree, into_functions=True):
                 if not isinstance(statement, ast.ImportFrom) or statement.level:
@@ -355,7 +363,9 @@ class _Index:
             return min(seen, key=lambda module: (seen[module][0], -seen[module][1], module))
         return self.project.module_name(path)
 
-    def factory_call(self, factory: _Definition, near: str | None) -> tuple[str, tuple[str, ...]] | None:
+    def factory_call(
+        self, factory: _Definition, near: str | None
+    ) -> tuple[str, tuple[str, ...]] | None:
         near_is_test = near is not None and is_test_path(near)
         sites = sorted(
             self.call_sites(factory),
@@ -453,7 +463,9 @@ def _nearest(index: _Index, candidates: list[_Definition], near: str | None) -> 
 class _FlaskNames:
     """The names a module can construct a Flask app with: ``Flask``, ``flask.Flask``, subclasses."""
 
-    def __init__(self, classes: frozenset[str] = frozenset(), modules: frozenset[str] = frozenset()):
+    def __init__(
+        self, classes: frozenset[str] = frozenset(), modules: frozenset[str] = frozenset()
+    ):
         self.classes = classes
         self.modules = modules
 
@@ -530,7 +542,9 @@ def _callable_bare(function: ast.FunctionDef) -> bool:
     return required_positional <= 0 and required_keyword == 0
 
 
-def _module_level_statements(tree: ast.Module, *, into_functions: bool = False) -> Iterator[ast.stmt]:
+def _module_level_statements(
+    tree: ast.Module, *, into_functions: bool = False
+) -> Iterator[ast.stmt]:
     """Statements that run when the module runs: the top level and its ``if``/``try`` blocks.
 
     ``into_functions`` adds function bodies, for questions about imports anywhere in a file.
@@ -543,9 +557,12 @@ def _module_level_statements(tree: ast.Module, *, into_functions: bool = False) 
         if isinstance(statement, ast.If):
             children = statement.body + statement.orelse
         elif isinstance(statement, ast.Try | ast.TryStar):
-            children = statement.body + [
-                s for handler in statement.handlers for s in handler.body
-            ] + statement.orelse + statement.finalbody
+            children = (
+                statement.body
+                + [s for handler in statement.handlers for s in handler.body]
+                + statement.orelse
+                + statement.finalbody
+            )
         elif isinstance(statement, ast.With):
             children = statement.body
         elif into_functions and isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -673,7 +690,9 @@ def _calls_with_scopes(tree: ast.Module) -> Iterator[tuple[ast.Call, frozenset[s
     yield from visit(tree, module_assigned)
 
 
-def _function_locals(function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> frozenset[str]:
+def _function_locals(
+    function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+) -> frozenset[str]:
     args = function.args
     names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
     names.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)

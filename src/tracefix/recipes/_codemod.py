@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
-from typing import TypeVar
+from typing import cast
 
 import libcst as cst
 import libcst.matchers as m
@@ -33,7 +33,8 @@ from libcst.metadata import PositionProvider
 from tracefix.recipes._base import SkipFix
 
 Block = cst.Module | cst.IndentedBlock
-BlockT = TypeVar("BlockT", cst.Module, cst.IndentedBlock)
+#: What a block's ``body`` holds: both kinds carry ``leading_lines``.
+Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 
 _MAIN = m.SimpleString(m.MatchIfTrue(lambda text: text.strip("'\"") == "__main__"))
 #: ``if __name__ == "__main__":`` in either operand order and with either quote.
@@ -59,7 +60,9 @@ CONTEXT_CALL = m.Call(
 #: A statement line made of imports only.
 IMPORT_LINE = m.SimpleStatementLine(body=[m.AtLeastN(m.Import() | m.ImportFrom(), n=1)])
 #: A module docstring's line.
-DOCSTRING_LINE = m.SimpleStatementLine(body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())])
+DOCSTRING_LINE = m.SimpleStatementLine(
+    body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())]
+)
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,8 @@ class Located:
     index: int
 
     @property
-    def statement(self) -> cst.BaseStatement:
-        return self.block.body[self.index]  # type: ignore[return-value]
+    def statement(self) -> Statement:
+        return cast(Statement, self.block.body[self.index])
 
 
 def statement_chain(module: cst.Module, line: int) -> tuple[Located, ...]:
@@ -132,10 +135,13 @@ def is_context_with(node: cst.CSTNode) -> bool:
     )
 
 
-def edit_block(module: cst.Module, block: BlockT, edit: Callable[[list[cst.BaseStatement]],
-               Sequence[cst.BaseStatement]]) -> cst.Module:
+def edit_block(
+    module: cst.Module,
+    block: Block,
+    edit: Callable[[list[Statement]], Sequence[Statement]],
+) -> cst.Module:
     """``module`` with ``block``'s statements replaced by ``edit(statements)``."""
-    body = edit(list(block.body))  # type: ignore[arg-type]
+    body = edit([cast(Statement, statement) for statement in block.body])
     if block is module:
         return module.with_changes(body=body)
     replaced = module.deep_replace(block, block.with_changes(body=body))
@@ -160,10 +166,13 @@ def wrap_statements(
     """
     at_module_level = block is module
 
-    def edit(body: list[cst.BaseStatement]) -> list[cst.BaseStatement]:
+    def edit(body: list[Statement]) -> list[Statement]:
         first = body[start]
         outside, inside = _split_leading_lines(first.leading_lines)
-        moved = [first.with_changes(leading_lines=inside), *body[start + 1 : end]]
+        moved = [
+            _unindent_blank_lines(statement, inside if position == 0 else None)
+            for position, statement in enumerate(body[start:end])
+        ]
         wrapped = cst.With(
             items=[cst.WithItem(cst.parse_expression(expression))],
             body=cst.IndentedBlock(body=moved),
@@ -192,7 +201,9 @@ def expand_one_line_body(module: cst.Module, statement: cst.BaseCompoundStatemen
         body=[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for small in suite.body],
         trailing_whitespace=suite.trailing_whitespace,
     )
-    replaced = module.deep_replace(statement, statement.with_changes(body=cst.IndentedBlock([line])))
+    replaced = module.deep_replace(
+        statement, statement.with_changes(body=cst.IndentedBlock([line]))
+    )
     assert isinstance(replaced, cst.Module)
     return replaced
 
@@ -238,8 +249,12 @@ def names_used(module: cst.Module) -> set[str]:
     return names
 
 
-def wrappable_run(body: Sequence[cst.BaseStatement], index: int, *, stop: Callable[[cst.BaseStatement],
-                  bool] = lambda statement: False) -> tuple[int, int]:
+def wrappable_run(
+    body: Sequence[Statement],
+    index: int,
+    *,
+    stop: Callable[[Statement], bool] = lambda statement: False,
+) -> tuple[int, int]:
     """The contiguous statements around ``body[index]`` that may go under a ``with``.
 
     A run stops at imports, function and class definitions, a module docstring, an
@@ -290,6 +305,18 @@ def _spans(positions: object, block: cst.IndentedBlock, line: int) -> bool:
     return bool(first.start.line <= line <= last.end.line)
 
 
+def _unindent_blank_lines(
+    statement: Statement, leading_lines: Sequence[cst.EmptyLine] | None
+) -> Statement:
+    """``statement`` whose blank lines above stay empty once it is indented (no trailing spaces)."""
+    lines = statement.leading_lines if leading_lines is None else leading_lines
+    return statement.with_changes(
+        leading_lines=[
+            line.with_changes(indent=False) if line.comment is None else line for line in lines
+        ]
+    )
+
+
 def _split_leading_lines(
     lines: Sequence[cst.EmptyLine],
 ) -> tuple[list[cst.EmptyLine], list[cst.EmptyLine]]:
@@ -314,8 +341,11 @@ def _add_import(module: cst.Module, text: str, before: int) -> tuple[cst.Module,
             raise SkipFix(f"the name {bound!r} is already used in the file")
     if all(_imported(body[:before], node, a, b) for a, b in _aliases(node)):
         return module, 0
-    if isinstance(node, cst.ImportFrom) and not node.relative and not isinstance(node.names,
-                                                                                cst.ImportStar):
+    if (
+        isinstance(node, cst.ImportFrom)
+        and not node.relative
+        and not isinstance(node.names, cst.ImportStar)
+    ):
         target = cst.helpers.get_full_name_for_node(node.module) if node.module else None
         single = _single_name_lines(imports, target)
         if single and len(node.names) == 1:
@@ -325,9 +355,59 @@ def _add_import(module: cst.Module, text: str, before: int) -> tuple[cst.Module,
             if merged is not None:
                 body[index] = merged
                 return module.with_changes(body=body), 0
-    position = imports[-1][0] + 1 if imports else _after_docstring(body)
+    position, takes_over = _import_position(body, before, node)
+    if takes_over:
+        new = new.with_changes(leading_lines=body[position].leading_lines)
+        body[position] = body[position].with_changes(leading_lines=())
     body.insert(position, new)
     return module.with_changes(body=body), 1
+
+
+def _import_position(
+    body: Sequence[Statement], before: int, node: cst.BaseSmallStatement
+) -> tuple[int, bool]:
+    """Where a new import line goes, and whether it takes over the blank lines above that spot.
+
+    Among the last run of import lines above ``before`` (below any code such as ``sys.path``
+    set-up):
+    ``import x`` after the last ``import`` line, else first; ``from x import y`` in sorted
+    place in the last group of ``from`` lines when that group is sorted, else after it.
+    """
+    imports = [index for index in range(before) if is_import_line(body[index])]
+    if not imports:
+        return _after_docstring(body), False
+    region = [imports[-1]]
+    while region[0] > 0 and is_import_line(body[region[0] - 1]):
+        region.insert(0, region[0] - 1)
+    same_kind = [i for i in region if all(type(s) is type(node) for s in _smalls(body[i]))]
+    if isinstance(node, cst.Import):
+        return (same_kind[-1] + 1, False) if same_kind else (region[0], True)
+    if not same_kind:
+        return region[-1] + 1, False
+    group = [same_kind[-1]]
+    for index in reversed(same_kind[:-1]):
+        if index != group[0] - 1 or body[group[0]].leading_lines:
+            break
+        group.insert(0, index)
+    keys = [_module_key(_smalls(body[index])[0]) for index in group]
+    if keys == sorted(keys):
+        new_key = _module_key(node)
+        for index, key in zip(group, keys, strict=True):
+            if new_key < key:
+                return index, True
+    return group[-1] + 1, False
+
+
+def _smalls(statement: Statement) -> Sequence[cst.BaseSmallStatement]:
+    return statement.body if isinstance(statement, cst.SimpleStatementLine) else ()
+
+
+def _module_key(node: cst.BaseSmallStatement) -> str:
+    if isinstance(node, cst.ImportFrom) and node.module is not None:
+        return (cst.helpers.get_full_name_for_node(node.module) or "").lower()
+    if isinstance(node, cst.Import):
+        return (cst.helpers.get_full_name_for_node(node.names[0].name) or "").lower()
+    return ""
 
 
 def _aliases(node: cst.BaseSmallStatement) -> list[tuple[str, str]]:
@@ -346,8 +426,9 @@ def _aliases(node: cst.BaseSmallStatement) -> list[tuple[str, str]]:
     return result
 
 
-def _imported(statements: Sequence[cst.BaseStatement], node: cst.BaseSmallStatement, name: str,
-              bound: str) -> bool:
+def _imported(
+    statements: Sequence[Statement], node: cst.BaseSmallStatement, name: str, bound: str
+) -> bool:
     """Whether ``statements`` already import ``name`` as ``bound`` the way ``node`` does."""
     wanted_module = (
         cst.helpers.get_full_name_for_node(node.module)
@@ -357,7 +438,7 @@ def _imported(statements: Sequence[cst.BaseStatement], node: cst.BaseSmallStatem
     for statement in statements:
         if not is_import_line(statement):
             continue
-        for small in statement.body:  # type: ignore[attr-defined]
+        for small in _smalls(statement):
             if type(small) is not type(node):
                 continue
             if isinstance(small, cst.ImportFrom):
@@ -373,8 +454,9 @@ def _imported(statements: Sequence[cst.BaseStatement], node: cst.BaseSmallStatem
     return False
 
 
-def _merge_into(line: cst.BaseStatement, target: str | None, node: cst.ImportFrom
-                ) -> cst.SimpleStatementLine | None:
+def _merge_into(
+    line: Statement, target: str | None, node: cst.ImportFrom
+) -> cst.SimpleStatementLine | None:
     """``line`` with ``node``'s names added, if it is a plain one-line ``from target import``."""
     if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
         return None
@@ -403,13 +485,13 @@ def _merge_into(line: cst.BaseStatement, target: str | None, node: cst.ImportFro
 
 
 def _single_name_lines(
-    imports: Sequence[tuple[int, cst.BaseStatement]], target: str | None
+    imports: Sequence[tuple[int, Statement]], target: str | None
 ) -> list[tuple[int, str]]:
     """``(index, name)`` of the file's ``from target import name`` lines, when it writes one name
     per line (at least two such lines, none with more); empty otherwise."""
     found: list[tuple[int, str]] = []
     for index, line in imports:
-        for small in line.body:  # type: ignore[attr-defined]
+        for small in _smalls(line):
             if (
                 not isinstance(small, cst.ImportFrom)
                 or small.relative
@@ -425,7 +507,7 @@ def _single_name_lines(
 
 def _insert_single_name_line(
     module: cst.Module,
-    body: list[cst.BaseStatement],
+    body: list[Statement],
     lines: list[tuple[int, str]],
     new: cst.SimpleStatementLine,
 ) -> cst.Module:
@@ -439,7 +521,7 @@ def _insert_single_name_line(
         body.insert(after[-1] + 1, new.with_changes(leading_lines=()))
     else:
         first = lines[0][0]
-        body[first:first + 1] = [
+        body[first : first + 1] = [
             new.with_changes(leading_lines=body[first].leading_lines),
             body[first].with_changes(leading_lines=()),
         ]
@@ -466,5 +548,5 @@ def _import_order(names: Sequence[str]) -> Callable[[str], tuple[int, str]] | No
     return None
 
 
-def _after_docstring(body: Sequence[cst.BaseStatement]) -> int:
+def _after_docstring(body: Sequence[Statement]) -> int:
     return 1 if body and m.matches(body[0], DOCSTRING_LINE) else 0

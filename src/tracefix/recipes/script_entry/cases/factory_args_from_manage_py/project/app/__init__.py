@@ -1,0 +1,23 @@
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+from config import config
+
+db = SQLAlchemy()
+
+
+def create_app(config_name):
+    app = Flask(__name__)
+    app.config.from_object(config[config_name])
+
+    db.init_app(app)
+    with app.app_context():
+        from . import models  # noqa: F401
+
+        db.create_all()
+
+    from .main import main as main_blueprint
+
+    app.register_blueprint(main_blueprint)
+
+    return app

@@ -1,0 +1,15 @@
+"""Seed the database with an admin user."""
+from app import db
+from app.models import User
+
+
+def seed(name="Admin"):
+    user = User(name=name)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+if __name__ == "__main__":
+    user = seed()
+    print(f"Created user: {user.name}")

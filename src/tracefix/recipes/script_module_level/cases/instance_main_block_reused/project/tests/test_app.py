@@ -1,0 +1,2 @@
+def test_index(client):
+    assert client.get("/").get_json() == {"status": "ok"}

@@ -1,0 +1,169 @@
+"""Run a script's failing statement under ``with app.app_context():``, at the script itself.
+
+Shared by CTX101 (the statement is the script's own top-level code) and CTX102 (it calls project
+code that needs the context): both fix the entry, the ``__main__`` script, and never the project
+function it calls, which a view may call too with a context already pushed.
+
+Where the code goes:
+
+- a top-level statement: the contiguous run of top-level statements around it (up to imports,
+  definitions, the docstring, another ``with`` that makes a context, and the
+  ``if __name__ == "__main__":`` block) goes under the ``with``;
+- a statement of the ``if __name__ == "__main__":`` block: it and the rest of the block.
+
+Which app: the one the script already binds before that code; otherwise the project's own
+(``diagnose/apps.py``), imported the way the project imports it. A factory's call goes just
+above the ``with``, in the same block, so importing the script never builds an app it did not
+build before.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+
+from tracefix.diagnose.apps import app_name_in_scope
+from tracefix.diagnose.apps import find_app_source
+from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.project import Project
+from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import Block
+from tracefix.recipes._codemod import Located
+from tracefix.recipes._codemod import Statement
+from tracefix.recipes._codemod import add_imports
+from tracefix.recipes._codemod import expand_one_line_body
+from tracefix.recipes._codemod import free_name
+from tracefix.recipes._codemod import is_context_with
+from tracefix.recipes._codemod import is_main_guard
+from tracefix.recipes._codemod import line_of
+from tracefix.recipes._codemod import names_used
+from tracefix.recipes._codemod import statement_chain
+from tracefix.recipes._codemod import wrap_statements
+from tracefix.recipes._codemod import wrappable_run
+
+
+def wrap_script_statement(project: Project, path: str, line: int) -> str:
+    """The new text of the script ``path`` with the statement at ``line`` in an app context.
+
+    Raises ``SkipFix`` when the statement already runs in a context, is not top-level code or
+    ``__main__``-block code, or no app can be found without guessing.
+    """
+    if inside_app_context(project, path, line):
+        raise SkipFix(f"{path}:{line} already runs inside an app context")
+    module = project.cst(path)
+    chain = statement_chain(module, line)
+    if not chain:
+        raise SkipFix(f"no statement at {path}:{line}")
+    top = chain[0]
+    guard = top.statement if is_main_guard(top.statement) else None
+
+    block: Block
+    if guard is not None:
+        assert isinstance(guard, cst.If)
+        if isinstance(guard.body, cst.SimpleStatementSuite):
+            module = expand_one_line_body(module, guard)
+            top = Located(module, top.index)
+            guard = top.statement
+            assert isinstance(guard, cst.If) and isinstance(guard.body, cst.IndentedBlock)
+            block, start = guard.body, 0
+        elif len(chain) > 1 and chain[1].block is guard.body:
+            block, start = guard.body, chain[1].index
+        else:
+            raise SkipFix(f"{path}:{line} is not in the body of the `if __name__` block")
+        end = len(block.body)
+    else:
+        start, end = wrappable_run(module.body, top.index, stop=is_context_with)
+        if not start <= top.index < end:
+            raise SkipFix(f"{path}:{line} is not a statement that can run under `with`")
+        while start < top.index and _defines_constants(module, module.body[start]):
+            start += 1
+        block = module
+
+    first_line = line_of(module, block.body[start])
+    app_name = app_name_in_scope(project, path, before_line=line)
+    if app_name is not None and block is module:
+        start = _after_binding(module, start, top.index, app_name)
+        first_line = line_of(module, block.body[start])
+    if (
+        app_name is not None
+        and app_name_in_scope(project, path, before_line=first_line) != app_name
+    ):
+        app_name = None
+    if app_name is None and app_name_in_scope(project, path) is not None:
+        raise SkipFix(f"{path} makes its Flask app only after line {line}; move that up first")
+
+    imports: tuple[str, ...] = ()
+    setup: list[str] = []
+    if app_name is None:
+        source = find_app_source(project, near=path)
+        if source is None:
+            raise SkipFix(
+                "no single Flask app factory or instance found that the script can import "
+                "without guessing its configuration"
+            )
+        if source.kind == "factory":
+            app_name = free_name(module)
+            if app_name is None:
+                raise SkipFix(f"{path} already uses the names `app` and `flask_app`")
+            imports = (*source.imports, source.import_statement)
+            setup = [f"{app_name} = {source.call}"]
+        elif source.name in names_used(module):
+            app_name = free_name(module, ("flask_app", "the_app"))
+            if app_name is None:
+                raise SkipFix(f"{path} already uses the names `flask_app` and `the_app`")
+            imports = (f"{source.import_statement} as {app_name}",)
+        else:
+            app_name = source.name
+            imports = (source.import_statement,)
+
+    anchor = module.body[top.index]
+    module = add_imports(module, imports, before=top.index)
+    if guard is None:
+        shift = _index_of(module, anchor) - top.index
+        block, start, end = module, start + shift, end + shift
+    module = wrap_statements(module, block, start, end, f"{app_name}.app_context()", before=setup)
+    return module.code
+
+
+def _index_of(module: cst.Module, statement: Statement) -> int:
+    return next(i for i, current in enumerate(module.body) if current is statement)
+
+
+def _after_binding(module: cst.Module, start: int, index: int, name: str) -> int:
+    """Move the run's start past a statement in it that binds ``name`` (the app)."""
+    for position in range(index - 1, start - 1, -1):
+        if name in _assigned_names(module.body[position]):
+            return position + 1
+    return start
+
+
+def _defines_constants(module: cst.Module, statement: Statement) -> bool:
+    """Whether ``statement`` only sets UPPER_CASE names to literals (``ROLES = ("a", "b")``)."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return False
+    for small in statement.body:
+        if not isinstance(small, cst.Assign) or small.value is None:
+            return False
+        if not all(
+            isinstance(t.target, cst.Name) and t.target.value.isupper() for t in small.targets
+        ):
+            return False
+        try:
+            ast.literal_eval(module.code_for_node(small.value).strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return False
+    return True
+
+
+def _assigned_names(statement: Statement) -> set[str]:
+    names: set[str] = set()
+    if isinstance(statement, cst.SimpleStatementLine):
+        for small in statement.body:
+            if isinstance(small, cst.Assign):
+                names.update(
+                    t.target.value for t in small.targets if isinstance(t.target, cst.Name)
+                )
+            elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                names.add(small.target.value)
+    return names
