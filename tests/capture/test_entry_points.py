@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from .conftest import BIN_DIR
 from .conftest import FLASK_SQLALCHEMY_APP
@@ -328,3 +332,102 @@ def test_keyboard_interrupt_and_exit_are_not_events(project: Path, run: Run) -> 
 
     assert interrupted.hooked and interrupted.events == ()
     assert (exits.returncode, exits.events) == (3, ())
+
+
+def test_program_replacing_sys_excepthook_is_still_captured(project: Path, run: Run) -> None:
+    write(
+        project,
+        {
+            "cli.py": """\
+        import sys
+
+
+        def quiet_hook(exc_type, exc, tb):
+            print(f"error: {exc}", file=sys.stderr)
+
+
+        sys.excepthook = quiet_hook
+        raise LookupError("hidden by a custom hook")
+    """
+        },
+    )
+
+    capture = run(PYTHON, "cli.py")
+
+    assert capture.stderr_tail == "error: hidden by a custom hook\n"
+    [event] = capture.events
+    assert event.exception.value == "hidden by a custom hook"
+    assert event.frames[0].context_line == 'raise LookupError("hidden by a custom hook")'
+
+
+def test_error_in_atexit_callback(project: Path, run: Run) -> None:
+    write(
+        project,
+        {
+            "shutdown.py": FLASK_SQLALCHEMY_APP
+            + textwrap.dedent("""
+        import atexit
+
+
+        @atexit.register
+        def flush():
+            db.session.commit()
+    """)
+        },
+    )
+
+    capture = run(PYTHON, "shutdown.py")
+
+    assert capture.returncode == 0
+    [event] = capture.events
+    assert event.exception.mechanism == "unraisablehook"
+    assert event.exception.first_line == APP_CONTEXT_ERROR
+    assert event.trigger_frame() is not None and event.trigger_frame().function == "flush"
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.9", "3.12", "3.13"])
+def test_hook_runs_in_other_interpreters(project: Path, run: Run, version: str) -> None:
+    """The user's interpreter is not tracefix's: the hook must not need tracefix's Python."""
+    interpreter = _find_interpreter(version)
+    if interpreter is None:
+        pytest.skip(f"python{version} is not installed")
+    write(
+        project,
+        {
+            "job.py": """\
+        import threading
+
+
+        def work():
+            raise KeyError("in thread")
+
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        raise ValueError("in main")
+    """
+        },
+    )
+
+    capture = run(interpreter, "job.py")
+
+    assert capture.hooked
+    assert [(e.thread_name, e.exception.type) for e in capture.events] == [
+        ("Thread-1" if version in ("3.8", "3.9") else "Thread-1 (work)", "KeyError"),
+        ("MainThread", "ValueError"),
+    ]
+    assert capture.events[1].frames[0].filename == "job.py"
+
+
+def _find_interpreter(version: str) -> str | None:
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", "~/.pyenv")).expanduser()
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(
+        str(p) for p in pyenv_root.glob(f"versions/{version}.*/bin/python{version}")
+    )
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([candidate, "-c", "pass"], capture_output=True)
+        if probe.returncode == 0:
+            return candidate
+    return None

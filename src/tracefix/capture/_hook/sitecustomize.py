@@ -19,6 +19,11 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
+    from typing import Any
+
+
+#: Our ``sys.excepthook``, to tell at exit whether the program replaced it.
+_installed: list[object] = []
 
 
 def _install() -> None:
@@ -38,17 +43,26 @@ def _install() -> None:
         previous_excepthook(exc_type, exc, tb)
 
     sys.excepthook = excepthook
+    _installed.append(excepthook)
     threading.excepthook = tracefix_capture.chained_thread_excepthook(threading.excepthook)
-    atexit.register(_check_leak_at_exit)
+    previous_unraisablehook = sys.unraisablehook
+
+    def unraisablehook(args: Any) -> None:
+        tracefix_capture.record_unraisable(args)
+        previous_unraisablehook(args)
+
+    sys.unraisablehook = unraisablehook
+    atexit.register(_at_exit)
 
 
-def _check_leak_at_exit() -> None:
+def _at_exit() -> None:
+    """Runs after the program's own atexit callbacks (it was registered before them)."""
     try:
-        if "flask" not in sys.modules:
-            return
         import tracefix_capture
 
-        if tracefix_capture.leaks_reported:
+        if _installed and sys.excepthook is not _installed[0]:
+            tracefix_capture.record_last_uncaught()
+        if "flask" not in sys.modules or tracefix_capture.leaks_reported:
             return
         detail = tracefix_capture.pushed_context_detail()
         if detail is not None:
@@ -61,17 +75,21 @@ def _run_shadowed_sitecustomize() -> None:
     """Find the next ``sitecustomize`` on ``sys.path`` after this folder and run it in our place.
 
     Its errors propagate, so ``site`` reports them exactly as it would have without tracefix.
+    The import system's frozen modules are already loaded at start-up; ``importlib.util`` would
+    cost more than everything else this file does.
     """
     try:
-        from importlib.machinery import PathFinder
-        from importlib.util import module_from_spec
-
+        bootstrap: Any = sys.modules.get("_frozen_importlib")
+        external: Any = sys.modules.get("_frozen_importlib_external")
+        if bootstrap is None or external is None:
+            import importlib.machinery as external
+            import importlib.util as bootstrap
         here = os.path.dirname(os.path.realpath(__file__))
         search = [p for p in sys.path if os.path.realpath(p or os.curdir) != here]
-        spec = PathFinder.find_spec("sitecustomize", search)
+        spec = external.PathFinder.find_spec("sitecustomize", search)
         if spec is None or spec.loader is None:
             return
-        module = module_from_spec(spec)
+        module = bootstrap.module_from_spec(spec)
     except Exception:
         return
     ours = sys.modules.get("sitecustomize")

@@ -47,6 +47,9 @@ leaks_reported = False
 _sequence = 0
 _library_dirs: tuple[str, ...] | None = None
 _venv_dirs: dict[str, bool] = {}
+_classified: dict[tuple[str, str], tuple[bool, str]] = {}
+#: The exception ``sys.excepthook`` last recorded, so the exit check does not record it twice.
+_last_uncaught: list[BaseException] = []
 
 
 def capture_dir() -> str | None:
@@ -105,6 +108,8 @@ def record_exception(
     try:
         if capture_dir() is None or exc is None:
             return
+        if mechanism == "excepthook":
+            _last_uncaught[:] = [exc]
         event = build_event(
             exc_type,
             exc,
@@ -139,6 +144,29 @@ def chained_thread_excepthook(
         previous(args)
 
     return thread_excepthook
+
+
+def record_unraisable(args: Any) -> None:
+    """Record what ``sys.unraisablehook`` gets: errors in atexit callbacks, ``__del__``, GC."""
+    if args.exc_value is not None:
+        record_exception(
+            args.exc_type, args.exc_value, args.exc_traceback, mechanism="unraisablehook"
+        )
+
+
+def record_last_uncaught() -> None:
+    """Record the uncaught exception kept in ``sys.last_value``, if not recorded yet.
+
+    For when a program installed its own ``sys.excepthook`` (rich, IPython, a CLI framework)
+    over ours: the interpreter still keeps the exception there until exit. Only call it then:
+    pytest also stores the exceptions of failed (and xfailed) tests there.
+    """
+    exc = getattr(sys, "last_value", None)
+    if exc is None or isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return
+    if any(seen is exc for seen in _last_uncaught):
+        return
+    record_exception(type(exc), exc, getattr(sys, "last_traceback", None))
 
 
 def record_leak(where: str, detail: str) -> None:
@@ -304,6 +332,15 @@ def source_context(filename: str, lineno: int | None, module_globals: Namespace)
 
 def classify_path(filename: str, root: str) -> tuple[bool, str]:
     """Whether ``filename`` is the project's own code, and its POSIX path from ``root`` if so."""
+    if not os.path.isabs(filename):
+        return _classify_path(filename, root)
+    key = (filename, root)
+    if key not in _classified:
+        _classified[key] = _classify_path(filename, root)
+    return _classified[key]
+
+
+def _classify_path(filename: str, root: str) -> tuple[bool, str]:
     if not _is_real_path(filename):
         return False, filename
     path = os.path.realpath(os.path.abspath(filename))
