@@ -84,7 +84,7 @@ def run(
         timeout=timeout,
     )
     # With --json, stdout carries the document alone: the command's own output goes to stderr.
-    console = Console(stderr=as_json, highlight=False)
+    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
     try:
         report = run_pipeline(options, output=sys.stderr if as_json else None)
     except KeyboardInterrupt:

@@ -120,22 +120,24 @@ def _tests_summary(run: TestRun) -> str:
 
 def timing_line(report: RunReport) -> str:
     t = report.timings
-    user = t.get("user_command", 0.0) + sum(
-        t.get(f"verify.{k}", 0.0) for k in ("reproduce", "after", "tests_before", "tests_after")
-    )
-    own = own_seconds(report)
     parts = [f"{name} {t[name]:.2f} s" for name in ("capture", "diagnose", "fix", "verify") if name in t]
-    return f"time: {', '.join(parts)} (your command and tests {user:.2f} s, tracefix itself {own:.2f} s)"
+    own = own_seconds(report)
+    total = sum(t.get(k, 0.0) for k in ("capture", "diagnose", "fix", "verify", "deliver"))
+    return (
+        f"time: {', '.join(parts)}; waiting for your command and tests {total - own:.2f} s, "
+        f"tracefix itself {own:.2f} s"
+    )
 
 
 def own_seconds(report: RunReport) -> float:
-    """tracefix's own work: every stage, less the time the user's command and tests ran."""
+    """tracefix's own work: every stage, less the time spent waiting for the user's command and
+    tests (the verifier overlaps some of those runs, so it reports its own share itself)."""
     t = report.timings
-    total = sum(t.get(k, 0.0) for k in ("capture", "diagnose", "fix", "verify", "deliver"))
-    user = t.get("user_command", 0.0) + sum(
-        t.get(f"verify.{k}", 0.0) for k in ("reproduce", "after", "tests_before", "tests_after")
+    capture_overhead = max(t.get("capture", 0.0) - t.get("user_command", 0.0), 0.0)
+    verify_own = t.get("verify.own", t.get("verify", 0.0))
+    return capture_overhead + t.get("diagnose", 0.0) + t.get("fix", 0.0) + verify_own + t.get(
+        "deliver", 0.0
     )
-    return max(total - user, 0.0)
 
 
 def to_json(report: RunReport) -> dict[str, Any]:
