@@ -165,3 +165,11 @@ def test_compare_without_outcomes_uses_the_exit_code():
     assert compare(passing, failing) == ["make check"]
     assert compare(failing, failing) == []
     assert compare(failing, passing) == []
+
+
+def test_the_reported_command_can_be_run_again(make_repo):
+    root = make_repo({"test_one.py": "def test_one():\n    pass\n"})
+    argv, cwd = find_test_command(root, python=PY)
+    run = run_tests(argv, cwd=cwd, project_root=root)
+    assert run.command == argv
+    assert not any("junitxml" in arg for arg in run.command)

@@ -99,12 +99,16 @@ def run_tests(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
 ) -> TestRun:
-    """Run ``command``; when it is pytest, read each test's outcome from its JUnit XML."""
+    """Run ``command``; when it is pytest, read each test's outcome from its JUnit XML.
+
+    ``TestRun.command`` leaves out the report's temporary path, so the user can run it again.
+    """
     with tempfile.TemporaryDirectory(prefix="tracefix-junit-") as scratch:
         report = Path(scratch) / "junit.xml"
-        argv = list(command)
-        if is_pytest(argv):
-            argv += [*_missing_options(argv), f"--junitxml={report}"]
+        shown = list(command)
+        if is_pytest(shown):
+            shown += _missing_options(shown)
+        argv = [*shown, f"--junitxml={report}"] if is_pytest(shown) else shown
         tail = _Tail(OUTPUT_TAIL_CHARS)
         started = time.perf_counter()
         capture = run_captured(
@@ -118,7 +122,7 @@ def run_tests(
             timeout=timeout,
         )
         return TestRun(
-            command=tuple(argv),
+            command=tuple(shown),
             returncode=capture.returncode,
             outcomes=parse_junit(report) if report.is_file() else {},
             seconds=time.perf_counter() - started,

@@ -89,6 +89,8 @@ def verify_fix(
     user command is a verdict, never an exception: only tracefix's own failures raise
     (``WorktreeError``), and Ctrl-C propagates once the worktrees are gone.
     """
+    if not argv:
+        raise ValueError("verify_fix needs the command that failed")
     started = time.perf_counter()
     repo_root = Path(repo_root).resolve()
     problems = (*check_test_integrity(changes, project_before), *check_context_balance(changes))
