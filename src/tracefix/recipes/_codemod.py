@@ -369,9 +369,10 @@ def _import_position(
     """Where a new import line goes, and whether it takes over the blank lines above that spot.
 
     Among the last run of import lines above ``before`` (below any code such as ``sys.path``
-    set-up):
-    ``import x`` after the last ``import`` line, else first; ``from x import y`` in sorted
-    place in the last group of ``from`` lines when that group is sorted, else after it.
+    set-up): ``import x`` goes into the first group of ``import`` lines (the standard library's,
+    usually), else first; ``from x import y`` into the last group of ``from`` lines (the
+    project's, usually), else last. In its group, a line goes in sorted place when the group is
+    sorted, else at its end.
     """
     imports = [index for index in range(before) if is_import_line(body[index])]
     if not imports:
@@ -380,15 +381,15 @@ def _import_position(
     while region[0] > 0 and is_import_line(body[region[0] - 1]):
         region.insert(0, region[0] - 1)
     same_kind = [i for i in region if all(type(s) is type(node) for s in _smalls(body[i]))]
-    if isinstance(node, cst.Import):
-        return (same_kind[-1] + 1, False) if same_kind else (region[0], True)
     if not same_kind:
-        return region[-1] + 1, False
-    group = [same_kind[-1]]
-    for index in reversed(same_kind[:-1]):
-        if index != group[0] - 1 or body[group[0]].leading_lines:
-            break
-        group.insert(0, index)
+        return (region[0], True) if isinstance(node, cst.Import) else (region[-1] + 1, False)
+    groups: list[list[int]] = []
+    for index in same_kind:
+        if groups and index == groups[-1][-1] + 1 and not body[index].leading_lines:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    group = groups[0] if isinstance(node, cst.Import) else groups[-1]
     keys = [_module_key(_smalls(body[index])[0]) for index in group]
     if keys == sorted(keys):
         new_key = _module_key(node)
