@@ -1,68 +1,11 @@
-"""Flask context used inside a `threading.Thread` or `threading.Timer` target, which has none.
-
-## What it does
-Matches `RuntimeError: Working outside of application context.` raised in a thread, where the
-frame right after the standard library's `threading.py` `run` is a project function (the
-`Thread` target or the `Timer` function), and the project hands that function to
-`threading.Thread(target=...)` or `threading.Timer(interval, function)` somewhere.
-
-## Why is this bad?
-Flask's contexts are per thread: a new thread starts without one, even when it was started from
-a view, so `current_app`, `g` and everything Flask-SQLAlchemy does through `db.session` fail in
-it. The code that started the thread carries on (the view still returns 200, the script still
-exits 0), so the failure only shows in the logs, and the work the thread should have done is
-silently lost.
-
-## Example
-    # views.py
-    @bp.post("/signup")
-    def signup():
-        ...
-        threading.Thread(target=send_welcome, args=(user.id,)).start()
-
-    # mail.py
-    def send_welcome(user_id):
-        user = db.session.get(User, user_id)
-
-## Use instead
-    # views.py
-    threading.Thread(
-        target=send_welcome, args=(current_app._get_current_object(), user.id)
-    ).start()
-
-    # mail.py
-    def send_welcome(app, user_id):
-        with app.app_context():
-            user = db.session.get(User, user_id)
-
-When the target's module already has the project's app (`app = Flask(__name__)`, or
-`from app import app`), the target only gets `with app.app_context():` around its body.
-
-## Fix safety
-Unsafe. The thread's work now runs in a context of its own: its `g` starts empty and its
-Flask-SQLAlchemy session is its own, removed when the body ends. When the app is passed, the
-target's signature and its `Thread`/`Timer` calls change together. The fix passes the real app
-(`current_app._get_current_object()`), never the `current_app` proxy (which cannot be used from
-another thread) and never a second app from the factory (which would lose the running app's
-configuration, such as a test database). It is offered only when every reference to the target
-is a thread or timer start, so no view or test that calls it directly is affected; only when each
-start runs in an app context (a view, a request hook, a Flask CLI command, a `with
-app.app_context():` block, or a helper called only from those) or the target's module has the
-app; never when the target reads `request`, `session`, `g` or `current_user`, which a thread
-cannot get back from an app context.
-
-## References
-- Flask docs, "The Request Context": Notes On Proxies (`_get_current_object` to pass the app
-  to a background thread)
-- Flask docs, "The Application Context": Lifetime of the Context
-- docs/context-errors.md §1.5 `thread_no_context`, §3.2 `second_app_instance`
-"""
+"""CTX103 thread-target-without-app-context: a thread or timer target without an app context."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Sequence
-from typing import Any
+
+import libcst as cst
 
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import inside_app_context
@@ -99,6 +42,66 @@ APP_PARAMETER = "app"
 
 
 class ThreadTargetWithoutAppContext(Recipe):
+    """Flask context used inside a `threading.Thread` or `threading.Timer` target, which has none.
+
+    ## What it does
+    Matches `RuntimeError: Working outside of application context.` raised in a thread, where the
+    frame right after the standard library's `threading.py` `run` is a project function (the
+    `Thread` target or the `Timer` function), and the project hands that function to
+    `threading.Thread(target=...)` or `threading.Timer(interval, function)` somewhere.
+
+    ## Why is this bad?
+    Flask's contexts are per thread: a new thread starts without one, even when it was started from
+    a view, so `current_app`, `g` and everything Flask-SQLAlchemy does through `db.session` fail in
+    it. The code that started the thread carries on (the view still returns 200, the script still
+    exits 0), so the failure only shows in the logs, and the work the thread should have done is
+    silently lost.
+
+    ## Example
+        # views.py
+        @bp.post("/signup")
+        def signup():
+            ...
+            threading.Thread(target=send_welcome, args=(user.id,)).start()
+
+        # mail.py
+        def send_welcome(user_id):
+            user = db.session.get(User, user_id)
+
+    ## Use instead
+        # views.py
+        threading.Thread(
+            target=send_welcome, args=(current_app._get_current_object(), user.id)
+        ).start()
+
+        # mail.py
+        def send_welcome(app, user_id):
+            with app.app_context():
+                user = db.session.get(User, user_id)
+
+    When the target's module already has the project's app (`app = Flask(__name__)`, or
+    `from app import app`), the target only gets `with app.app_context():` around its body.
+
+    ## Fix safety
+    Unsafe. The thread's work now runs in a context of its own: its `g` starts empty and its
+    Flask-SQLAlchemy session is its own, removed when the body ends. When the app is passed,
+    the target's signature and its `Thread`/`Timer` calls change together. The fix passes the
+    real app (`current_app._get_current_object()`), never the `current_app` proxy (which cannot
+    be used from another thread) and never a second app from the factory (which would lose the
+    running app's configuration, such as a test database). It is offered only when every
+    reference to the target is a thread or timer start, so no view or test that calls it
+    directly is affected; only when each start runs in an app context (a view, a request hook,
+    a Flask CLI command, a `with app.app_context():` block, or a helper called only from those)
+    or the target's module has the app; never when the target reads `request`, `session`, `g`
+    or `current_user`, which a thread cannot get back from an app context.
+
+    ## References
+    - Flask docs, "The Request Context": Notes On Proxies (`_get_current_object` to pass the app
+      to a background thread)
+    - Flask docs, "The Application Context": Lifetime of the Context
+    - docs/context-errors.md §1.5 `thread_no_context`, §3.2 `second_app_instance`
+    """
+
     code = "CTX103"
     name = "thread-target-without-app-context"
     summary = "A thread target uses Flask, but threads start without an app context"
@@ -177,7 +180,7 @@ class ThreadTargetWithoutAppContext(Recipe):
             raise SkipFix(f"{name}() is decorated, so a new first parameter may not reach it")
         if APP_PARAMETER in _all_names(function):
             raise SkipFix(f"{name}() already uses the name {APP_PARAMETER!r}")
-        edited: dict[str, Any] = {}
+        edited: dict[str, cst.Module] = {}
         for start_path in sorted({start.path for start in started}):
             here = [start for start in started if start.path == start_path]
             edited[start_path] = _pass_app_at(project, start_path, here)
@@ -227,7 +230,7 @@ def _in_context(project: Project, path: str, line: int, function_name: str | Non
     return function is not None and is_view(function)
 
 
-def _pass_app_at(project: Project, path: str, starts: list[Reference]) -> Any:
+def _pass_app_at(project: Project, path: str, starts: list[Reference]) -> cst.Module:
     """The module at ``path`` with ``current_app._get_current_object()`` passed at ``starts``."""
     module = project.cst(path)
     first_line = min(start.line for start in starts)

@@ -59,6 +59,8 @@ def add_first_parameter(module: cst.Module, name: str, parameter: str) -> cst.Mo
     else:
         existing = params.params
         comma = _comma_like(existing[0].comma) if existing else cst.MaybeSentinel.DEFAULT
+        if len(existing) == 1 and isinstance(comma, cst.Comma):
+            comma = cst.Comma(whitespace_after=function.whitespace_before_params)
         params = params.with_changes(params=[cst.Param(cst.Name(parameter), comma=comma),
                                              *existing])
     return _replace(module, function, function.with_changes(params=params))
@@ -156,11 +158,14 @@ def _check_kwargs(kwargs: cst.Arg | None, positional: list[cst.Arg], kind: str, 
         raise SkipFix(f"the keyword arguments of the thread at line {line} are not written out")
     for element in value.elements:
         assert isinstance(element, cst.DictElement)
-        if m.matches(element.key, m.SimpleString()) and element.key.evaluated_value == "app":  # type: ignore[union-attr]
+        key = element.key
+        if isinstance(key, cst.SimpleString) and key.evaluated_value == "app":
             raise SkipFix(f"the thread at line {line} already passes app= to its target")
 
 
-def _prepend(sequence: cst.BaseExpression, value: cst.BaseExpression, line: int) -> cst.BaseExpression:
+def _prepend(
+    sequence: cst.BaseExpression, value: cst.BaseExpression, line: int
+) -> cst.BaseExpression:
     if not isinstance(sequence, cst.Tuple | cst.List):
         raise SkipFix(f"the arguments of the thread at line {line} are not a tuple or list")
     elements = list(sequence.elements)

@@ -207,11 +207,13 @@ class _Walker:
             if not isinstance(node, ast.Lambda):
                 for decorator in node.decorator_list:
                     self._visit(decorator, scope, function, depth)
-            body = node.body if not isinstance(node, ast.Lambda) else [ast.Expr(node.body)]
+            body: list[ast.stmt] = (
+                [ast.Expr(node.body)] if isinstance(node, ast.Lambda) else node.body
+            )
             inner = {**scope, **self.scope_of(body, node.args)}
-            name = node.name if depth == 0 and not isinstance(node, ast.Lambda) else None
+            name = None if isinstance(node, ast.Lambda) or depth else node.name
             for statement in body:
-                self._visit(statement, inner, name if depth == 0 else None, depth + 1)
+                self._visit(statement, inner, name, depth + 1)
             return
         if isinstance(node, ast.ClassDef):
             for child in [*node.bases, *node.keywords, *node.decorator_list]:
@@ -265,7 +267,8 @@ def _handed_function(call: ast.Call, kind: str) -> ast.expr | None:
 
 
 def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
-    """``qualified`` with re-exports followed: ``pkg.send`` is ``pkg.mail.send`` if pkg re-exports it."""
+    """``qualified`` with re-exports followed: ``pkg.send`` is ``pkg.mail.send`` when ``pkg``
+    re-exports it."""
     if depth > 5:
         return qualified
     module, _, name = qualified.rpartition(".")
@@ -325,6 +328,6 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
 def _all_arguments(arguments: ast.arguments) -> Iterator[str]:
     for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
         yield arg.arg
-    for arg in (arguments.vararg, arguments.kwarg):
-        if arg is not None:
-            yield arg.arg
+    for star in (arguments.vararg, arguments.kwarg):
+        if star is not None:
+            yield star.arg

@@ -1,4 +1,4 @@
-"""CTX103 thread-target-without-app-context: the codemods, the diagnosis, and the cases run for real."""
+"""CTX103 thread-target-without-app-context: codemods, diagnosis, and the cases run for real."""
 
 from __future__ import annotations
 
@@ -140,7 +140,9 @@ def test_pass_app_skips(before, reason):
 @pytest.mark.parametrize(
     ("before", "after"),
     [
-        pytest.param("def work(x):\n    pass\n", "def work(app, x):\n    pass\n", id="one parameter"),
+        pytest.param(
+            "def work(x):\n    pass\n", "def work(app, x):\n    pass\n", id="one parameter"
+        ),
         pytest.param("def work():\n    pass\n", "def work(app):\n    pass\n", id="no parameter"),
         pytest.param(
             "def work(x, /, y):\n    pass\n", "def work(app, x, /, y):\n    pass\n",
@@ -150,6 +152,10 @@ def test_pass_app_skips(before, reason):
             "def work(*args, **kwargs):\n    pass\n",
             "def work(app, *args, **kwargs):\n    pass\n",
             id="only star parameters",
+        ),
+        pytest.param(
+            "def work(\n    x,\n):\n    pass\n", "def work(\n    app,\n    x,\n):\n    pass\n",
+            id="one parameter per line",
         ),
     ],
 )
@@ -243,9 +249,9 @@ def thread_event(path: str = "shop/tasks.py", function: str = "work", line: int 
     return Event((ExceptionInfo("RuntimeError", message, frames=frames),), thread_name=thread)
 
 
-def shop(**files: str) -> Project:
+def shop(files: dict[str, str] | None = None) -> Project:
     base = {"shop/__init__.py": FACTORY, "shop/tasks.py": TASKS, "shop/views.py": VIEWS}
-    return Project({**base, **{k.replace("__", "/") + ".py": v for k, v in files.items()}})
+    return Project({**base, **(files or {})})
 
 
 def test_view_thread_passes_the_real_app():
@@ -268,7 +274,8 @@ def test_view_thread_passes_the_real_app():
     ("views", "expected"),
     [
         pytest.param(
-            VIEWS.replace("from flask import Blueprint", "import flask\nfrom flask import Blueprint"),
+            VIEWS.replace("from flask import Blueprint",
+                          "import flask\nfrom flask import Blueprint"),
             "flask.current_app._get_current_object()",
             id="current_app through import flask",
         ),
@@ -291,7 +298,8 @@ def test_view_thread_passes_the_real_app():
             id="target as module attribute",
         ),
         pytest.param(
-            VIEWS.replace('@bp.get("/")\ndef index():\n    threading.Thread(target=work, args=(1,)).start()',
+            VIEWS.replace('@bp.get("/")\ndef index():\n'
+                          '    threading.Thread(target=work, args=(1,)).start()',
                           'def later():\n    threading.Thread(target=work, args=(1,)).start()\n\n\n'
                           '@bp.get("/")\ndef index():\n    later()'),
             GET_APP,
@@ -300,7 +308,7 @@ def test_view_thread_passes_the_real_app():
     ],
 )
 def test_view_thread_variants(views, expected):
-    project = shop(shop__views=views)
+    project = shop({"shop/views.py": views})
     diagnosis = RECIPE.diagnose(thread_event(), project)
     assert diagnosis is not None
     result = apply_fix(RECIPE, diagnosis, project)
@@ -310,7 +318,8 @@ def test_view_thread_variants(views, expected):
 
 def test_module_app_in_scope_is_pushed_without_changing_the_signature():
     tasks = "from shop.wsgi import app\n" + TASKS
-    project = shop(shop__tasks=tasks, shop__wsgi="from shop import create_app\n\napp = create_app()\n")
+    wsgi = "from shop import create_app\n\napp = create_app()\n"
+    project = shop({"shop/tasks.py": tasks, "shop/wsgi.py": wsgi})
     diagnosis = RECIPE.diagnose(thread_event(line=6), project)
     result = apply_fix(RECIPE, diagnosis, project)
     assert isinstance(result, FixSuccess), result
@@ -323,40 +332,42 @@ def test_module_app_in_scope_is_pushed_without_changing_the_signature():
     ("files", "reason"),
     [
         pytest.param(
-            {"shop__cli": "from shop.tasks import work\n\n\ndef main():\n    work(1)\n"},
+            {"shop/cli.py": "from shop.tasks import work\n\n\ndef main():\n    work(1)\n"},
             "also called at shop/cli.py:5",
             id="target also called directly",
         ),
         pytest.param(
-            {"shop__jobs": "from shop.tasks import work\n\nJOBS = [work]\n"},
+            {"shop/jobs.py": "from shop.tasks import work\n\nJOBS = [work]\n"},
             "also used at shop/jobs.py:3",
             id="target also handed elsewhere",
         ),
         pytest.param(
-            {"shop__tasks": TASKS.replace("def work(n):", "def work(n, app=None):")},
+            {"shop/tasks.py": TASKS.replace("def work(n):", "def work(n, app=None):")},
             "already uses the name 'app'",
             id="target has an app parameter",
         ),
         pytest.param(
-            {"shop__tasks": TASKS.replace("current_app.logger", "request.args or current_app.logger")
+            {"shop/tasks.py": TASKS.replace("current_app.logger",
+                                            "request.args or current_app.logger")
              .replace("import current_app", "import current_app, request")},
             "reads request",
             id="target reads the request",
         ),
         pytest.param(
-            {"shop__tasks": "import functools\n" + TASKS.replace("def work", "@functools.cache\ndef work")},
+            {"shop/tasks.py": "import functools\n"
+             + TASKS.replace("def work", "@functools.cache\ndef work")},
             "decorated",
             id="decorated target",
         ),
         pytest.param(
-            {"shop__views": VIEWS.replace('@bp.get("/")\n', "")},
+            {"shop/views.py": VIEWS.replace('@bp.get("/")\n', "")},
             "no app context is active",
             id="started outside any app context",
         ),
     ],
 )
 def test_fix_skips(files, reason):
-    project = shop(**files)
+    project = shop(files)
     diagnosis = RECIPE.diagnose(thread_event(line=_line_of_work(project) + 1), project)
     assert diagnosis is not None
     result = apply_fix(RECIPE, diagnosis, project)
@@ -385,7 +396,7 @@ def _line_of_work(project: Project) -> int:
     ],
 )
 def test_not_diagnosed(event, views):
-    assert RECIPE.diagnose(event, shop(shop__views=views)) is None
+    assert RECIPE.diagnose(event, shop({"shop/views.py": views})) is None
 
 
 def test_target_that_already_pushes_is_not_diagnosed():
@@ -393,22 +404,25 @@ def test_target_that_already_pushes_is_not_diagnosed():
         '    current_app.logger.info("%s", n)',
         '    with current_app.app_context():\n        current_app.logger.info("%s", n)',
     )
-    assert RECIPE.diagnose(thread_event(line=6), shop(shop__tasks=tasks)) is None
+    assert RECIPE.diagnose(thread_event(line=6), shop({"shop/tasks.py": tasks})) is None
 
 
 def test_references_follow_reexports_and_relative_imports():
-    project = shop(
-        shop__jobs__init__="from .runner import go\n",
-        shop__jobs__runner=(
-            "from threading import Timer as T\nfrom ..tasks import work as w\n\n\n"
+    project = shop({
+        "shop/jobs/__init__.py": "from ..tasks import work\n",
+        "shop/jobs/runner.py": (
+            "from threading import Timer as T\nfrom . import work as w\n\n\n"
             "def go():\n    T(1.0, w).start()\n    w(2)\n"
         ),
-    )
+        "shop/cli.py": "import shop.jobs\n\n\ndef main(work=None):\n    shop.jobs.work(1)\n"
+                       "    work()\n",
+    })
     found = references(project, "shop/tasks.py", "work")
     assert {(r.path, r.line, r.role, r.function) for r in found} == {
         ("shop/views.py", 12, "thread", "index"),
         ("shop/jobs/runner.py", 6, "timer", "go"),
         ("shop/jobs/runner.py", 7, "call", "go"),
+        ("shop/cli.py", 5, "call", "main"),
     }
 
 
