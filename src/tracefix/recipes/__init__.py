@@ -10,12 +10,14 @@ from __future__ import annotations
 from tracefix.recipes._base import Recipe
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
+from tracefix.recipes.test_without_context import AppContextMissingInTest
 from tracefix.recipes.thread_target import ThreadTargetWithoutAppContext
 
 RECIPES: tuple[type[Recipe], ...] = (
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102
     ThreadTargetWithoutAppContext,  # CTX103
+    AppContextMissingInTest,  # CTX104
 )
 
 

@@ -1,0 +1,368 @@
+"""CTX104 test-without-app-context: a pytest test without an app context."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+import libcst as cst
+
+from tracefix.diagnose.apps import app_name_in_scope
+from tracefix.diagnose.apps import find_app_source
+from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.project import Project
+from tracefix.diagnose.signatures import is_app_context_error
+from tracefix.event import Event
+from tracefix.event import Frame
+from tracefix.recipes._base import Applicability
+from tracefix.recipes._base import Diagnosis
+from tracefix.recipes._base import FileChange
+from tracefix.recipes._base import Location
+from tracefix.recipes._base import Recipe
+from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import free_name
+from tracefix.recipes._codemod import relocate_line
+from tracefix.recipes.test_without_context import fix
+from tracefix.recipes.test_without_context.fixtures import Fixture
+from tracefix.recipes.test_without_context.fixtures import declares_plugins
+from tracefix.recipes.test_without_context.fixtures import parametrized_names
+from tracefix.recipes.test_without_context.fixtures import uses_pytest_flask
+from tracefix.recipes.test_without_context.fixtures import visible_fixtures
+
+#: Libraries whose frames may sit between the project's code and the error.
+CONTEXT_LIBRARIES = frozenset({"flask", "werkzeug", "sqlalchemy", "jinja2"})
+APP_FIXTURE = "app"
+NEW_FIXTURE_NAMES = ("app", "flask_app", "application")
+
+
+class AppContextMissingInTest(Recipe):
+    """A test uses Flask's app context, but neither the test nor its fixtures pushed one.
+
+    ## What it does
+    Matches `RuntimeError: Working outside of application context.` captured from a pytest test
+    function (in a `test_*.py` or `*_test.py` file), raised by the test body itself or by project
+    code it calls, with only Flask, Werkzeug, SQLAlchemy or Flask extension frames after the
+    project's.
+
+    ## Why is this bad?
+    pytest runs a test function outside any Flask context. Only a request made with the test
+    client, or a fixture that pushes `app.app_context()`, provides one, so a test that queries
+    `db.session`, reads `current_app` or calls `url_for` directly fails before it checks anything.
+    Pushing a context for the whole session instead (an autouse fixture, a bare `push()`) hides
+    real bugs: the session is never cleaned up between tests.
+
+    ## Example
+        # tests/conftest.py
+        @pytest.fixture
+        def app():
+            return create_app({"TESTING": True})
+
+        # tests/test_users.py
+        def test_register(client):
+            client.post("/register", data={"username": "ada"})
+            assert find_user("ada") is not None
+
+    ## Use instead
+        def test_register(client, app):
+            client.post("/register", data={"username": "ada"})
+            with app.app_context():
+                assert find_user("ada") is not None
+
+    When the `app` fixture already yields inside `with app.app_context():`, requesting it is the
+    whole fix. When the project has no `app` fixture, one is added to the `conftest.py` next to the
+    test, built by the project's own factory call with `TESTING` set (or yielding its module-level
+    app); a test module that imports the app itself gets `with app.app_context():` with that app.
+
+    ## Fix safety
+    Safe. The context is pushed with `with`, so it is popped when the test ends, only from the
+    failing statement on (the statements before it ran without a context), and only in the failing
+    test. Assertions are moved into the block, never changed. No fix is offered for pytest-flask
+    projects (its own fixture pushes a request context), when the `app` fixture pushes its context
+    for a wider scope than one test, when another fixture already makes an app of its own (a second
+    app would not share its configuration or database), when fixtures may come from
+    `pytest_plugins`, or when adding an `app` parameter would hide a name the test uses.
+
+    ## References
+    - Flask docs, "Testing Flask Applications": Fixtures; Tests that depend on an Active Context
+    - Flask-SQLAlchemy docs, "Flask Application Context": Tests
+    - docs/context-errors.md §1.9 `test_missing_app_context`
+    """
+
+    code = "CTX104"
+    name = "test-without-app-context"
+    summary = "A test uses Flask's app context, but nothing pushed one"
+    fix_title = "Push the app fixture's context in the test"
+    applicability = Applicability.SAFE
+
+    def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
+        if not is_app_context_error(event.exception) or event.entry.test is None:
+            return None
+        found = test_frame(event, project)
+        if found is None:
+            return None
+        frame, function = found
+        path, line = frame.filename, frame.lineno or 0
+        if inside_app_context(project, path, line):
+            return None
+        fixture = visible_fixtures(project, path).get(APP_FIXTURE)
+        own_app = app_name_in_scope(project, path)
+        return self.diagnosis(
+            _explanation(event, frame, fixture, own_app, APP_FIXTURE in _parameters(function)),
+            Location(path, line),
+            test={
+                "path": path,
+                "function": function.name,
+                "line": line,
+                "context_line": frame.context_line,
+                "node_id": event.entry.test,
+            },
+        )
+
+    def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        test = diagnosis.facts["test"]
+        path, name = test["path"], test["function"]
+        marked = uses_pytest_flask(project)
+        if marked is not None:
+            raise SkipFix(
+                f"{marked} names pytest-flask, whose own fixture pushes a request context for "
+                "tests that request `app`; the fix for such a project is not a plain app context"
+            )
+        source = project.source(path) or ""
+        line = relocate_line(source, test["line"], test["context_line"])
+        function = _test_function(project, path, name)
+        if line is None or function is None:
+            raise SkipFix(f"{path} has changed since the failure; cannot find the failing line")
+        if inside_app_context(project, path, line):
+            raise SkipFix(f"{path}:{line} already runs inside an app context")
+        parameters = _parameters(function)
+        module_names = _module_level_names(project, path)
+        fixture = visible_fixtures(project, path).get(APP_FIXTURE)
+        own_app = app_name_in_scope(project, path)
+        if own_app is not None and own_app not in parameters and (
+            fixture is None or own_app == APP_FIXTURE
+        ):
+            module = fix.wrap_from(project.cst(path), name, line, own_app)
+            return (FileChange(path, source, module.code),)
+        if fixture is not None:
+            return self._use_fixture(project, path, function, line, fixture, module_names)
+        return self._add_fixture(project, path, function, line, module_names)
+
+    def _use_fixture(
+        self,
+        project: Project,
+        path: str,
+        function: ast.FunctionDef,
+        line: int,
+        fixture: Fixture,
+        module_names: set[str],
+    ) -> tuple[FileChange, ...]:
+        name = function.name
+        requested = APP_FIXTURE in _parameters(function)
+        where = f"{fixture.path}:{fixture.line}"
+        if not requested and APP_FIXTURE in module_names:
+            raise SkipFix(
+                f"{path} has a module-level name {APP_FIXTURE!r} that an `app` parameter of "
+                f"{name}() would hide"
+            )
+        if APP_FIXTURE in parametrized_names(function):
+            raise SkipFix(f"{name}() is parametrized with an argument named {APP_FIXTURE!r}")
+        module = project.cst(path)
+        if fixture.pushes:
+            if fixture.scope != "function":
+                raise SkipFix(
+                    f"the app fixture ({where}) pushes its context for scope "
+                    f"{fixture.scope or 'chosen at run time'!s}; requesting it would run "
+                    f"{name}() in a context shared with other tests"
+                )
+            if requested:
+                raise SkipFix(
+                    f"{name}() already requests the app fixture ({where}), which pushes a context"
+                )
+            module = fix.add_parameter(module, name, APP_FIXTURE)
+        else:
+            if not requested:
+                module = fix.add_parameter(module, name, APP_FIXTURE)
+            module = fix.wrap_from(module, name, line, APP_FIXTURE)
+        return (FileChange(path, project.source(path), module.code),)
+
+    def _add_fixture(
+        self,
+        project: Project,
+        path: str,
+        function: ast.FunctionDef,
+        line: int,
+        module_names: set[str],
+    ) -> tuple[FileChange, ...]:
+        plugins = declares_plugins(project, path)
+        if plugins is not None:
+            raise SkipFix(
+                f"{plugins} sets pytest_plugins, so an app fixture may come from a plugin"
+            )
+        visible = visible_fixtures(project, path)
+        conftest = (PurePosixPath(path).parent / "conftest.py").as_posix().removeprefix("./")
+        source = find_app_source(project, near=conftest)
+        if source is None:
+            raise SkipFix("cannot tell how the project makes its Flask app for a test fixture")
+        maker = _fixture_making_an_app(project, visible.values(), source.name)
+        if maker is not None:
+            raise SkipFix(
+                f"fixture {maker.name} ({maker.path}:{maker.line}) already makes an app; a second "
+                "app would not share its configuration or database"
+            )
+        taken = module_names | _parameters(function) | set(visible) | parametrized_names(function)
+        name = next((n for n in NEW_FIXTURE_NAMES if n not in taken), None)
+        if name is None:
+            raise SkipFix("every name for a new app fixture is taken")
+        before = project.source(conftest)
+        instance = None
+        if source.kind == "instance":
+            instance = source.name
+            if instance == name:
+                existing = project.cst(conftest) if before is not None else cst.parse_module("")
+                instance = free_name(existing, ("flask_app", "the_app"))
+                if instance is None:
+                    raise SkipFix(f"no free name to import the app as in {conftest}")
+        fixture = fix.fixture_code(name, source, instance)
+        imports = fix.fixture_imports(source, instance)
+        if before is None:
+            after = fix.new_conftest(fixture, imports)
+        else:
+            after = fix.add_fixture(project.cst(conftest), fixture, imports).code
+        module = fix.add_parameter(project.cst(path), function.name, name)
+        module = fix.wrap_from(module, function.name, line, name)
+        return (
+            FileChange(conftest, before, after),
+            FileChange(path, project.source(path), module.code),
+        )
+
+
+def test_frame(event: Event, project: Project) -> tuple[Frame, ast.FunctionDef] | None:
+    """The frame of the test function the node id names, and its definition, when that frame
+    is the outermost of the project's and only project or Flask library code follows it."""
+    node_id = event.entry.test or ""
+    parts = node_id.split("::")
+    if len(parts) != 2:
+        return None
+    node_path, name = parts[0], parts[1].split("[")[0]
+    frames = event.frames
+    first = next((i for i, frame in enumerate(frames) if frame.in_app), None)
+    if first is None:
+        return None
+    frame = frames[first]
+    if frame.function != name or frame.lineno is None or not _same_file(frame.filename, node_path):
+        return None
+    file_name = PurePosixPath(frame.filename).name
+    if not (file_name.startswith("test_") or file_name.endswith("_test.py")):
+        return None
+    if not _project_then_libraries(frames[first + 1 :]):
+        return None
+    function = _test_function(project, frame.filename, name)
+    if function is None or not function.lineno <= frame.lineno <= (function.end_lineno or 0):
+        return None
+    return frame, function
+
+
+def _project_then_libraries(frames: Sequence[Frame]) -> bool:
+    in_libraries = False
+    for frame in frames:
+        if frame.in_app:
+            if in_libraries:
+                return False
+        elif _library(frame) in CONTEXT_LIBRARIES or _library(frame).startswith("flask_"):
+            in_libraries = True
+        else:
+            return False
+    return in_libraries
+
+
+def _library(frame: Frame) -> str:
+    if frame.module:
+        return frame.module.split(".")[0]
+    path = (frame.abs_path or frame.filename).replace("\\", "/")
+    _, _, inside = path.rpartition("-packages/")
+    return inside.split("/")[0].removesuffix(".py") if inside else ""
+
+
+def _same_file(filename: str, node_path: str) -> bool:
+    return filename == node_path or filename.endswith("/" + node_path)
+
+
+def _test_function(project: Project, path: str, name: str) -> ast.FunctionDef | None:
+    tree = project.ast(path)
+    if tree is None:
+        return None
+    found = None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            found = node
+    return found
+
+
+def _parameters(function: ast.FunctionDef) -> set[str]:
+    arguments = function.args
+    return {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+
+
+def _module_level_names(project: Project, path: str) -> set[str]:
+    tree = project.ast(path)
+    names: set[str] = set()
+    if tree is None:
+        return names
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(
+                n.id for t in targets for n in ast.walk(t)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            )
+    return names
+
+
+def _fixture_making_an_app(
+    project: Project, fixtures: Iterable[Fixture], factory: str
+) -> Fixture | None:
+    """A fixture that calls ``Flask(...)`` or the factory, or reads its file's app instance."""
+    for fixture in fixtures:
+        instance = app_name_in_scope(project, fixture.path)
+        for node in ast.walk(fixture.node):
+            if isinstance(node, ast.Call) and _called_name(node) in {"Flask", factory}:
+                return fixture
+            if isinstance(node, ast.Name) and instance is not None and node.id == instance:
+                return fixture
+    return None
+
+
+def _called_name(call: ast.Call) -> str | None:
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    return call.func.attr if isinstance(call.func, ast.Attribute) else None
+
+
+def _explanation(
+    event: Event, frame: Frame, fixture: Fixture | None, own_app: str | None, requested: bool
+) -> str:
+    trigger = event.trigger_frame()
+    through = (
+        f" (through {trigger.filename}:{trigger.lineno})"
+        if trigger is not None and trigger is not frame
+        else ""
+    )
+    text = (
+        f"{frame.function} ({frame.filename}:{frame.lineno}) needs an app context{through}, "
+        "but pytest runs a test outside any Flask context: only a test-client request, or a "
+        "fixture that pushes app.app_context(), provides one."
+    )
+    if own_app is not None and (fixture is None or own_app == APP_FIXTURE):
+        return text + f" The test module has the app as `{own_app}` but pushes no context."
+    if fixture is None:
+        return text + " The project has no `app` fixture this test can see."
+    where = f"{fixture.path}:{fixture.line}"
+    if fixture.pushes and not requested:
+        return text + f" The `app` fixture ({where}) pushes one, but the test does not request it."
+    return text + f" The `app` fixture ({where}) makes the app but pushes no context."

@@ -1,0 +1,116 @@
+"""The codemods of CTX104: request the app fixture, push its context, or add the fixture."""
+
+from __future__ import annotations
+
+import sys
+
+import libcst as cst
+
+from tracefix.diagnose.apps import AppSource
+from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import add_imports
+from tracefix.recipes._codemod import statement_chain
+from tracefix.recipes._codemod import wrap_statements
+
+
+def add_parameter(module: cst.Module, function_name: str, name: str) -> cst.Module:
+    """``module`` with ``name`` as the last positional parameter of ``function_name``.
+
+    pytest passes fixtures by name, so the position only has to be valid Python: after the
+    other plain parameters, before any with a default.
+    """
+    function = _top_level_function(module, function_name)
+    params = list(function.params.params)
+    position = next((i for i, p in enumerate(params) if p.default is not None), len(params))
+    comma: cst.Comma | cst.MaybeSentinel = cst.MaybeSentinel.DEFAULT
+    if position == len(params) and params and _breaks_line(params[-1].comma):
+        comma = params[-1].comma
+        before = params[-2].comma if len(params) > 1 else cst.Comma(
+            whitespace_after=function.whitespace_before_params
+        )
+        params[-1] = params[-1].with_changes(comma=before)
+    added = cst.Param(cst.Name(name), comma=comma)
+    last = params[-1] if position == len(params) and params else None
+    if last is not None and isinstance(last.whitespace_after_param, cst.ParenthesizedWhitespace):
+        added = added.with_changes(whitespace_after_param=last.whitespace_after_param)
+        params[-1] = last.with_changes(
+            whitespace_after_param=cst.SimpleWhitespace(""),
+            comma=cst.Comma(whitespace_after=function.whitespace_before_params),
+        )
+    params.insert(position, added)
+    new = function.with_changes(params=function.params.with_changes(params=params))
+    replaced = module.deep_replace(function, new)
+    assert isinstance(replaced, cst.Module)
+    return replaced
+
+
+def wrap_from(module: cst.Module, function_name: str, line: int, app: str) -> cst.Module:
+    """``module`` with the test's statements from the one at ``line`` to the end under
+    ``with <app>.app_context():``. The statements before it ran without a context already."""
+    chain = statement_chain(module, line)
+    if len(chain) < 2 or not (
+        isinstance(chain[0].statement, cst.FunctionDef)
+        and chain[0].statement.name.value == function_name
+    ):
+        raise SkipFix(f"line {line} is not a statement of {function_name}()")
+    block = chain[1].block
+    return wrap_statements(module, block, chain[1].index, len(block.body), f"{app}.app_context()")
+
+
+def fixture_code(name: str, source: AppSource, instance: str | None = None) -> str:
+    """A fixture ``name`` giving the project's app: a fresh one from the factory, set up for
+    testing as Flask's testing docs do, or the module-level instance (imported as ``instance``)."""
+    if source.kind == "instance":
+        return f"@pytest.fixture\ndef {name}():\n    yield {instance or source.name}\n"
+    return (
+        f"@pytest.fixture\ndef {name}():\n"
+        f"    {name} = {source.call}\n"
+        f'    {name}.config.update({{"TESTING": True}})\n'
+        f"    yield {name}\n"
+    )
+
+
+def fixture_imports(source: AppSource, instance: str | None = None) -> list[str]:
+    """The imports the fixture needs, standard library first (isort's sections)."""
+    own = (
+        f"from {source.module} import {source.name} as {instance}"
+        if instance and instance != source.name
+        else source.import_statement
+    )
+    stdlib = [i for i in source.imports if _top_module(i) in sys.stdlib_module_names]
+    others = [i for i in source.imports if i not in stdlib]
+    return [*stdlib, "import pytest", *others, own]
+
+
+def new_conftest(fixture: str, imports: list[str]) -> str:
+    stdlib = [i for i in imports if _top_module(i) in sys.stdlib_module_names]
+    third = [i for i in imports if _top_module(i) == "pytest"]
+    own = [i for i in imports if i not in stdlib and i not in third]
+    sections = ["\n".join(section) for section in (stdlib, third, own) if section]
+    return "\n\n".join(sections) + "\n\n\n" + fixture
+
+
+def add_fixture(module: cst.Module, fixture: str, imports: list[str]) -> cst.Module:
+    """``module`` (a conftest) with ``imports`` and the ``fixture`` at its end."""
+    module = add_imports(module, imports, before=len(module.body))
+    added = cst.parse_statement(fixture, config=module.config_for_parsing)
+    added = added.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+    return module.with_changes(body=[*module.body, added])
+
+
+def _breaks_line(comma: cst.Comma | cst.MaybeSentinel) -> bool:
+    return isinstance(comma, cst.Comma) and isinstance(
+        comma.whitespace_after, cst.ParenthesizedWhitespace
+    )
+
+
+def _top_level_function(module: cst.Module, name: str) -> cst.FunctionDef:
+    found = [s for s in module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+    if not found:
+        raise SkipFix(f"there is no top-level function {name}()")
+    return found[-1]
+
+
+def _top_module(statement: str) -> str:
+    words = statement.split()
+    return words[1].split(".")[0] if len(words) > 1 else ""

@@ -1,0 +1,160 @@
+"""The pytest fixtures a test can see, read from the test module and the conftest files above it.
+
+pytest looks a fixture name up in the test module first, then in ``conftest.py`` files from the
+test's directory up to the root directory; the nearest definition wins. Fixtures that plugins
+provide (``pytest_plugins``, installed plugins) are not in the project's code, so a caller that
+finds nothing must also ask ``declares_plugins``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.project import Project
+
+#: Text that marks a project using pytest-flask, whose autouse fixture pushes a request context
+#: for every test that requests ``app``.
+PYTEST_FLASK_MARKS = ("pytest-flask", "pytest_flask")
+
+
+@dataclass(frozen=True)
+class Fixture:
+    name: str
+    path: str
+    line: int
+    #: ``"function"``, ``"module"``, ...; ``None`` when the scope is computed at run time.
+    scope: str | None
+    #: Whether it yields inside ``with <app>.app_context():`` (or a request context).
+    pushes: bool
+    node: ast.FunctionDef
+
+
+def visible_files(project: Project, test_path: str) -> list[str]:
+    """The test module, then each ``conftest.py`` from its directory up to the root."""
+    files = [test_path]
+    directory = PurePosixPath(test_path).parent
+    while True:
+        conftest = (directory / "conftest.py").as_posix().removeprefix("./")
+        if conftest in project.files:
+            files.append(conftest)
+        if directory == directory.parent:
+            break
+        directory = directory.parent
+    return files
+
+
+def visible_fixtures(project: Project, test_path: str) -> dict[str, Fixture]:
+    """Each fixture name the test can request, with the definition pytest would use."""
+    found: dict[str, Fixture] = {}
+    for path in visible_files(project, test_path):
+        for fixture in fixtures_in(project, path):
+            found.setdefault(fixture.name, fixture)
+    return found
+
+
+def fixtures_in(project: Project, path: str) -> Iterator[Fixture]:
+    tree = project.ast(path)
+    if tree is None:
+        return
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            decorator = next((d for d in node.decorator_list if _is_fixture_decorator(d)), None)
+            if decorator is not None:
+                options = _keywords(decorator)
+                name = options.get("name", node.name)
+                scope = options.get("scope", "function")
+                yield Fixture(
+                    name if isinstance(name, str) else node.name,
+                    path,
+                    node.lineno,
+                    scope if isinstance(scope, str) else None,
+                    _yields_in_context(node),
+                    node,
+                )
+
+
+def declares_plugins(project: Project, test_path: str) -> str | None:
+    """The file among those the test sees that sets ``pytest_plugins``, if any."""
+    for path in visible_files(project, test_path):
+        tree = project.ast(path)
+        if tree is not None and any(
+            isinstance(node, ast.Assign | ast.AnnAssign)
+            and any(
+                isinstance(target, ast.Name) and target.id == "pytest_plugins"
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+            )
+            for node in tree.body
+        ):
+            return path
+    return None
+
+
+def uses_pytest_flask(project: Project) -> str | None:
+    """A file that names pytest-flask (a dependency list, ``pytest_plugins``), if any."""
+    for path, text in sorted(project.files.items()):
+        if any(mark in text for mark in PYTEST_FLASK_MARKS):
+            return path
+    return None
+
+
+def parametrized_names(function: ast.FunctionDef) -> set[str]:
+    """The argument names ``@pytest.mark.parametrize`` gives ``function``."""
+    names: set[str] = set()
+    for decorator in function.decorator_list:
+        if (
+            isinstance(decorator, ast.Call)
+            and isinstance(decorator.func, ast.Attribute)
+            and decorator.func.attr == "parametrize"
+            and decorator.args
+        ):
+            first = decorator.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                names.update(n.strip() for n in first.value.split(",") if n.strip())
+            elif isinstance(first, ast.List | ast.Tuple):
+                names.update(
+                    e.value for e in first.elts
+                    if isinstance(e, ast.Constant) and isinstance(e.value, str)
+                )
+    return names
+
+
+def _is_fixture_decorator(node: ast.expr) -> bool:
+    func = node.func if isinstance(node, ast.Call) else node
+    if isinstance(func, ast.Attribute):
+        return func.attr == "fixture" and isinstance(func.value, ast.Name) and (
+            func.value.id == "pytest"
+        )
+    return isinstance(func, ast.Name) and func.id == "fixture"
+
+
+def _keywords(decorator: ast.expr) -> dict[str, object]:
+    if not isinstance(decorator, ast.Call):
+        return {}
+    return {
+        keyword.arg: keyword.value.value if isinstance(keyword.value, ast.Constant) else None
+        for keyword in decorator.keywords
+        if keyword.arg is not None
+    }
+
+
+def _yields_in_context(function: ast.FunctionDef) -> bool:
+    for node in _own_nodes(function):
+        if isinstance(node, ast.With) and any(
+            is_context_call(item.context_expr, with_client=False) for item in node.items
+        ):
+            if any(isinstance(inner, ast.Yield | ast.YieldFrom) for inner in ast.walk(node)):
+                return True
+    return False
+
+
+def _own_nodes(function: ast.FunctionDef) -> Iterator[ast.AST]:
+    pending: list[ast.AST] = list(function.body)
+    while pending:
+        node = pending.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            pending.extend(ast.iter_child_nodes(node))

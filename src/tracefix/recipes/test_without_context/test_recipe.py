@@ -1,0 +1,392 @@
+"""CTX104 test-without-app-context: the codemods, the diagnosis, and the cases run for real."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from tracefix.diagnose.apps import AppSource
+from tracefix.diagnose.project import Project
+from tracefix.event import Entry
+from tracefix.event import Event
+from tracefix.event import ExceptionInfo
+from tracefix.event import Frame
+from tracefix.recipes._base import FixSkip
+from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._base import SkipFix
+from tracefix.recipes._fixing import apply_fix
+from tracefix.recipes.test_without_context import AppContextMissingInTest
+from tracefix.recipes.test_without_context import fix
+from tracefix.testing import case_dirs
+from tracefix.testing import load_case
+
+RECIPE = AppContextMissingInTest()
+APP_MESSAGE = "Working outside of application context."
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        pytest.param(
+            "def test_a():\n    pass\n", "def test_a(app):\n    pass\n", id="no parameter"
+        ),
+        pytest.param(
+            "def test_a(client):\n    pass\n", "def test_a(client, app):\n    pass\n",
+            id="after the other fixtures",
+        ),
+        pytest.param(
+            "def test_a(client, n=3):\n    pass\n", "def test_a(client, app, n=3):\n    pass\n",
+            id="before a parameter with a default",
+        ),
+        pytest.param(
+            "def test_a(\n    client,\n    db,\n):\n    pass\n",
+            "def test_a(\n    client,\n    db,\n    app,\n):\n    pass\n",
+            id="one parameter per line",
+        ),
+        pytest.param(
+            "def test_a(\n    client\n):\n    pass\n",
+            "def test_a(\n    client,\n    app\n):\n    pass\n",
+            id="one parameter per line, no trailing comma",
+        ),
+    ],
+)
+def test_add_parameter(before, after):
+    assert fix.add_parameter(cst.parse_module(before), "test_a", "app").code == after
+
+
+@pytest.mark.parametrize(
+    ("before", "line", "after"),
+    [
+        pytest.param(
+            code('''
+                def test_a(client, app):
+                    """Docs."""
+                    response = client.get("/")
+                    assert find_user("ada")
+                    assert response.status_code == 200
+            '''),
+            4,
+            code('''
+                def test_a(client, app):
+                    """Docs."""
+                    response = client.get("/")
+                    with app.app_context():
+                        assert find_user("ada")
+                        assert response.status_code == 200
+            '''),
+            id="from the failing statement to the end",
+        ),
+        pytest.param(
+            code("""
+                def test_a(app):
+                    for name in ("a", "b"):
+                        add(name)
+                    assert count() == 2
+            """),
+            3,
+            code("""
+                def test_a(app):
+                    with app.app_context():
+                        for name in ("a", "b"):
+                            add(name)
+                        assert count() == 2
+            """),
+            id="the top-level statement around the failing line",
+        ),
+    ],
+)
+def test_wrap_from(before, line, after):
+    assert fix.wrap_from(cst.parse_module(before), "test_a", line, "app").code == after
+
+
+def test_wrap_from_outside_the_test_skips():
+    module = cst.parse_module("x = 1\n\n\ndef test_a(app):\n    pass\n")
+    with pytest.raises(SkipFix, match="not a statement of test_a"):
+        fix.wrap_from(module, "test_a", 1, "app")
+
+
+FACTORY_SOURCE = AppSource(
+    "factory", "shop", "create_app", "shop/__init__.py",
+    'create_app(os.environ.get("CONFIG", "testing"))', ("import os",),
+)
+
+
+def test_new_conftest_from_a_factory():
+    fixture = fix.fixture_code("app", FACTORY_SOURCE)
+    assert fix.new_conftest(fixture, fix.fixture_imports(FACTORY_SOURCE)) == code('''
+        import os
+
+        import pytest
+
+        from shop import create_app
+
+
+        @pytest.fixture
+        def app():
+            app = create_app(os.environ.get("CONFIG", "testing"))
+            app.config.update({"TESTING": True})
+            yield app
+    ''')
+
+
+def test_new_conftest_from_an_instance_named_like_the_fixture():
+    source = AppSource("instance", "notes", "app", "notes.py", "app")
+    fixture = fix.fixture_code("app", source, "flask_app")
+    assert fix.new_conftest(fixture, fix.fixture_imports(source, "flask_app")) == code('''
+        import pytest
+
+        from notes import app as flask_app
+
+
+        @pytest.fixture
+        def app():
+            yield flask_app
+    ''')
+
+
+def test_add_fixture_to_an_existing_conftest():
+    before = "import pytest\n\n\n@pytest.fixture\ndef token():\n    return 'x'\n"
+    fixture = fix.fixture_code("app", FACTORY_SOURCE)
+    after = fix.add_fixture(cst.parse_module(before), fixture, fix.fixture_imports(FACTORY_SOURCE))
+    head, _, tail = after.code.partition("\n\n\n")
+    assert sorted(head.splitlines()) == ["from shop import create_app", "import os", "import pytest"]
+    assert tail == code('''
+        @pytest.fixture
+        def token():
+            return 'x'
+
+
+        @pytest.fixture
+        def app():
+            app = create_app(os.environ.get("CONFIG", "testing"))
+            app.config.update({"TESTING": True})
+            yield app
+    ''')
+
+
+# --- diagnosis and fix on small projects --------------------------------------------------
+
+FACTORY = code("""
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    db = SQLAlchemy()
+
+
+    def create_app(config=None):
+        app = Flask(__name__)
+        app.config.update(config or {})
+        db.init_app(app)
+        return app
+""")
+PUSHING = code("""
+    import pytest
+
+    from shop import create_app
+
+
+    @pytest.fixture
+    def app():
+        app = create_app({"TESTING": True})
+        with app.app_context():
+            yield app
+""")
+PLAIN = code("""
+    import pytest
+
+    from shop import create_app
+
+
+    @pytest.fixture
+    def app():
+        return create_app({"TESTING": True})
+""")
+TEST = code("""
+    from shop import db
+
+
+    def test_query():
+        assert db.session.execute(db.text("select 1")).scalar() == 1
+""")
+TRIGGER = '    assert db.session.execute(db.text("select 1")).scalar() == 1'
+
+
+def pytest_event(
+    path: str = "tests/test_db.py", function: str = "test_query", line: int = 5, *,
+    node_id: str | None = None, message: str = APP_MESSAGE, between: tuple[Frame, ...] = (),
+) -> Event:
+    frames = (
+        Frame(path, function, line, in_app=True, context_line=TRIGGER),
+        *between,
+        Frame("/site-packages/flask_sqlalchemy/session.py", "_app_ctx_id", 111,
+              module="flask_sqlalchemy.session"),
+        Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519,
+              module="werkzeug.local"),
+    )
+    entry = Entry(("python", "-m", "pytest", path), ".", node_id or f"{path}::{function}")
+    return Event((ExceptionInfo("RuntimeError", message, frames=frames),),
+                 thread_name="MainThread", entry=entry)
+
+
+def project(files: dict[str, str] | None = None) -> Project:
+    return Project({"shop/__init__.py": FACTORY, "tests/test_db.py": TEST, **(files or {})})
+
+
+def fixed(project: Project) -> dict[str, str]:
+    diagnosis = RECIPE.diagnose(pytest_event(), project)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    changed = {change.path: change.after for change in result.changes}
+    again = apply_fix(RECIPE, diagnosis, project.with_changes(changed))
+    assert isinstance(again, FixSkip), again
+    return changed
+
+
+def test_pushing_fixture_is_requested():
+    changed = fixed(project({"tests/conftest.py": PUSHING}))
+    assert changed == {"tests/test_db.py": TEST.replace("test_query()", "test_query(app)")}
+
+
+def test_plain_fixture_is_requested_and_its_context_pushed():
+    changed = fixed(project({"conftest.py": PLAIN}))
+    assert changed["tests/test_db.py"].endswith(
+        "def test_query(app):\n    with app.app_context():\n    " + TRIGGER + "\n"
+    )
+
+
+def test_fixture_in_the_test_module_wins_over_conftest():
+    test = PUSHING + "\n\n" + TEST.replace("from shop import db\n", "")
+    test = test.replace(
+        "from shop import create_app\n", "from shop import create_app\nfrom shop import db\n"
+    )
+    line = test.splitlines().index(TRIGGER) + 1
+    case = project({"tests/test_db.py": test, "tests/conftest.py": PLAIN})
+    diagnosis = RECIPE.diagnose(pytest_event(line=line), case)
+    assert diagnosis is not None
+    assert "The `app` fixture (tests/test_db.py:8) pushes one" in diagnosis.explanation
+
+
+def test_missing_fixture_is_added_to_the_conftest_beside_the_test():
+    conftest = "import pytest\n\n\n@pytest.fixture\ndef token():\n    return 'x'\n"
+    changed = fixed(project({"tests/conftest.py": conftest}))
+    assert "def app():\n    app = create_app()\n" in changed["tests/conftest.py"]
+    assert "from shop import create_app\n" in changed["tests/conftest.py"]
+    assert "def test_query(app):\n    with app.app_context():\n" in changed["tests/test_db.py"]
+
+
+def test_new_fixture_avoids_a_module_level_name_of_the_test():
+    test = TEST.replace("from shop import db", "from shop import db\nfrom tests import app")
+    changed = fixed(project({"tests/test_db.py": test, "tests/__init__.py": "app = None\n"}))
+    assert "def flask_app():\n" in changed["tests/conftest.py"]
+    assert "def test_query(flask_app):\n    with flask_app.app_context():\n" in changed[
+        "tests/test_db.py"]
+
+
+def test_app_instance_imported_by_the_test_is_pushed_directly():
+    web = "from flask import Flask\n\napp = Flask(__name__)\n"
+    test = TEST.replace("from shop import db", "from shop import db\nfrom web import app")
+    changed = fixed(project({"web.py": web, "tests/test_db.py": test}))
+    assert changed == {"tests/test_db.py": test.replace(
+        "def test_query():\n", "def test_query():\n    with app.app_context():\n    ")}
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        pytest.param({"requirements.txt": "flask\npytest-flask\n", "conftest.py": PLAIN},
+                     "pytest-flask", id="pytest-flask project"),
+        pytest.param({"conftest.py": "pytest_plugins = ['shop.testing']\n"},
+                     "pytest_plugins", id="fixtures may come from a plugin"),
+        pytest.param(
+            {"tests/conftest.py": PUSHING.replace("@pytest.fixture",
+                                                  '@pytest.fixture(scope="module")')},
+            "for scope module", id="module-scoped fixture pushes",
+        ),
+        pytest.param(
+            {"tests/conftest.py": PLAIN.replace("def app():", "def client():")},
+            "fixture client", id="another fixture makes its own app",
+        ),
+        pytest.param(
+            {"tests/conftest.py": PLAIN,
+             "tests/test_db.py": TEST.replace("from shop import db",
+                                              "from shop import db\nimport app")},
+            "would hide", id="app parameter would hide a module name",
+        ),
+        pytest.param(
+            {"tests/conftest.py": PUSHING,
+             "tests/test_db.py": TEST.replace("def test_query():", "def test_query(app):")},
+            "already requests", id="stale: pushing fixture already requested",
+        ),
+        pytest.param({"shop/__init__.py": "x = 1\n"}, "cannot tell how the project makes",
+                     id="no app anywhere"),
+    ],
+)
+def test_fix_skips(files, reason):
+    case = project(files)
+    diagnosis = RECIPE.diagnose(pytest_event(), case)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, case)
+    assert isinstance(result, FixSkip), result
+    assert reason in result.reason
+
+
+WRAPPED = TEST.replace(
+    "def test_query():\n", "def test_query():\n    with app.app_context():\n    "
+)
+
+
+@pytest.mark.parametrize(
+    ("event", "test"),
+    [
+        pytest.param(pytest_event(message="Working outside of request context."), TEST,
+                     id="request context error"),
+        pytest.param(pytest_event(node_id="tests/test_db.py::TestDb::test_query"), TEST,
+                     id="test method in a class"),
+        pytest.param(pytest_event(function="app"), TEST, id="error raised in a fixture"),
+        pytest.param(
+            pytest_event(between=(Frame("/site-packages/celery/app/task.py", "delay", 1),)),
+            TEST, id="through another library",
+        ),
+        pytest.param(pytest_event(line=6), WRAPPED, id="stale: already inside a context"),
+        pytest.param(pytest_event(path="tests/helpers.py"), TEST, id="not a test file"),
+    ],
+)
+def test_not_diagnosed(event, test):
+    case = project({"tests/test_db.py": test, "tests/helpers.py": test})
+    assert RECIPE.diagnose(event, case) is None
+
+
+# --- the cases, run for real --------------------------------------------------------------
+
+FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
+
+
+@pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
+def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
+    case = load_case(case_dir)
+    code, output = _run(case_dir / "project", case.command, tmp_path / "before")
+    assert code != 0 and "Working outside of application context" in output, output
+    code, output = _run(case_dir / "project", case.command, tmp_path / "after",
+                        case_dir / "expected")
+    assert code == 0, output
+
+
+def _run(project: Path, command: str, where: Path, overlay: Path | None = None) -> tuple[int, str]:
+    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
+    if overlay is not None:
+        shutil.copytree(overlay, where, dirs_exist_ok=True)
+    argv = command.split()
+    argv[0] = sys.executable if argv[0] == "python" else argv[0]
+    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout + done.stderr
