@@ -356,3 +356,52 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except OSError:
         return True
+
+
+def test_unhooked_grandchild_falls_back_to_stderr(project: Path, run: Run) -> None:
+    write(
+        project,
+        {
+            "outer.py": """\
+            import subprocess
+            import sys
+
+            sys.exit(subprocess.call([sys.executable, "-I", "inner.py"]))
+        """,
+            "inner.py": "raise ValueError('from the isolated child')\n",
+        },
+    )
+
+    capture = run(PYTHON, "outer.py")
+
+    assert capture.hooked
+    assert capture.returncode == 1
+    [event] = capture.events
+    assert (event.exception.value, event.exception.mechanism) == (
+        "from the isolated child",
+        "stderr",
+    )
+    assert event.frames[0].filename == "inner.py"
+
+
+def test_logged_traceback_of_a_successful_hooked_run_is_not_an_event(
+    project: Path, run: Run
+) -> None:
+    write(
+        project,
+        {
+            "logs.py": """\
+        import logging
+
+        try:
+            {}["missing"]
+        except KeyError:
+            logging.exception("handled")
+    """
+        },
+    )
+
+    capture = run(PYTHON, "logs.py")
+
+    assert "Traceback (most recent call last)" in capture.stderr_tail
+    assert (capture.returncode, capture.events) == (0, ())

@@ -4,7 +4,10 @@ The hook (``_hook/``) reaches every Python process the command starts, children 
 through ``PYTHONPATH`` (``sitecustomize``) and ``PYTEST_PLUGINS`` (the pytest plugin). Each of
 those processes writes its events into one temporary folder, which is read back here once the
 command has ended. When no process ran the hook (not Python, ``python -I``/``-S``, an embedded
-interpreter) the traceback text on stderr is the only evidence left, so it is parsed instead.
+interpreter) the traceback text on stderr is the only evidence left, so it is parsed instead;
+likewise when the command failed and the hooked processes recorded nothing (the failing one may
+be a grandchild started with ``-I``). A hooked run that exits 0 is not parsed: tracebacks that
+programs log for handled errors would become failures.
 """
 
 from __future__ import annotations
@@ -102,8 +105,8 @@ def run_captured(
         stderr_tail = streamed.stderr_tail.decode("utf-8", errors="replace")
         hooked = any(capture_dir.glob("hooked-*.json"))
         events = read_events(capture_dir)
-        if not hooked:
-            events = _with_entry(parse_tracebacks(stderr_tail, project_root), argv, cwd)
+        if not hooked or (not events and streamed.returncode != 0):
+            events = _parsed_events(stderr_tail, project_root, argv, cwd)
         return Capture(
             returncode=streamed.returncode,
             events=tuple(events),
@@ -176,9 +179,16 @@ def read_leaks(capture_dir: Path) -> list[str]:
     return leaks
 
 
-def _with_entry(events: list[Event], argv: Sequence[str], cwd: Path) -> list[Event]:
-    """Parsed events know nothing of how the command was run; the runner does."""
+def _parsed_events(
+    stderr_tail: str, project_root: Path, argv: Sequence[str], cwd: Path
+) -> list[Event]:
+    """Events read from stderr, less Ctrl-C (the hook ignores it too), with how the run started.
+
+    Parsed events know nothing of how the command was run; the runner does.
+    """
+    entry_argv = tuple(argv)
     return [
-        replace(event, entry=Entry(argv=tuple(argv), cwd=str(cwd), test=event.entry.test))
-        for event in events
+        replace(event, entry=Entry(argv=entry_argv, cwd=str(cwd), test=event.entry.test))
+        for event in parse_tracebacks(stderr_tail, project_root)
+        if event.exception.type != "KeyboardInterrupt"
     ]
