@@ -159,7 +159,8 @@ def test_add_fixture_to_an_existing_conftest():
     fixture = fix.fixture_code("app", FACTORY_SOURCE)
     after = fix.add_fixture(cst.parse_module(before), fixture, fix.fixture_imports(FACTORY_SOURCE))
     head, _, tail = after.code.partition("\n\n\n")
-    assert sorted(head.splitlines()) == ["from shop import create_app", "import os", "import pytest"]
+    imports = ["from shop import create_app", "import os", "import pytest"]
+    assert sorted(head.splitlines()) == imports
     assert tail == code('''
         @pytest.fixture
         def token():

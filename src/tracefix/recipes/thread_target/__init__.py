@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from tracefix.diagnose.apps import app_name_in_scope
+from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.project import Project
@@ -80,7 +81,9 @@ class ThreadTargetWithoutAppContext(Recipe):
                 user = db.session.get(User, user_id)
 
     When the target's module already has the project's app (`app = Flask(__name__)`, or
-    `from app import app`), the target only gets `with app.app_context():` around its body.
+    `from app import app`), the target only gets `with app.app_context():` around its body;
+    in a project that makes its apps with a factory, that module-level app is used only when
+    the thread is not started from code that has the running app.
 
     ## Fix safety
     Unsafe. The thread's work now runs in a context of its own: its `g` starts empty and its
@@ -159,7 +162,10 @@ class ThreadTargetWithoutAppContext(Recipe):
                 "to the app context; read them in the view and pass the values instead"
             )
         app = app_name_in_scope(project, path)
-        if app is not None:
+        if app is not None and not (
+            _is_factory_made(project)
+            and all(runs_in_app_context(project, start) for start in started)
+        ):
             if app in _local_names(function):
                 raise SkipFix(f"{name}() has a local {app!r} that hides the module's app")
             module = fix.wrap_body(project.cst(path), name, app)
@@ -228,6 +234,13 @@ def _in_context(project: Project, path: str, line: int, function_name: str | Non
         return True
     function = top_level_function(project, path, function_name) if function_name else None
     return function is not None and is_view(function)
+
+
+def _is_factory_made(project: Project) -> bool:
+    """Whether the project makes its apps with a factory, so that the module's app may not be
+    the one running (a test's, configured differently): then the running one is passed."""
+    source = find_app_source(project)
+    return source is None or source.kind == "factory"
 
 
 def _pass_app_at(project: Project, path: str, starts: list[Reference]) -> cst.Module:

@@ -317,15 +317,25 @@ def test_view_thread_variants(views, expected):
 
 
 def test_module_app_in_scope_is_pushed_without_changing_the_signature():
-    tasks = "from shop.wsgi import app\n" + TASKS
-    wsgi = "from shop import create_app\n\napp = create_app()\n"
-    project = shop({"shop/tasks.py": tasks, "shop/wsgi.py": wsgi})
+    web = "from flask import Flask\n\napp = Flask(__name__)\n"
+    tasks = "from shop.web import app\n" + TASKS
+    project = shop({"shop/__init__.py": "", "shop/web.py": web, "shop/tasks.py": tasks})
     diagnosis = RECIPE.diagnose(thread_event(line=6), project)
     result = apply_fix(RECIPE, diagnosis, project)
     assert isinstance(result, FixSuccess), result
     [change] = result.changes
     assert change.path == "shop/tasks.py"
     assert "def work(n):\n    with app.app_context():\n" in change.after
+
+
+def test_factory_made_module_app_gives_way_to_the_running_app():
+    wsgi = "from shop import create_app\n\napp = create_app()\n"
+    tasks = "from shop.wsgi import app\n" + TASKS
+    project = shop({"shop/tasks.py": tasks, "shop/wsgi.py": wsgi})
+    diagnosis = RECIPE.diagnose(thread_event(line=6), project)
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    assert f"args=({GET_APP}, 1)" in {c.path: c.after for c in result.changes}["shop/views.py"]
 
 
 @pytest.mark.parametrize(
