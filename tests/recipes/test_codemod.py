@@ -181,8 +181,9 @@ def test_relocate_line(source, line, text, expected):
     assert relocate_line(source, line, text) == expected
 
 
-def test_free_name_avoids_every_use_of_a_name():
+def test_free_name_avoids_module_names_and_globals_that_functions_read():
     assert free_name(parse("import app.models\n")) == "flask_app"
-    assert free_name(parse("def f(app):\n    return app\n")) == "flask_app"
+    assert free_name(parse("def f():\n    return app\n")) == "flask_app"
+    assert free_name(parse("def f(app):\n    return app\n")) == "app"
     assert free_name(parse("from app import db\n")) == "app"
     assert free_name(parse("app = 1\nflask_app = 2\n")) is None

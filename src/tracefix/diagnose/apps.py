@@ -105,6 +105,21 @@ def find_app_source(project: Project, *, near: str | None = None) -> AppSource |
     return None
 
 
+def factory_defined_in(
+    project: Project, path: str, *, before_line: int | None = None
+) -> str | None:
+    """A factory ``path`` itself defines at module level and that needs no argument, or ``None``.
+
+    A single-file app run as a script (``python app.py``) calls its own factory: no import.
+    """
+    index = _Index(project)
+    for factory in index.factories():
+        if factory.path == path and factory.callable_bare:
+            if before_line is None or factory.line < before_line:
+                return factory.name
+    return None
+
+
 def app_name_in_scope(project: Project, path: str, *, before_line: int | None = None) -> str | None:
     """A module-level name in ``path`` bound to the project's Flask app, or ``None``.
 
@@ -207,6 +222,7 @@ class _Index:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._flask: dict[str, _FlaskNames] = {}
+        self._origins: dict[tuple[str, str], tuple[str, str] | None] = {}
 
     def flask_names(self, path: str) -> _FlaskNames:
         if path not in self._flask:
@@ -214,9 +230,15 @@ class _Index:
             self._flask[path] = _FlaskNames.of(tree) if tree is not None else _FlaskNames()
         return self._flask[path]
 
-    def files(self) -> Iterator[tuple[str, ast.Module]]:
+    def files(self, mentioning: str | None = None) -> Iterator[tuple[str, ast.Module]]:
+        """The project's parsed Python files; with ``mentioning``, only those whose text has it.
+
+        The text test comes first, so a large project parses only the files that can matter.
+        """
         for path in self.project.python_files():
             if _IGNORED_DIRS.intersection(PurePosixPath(path).parts):
+                continue
+            if mentioning is not None and mentioning not in (self.project.source(path) or ""):
                 continue
             tree = self.project.ast(path)
             if tree is not None:
@@ -224,7 +246,7 @@ class _Index:
 
     def factories(self) -> list[_Definition]:
         found = []
-        for path, tree in self.files():
+        for path, tree in self.files(mentioning="Flask"):
             if is_test_path(path):
                 continue
             flask = self.flask_names(path)
@@ -237,7 +259,7 @@ class _Index:
 
     def instances(self) -> list[_Definition]:
         found = []
-        for path, tree in self.files():
+        for path, tree in self.files(mentioning="Flask"):
             if is_test_path(path):
                 continue
             flask = self.flask_names(path)
@@ -328,6 +350,13 @@ class _Index:
 
     def origin(self, module: str, name: str, depth: int = 0) -> tuple[str, str] | None:
         """Where ``from module import name`` finds its object: (defining file, its name there)."""
+        key = (module, name)
+        if key not in self._origins:
+            self._origins[key] = None  # a re-export cycle resolves to nothing
+            self._origins[key] = self._find_origin(module, name, depth)
+        return self._origins[key]
+
+    def _find_origin(self, module: str, name: str, depth: int) -> tuple[str, str] | None:
         path = self.project.module_path(module)
         if path is None or depth > 4:
             return None
@@ -348,7 +377,7 @@ class _Index:
     def import_form(self, path: str, name: str) -> str | None:
         """The module the project imports ``name`` of ``path`` from: entry files first."""
         seen: dict[str, tuple[float, int]] = {}
-        for file, tree in self.files():
+        for file, tree in self.files(mentioning=name):
             for statement in _module_level_statements(tree, into_functions=True):
                 if not isinstance(statement, ast.ImportFrom) or statement.level:
                     continue
@@ -381,7 +410,7 @@ class _Index:
 
     def call_sites(self, factory: _Definition) -> Iterator[_CallSite]:
         """The project's calls of ``factory`` whose arguments an import can carry elsewhere."""
-        for path, tree in self.files():
+        for path, tree in self.files(mentioning=factory.name):
             for call, scope_names in _calls_with_scopes(tree):
                 if self.callee_origin(path, call.func) != (factory.path, factory.name):
                     continue

@@ -17,7 +17,7 @@ Typical use, from a recipe's ``fix``::
 
 from __future__ import annotations
 
-import ast
+import symtable
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -226,26 +226,25 @@ def add_imports(module: cst.Module, statements: Iterable[str], *, before: int) -
 
 
 def free_name(module: cst.Module, candidates: Sequence[str] = ("app", "flask_app")) -> str | None:
-    """The first of ``candidates`` that ``module`` neither binds nor reads anywhere."""
+    """The first of ``candidates`` that a new module-level binding can take without a clash."""
     used = names_used(module)
     return next((name for name in candidates if name not in used), None)
 
 
 def names_used(module: cst.Module) -> set[str]:
-    """Every name ``module`` binds or reads, in any scope."""
-    tree = ast.parse(module.code)
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.Global | ast.Nonlocal):
-            names.update(node.names)
+    """The names a new module-level binding would clash with.
+
+    Those the module binds or reads at its top level, and the globals any function or class in
+    it reads; a function's own locals and parameters (``app`` inside ``create_app``) do not
+    count.
+    """
+    table = symtable.symtable(module.code, "<module>", "exec")
+    names = set(table.get_identifiers())
+    pending = list(table.get_children())
+    while pending:
+        scope = pending.pop()
+        names.update(symbol.get_name() for symbol in scope.get_symbols() if symbol.is_global())
+        pending.extend(scope.get_children())
     return names
 
 

@@ -20,10 +20,13 @@ build before.
 from __future__ import annotations
 
 import ast
+from dataclasses import dataclass
+from dataclasses import replace
 
 import libcst as cst
 
 from tracefix.diagnose.apps import app_name_in_scope
+from tracefix.diagnose.apps import factory_defined_in
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.project import Project
@@ -43,6 +46,27 @@ from tracefix.recipes._codemod import wrap_statements
 from tracefix.recipes._codemod import wrappable_run
 
 
+@dataclass(frozen=True)
+class _Target:
+    """The statements to wrap: ``block.body[start:end]``; ``top`` is the top-level statement."""
+
+    module: cst.Module
+    block: Block
+    start: int
+    end: int
+    top: int
+    in_main_block: bool
+
+
+@dataclass(frozen=True)
+class _App:
+    """The app's name in the script, with the imports and the line that make it, if any."""
+
+    name: str
+    imports: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
+
+
 def wrap_script_statement(project: Project, path: str, line: int) -> str:
     """The new text of the script ``path`` with the statement at ``line`` in an app context.
 
@@ -51,79 +75,87 @@ def wrap_script_statement(project: Project, path: str, line: int) -> str:
     """
     if inside_app_context(project, path, line):
         raise SkipFix(f"{path}:{line} already runs inside an app context")
-    module = project.cst(path)
+    target = _target(project.cst(path), path, line)
+    in_scope = app_name_in_scope(project, path, before_line=line)
+    if in_scope is not None and not target.in_main_block:
+        start = _after_binding(target.module, target.start, target.top, in_scope)
+        target = replace(target, start=start)
+    app = _app(project, path, target, line, in_scope)
+    module = target.module
+    anchor = module.body[target.top]
+    module = add_imports(module, app.imports, before=target.top)
+    block, start, end = target.block, target.start, target.end
+    if not target.in_main_block:
+        shift = _index_of(module, anchor) - target.top
+        block, start, end = module, start + shift, end + shift
+    module = wrap_statements(
+        module, block, start, end, f"{app.name}.app_context()", before=app.setup
+    )
+    return module.code
+
+
+def _target(module: cst.Module, path: str, line: int) -> _Target:
     chain = statement_chain(module, line)
     if not chain:
         raise SkipFix(f"no statement at {path}:{line}")
     top = chain[0]
-    guard = top.statement if is_main_guard(top.statement) else None
-
-    block: Block
-    if guard is not None:
-        assert isinstance(guard, cst.If)
-        if isinstance(guard.body, cst.SimpleStatementSuite):
-            module = expand_one_line_body(module, guard)
-            top = Located(module, top.index)
-            guard = top.statement
-            assert isinstance(guard, cst.If) and isinstance(guard.body, cst.IndentedBlock)
-            block, start = guard.body, 0
-        elif len(chain) > 1 and chain[1].block is guard.body:
-            block, start = guard.body, chain[1].index
-        else:
-            raise SkipFix(f"{path}:{line} is not in the body of the `if __name__` block")
-        end = len(block.body)
-    else:
+    guard = top.statement
+    if not is_main_guard(guard):
         start, end = wrappable_run(module.body, top.index, stop=is_context_with)
         if not start <= top.index < end:
             raise SkipFix(f"{path}:{line} is not a statement that can run under `with`")
         while start < top.index and _defines_constants(module, module.body[start]):
             start += 1
-        block = module
+        return _Target(module, module, start, end, top.index, in_main_block=False)
+    assert isinstance(guard, cst.If)
+    if isinstance(guard.body, cst.SimpleStatementSuite):
+        module = expand_one_line_body(module, guard)
+        guard = Located(module, top.index).statement
+        assert isinstance(guard, cst.If) and isinstance(guard.body, cst.IndentedBlock)
+        return _Target(module, guard.body, 0, 1, top.index, in_main_block=True)
+    if len(chain) > 1 and chain[1].block is guard.body:
+        block = guard.body
+        return _Target(module, block, chain[1].index, len(block.body), top.index, True)
+    raise SkipFix(f"{path}:{line} is not in the body of the `if __name__` block")
 
-    first_line = line_of(module, block.body[start])
-    app_name = app_name_in_scope(project, path, before_line=line)
-    if app_name is not None and block is module:
-        start = _after_binding(module, start, top.index, app_name)
-        first_line = line_of(module, block.body[start])
-    if (
-        app_name is not None
-        and app_name_in_scope(project, path, before_line=first_line) != app_name
+
+def _app(project: Project, path: str, target: _Target, line: int, in_scope: str | None) -> _App:
+    """The app the wrapped code gets: the script's own, else one made the project's way."""
+    module = target.module
+    first_line = line_of(module, target.block.body[target.start])
+    if in_scope is not None and in_scope == app_name_in_scope(
+        project, path, before_line=first_line
     ):
-        app_name = None
-    if app_name is None and app_name_in_scope(project, path) is not None:
+        return _App(in_scope)
+    if app_name_in_scope(project, path) is not None:
         raise SkipFix(f"{path} makes its Flask app only after line {line}; move that up first")
 
-    imports: tuple[str, ...] = ()
-    setup: list[str] = []
-    if app_name is None:
-        source = find_app_source(project, near=path)
-        if source is None:
-            raise SkipFix(
-                "no single Flask app factory or instance found that the script can import "
-                "without guessing its configuration"
-            )
-        if source.kind == "factory":
-            app_name = free_name(module)
-            if app_name is None:
-                raise SkipFix(f"{path} already uses the names `app` and `flask_app`")
-            imports = (*source.imports, source.import_statement)
-            setup = [f"{app_name} = {source.call}"]
-        elif source.name in names_used(module):
-            app_name = free_name(module, ("flask_app", "the_app"))
-            if app_name is None:
-                raise SkipFix(f"{path} already uses the names `flask_app` and `the_app`")
-            imports = (f"{source.import_statement} as {app_name}",)
-        else:
-            app_name = source.name
-            imports = (source.import_statement,)
+    own_factory = factory_defined_in(project, path, before_line=first_line)
+    if own_factory is not None:
+        name = _free_name(module, path)
+        return _App(name, setup=(f"{name} = {own_factory}()",))
+    source = find_app_source(project, near=path)
+    if source is None:
+        raise SkipFix(
+            "no single Flask app factory or instance found that the script can import "
+            "without guessing its configuration"
+        )
+    if source.kind == "factory":
+        name = _free_name(module, path)
+        return _App(name, (*source.imports, source.import_statement), (f"{name} = {source.call}",))
+    if source.name not in names_used(module):
+        return _App(source.name, (source.import_statement,))
+    alias = _free_name(module, path, ("flask_app", "the_app"))
+    return _App(alias, (f"{source.import_statement} as {alias}",))
 
-    anchor = module.body[top.index]
-    module = add_imports(module, imports, before=top.index)
-    if guard is None:
-        shift = _index_of(module, anchor) - top.index
-        block, start, end = module, start + shift, end + shift
-    module = wrap_statements(module, block, start, end, f"{app_name}.app_context()", before=setup)
-    return module.code
+
+def _free_name(
+    module: cst.Module, path: str, candidates: tuple[str, ...] = ("app", "flask_app")
+) -> str:
+    name = free_name(module, candidates)
+    if name is None:
+        raise SkipFix(f"{path} already uses the names {' and '.join(candidates)}")
+    return name
 
 
 def _index_of(module: cst.Module, statement: Statement) -> int:

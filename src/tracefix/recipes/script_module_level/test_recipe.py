@@ -309,6 +309,34 @@ def test_fix(script, failing, expected):
         wrap_script_statement(fixed, SCRIPT, line_of(after, failing))
 
 
+def test_a_single_file_app_calls_its_own_factory_without_importing_it():
+    script = """\
+        from flask import Flask
+        from flask_sqlalchemy import SQLAlchemy
+
+        db = SQLAlchemy()
+
+
+        def create_app():
+            app = Flask(__name__)
+            db.init_app(app)
+            return app
+
+
+        if __name__ == "__main__":
+            db.create_all()
+        """
+    after = wrap_script_statement(project(script, {}), SCRIPT, line_of(script, "db.create_all()"))
+    assert after.endswith(
+        textwrap.dedent("""\
+        if __name__ == "__main__":
+            app = create_app()
+            with app.app_context():
+                db.create_all()
+        """)
+    )
+
+
 def test_instance_is_imported_when_there_is_no_factory():
     script = """\
         from app import db
