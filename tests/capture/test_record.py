@@ -135,10 +135,12 @@ def test_stable_text() -> None:
     root = Path("/tmp/tracefix-record-abc/project")
     text = (
         "<Obj at 0x7f3a2b1c0d90> <User (transient 140058750771344)> 42 "
+        "datetime.datetime(2026, 11, 15, 0, 7, 39, 213524) datetime.date(2026, 1, 2) "
         "/tmp/tracefix-record-abc/project/app.py "
         "/home/u/.venv/lib/python3.11/site-packages/flask/app.py"
     )
 
     assert stable_text(text, (root, root.parent)) == (
-        "<Obj at 0x0> <User (transient 0)> 42 app.py /site-packages/flask/app.py"
+        "<Obj at 0x0> <User (transient 0)> 42 datetime.datetime(...) datetime.date(...) "
+        "app.py /site-packages/flask/app.py"
     )

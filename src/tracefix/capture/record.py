@@ -36,6 +36,8 @@ LIBRARY_PREFIX = re.compile(r"(?:/[^\s'\"<>()\[\]]*)?/(?:site|dist)-packages/")
 MEMORY_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]{4,}\b")
 #: ``id()`` values printed in decimal (SQLAlchemy's ``<User (transient 1400...)>``).
 OBJECT_ID = re.compile(r"\b\d{12,}\b")
+#: Reprs of the clock (``datetime.now()`` in a local): they differ on every run.
+CLOCK_REPR = re.compile(r"\bdatetime\.(datetime|date|time)\([\d, ]*\)")
 TIMEOUT_SECONDS = 120.0
 
 
@@ -113,6 +115,7 @@ def stable_text(text: str, roots: tuple[Path, ...]) -> str:
     text = LIBRARY_PREFIX.sub("/site-packages/", text)
     for stdlib in _stdlib_dirs():
         text = text.replace(stdlib + "/", "/stdlib/")
+    text = CLOCK_REPR.sub(r"datetime.\1(...)", text)
     return OBJECT_ID.sub("0", MEMORY_ADDRESS.sub("0x0", text))
 
 

@@ -44,15 +44,17 @@ def _install() -> None:
 
     sys.excepthook = excepthook
     _installed.append(excepthook)
-    threading.excepthook = tracefix_capture.chained_thread_excepthook(threading.excepthook)
-    previous_unraisablehook = sys.unraisablehook
-
-    def unraisablehook(args: Any) -> None:
-        tracefix_capture.record_unraisable(args)
-        previous_unraisablehook(args)
-
-    sys.unraisablehook = unraisablehook
     atexit.register(_at_exit)
+    if hasattr(threading, "excepthook"):  # Python 3.8+
+        threading.excepthook = tracefix_capture.chained_thread_excepthook(threading.excepthook)
+    if hasattr(sys, "unraisablehook"):  # Python 3.8+
+        previous_unraisablehook = sys.unraisablehook
+
+        def unraisablehook(args: Any) -> None:
+            tracefix_capture.record_unraisable(args)
+            previous_unraisablehook(args)
+
+        sys.unraisablehook = unraisablehook
 
 
 def _at_exit() -> None:
