@@ -9,7 +9,8 @@ from tracefix import _process
 from tracefix.diagnose.project import Project
 from tracefix.errors import NotAGitRepository
 
-#: Files besides Python sources that the engine reads (test configuration).
+#: Files besides Python sources that the engine reads: test configuration and dependencies
+#: (a project on pytest-flask has a request context pushed in every test, for instance).
 PROJECT_CONFIG_FILES = frozenset({"pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini"})
 MAX_FILE_BYTES = 1 << 20
 #: Hooks of the user's repository never run from tracefix's git commands (post-checkout
@@ -80,7 +81,7 @@ def read_project(root: Path) -> Project:
     """The Python sources (and test configuration) of the work tree at ``root``."""
     files: dict[str, str] = {}
     for relative in listed_files(root):
-        if not (relative.endswith(".py") or Path(relative).name in PROJECT_CONFIG_FILES):
+        if not (relative.endswith(".py") or _is_project_config(Path(relative).name)):
             continue
         path = root / relative
         try:
@@ -90,3 +91,9 @@ def read_project(root: Path) -> Project:
         except (OSError, UnicodeDecodeError):
             continue
     return Project(files)
+
+
+def _is_project_config(name: str) -> bool:
+    return name in PROJECT_CONFIG_FILES or (
+        name.startswith("requirements") and name.endswith((".txt", ".in"))
+    )
