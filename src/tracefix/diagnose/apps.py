@@ -124,9 +124,10 @@ def app_name_in_scope(project: Project, path: str, *, before_line: int | None = 
     """A module-level name in ``path`` bound to the project's Flask app, or ``None``.
 
     Counts ``name = Flask(...)``, ``name = <factory>(...)`` and ``from <module> import name``
-    where that module keeps its app in ``name``; at the top level or directly in the
-    ``if __name__ == "__main__":`` block. With ``before_line``, only bindings made before it.
-    A name rebound later to something else no longer counts.
+    where that module keeps its app in ``name``; at the top level or in its ``if``, ``try`` and
+    ``with`` blocks (the ``if __name__ == "__main__":`` block among them). With
+    ``before_line``, only bindings made before it. A name rebound later to something else no
+    longer counts.
     """
     index = _Index(project)
     tree = project.ast(path)

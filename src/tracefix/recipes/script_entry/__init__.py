@@ -95,9 +95,11 @@ class ScriptEntry(Recipe):
         if line is None or inside_app_context(project, path, line):
             return None
         trigger = below[-1]
-        trigger_line = current_line(project, trigger.filename, trigger)
-        if trigger_line is None or inside_app_context(project, trigger.filename, trigger_line):
-            return None
+        trigger_line = trigger.lineno
+        if project.source(trigger.filename) is not None:
+            trigger_line = current_line(project, trigger.filename, trigger)
+            if trigger_line is None or inside_app_context(project, trigger.filename, trigger_line):
+                return None
         statement = (script.context_line or "").strip()
         called = below[0].function
         explanation = (
