@@ -6,6 +6,7 @@ examples/ never change; the copy is removed at the end.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parent / "seed-app"
-COMMAND = [sys.executable, "-m", "scripts.seed_db"]
+COMMAND = ["python", "-m", "scripts.seed_db"]
 
 
 def git(*args: str, cwd: Path) -> None:
@@ -31,8 +32,10 @@ def main() -> int:
         git("add", "-A", cwd=repo)
         git("commit", "-q", "-m", "seed-app", cwd=repo)
         print(f"$ cd {repo}\n$ tracefix run -- python -m scripts.seed_db\n", flush=True)
-        tracefix = [sys.executable, "-m", "tracefix", "run", "--", *COMMAND]
-        return subprocess.run(tracefix, cwd=repo).returncode
+        # `python` and `tracefix` are this virtualenv's, as in a shell where it is activated.
+        bin_dir = str(Path(sys.executable).parent)
+        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        return subprocess.run(["tracefix", "run", "--", *COMMAND], cwd=repo, env=env).returncode
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from dataclasses import field
 from typing import cast
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
@@ -36,32 +35,9 @@ Block = cst.Module | cst.IndentedBlock
 #: What a block's ``body`` holds: both kinds carry ``leading_lines``.
 Statement = cst.SimpleStatementLine | cst.BaseCompoundStatement
 
-_MAIN = m.SimpleString(m.MatchIfTrue(lambda text: text.strip("'\"") == "__main__"))
-#: ``if __name__ == "__main__":`` in either operand order and with either quote.
-MAIN_GUARD = m.If(
-    test=m.Comparison(
-        left=m.Name("__name__"),
-        comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=_MAIN)],
-    )
-    | m.Comparison(
-        left=_MAIN,
-        comparisons=[m.ComparisonTarget(operator=m.Equal(), comparator=m.Name("__name__"))],
-    )
-)
-#: A call that makes a context: ``<x>.app_context()``, ``<x>.test_request_context(...)``, ...
-CONTEXT_CALL = m.Call(
-    func=m.Attribute(
-        attr=m.Name("app_context")
-        | m.Name("test_request_context")
-        | m.Name("request_context")
-        | m.Name("test_client")
-    )
-)
-#: A statement line made of imports only.
-IMPORT_LINE = m.SimpleStatementLine(body=[m.AtLeastN(m.Import() | m.ImportFrom(), n=1)])
-#: A module docstring's line.
-DOCSTRING_LINE = m.SimpleStatementLine(
-    body=[m.Expr(value=m.SimpleString() | m.ConcatenatedString())]
+#: Methods whose call makes a context: ``<x>.app_context()``, ``<x>.test_request_context(...)``...
+CONTEXT_METHOD_NAMES = frozenset(
+    {"app_context", "test_request_context", "request_context", "test_client"}
 )
 
 
@@ -120,19 +96,70 @@ def relocate_line(source: str, line: int, text: str | None) -> int | None:
     return matches[0] if len(matches) == 1 else None
 
 
+# Plain isinstance checks rather than libcst.matchers: importing that generated module costs
+# a quarter of a second, more than the rest of tracefix's own work on a run.
+
+
 def is_main_guard(node: cst.CSTNode) -> bool:
-    return m.matches(node, MAIN_GUARD)
+    """``if __name__ == "__main__":`` in either operand order and with either quote."""
+    if not isinstance(node, cst.If) or not isinstance(node.test, cst.Comparison):
+        return False
+    test = node.test
+    if len(test.comparisons) != 1 or not isinstance(test.comparisons[0].operator, cst.Equal):
+        return False
+    operands = (test.left, test.comparisons[0].comparator)
+    return any(
+        _is_name(first, "__name__") and _is_main_string(second)
+        for first, second in (operands, operands[::-1])
+    )
 
 
 def is_import_line(node: cst.CSTNode) -> bool:
-    return m.matches(node, IMPORT_LINE)
+    """A statement line made of imports only."""
+    return (
+        isinstance(node, cst.SimpleStatementLine)
+        and bool(node.body)
+        and all(isinstance(small, cst.Import | cst.ImportFrom) for small in node.body)
+    )
+
+
+def is_docstring_line(node: cst.CSTNode) -> bool:
+    """A line holding only a string literal: a module's or function's docstring."""
+    return (
+        isinstance(node, cst.SimpleStatementLine)
+        and len(node.body) == 1
+        and isinstance(node.body[0], cst.Expr)
+        and isinstance(node.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+    )
+
+
+def is_context_call(node: cst.CSTNode) -> bool:
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value in CONTEXT_METHOD_NAMES
+    )
 
 
 def is_context_with(node: cst.CSTNode) -> bool:
     """Whether ``node`` is a ``with`` statement one of whose items makes a context."""
-    return isinstance(node, cst.With) and any(
-        m.matches(item.item, CONTEXT_CALL) for item in node.items
+    return isinstance(node, cst.With) and any(is_context_call(item.item) for item in node.items)
+
+
+def is_call_of(node: cst.CSTNode, name: str) -> bool:
+    """A call of ``name`` or of ``<anything>.name``."""
+    return isinstance(node, cst.Call) and (
+        _is_name(node.func, name)
+        or (isinstance(node.func, cst.Attribute) and node.func.attr.value == name)
     )
+
+
+def _is_name(node: cst.CSTNode, name: str) -> bool:
+    return isinstance(node, cst.Name) and node.value == name
+
+
+def _is_main_string(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.SimpleString) and node.value.strip("'\"") == "__main__"
 
 
 def edit_block(
@@ -266,7 +293,7 @@ def wrappable_run(
         return not (
             is_import_line(statement)
             or isinstance(statement, cst.FunctionDef | cst.ClassDef)
-            or (position == 0 and m.matches(statement, DOCSTRING_LINE))
+            or (position == 0 and is_docstring_line(statement))
             or is_main_guard(statement)
             or stop(statement)
         )
@@ -549,4 +576,4 @@ def _import_order(names: Sequence[str]) -> Callable[[str], tuple[int, str]] | No
 
 
 def _after_docstring(body: Sequence[Statement]) -> int:
-    return 1 if body and m.matches(body[0], DOCSTRING_LINE) else 0
+    return 1 if body and is_docstring_line(body[0]) else 0

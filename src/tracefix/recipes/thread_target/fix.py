@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import DOCSTRING_LINE
 from tracefix.recipes._codemod import expand_one_line_body
+from tracefix.recipes._codemod import is_call_of
 from tracefix.recipes._codemod import is_context_with
+from tracefix.recipes._codemod import is_docstring_line
 from tracefix.recipes._codemod import wrap_statements
 
 THREAD_CLASS_NAMES = {"thread": "Thread", "timer": "Timer"}
@@ -42,7 +42,7 @@ def wrap_body(module: cst.Module, name: str, app: str) -> cst.Module:
         function = top_level_function(module, name)
     assert isinstance(function.body, cst.IndentedBlock)
     body = function.body.body
-    start = 1 if body and m.matches(body[0], DOCSTRING_LINE) else 0
+    start = 1 if body and is_docstring_line(body[0]) else 0
     if start == len(body):
         raise SkipFix(f"{name}() has nothing but a docstring")
     return wrap_statements(module, function.body, start, len(body), f"{app}.app_context()")
@@ -137,9 +137,7 @@ def _spawn_call(module: cst.Module, line: int, kind: str) -> cst.Call:
     calls = [
         node
         for node in positions
-        if isinstance(node, cst.Call)
-        and positions[node].start.line == line
-        and m.matches(node.func, m.Name(class_name) | m.Attribute(attr=m.Name(class_name)))
+        if is_call_of(node, class_name) and positions[node].start.line == line
     ]
     if len(calls) != 1:
         raise SkipFix(f"cannot find the {class_name}() call at line {line}")
