@@ -10,7 +10,7 @@ from tracefix.deliver.apply import apply_changes
 from tracefix.deliver.apply import dirty_paths
 from tracefix.errors import DeliveryError
 from tracefix.git import git
-from tracefix.recipes._base import FileChange
+from tracefix.patch import FileChange
 
 FILES = {
     "app.py": "x = 1\n",

@@ -11,7 +11,7 @@ from tracefix.deliver.branch import commit_on_new_branch
 from tracefix.deliver.branch import default_branch_name
 from tracefix.errors import DeliveryError
 from tracefix.git import git
-from tracefix.recipes._base import FileChange
+from tracefix.patch import FileChange
 
 SEED = "from app import db\ndb.session.commit()\n"
 FIXED = (

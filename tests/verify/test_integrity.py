@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from tracefix.diagnose.project import Project
-from tracefix.recipes._base import FileChange
+from tracefix.patch import FileChange
 from tracefix.verify.integrity import check_context_balance
 from tracefix.verify.integrity import check_test_integrity
 

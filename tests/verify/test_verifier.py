@@ -17,7 +17,7 @@ from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.git import git
 from tracefix.git import read_project
-from tracefix.recipes._base import FileChange
+from tracefix.patch import FileChange
 from tracefix.verify.tests import PASSED
 from tracefix.verify.verifier import verify_fix
 

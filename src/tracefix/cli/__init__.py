@@ -17,7 +17,6 @@ import traceback
 from pathlib import Path
 
 import click
-from rich.console import Console
 
 from tracefix import __version__
 from tracefix.errors import Interrupted
@@ -65,8 +64,6 @@ def run(
     tracefix run -- python -m scripts.seed_db
     tracefix run --branch -- pytest tests/test_users.py
     """
-    from tracefix.cli.render import render_text
-    from tracefix.cli.render import to_json
     from tracefix.pipeline import RunOptions
     from tracefix.pipeline import run as run_pipeline
 
@@ -83,8 +80,6 @@ def run(
         branch=branch,
         timeout=timeout,
     )
-    # With --json, stdout carries the document alone: the command's own output goes to stderr.
-    console = Console(stderr=as_json, highlight=False, soft_wrap=True)
     try:
         report = run_pipeline(options, output=sys.stderr if as_json else None)
     except KeyboardInterrupt:
@@ -100,8 +95,14 @@ def run(
             err=True,
         )
         sys.exit(INTERNAL_ERROR_EXIT_CODE)
+    from rich.console import Console
+
+    from tracefix.cli.render import render_text
+    from tracefix.cli.render import to_json
+
     if as_json:
+        # stdout carries the document alone: the command's own output went to stderr.
         click.echo(json.dumps(to_json(report), indent=2))
     else:
-        render_text(report, console)
+        render_text(report, Console(highlight=False, soft_wrap=True))
     sys.exit(report.exit_code)

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 
 from tracefix.errors import DeliveryError
 from tracefix.git import git
-from tracefix.recipes._base import FileChange
+from tracefix.patch import FileChange
 
 
 def dirty_paths(repo_root: Path, paths: Sequence[str]) -> list[str]:

@@ -19,7 +19,7 @@ from tracefix.errors import DeliveryError
 from tracefix.git import current_branch
 from tracefix.git import git
 from tracefix.git import head
-from tracefix.recipes._base import FileChange
+from tracefix.patch import FileChange
 
 DEFAULT_BRANCHES = frozenset({"main", "master"})
 NEW_FILE_MODE = "100644"

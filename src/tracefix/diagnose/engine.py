@@ -6,12 +6,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.project import Project
 from tracefix.errors import TracefixError
 from tracefix.event import Event
 
 if TYPE_CHECKING:
-    from tracefix.recipes._base import Diagnosis
     from tracefix.recipes._base import Recipe
 
 logger = logging.getLogger(__name__)

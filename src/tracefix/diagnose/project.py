@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import PurePosixPath
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from tracefix.errors import UserSyntaxError
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 #: Folders whose packages import without their own name, in the order Python tools try them.
 IMPORT_ROOTS = ("src/", "")
@@ -37,6 +39,8 @@ class Project:
 
     def cst(self, path: str) -> cst.Module:
         """The LibCST tree of ``path``. Raises ``UserSyntaxError`` if it does not parse."""
+        import libcst as cst  # a fifth of a second: only the fix stage pays it
+
         path = _normalise(path)
         if path not in self._cst_cache:
             try:

@@ -19,18 +19,18 @@ a wrong patch is worse than none.
 
 from __future__ import annotations
 
-import difflib
 import enum
 from abc import ABC
 from abc import abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
 from typing import ClassVar
 
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
 from tracefix.event import Event
+from tracefix.patch import FileChange
 
 
 class Applicability(enum.Enum):
@@ -38,61 +38,6 @@ class Applicability(enum.Enum):
 
     SAFE = "safe"
     UNSAFE = "unsafe"
-
-
-@dataclass(frozen=True)
-class Location:
-    path: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """A recipe's verdict on an event: which cause, why, and what its fix needs to know.
-
-    ``explanation`` is a short paragraph for the user that names ``file:line``. ``facts`` carries
-    what ``Recipe.fix`` needs (recipe-specific, JSON-serialisable values).
-    """
-
-    code: str
-    name: str
-    summary: str
-    explanation: str
-    location: Location
-    facts: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "name": self.name,
-            "summary": self.summary,
-            "explanation": self.explanation,
-            "location": {"path": self.location.path, "line": self.location.line},
-            "facts": dict(self.facts),
-        }
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """A whole-file change. ``before`` is ``None`` when the fix creates the file."""
-
-    path: str
-    before: str | None
-    after: str
-
-    def diff(self) -> str:
-        before = (self.before or "").splitlines(keepends=True)
-        after = self.after.splitlines(keepends=True)
-        lines = difflib.unified_diff(
-            before,
-            after,
-            fromfile="/dev/null" if self.before is None else f"a/{self.path}",
-            tofile=f"b/{self.path}",
-        )
-        return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
 class SkipFix(Exception):

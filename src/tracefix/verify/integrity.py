@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from tracefix.diagnose.project import Project
-from tracefix.recipes._base import FileChange
+from tracefix.patch import FileChange
 
 #: Calls that are assertions in their own right, by the end of their dotted name.
 ASSERT_CALLS = ("pytest.raises", "pytest.warns", "pytest.deprecated_call", "pytest.fail")

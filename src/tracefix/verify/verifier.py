@@ -29,7 +29,7 @@ from tracefix.diagnose.project import Project
 from tracefix.errors import CommandNotFound
 from tracefix.errors import DeliveryError
 from tracefix.event import Event
-from tracefix.recipes._base import FileChange
+from tracefix.patch import FileChange
 from tracefix.verify.integrity import check_context_balance
 from tracefix.verify.integrity import check_test_integrity
 from tracefix.verify.tests import TestRun
