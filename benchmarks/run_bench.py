@@ -39,7 +39,9 @@ def fresh_copy(parent: Path, name: str) -> Path:
     return repo
 
 
-def timed(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+def timed(
+    argv: list[str], cwd: Path, env: dict[str, str]
+) -> tuple[float, subprocess.CompletedProcess[str]]:
     start = time.perf_counter()
     result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
     return time.perf_counter() - start, result
@@ -49,19 +51,26 @@ def one_run(parent: Path, index: int, env: dict[str, str]) -> dict[str, float]:
     repo = fresh_copy(parent, f"tracefix-{index}")
     wall, result = timed(["tracefix", "run", "--json", "--", *COMMAND], repo, env)
     if result.returncode != 0:
-        raise SystemExit(f"tracefix run failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        raise SystemExit(
+            f"tracefix run failed ({result.returncode}):\n{result.stdout}{result.stderr}"
+        )
     t = json.loads(result.stdout)["timings"]
     stages = sum(t.get(k, 0.0) for k in (*STAGES, "deliver"))
     own_in_stages = (
         max(t["capture"] - t["user_command"], 0.0)
-        + t["diagnose"] + t["fix"] + t["verify.own"] + t.get("deliver", 0.0)
+        + t["diagnose"]
+        + t["fix"]
+        + t["verify.own"]
+        + t.get("deliver", 0.0)
     )
     waiting = stages - own_in_stages
     row = {k: t[k] for k in STAGES}
     row.update(
         capture_overhead=max(t["capture"] - t["user_command"], 0.0),
         verify_own=t["verify.own"],
-        user_command_runs=t["user_command"] + t.get("verify.reproduce", 0.0) + t.get("verify.after", 0.0),
+        user_command_runs=t["user_command"]
+        + t.get("verify.reproduce", 0.0)
+        + t.get("verify.after", 0.0),
         test_runs=t.get("verify.tests_before", 0.0) + t.get("verify.tests_after", 0.0),
         waiting=waiting,
         own=wall - waiting,
@@ -73,14 +82,19 @@ def one_run(parent: Path, index: int, env: dict[str, str]) -> dict[str, float]:
     tests_alone, tests = timed(TESTS, baseline, env)
     if tests.returncode != 0:
         raise SystemExit(f"the example's tests failed:\n{tests.stdout}")
-    row.update(command_alone=command_alone, tests_alone=tests_alone,
-               by_hand=command_alone + tests_alone)
+    row.update(
+        command_alone=command_alone, tests_alone=tests_alone, by_hand=command_alone + tests_alone
+    )
     return row
 
 
 def summarise(rows: list[dict[str, float]]) -> dict[str, tuple[float, float, float]]:
     return {
-        key: (statistics.median(r[key] for r in rows), min(r[key] for r in rows), max(r[key] for r in rows))
+        key: (
+            statistics.median(r[key] for r in rows),
+            min(r[key] for r in rows),
+            max(r[key] for r in rows),
+        )
         for key in rows[0]
     }
 
@@ -105,8 +119,9 @@ LABELS = {
 def render(summary: dict[str, tuple[float, float, float]], runs: int, command: str) -> str:
     lines = [
         f"Command: `{command}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}; {runs} runs, median (min–max), seconds.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}; "
+        f"{runs} runs, median (min–max), seconds.",
         "",
         "| what | median | min | max |",
         "| --- | ---: | ---: | ---: |",
@@ -118,8 +133,9 @@ def render(summary: dict[str, tuple[float, float, float]], runs: int, command: s
     lines += [
         "",
         f"Ratio, whole `tracefix run` to running the command and the tests once by hand: "
-        f"**{wall / by_hand:.2f}x** (median {wall:.2f} s vs {by_hand:.2f} s). Targets: tracefix itself "
-        f"under 0.5 s (**{own:.2f} s**), the whole run under 5 s (**{wall:.2f} s**).",
+        f"**{wall / by_hand:.2f}x** (median {wall:.2f} s vs {by_hand:.2f} s). "
+        f"Targets: tracefix itself under 0.5 s (**{own:.2f} s**), "
+        f"the whole run under 5 s (**{wall:.2f} s**).",
     ]
     return "\n".join(lines)
 
@@ -132,9 +148,15 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     with tempfile.TemporaryDirectory(prefix="tracefix-bench-") as tmp:
-        fresh_copy(Path(tmp), "warm-up")  # first git and import caches are not what a user sees twice
-        subprocess.run(["tracefix", "run", "--json", "--", *COMMAND], cwd=Path(tmp) / "warm-up",
-                       env=env, capture_output=True)
+        fresh_copy(
+            Path(tmp), "warm-up"
+        )  # first git and import caches are not what a user sees twice
+        subprocess.run(
+            ["tracefix", "run", "--json", "--", *COMMAND],
+            cwd=Path(tmp) / "warm-up",
+            env=env,
+            capture_output=True,
+        )
         rows = [one_run(Path(tmp), i, env) for i in range(args.runs)]
     command = f"python benchmarks/run_bench.py --runs {args.runs}"
     text = render(summarise(rows), args.runs, command)
@@ -145,7 +167,7 @@ def main() -> int:
         marker = "## `tracefix run` on examples/seed-app"
         if marker in current:
             head, _, rest = current.partition(marker)
-            tail = rest[rest.find("\n## ") + 1:] if "\n## " in rest else ""
+            tail = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
             current = head + section + ("\n" + tail if tail else "")
         else:
             current = current.rstrip() + "\n\n" + section

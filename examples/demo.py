@@ -20,7 +20,9 @@ COMMAND = ["python", "-m", "scripts.seed_db"]
 def git(*args: str, cwd: Path) -> None:
     subprocess.run(
         ["git", "-c", "user.name=tracefix demo", "-c", "user.email=demo@tracefix.invalid", *args],
-        cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
 
 

@@ -11,8 +11,13 @@ from tracefix.recipes import RECIPES
 from tracefix.recipes._base import Applicability
 from tracefix.testing import case_dirs
 
-DOC_SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead",
-                "## Fix safety")
+DOC_SECTIONS = (
+    "## What it does",
+    "## Why is this bad?",
+    "## Example",
+    "## Use instead",
+    "## Fix safety",
+)
 
 
 def recipe_packages():

@@ -1,9 +1,10 @@
 """The event: one captured exception, as every stage of tracefix sees it.
 
-The wire form is a subset of Sentry's event schema (develop.sentry.dev/sdk/data-model/event-payloads),
-so an event recorded by ``tracefix run``, sent by tracefix's SDK or sent by sentry-sdk reads the
-same. Ordering follows Sentry: ``exceptions`` runs from the first raised (the root cause) to the
-last, and each ``frames`` list runs from the outermost call to the frame that raised.
+The wire form is a subset of Sentry's event schema
+(develop.sentry.dev/sdk/data-model/event-payloads), so an event recorded by ``tracefix run``,
+sent by tracefix's SDK or sent by sentry-sdk reads the same. Ordering follows Sentry:
+``exceptions`` runs from the first raised (the root cause) to the last, and each ``frames``
+list runs from the outermost call to the frame that raised.
 
 What tracefix adds lives under ``contexts``: ``flask`` (which contexts were active, which app)
 and ``entry`` (the argv, working directory and pytest node id needed to run the failure again).

@@ -93,7 +93,9 @@ class RunReport:
 Stage = Callable[[str, RunReport], None]
 
 
-def run(options: RunOptions, *, output: TextIO | None = None, on_stage: Stage | None = None) -> RunReport:
+def run(
+    options: RunOptions, *, output: TextIO | None = None, on_stage: Stage | None = None
+) -> RunReport:
     """Run the whole pipeline. Never raises a ``TracefixError``: it ends up in ``report.error``.
 
     ``output`` receives the user's command's output as it runs; ``on_stage`` is called after each
@@ -183,8 +185,9 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None, notify: 
         report.timings[f"verify.{key}"] = seconds
     notify("verify", report)
     if not verification.reproduced:
-        raise NotReproduced(f"the failure did not happen again in a clean worktree: "
-                            f"{verification.reproduce_detail}")
+        raise NotReproduced(
+            f"the failure did not happen again in a clean worktree: {verification.reproduce_detail}"
+        )
     if not verification.verified:
         raise UnverifiedFix("the candidate fix did not verify: " + "; ".join(verification.reasons))
 

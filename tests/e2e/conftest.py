@@ -49,7 +49,11 @@ def environment() -> dict[str, str]:
 def tracefix(repo: Path, *args: str, timeout: float = 180) -> Outcome:
     result = subprocess.run(
         [sys.executable, "-m", "tracefix", *args],
-        cwd=repo, env=environment(), capture_output=True, text=True, timeout=timeout,
+        cwd=repo,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     return Outcome(result.returncode, result.stdout, result.stderr)
 
@@ -66,7 +70,9 @@ def snapshot(repo: Path) -> dict[str, bytes]:
 @pytest.fixture
 def seed_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "seed-app"
-    shutil.copytree(EXAMPLES / "seed-app", repo, ignore=shutil.ignore_patterns("__pycache__", "instance"))
+    shutil.copytree(
+        EXAMPLES / "seed-app", repo, ignore=shutil.ignore_patterns("__pycache__", "instance")
+    )
     return commit_tree(repo)
 
 

@@ -31,7 +31,9 @@ def assert_clean_error(outcome, exit_code: int, words: str) -> None:
 
 
 def test_not_a_git_repository(tmp_path):
-    write_files(tmp_path, {"script.py": "raise RuntimeError('Working outside of application context.')\n"})
+    write_files(
+        tmp_path, {"script.py": "raise RuntimeError('Working outside of application context.')\n"}
+    )
     outcome = tracefix(tmp_path, "run", "--", "python", "script.py")
     assert_clean_error(outcome, 10, "not inside a git repository")
 
@@ -83,14 +85,19 @@ def test_a_worktree_that_cannot_be_created(seed_repo):
 
 def test_a_failure_that_does_not_reproduce(seed_repo, tmp_path):
     marker = tmp_path / "ran-once"
-    write_files(seed_repo, {"scripts/once.py": (
-        "import os\n"
-        "from app import db\n"
-        "marker = os.environ['TRACEFIX_TEST_MARKER']\n"
-        "if not os.path.exists(marker):\n"
-        "    open(marker, 'w').close()\n"
-        "    db.session.execute(db.text('select 1'))\n"
-    )})
+    write_files(
+        seed_repo,
+        {
+            "scripts/once.py": (
+                "import os\n"
+                "from app import db\n"
+                "marker = os.environ['TRACEFIX_TEST_MARKER']\n"
+                "if not os.path.exists(marker):\n"
+                "    open(marker, 'w').close()\n"
+                "    db.session.execute(db.text('select 1'))\n"
+            )
+        },
+    )
     commit_tree_changes(seed_repo)
     os.environ["TRACEFIX_TEST_MARKER"] = str(marker)
     try:
@@ -101,13 +108,18 @@ def test_a_failure_that_does_not_reproduce(seed_repo, tmp_path):
 
 
 def test_a_candidate_that_does_not_verify_is_not_shown_as_a_fix(seed_repo):
-    write_files(seed_repo, {"scripts/seed_strict.py": (
-        "from app import db\n"
-        "from app.models import User\n"
-        "db.session.add(User(name='Admin'))\n"
-        "db.session.commit()\n"
-        "raise SystemExit('seeding also needs SEED_PASSWORD')\n"
-    )})
+    write_files(
+        seed_repo,
+        {
+            "scripts/seed_strict.py": (
+                "from app import db\n"
+                "from app.models import User\n"
+                "db.session.add(User(name='Admin'))\n"
+                "db.session.commit()\n"
+                "raise SystemExit('seeding also needs SEED_PASSWORD')\n"
+            )
+        },
+    )
     commit_tree_changes(seed_repo)
     before = snapshot(seed_repo)
     outcome = tracefix(seed_repo, "run", "--", "python", "-m", "scripts.seed_strict")
@@ -118,33 +130,47 @@ def test_a_candidate_that_does_not_verify_is_not_shown_as_a_fix(seed_repo):
 
 
 def test_apply_of_an_unverified_candidate_writes_nothing(seed_repo):
-    write_files(seed_repo, {"scripts/seed_strict.py": (
-        "from app import db\n"
-        "db.session.execute(db.text('select 1'))\n"
-        "raise SystemExit(3)\n"
-    )})
+    write_files(
+        seed_repo,
+        {
+            "scripts/seed_strict.py": (
+                "from app import db\ndb.session.execute(db.text('select 1'))\nraise SystemExit(3)\n"
+            )
+        },
+    )
     commit_tree_changes(seed_repo)
     before = snapshot(seed_repo)
-    outcome = tracefix(seed_repo, "run", "--apply", "--branch", "--", "python", "-m", "scripts.seed_strict")
+    outcome = tracefix(
+        seed_repo, "run", "--apply", "--branch", "--", "python", "-m", "scripts.seed_strict"
+    )
     assert outcome.returncode == 1
     assert snapshot(seed_repo) == before
     assert git(seed_repo, "branch", "--list", "tracefix/*") == ""
 
 
 def test_ctrl_c_removes_the_worktree_and_changes_nothing(seed_repo):
-    write_files(seed_repo, {"scripts/slow_seed.py": (
-        "import os, time\n"
-        "from app import db\n"
-        "if os.path.isfile('.git'):  # a linked worktree: tracefix is verifying\n"
-        "    time.sleep(30)\n"
-        "db.session.execute(db.text('select 1'))\n"
-    )})
+    write_files(
+        seed_repo,
+        {
+            "scripts/slow_seed.py": (
+                "import os, time\n"
+                "from app import db\n"
+                "if os.path.isfile('.git'):  # a linked worktree: tracefix is verifying\n"
+                "    time.sleep(30)\n"
+                "db.session.execute(db.text('select 1'))\n"
+            )
+        },
+    )
     commit_tree_changes(seed_repo)
     before = snapshot(seed_repo)
     process = subprocess.Popen(
         [sys.executable, "-m", "tracefix", "run", "--", "python", "-m", "scripts.slow_seed"],
-        cwd=seed_repo, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True,
+        cwd=seed_repo,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (seed_repo / ".git" / "worktrees").is_dir():

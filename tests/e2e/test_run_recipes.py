@@ -30,7 +30,9 @@ CASES = [
 @pytest.mark.parametrize(("recipe_class", "case_dir"), CASES)
 def test_recipe_end_to_end(recipe_class, case_dir, tmp_path):
     repo = tmp_path / "project"
-    shutil.copytree(case_dir / "project", repo, ignore=shutil.ignore_patterns("__pycache__", "instance"))
+    shutil.copytree(
+        case_dir / "project", repo, ignore=shutil.ignore_patterns("__pycache__", "instance")
+    )
     commit_tree(repo)
     command = shlex.split((case_dir / "command.txt").read_text())
 

@@ -50,8 +50,11 @@ def test_apply_writes_the_fix_and_the_command_then_passes(seed_repo):
     assert "with app.app_context():" in (seed_repo / "scripts/seed_db.py").read_text()
     assert git(seed_repo, "status", "--porcelain").strip() == "M scripts/seed_db.py"
     rerun = subprocess.run(
-        ["python", "-m", "scripts.seed_db"], cwd=seed_repo, env=environment(),
-        capture_output=True, text=True,
+        ["python", "-m", "scripts.seed_db"],
+        cwd=seed_repo,
+        env=environment(),
+        capture_output=True,
+        text=True,
     )
     assert rerun.returncode == 0, rerun.stderr
 

@@ -30,10 +30,10 @@ def main() -> None:
     """Turn a Python runtime error into a verified, minimal fix."""
 
 
-@main.command(
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False}
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option(
+    "--apply", "apply_fix", is_flag=True, help="Write the verified fix into the work tree."
 )
-@click.option("--apply", "apply_fix", is_flag=True, help="Write the verified fix into the work tree.")
 @click.option(
     "--branch",
     is_flag=False,
@@ -43,11 +43,18 @@ def main() -> None:
     help="Commit the verified fix on a new branch (default tracefix/<cause>-<id>); "
     "your checkout is left as it is.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the whole result as one JSON document.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the whole result as one JSON document."
+)
 @click.option("--test-cmd", default=None, metavar="CMD", help="The project's test command.")
 @click.option("--no-tests", is_flag=True, help="Do not run the project's tests.")
-@click.option("--timeout", type=float, default=600.0, show_default=True,
-              help="Seconds each run of the command or the tests may take.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=600.0,
+    show_default=True,
+    help="Seconds each run of the command or the tests may take.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(
     apply_fix: bool,

@@ -40,26 +40,35 @@ def render_text(report: RunReport, console: Console) -> None:
         where = f"{frame.filename}:{frame.lineno} in {frame.function}" if frame else "unknown place"
         thread = f" (thread {event.thread_name})" if event.in_thread else ""
         console.print()
-        console.print(Text.assemble(
-            ("captured ", "bold"), f"{event.exception.type}: {event.exception.first_line}",
-            f"\n  at {where}{thread}",
-        ))
+        console.print(
+            Text.assemble(
+                ("captured ", "bold"),
+                f"{event.exception.type}: {event.exception.first_line}",
+                f"\n  at {where}{thread}",
+            )
+        )
 
     if report.diagnosis is not None:
         d = report.diagnosis
         console.print()
-        console.print(Text.assemble((f"{d.code} ", "bold magenta"), (d.name, "bold"), f"  {d.summary}"))
+        console.print(
+            Text.assemble((f"{d.code} ", "bold magenta"), (d.name, "bold"), f"  {d.summary}")
+        )
         console.print(d.explanation, soft_wrap=False)
 
     if report.fix is not None and report.recipe is not None:
         console.print()
         verified = report.error is None
         label = "fix" if verified else "unverified candidate (not a fix)"
-        console.print(Text.assemble(
-            (label, "bold green" if verified else "bold yellow"),
-            f" [{report.recipe.applicability.value}]: {report.recipe.fix_title}",
-        ))
-        console.print(Syntax(report.fix.diff(), "diff", theme="ansi_dark", background_color="default"))
+        console.print(
+            Text.assemble(
+                (label, "bold green" if verified else "bold yellow"),
+                f" [{report.recipe.applicability.value}]: {report.recipe.fix_title}",
+            )
+        )
+        console.print(
+            Syntax(report.fix.diff(), "diff", theme="ansi_dark", background_color="default")
+        )
 
     if report.verification is not None and not isinstance(report.error, NotReproduced):
         _render_verification(report, console)
@@ -88,14 +97,19 @@ def _render_verification(report: RunReport, console: Console) -> None:
             detail += ", no exception in any thread"
         checks.append((after_ok, f"after the fix: {command} {detail}"))
     if v.tests_before is not None and v.tests_after is not None:
-        detail = f"tests before: {_tests_summary(v.tests_before)}; after: {_tests_summary(v.tests_after)}"
+        before, after = _tests_summary(v.tests_before), _tests_summary(v.tests_after)
+        detail = f"tests before: {before}; after: {after}"
         if v.regressions:
             detail += "; broken by the fix: " + ", ".join(v.regressions)
         checks.append((not v.regressions, detail))
     elif report.options.run_tests:
         checks.append((True, "tests: none found"))
-    checks.append((not v.integrity_problems,
-                   "; ".join(v.integrity_problems) or "no test assertion edited, deleted or skipped"))
+    checks.append(
+        (
+            not v.integrity_problems,
+            "; ".join(v.integrity_problems) or "no test assertion edited, deleted or skipped",
+        )
+    )
     checks.append((not v.leaks, "; ".join(v.leaks) or "no Flask context left pushed"))
     for ok, text in checks:
         console.print(Text.assemble(("  ✓ " if ok else "  ✗ ", "green" if ok else "red"), text))
@@ -103,7 +117,11 @@ def _render_verification(report: RunReport, console: Console) -> None:
 
 def _outcome(report: RunReport) -> str:
     if report.branch:
-        return f"Verified fix committed on branch {report.branch} ({report.commit[:12] if report.commit else ''}); your checkout is unchanged."
+        commit = (report.commit or "")[:12]
+        return (
+            f"Verified fix committed on branch {report.branch} ({commit}); "
+            "your checkout is unchanged."
+        )
     if report.applied:
         return "Verified fix applied to your work tree."
     return "Verified fix. Write it with --apply, or commit it on a new branch with --branch."
@@ -120,7 +138,9 @@ def _tests_summary(run: TestRun) -> str:
 
 def timing_line(report: RunReport) -> str:
     t = report.timings
-    parts = [f"{name} {t[name]:.2f} s" for name in ("capture", "diagnose", "fix", "verify") if name in t]
+    parts = [
+        f"{name} {t[name]:.2f} s" for name in ("capture", "diagnose", "fix", "verify") if name in t
+    ]
     own = own_seconds(report)
     total = sum(t.get(k, 0.0) for k in ("capture", "diagnose", "fix", "verify", "deliver"))
     return (
@@ -135,8 +155,12 @@ def own_seconds(report: RunReport) -> float:
     t = report.timings
     capture_overhead = max(t.get("capture", 0.0) - t.get("user_command", 0.0), 0.0)
     verify_own = t.get("verify.own", t.get("verify", 0.0))
-    return capture_overhead + t.get("diagnose", 0.0) + t.get("fix", 0.0) + verify_own + t.get(
-        "deliver", 0.0
+    return (
+        capture_overhead
+        + t.get("diagnose", 0.0)
+        + t.get("fix", 0.0)
+        + verify_own
+        + t.get("deliver", 0.0)
     )
 
 
@@ -188,7 +212,11 @@ def to_json(report: RunReport) -> dict[str, Any]:
 def _test_run_json(run: TestRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    return {"command": list(run.command), "returncode": run.returncode, "outcomes": dict(run.outcomes)}
+    return {
+        "command": list(run.command),
+        "returncode": run.returncode,
+        "outcomes": dict(run.outcomes),
+    }
 
 
 def _command(report: RunReport) -> str:

@@ -295,7 +295,7 @@ class _Index:
             return [(target, flask.is_constructor_call(value) or self._calls_factory(path, value))]
         if isinstance(statement, ast.ImportFrom):
             result = []
-            module = _resolve_from(self.project, path, statement)
+            module = self.project.absolute_module(path, statement.module, statement.level)
             for alias in statement.names:
                 bound = alias.asname or alias.name
                 origin = self.origin(module, alias.name) if module else None
@@ -332,7 +332,7 @@ class _Index:
         if isinstance(func, ast.Name):
             for statement in _module_level_statements(tree):
                 if isinstance(statement, ast.ImportFrom):
-                    module = _resolve_from(self.project, path, statement)
+                    module = self.project.absolute_module(path, statement.module, statement.level)
                     for alias in statement.names:
                         if (alias.asname or alias.name) == func.id and module:
                             return self.origin(module, alias.name)
@@ -367,7 +367,7 @@ class _Index:
         found: tuple[str, str] | None = None
         for statement in _module_level_statements(tree):
             if isinstance(statement, ast.ImportFrom):
-                source = _resolve_from(self.project, path, statement)
+                source = self.project.absolute_module(path, statement.module, statement.level)
                 for alias in statement.names:
                     if (alias.asname or alias.name) == name and source:
                         found = self.origin(source, alias.name, depth + 1)
@@ -640,30 +640,13 @@ def _bound_names(statement: ast.stmt) -> set[str]:
     }
 
 
-def _resolve_from(project: Project, path: str, node: ast.ImportFrom) -> str | None:
-    """The absolute module of ``from ... import``, relative levels resolved against ``path``."""
-    if not node.level:
-        return node.module
-    package = project.module_name(path)
-    if package is None:
-        return None
-    parts = package.split(".")
-    if not path.endswith("__init__.py"):
-        parts = parts[:-1]
-    if node.level > 1:
-        parts = parts[: len(parts) - (node.level - 1)] if len(parts) >= node.level - 1 else []
-    if not parts and not node.module:
-        return None
-    return ".".join([*parts, *([node.module] if node.module else [])])
-
-
 def _modules_imported_by(project: Project, path: str, tree: ast.Module) -> Iterator[str]:
     """The modules ``path`` imports when it runs (not those imported inside functions)."""
     for statement in _module_level_statements(tree):
         if isinstance(statement, ast.Import):
             yield from (alias.name for alias in statement.names)
         elif isinstance(statement, ast.ImportFrom):
-            module = _resolve_from(project, path, statement)
+            module = project.absolute_module(path, statement.module, statement.level)
             if module:
                 yield module
                 for alias in statement.names:
@@ -680,7 +663,7 @@ def _import_of(project: Project, path: str, tree: ast.Module, name: str) -> str 
                 if (alias.asname or alias.name.split(".")[0]) == name:
                     found = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
         elif isinstance(statement, ast.ImportFrom):
-            module = _resolve_from(project, path, statement)
+            module = project.absolute_module(path, statement.module, statement.level)
             for alias in statement.names:
                 if (alias.asname or alias.name) == name and module and alias.name != "*":
                     suffix = f" as {alias.asname}" if alias.asname else ""

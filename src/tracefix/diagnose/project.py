@@ -7,6 +7,7 @@ from a work tree; tests build one from a dict.
 from __future__ import annotations
 
 import ast
+from ast import FunctionDef
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class Project:
         return self._cst_cache[path]
 
     def ast(self, path: str) -> ast.Module | None:
-        """The ``ast`` tree of ``path``, or ``None`` when it does not parse (scanning is lenient)."""
+        """The ``ast`` tree of ``path``, or ``None`` when it does not parse (reading is lenient)."""
         path = _normalise(path)
         if path not in self._ast_cache:
             try:
@@ -60,6 +61,14 @@ class Project:
             except (SyntaxError, ValueError):
                 return None
         return self._ast_cache[path]
+
+    def function(self, path: str, name: str) -> FunctionDef | None:
+        """The last top-level ``def name`` of ``path`` (the one Python keeps), if it parses."""
+        tree = self.ast(path)
+        if tree is None:
+            return None
+        found = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+        return found[-1] if found else None
 
     def module_name(self, path: str) -> str | None:
         """The dotted name ``path`` is imported as (``src/pkg/a.py`` -> ``pkg.a``)."""
@@ -84,6 +93,26 @@ class Project:
                 if candidate in self.files:
                     return candidate
         return None
+
+    def absolute_module(self, path: str, module: str | None, level: int) -> str | None:
+        """The module that ``from <level dots><module> import ...`` in ``path`` names.
+
+        ``None`` when a relative import climbs above the project's packages.
+        """
+        if not level:
+            return module
+        package = self.module_name(path)
+        if package is None:
+            return None
+        parts = package.split(".")
+        if not _normalise(path).endswith("__init__.py"):
+            parts = parts[:-1]
+        if level > 1:
+            if len(parts) < level - 1:
+                return None
+            parts = parts[: len(parts) - (level - 1)]
+        resolved = [*parts, *([module] if module else [])]
+        return ".".join(resolved) if resolved else None
 
     def with_changes(self, changes: Mapping[str, str]) -> Project:
         """A new project with ``changes`` (path -> new text) applied."""

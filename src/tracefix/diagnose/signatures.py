@@ -18,9 +18,7 @@ def is_app_context_error(exc: ExceptionInfo) -> bool:
 
 
 def is_request_context_error(exc: ExceptionInfo) -> bool:
-    return exc.type == "RuntimeError" and exc.first_line.lower().startswith(
-        REQUEST_CONTEXT_MESSAGE
-    )
+    return exc.type == "RuntimeError" and exc.first_line.lower().startswith(REQUEST_CONTEXT_MESSAGE)
 
 
 def is_context_error(exc: ExceptionInfo) -> bool:

@@ -92,9 +92,7 @@ class Recipe(ABC):
         change), and every changed file must still parse.
         """
 
-    def diagnosis(
-        self, explanation: str, location: Location, **facts: Any
-    ) -> Diagnosis:
+    def diagnosis(self, explanation: str, location: Location, **facts: Any) -> Diagnosis:
         """Build this recipe's ``Diagnosis``."""
         return Diagnosis(
             code=self.code,

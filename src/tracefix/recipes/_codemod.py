@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TypeGuard
 from typing import cast
 
 import libcst as cst
@@ -141,12 +142,20 @@ def is_context_call(node: cst.CSTNode) -> bool:
     )
 
 
+def top_level_function(module: cst.Module, name: str) -> cst.FunctionDef:
+    """The module's last top-level ``def name`` (the one Python keeps); ``SkipFix`` if none."""
+    found = [s for s in module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
+    if not found:
+        raise SkipFix(f"there is no top-level function {name}()")
+    return found[-1]
+
+
 def is_context_with(node: cst.CSTNode) -> bool:
     """Whether ``node`` is a ``with`` statement one of whose items makes a context."""
     return isinstance(node, cst.With) and any(is_context_call(item.item) for item in node.items)
 
 
-def is_call_of(node: cst.CSTNode, name: str) -> bool:
+def is_call_of(node: cst.CSTNode, name: str) -> TypeGuard[cst.Call]:
     """A call of ``name`` or of ``<anything>.name``."""
     return isinstance(node, cst.Call) and (
         _is_name(node.func, name)

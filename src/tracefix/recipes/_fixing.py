@@ -6,9 +6,9 @@ import traceback
 
 import libcst as cst
 
+from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.project import Project
 from tracefix.errors import TracefixError
-from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.recipes._base import FixFailure
 from tracefix.recipes._base import FixResult
 from tracefix.recipes._base import FixSkip

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
 from tracefix.event import Event
-from tracefix.recipes._base import Applicability
-from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.patch import FileChange
-from tracefix.diagnose.diagnosis import Location
+from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes.script_module_level import current_line
 from tracefix.recipes.script_module_level import fix_script

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.event import Event
 from tracefix.event import Frame
-from tracefix.recipes._base import Applicability
-from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.patch import FileChange
-from tracefix.diagnose.diagnosis import Location
+from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import relocate_line

@@ -12,14 +12,14 @@ import libcst as cst
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.event import Event
 from tracefix.event import Frame
-from tracefix.recipes._base import Applicability
-from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.patch import FileChange
-from tracefix.diagnose.diagnosis import Location
+from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import free_name
@@ -131,7 +131,7 @@ class AppContextMissingInTest(Recipe):
             )
         source = project.source(path) or ""
         line = relocate_line(source, test["line"], test["context_line"])
-        function = _test_function(project, path, name)
+        function = project.function(path, name)
         if line is None or function is None:
             raise SkipFix(f"{path} has changed since the failure; cannot find the failing line")
         if inside_app_context(project, path, line):
@@ -140,8 +140,10 @@ class AppContextMissingInTest(Recipe):
         module_names = _module_level_names(project, path)
         fixture = visible_fixtures(project, path).get(APP_FIXTURE)
         own_app = app_name_in_scope(project, path)
-        if own_app is not None and own_app not in parameters and (
-            fixture is None or own_app == APP_FIXTURE
+        if (
+            own_app is not None
+            and own_app not in parameters
+            and (fixture is None or own_app == APP_FIXTURE)
         ):
             module = fix.wrap_from(project.cst(path), name, line, own_app)
             return (FileChange(path, source, module.code),)
@@ -258,7 +260,7 @@ def test_frame(event: Event, project: Project) -> tuple[Frame, ast.FunctionDef] 
         return None
     if not _project_then_libraries(frames[first + 1 :]):
         return None
-    function = _test_function(project, frame.filename, name)
+    function = project.function(frame.filename, name)
     if function is None or not function.lineno <= frame.lineno <= (function.end_lineno or 0):
         return None
     return frame, function
@@ -289,17 +291,6 @@ def _same_file(filename: str, node_path: str) -> bool:
     return filename == node_path or filename.endswith("/" + node_path)
 
 
-def _test_function(project: Project, path: str, name: str) -> ast.FunctionDef | None:
-    tree = project.ast(path)
-    if tree is None:
-        return None
-    found = None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            found = node
-    return found
-
-
 def _parameters(function: ast.FunctionDef) -> set[str]:
     arguments = function.args
     return {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
@@ -318,7 +309,9 @@ def _module_level_names(project: Project, path: str) -> set[str]:
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(
-                n.id for t in targets for n in ast.walk(t)
+                n.id
+                for t in targets
+                for n in ast.walk(t)
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
             )
     return names

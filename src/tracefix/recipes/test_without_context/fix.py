@@ -10,6 +10,7 @@ from tracefix.diagnose.apps import AppSource
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import statement_chain
+from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes._codemod import wrap_statements
 
 
@@ -19,14 +20,16 @@ def add_parameter(module: cst.Module, function_name: str, name: str) -> cst.Modu
     pytest passes fixtures by name, so the position only has to be valid Python: after the
     other plain parameters, before any with a default.
     """
-    function = _top_level_function(module, function_name)
+    function = top_level_function(module, function_name)
     params = list(function.params.params)
     position = next((i for i, p in enumerate(params) if p.default is not None), len(params))
     comma: cst.Comma | cst.MaybeSentinel = cst.MaybeSentinel.DEFAULT
     if position == len(params) and params and _breaks_line(params[-1].comma):
         comma = params[-1].comma
-        before = params[-2].comma if len(params) > 1 else cst.Comma(
-            whitespace_after=function.whitespace_before_params
+        before = (
+            params[-2].comma
+            if len(params) > 1
+            else cst.Comma(whitespace_after=function.whitespace_before_params)
         )
         params[-1] = params[-1].with_changes(comma=before)
     added = cst.Param(cst.Name(name), comma=comma)
@@ -102,13 +105,6 @@ def _breaks_line(comma: cst.Comma | cst.MaybeSentinel) -> bool:
     return isinstance(comma, cst.Comma) and isinstance(
         comma.whitespace_after, cst.ParenthesizedWhitespace
     )
-
-
-def _top_level_function(module: cst.Module, name: str) -> cst.FunctionDef:
-    found = [s for s in module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
-    if not found:
-        raise SkipFix(f"there is no top-level function {name}()")
-    return found[-1]
 
 
 def _top_module(statement: str) -> str:

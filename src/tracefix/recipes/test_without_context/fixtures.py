@@ -116,7 +116,8 @@ def parametrized_names(function: ast.FunctionDef) -> set[str]:
                 names.update(n.strip() for n in first.value.split(",") if n.strip())
             elif isinstance(first, ast.List | ast.Tuple):
                 names.update(
-                    e.value for e in first.elts
+                    e.value
+                    for e in first.elts
                     if isinstance(e, ast.Constant) and isinstance(e.value, str)
                 )
     return names
@@ -125,8 +126,10 @@ def parametrized_names(function: ast.FunctionDef) -> set[str]:
 def _is_fixture_decorator(node: ast.expr) -> bool:
     func = node.func if isinstance(node, ast.Call) else node
     if isinstance(func, ast.Attribute):
-        return func.attr == "fixture" and isinstance(func.value, ast.Name) and (
-            func.value.id == "pytest"
+        return (
+            func.attr == "fixture"
+            and isinstance(func.value, ast.Name)
+            and (func.value.id == "pytest")
         )
     return isinstance(func, ast.Name) and func.id == "fixture"
 

@@ -41,11 +41,13 @@ def code(text: str) -> str:
             "def test_a():\n    pass\n", "def test_a(app):\n    pass\n", id="no parameter"
         ),
         pytest.param(
-            "def test_a(client):\n    pass\n", "def test_a(client, app):\n    pass\n",
+            "def test_a(client):\n    pass\n",
+            "def test_a(client, app):\n    pass\n",
             id="after the other fixtures",
         ),
         pytest.param(
-            "def test_a(client, n=3):\n    pass\n", "def test_a(client, app, n=3):\n    pass\n",
+            "def test_a(client, n=3):\n    pass\n",
+            "def test_a(client, app, n=3):\n    pass\n",
             id="before a parameter with a default",
         ),
         pytest.param(
@@ -116,14 +118,18 @@ def test_wrap_from_outside_the_test_skips():
 
 
 FACTORY_SOURCE = AppSource(
-    "factory", "shop", "create_app", "shop/__init__.py",
-    'create_app(os.environ.get("CONFIG", "testing"))', ("import os",),
+    "factory",
+    "shop",
+    "create_app",
+    "shop/__init__.py",
+    'create_app(os.environ.get("CONFIG", "testing"))',
+    ("import os",),
 )
 
 
 def test_new_conftest_from_a_factory():
     fixture = fix.fixture_code("app", FACTORY_SOURCE)
-    assert fix.new_conftest(fixture, fix.fixture_imports(FACTORY_SOURCE)) == code('''
+    assert fix.new_conftest(fixture, fix.fixture_imports(FACTORY_SOURCE)) == code("""
         import os
 
         import pytest
@@ -136,13 +142,13 @@ def test_new_conftest_from_a_factory():
             app = create_app(os.environ.get("CONFIG", "testing"))
             app.config.update({"TESTING": True})
             yield app
-    ''')
+    """)
 
 
 def test_new_conftest_from_an_instance_named_like_the_fixture():
     source = AppSource("instance", "notes", "app", "notes.py", "app")
     fixture = fix.fixture_code("app", source, "flask_app")
-    assert fix.new_conftest(fixture, fix.fixture_imports(source, "flask_app")) == code('''
+    assert fix.new_conftest(fixture, fix.fixture_imports(source, "flask_app")) == code("""
         import pytest
 
         from notes import app as flask_app
@@ -151,7 +157,7 @@ def test_new_conftest_from_an_instance_named_like_the_fixture():
         @pytest.fixture
         def app():
             yield flask_app
-    ''')
+    """)
 
 
 def test_add_fixture_to_an_existing_conftest():
@@ -161,7 +167,7 @@ def test_add_fixture_to_an_existing_conftest():
     head, _, tail = after.code.partition("\n\n\n")
     imports = ["from shop import create_app", "import os", "import pytest"]
     assert sorted(head.splitlines()) == imports
-    assert tail == code('''
+    assert tail == code("""
         @pytest.fixture
         def token():
             return 'x'
@@ -172,7 +178,7 @@ def test_add_fixture_to_an_existing_conftest():
             app = create_app(os.environ.get("CONFIG", "testing"))
             app.config.update({"TESTING": True})
             yield app
-    ''')
+    """)
 
 
 # --- diagnosis and fix on small projects --------------------------------------------------
@@ -223,20 +229,33 @@ TRIGGER = '    assert db.session.execute(db.text("select 1")).scalar() == 1'
 
 
 def pytest_event(
-    path: str = "tests/test_db.py", function: str = "test_query", line: int = 5, *,
-    node_id: str | None = None, message: str = APP_MESSAGE, between: tuple[Frame, ...] = (),
+    path: str = "tests/test_db.py",
+    function: str = "test_query",
+    line: int = 5,
+    *,
+    node_id: str | None = None,
+    message: str = APP_MESSAGE,
+    between: tuple[Frame, ...] = (),
 ) -> Event:
     frames = (
         Frame(path, function, line, in_app=True, context_line=TRIGGER),
         *between,
-        Frame("/site-packages/flask_sqlalchemy/session.py", "_app_ctx_id", 111,
-              module="flask_sqlalchemy.session"),
-        Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519,
-              module="werkzeug.local"),
+        Frame(
+            "/site-packages/flask_sqlalchemy/session.py",
+            "_app_ctx_id",
+            111,
+            module="flask_sqlalchemy.session",
+        ),
+        Frame(
+            "/site-packages/werkzeug/local.py", "_get_current_object", 519, module="werkzeug.local"
+        ),
     )
     entry = Entry(("python", "-m", "pytest", path), ".", node_id or f"{path}::{function}")
-    return Event((ExceptionInfo("RuntimeError", message, frames=frames),),
-                 thread_name="MainThread", entry=entry)
+    return Event(
+        (ExceptionInfo("RuntimeError", message, frames=frames),),
+        thread_name="MainThread",
+        entry=entry,
+    )
 
 
 def project(files: dict[str, str] | None = None) -> Project:
@@ -290,47 +309,73 @@ def test_new_fixture_avoids_a_module_level_name_of_the_test():
     test = TEST.replace("from shop import db", "from shop import db\nfrom tests import app")
     changed = fixed(project({"tests/test_db.py": test, "tests/__init__.py": "app = None\n"}))
     assert "def flask_app():\n" in changed["tests/conftest.py"]
-    assert "def test_query(flask_app):\n    with flask_app.app_context():\n" in changed[
-        "tests/test_db.py"]
+    assert (
+        "def test_query(flask_app):\n    with flask_app.app_context():\n"
+        in changed["tests/test_db.py"]
+    )
 
 
 def test_app_instance_imported_by_the_test_is_pushed_directly():
     web = "from flask import Flask\n\napp = Flask(__name__)\n"
     test = TEST.replace("from shop import db", "from shop import db\nfrom web import app")
     changed = fixed(project({"web.py": web, "tests/test_db.py": test}))
-    assert changed == {"tests/test_db.py": test.replace(
-        "def test_query():\n", "def test_query():\n    with app.app_context():\n    ")}
+    assert changed == {
+        "tests/test_db.py": test.replace(
+            "def test_query():\n", "def test_query():\n    with app.app_context():\n    "
+        )
+    }
 
 
 @pytest.mark.parametrize(
     ("files", "reason"),
     [
-        pytest.param({"requirements.txt": "flask\npytest-flask\n", "conftest.py": PLAIN},
-                     "pytest-flask", id="pytest-flask project"),
-        pytest.param({"conftest.py": "pytest_plugins = ['shop.testing']\n"},
-                     "pytest_plugins", id="fixtures may come from a plugin"),
         pytest.param(
-            {"tests/conftest.py": PUSHING.replace("@pytest.fixture",
-                                                  '@pytest.fixture(scope="module")')},
-            "for scope module", id="module-scoped fixture pushes",
+            {"requirements.txt": "flask\npytest-flask\n", "conftest.py": PLAIN},
+            "pytest-flask",
+            id="pytest-flask project",
+        ),
+        pytest.param(
+            {"conftest.py": "pytest_plugins = ['shop.testing']\n"},
+            "pytest_plugins",
+            id="fixtures may come from a plugin",
+        ),
+        pytest.param(
+            {
+                "tests/conftest.py": PUSHING.replace(
+                    "@pytest.fixture", '@pytest.fixture(scope="module")'
+                )
+            },
+            "for scope module",
+            id="module-scoped fixture pushes",
         ),
         pytest.param(
             {"tests/conftest.py": PLAIN.replace("def app():", "def client():")},
-            "fixture client", id="another fixture makes its own app",
+            "fixture client",
+            id="another fixture makes its own app",
         ),
         pytest.param(
-            {"tests/conftest.py": PLAIN,
-             "tests/test_db.py": TEST.replace("from shop import db",
-                                              "from shop import db\nimport app")},
-            "would hide", id="app parameter would hide a module name",
+            {
+                "tests/conftest.py": PLAIN,
+                "tests/test_db.py": TEST.replace(
+                    "from shop import db", "from shop import db\nimport app"
+                ),
+            },
+            "would hide",
+            id="app parameter would hide a module name",
         ),
         pytest.param(
-            {"tests/conftest.py": PUSHING,
-             "tests/test_db.py": TEST.replace("def test_query():", "def test_query(app):")},
-            "already requests", id="stale: pushing fixture already requested",
+            {
+                "tests/conftest.py": PUSHING,
+                "tests/test_db.py": TEST.replace("def test_query():", "def test_query(app):"),
+            },
+            "already requests",
+            id="stale: pushing fixture already requested",
         ),
-        pytest.param({"shop/__init__.py": "x = 1\n"}, "cannot tell how the project makes",
-                     id="no app anywhere"),
+        pytest.param(
+            {"shop/__init__.py": "x = 1\n"},
+            "cannot tell how the project makes",
+            id="no app anywhere",
+        ),
     ],
 )
 def test_fix_skips(files, reason):
@@ -350,14 +395,21 @@ WRAPPED = TEST.replace(
 @pytest.mark.parametrize(
     ("event", "test"),
     [
-        pytest.param(pytest_event(message="Working outside of request context."), TEST,
-                     id="request context error"),
-        pytest.param(pytest_event(node_id="tests/test_db.py::TestDb::test_query"), TEST,
-                     id="test method in a class"),
+        pytest.param(
+            pytest_event(message="Working outside of request context."),
+            TEST,
+            id="request context error",
+        ),
+        pytest.param(
+            pytest_event(node_id="tests/test_db.py::TestDb::test_query"),
+            TEST,
+            id="test method in a class",
+        ),
         pytest.param(pytest_event(function="app"), TEST, id="error raised in a fixture"),
         pytest.param(
             pytest_event(between=(Frame("/site-packages/celery/app/task.py", "delay", 1),)),
-            TEST, id="through another library",
+            TEST,
+            id="through another library",
         ),
         pytest.param(pytest_event(line=6), WRAPPED, id="stale: already inside a context"),
         pytest.param(pytest_event(path="tests/helpers.py"), TEST, id="not a test file"),
@@ -378,8 +430,9 @@ def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
     case = load_case(case_dir)
     code, output = _run(case_dir / "project", case.command, tmp_path / "before")
     assert code != 0 and "Working outside of application context" in output, output
-    code, output = _run(case_dir / "project", case.command, tmp_path / "after",
-                        case_dir / "expected")
+    code, output = _run(
+        case_dir / "project", case.command, tmp_path / "after", case_dir / "expected"
+    )
     assert code == 0, output
 
 

@@ -11,15 +11,15 @@ from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.diagnose.signatures import is_library_frame
 from tracefix.event import Event
 from tracefix.event import Frame
-from tracefix.recipes._base import Applicability
-from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.patch import FileChange
-from tracefix.diagnose.diagnosis import Location
+from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import add_imports
@@ -30,7 +30,6 @@ from tracefix.recipes.thread_target.spawns import bound_name
 from tracefix.recipes.thread_target.spawns import is_view
 from tracefix.recipes.thread_target.spawns import qualified_names
 from tracefix.recipes.thread_target.spawns import references
-from tracefix.recipes.thread_target.spawns import top_level_function
 
 #: What a thread cannot get back by pushing an app context: it belongs to the request.
 REQUEST_GLOBALS = {
@@ -118,7 +117,7 @@ class ThreadTargetWithoutAppContext(Recipe):
         if frame is None or frame.lineno is None or project.source(frame.filename) is None:
             return None
         path = frame.filename
-        function = top_level_function(project, path, frame.function)
+        function = project.function(path, frame.function)
         if function is None or not _spans(function, frame.lineno):
             return None
         if pushes_context(function) or inside_app_context(project, path, frame.lineno):
@@ -136,7 +135,7 @@ class ThreadTargetWithoutAppContext(Recipe):
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         path = diagnosis.facts["target"]["path"]
         name = diagnosis.facts["target"]["function"]
-        function = top_level_function(project, path, name)
+        function = project.function(path, name)
         if function is None:
             raise SkipFix(f"{path} no longer defines {name}()")
         if pushes_context(function):
@@ -153,7 +152,8 @@ class ThreadTargetWithoutAppContext(Recipe):
                 "inside it, or a new parameter, would change that caller too"
             )
         request_reads = sorted(
-            REQUEST_GLOBALS[q] for q in qualified_names(project, path, function)
+            REQUEST_GLOBALS[q]
+            for q in qualified_names(project, path, function)
             if q in REQUEST_GLOBALS
         )
         if request_reads:
@@ -232,7 +232,7 @@ def runs_in_app_context(project: Project, start: Reference) -> bool:
 def _in_context(project: Project, path: str, line: int, function_name: str | None) -> bool:
     if inside_app_context(project, path, line):
         return True
-    function = top_level_function(project, path, function_name) if function_name else None
+    function = project.function(path, function_name) if function_name else None
     return function is not None and is_view(function)
 
 
@@ -275,8 +275,13 @@ def _local_names(function: ast.FunctionDef) -> set[str]:
     arguments = function.args
     names = {
         arg.arg
-        for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs,
-                    arguments.vararg, arguments.kwarg]
+        for arg in [
+            *arguments.posonlyargs,
+            *arguments.args,
+            *arguments.kwonlyargs,
+            arguments.vararg,
+            arguments.kwarg,
+        ]
         if arg is not None
     }
     for node in ast.walk(function):
@@ -293,9 +298,7 @@ def _all_names(function: ast.FunctionDef) -> set[str]:
     }
 
 
-def _explanation(
-    name: str, path: str, line: int, failed: int, started: Sequence[Reference]
-) -> str:
+def _explanation(name: str, path: str, line: int, failed: int, started: Sequence[Reference]) -> str:
     kind = "timer" if all(start.role == "timer" for start in started) else "thread"
     places = ", ".join(f"{start.path}:{start.line}" for start in started)
     return (

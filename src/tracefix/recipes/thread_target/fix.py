@@ -11,6 +11,7 @@ from tracefix.recipes._codemod import expand_one_line_body
 from tracefix.recipes._codemod import is_call_of
 from tracefix.recipes._codemod import is_context_with
 from tracefix.recipes._codemod import is_docstring_line
+from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes._codemod import wrap_statements
 
 THREAD_CLASS_NAMES = {"thread": "Thread", "timer": "Timer"}
@@ -19,13 +20,6 @@ THREAD_CLASS_NAMES = {"thread": "Thread", "timer": "Timer"}
 ARGS_INDEX = {"thread": 3, "timer": 2}
 #: The longest line a fix writes without breaking a call over several lines (black's default).
 MAX_LINE = 88
-
-
-def top_level_function(module: cst.Module, name: str) -> cst.FunctionDef:
-    found = [s for s in module.body if isinstance(s, cst.FunctionDef) and s.name.value == name]
-    if not found:
-        raise SkipFix(f"there is no top-level function {name}()")
-    return found[-1]
 
 
 def pushes_context(function: cst.FunctionDef) -> bool:
@@ -61,8 +55,9 @@ def add_first_parameter(module: cst.Module, name: str, parameter: str) -> cst.Mo
         comma = _comma_like(existing[0].comma) if existing else cst.MaybeSentinel.DEFAULT
         if len(existing) == 1 and isinstance(comma, cst.Comma):
             comma = cst.Comma(whitespace_after=function.whitespace_before_params)
-        params = params.with_changes(params=[cst.Param(cst.Name(parameter), comma=comma),
-                                             *existing])
+        params = params.with_changes(
+            params=[cst.Param(cst.Name(parameter), comma=comma), *existing]
+        )
     return _replace(module, function, function.with_changes(params=params))
 
 

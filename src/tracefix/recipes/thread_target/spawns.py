@@ -73,8 +73,10 @@ def qualified_names(project: Project, path: str, function: ast.FunctionDef) -> s
     if tree is None:
         return set()
     walker = _Walker(project, path, "")
-    scope = {**walker.scope_of(tree.body, module_level=True),
-             **walker.scope_of(function.body, function.args)}
+    scope = {
+        **walker.scope_of(tree.body, module_level=True),
+        **walker.scope_of(function.body, function.args),
+    }
     names = set()
     for node in ast.walk(function):
         if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
@@ -105,17 +107,6 @@ def bound_name(project: Project, path: str, qualified: str, line: int) -> str | 
         if value == module:
             return f"{name}.{attribute}"
     return None
-
-
-def top_level_function(project: Project, path: str, name: str) -> ast.FunctionDef | None:
-    tree = project.ast(path)
-    if tree is None:
-        return None
-    found = None
-    for statement in tree.body:
-        if isinstance(statement, ast.FunctionDef) and statement.name == name:
-            found = statement
-    return found
 
 
 def is_view(function: ast.FunctionDef) -> bool:
@@ -172,7 +163,7 @@ class _Walker:
                         top = alias.name.split(".")[0]
                         scope[top] = top
             elif isinstance(node, ast.ImportFrom):
-                source = _resolve_from(self.project, self.path, node)
+                source = self.project.absolute_module(self.path, node.module, node.level)
                 for alias in node.names:
                     if alias.name != "*":
                         bound = alias.asname or alias.name
@@ -283,7 +274,7 @@ def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
     origin = qualified
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
-            source = _resolve_from(project, path, node)
+            source = project.absolute_module(path, node.module, node.level)
             for alias in node.names:
                 if (alias.asname or alias.name) == name and source:
                     origin = _canonical(project, f"{source}.{alias.name}", depth + 1)
@@ -291,23 +282,6 @@ def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
             if node.name == name:
                 origin = qualified
     return origin
-
-
-def _resolve_from(project: Project, path: str, node: ast.ImportFrom) -> str | None:
-    if not node.level:
-        return node.module
-    package = project.module_name(path)
-    if package is None:
-        return None
-    parts = package.split(".")
-    if not path.endswith("__init__.py"):
-        parts = parts[:-1]
-    if node.level > 1:
-        if len(parts) < node.level - 1:
-            return None
-        parts = parts[: len(parts) - (node.level - 1)]
-    resolved = [*parts, *([node.module] if node.module else [])]
-    return ".".join(resolved) if resolved else None
 
 
 def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:

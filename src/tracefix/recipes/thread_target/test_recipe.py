@@ -39,37 +39,43 @@ def code(text: str) -> str:
     [
         pytest.param(
             "threading.Thread(target=work).start()\n",
-            1, "thread",
+            1,
+            "thread",
             f"threading.Thread(target=work, args=({GET_APP},)).start()\n",
             id="thread without args gets a one-element tuple",
         ),
         pytest.param(
             "Thread(target=work, args=(uid,), daemon=True).start()\n",
-            1, "thread",
+            1,
+            "thread",
             f"Thread(target=work, args=({GET_APP}, uid), daemon=True).start()\n",
             id="one-element tuple loses its trailing comma",
         ),
         pytest.param(
             "t = Thread(target=work, args=[a, b])\n",
-            1, "thread",
+            1,
+            "thread",
             f"t = Thread(target=work, args=[{GET_APP}, a, b])\n",
             id="list of args",
         ),
         pytest.param(
             "Thread(target=work, args=())\n",
-            1, "thread",
+            1,
+            "thread",
             f"Thread(target=work, args=({GET_APP},))\n",
             id="empty tuple",
         ),
         pytest.param(
             "Timer(5, work).start()\n",
-            1, "timer",
+            1,
+            "timer",
             f"Timer(5, work, args=({GET_APP},)).start()\n",
             id="timer without args",
         ),
         pytest.param(
             "Timer(5, work, [user_id]).start()\n",
-            1, "timer",
+            1,
+            "timer",
             f"Timer(5, work, [{GET_APP}, user_id]).start()\n",
             id="timer with positional args",
         ),
@@ -83,7 +89,8 @@ def code(text: str) -> str:
                     ),
                 )
             """),
-            1, "thread",
+            1,
+            "thread",
             code(f"""
                 Thread(
                     target=work,
@@ -101,7 +108,8 @@ def code(text: str) -> str:
                 def signup():
                     threading.Thread(target=send_welcome_email, args=(user.id, user.email)).start()
             """),
-            2, "thread",
+            2,
+            "thread",
             code(f"""
                 def signup():
                     threading.Thread(
@@ -145,7 +153,8 @@ def test_pass_app_skips(before, reason):
         ),
         pytest.param("def work():\n    pass\n", "def work(app):\n    pass\n", id="no parameter"),
         pytest.param(
-            "def work(x, /, y):\n    pass\n", "def work(app, x, /, y):\n    pass\n",
+            "def work(x, /, y):\n    pass\n",
+            "def work(app, x, /, y):\n    pass\n",
             id="positional-only parameters",
         ),
         pytest.param(
@@ -154,7 +163,8 @@ def test_pass_app_skips(before, reason):
             id="only star parameters",
         ),
         pytest.param(
-            "def work(\n    x,\n):\n    pass\n", "def work(\n    app,\n    x,\n):\n    pass\n",
+            "def work(\n    x,\n):\n    pass\n",
+            "def work(\n    app,\n    x,\n):\n    pass\n",
             id="one parameter per line",
         ),
     ],
@@ -238,8 +248,14 @@ VIEWS = code("""
 """)
 
 
-def thread_event(path: str = "shop/tasks.py", function: str = "work", line: int = 5,
-                 *, thread: str = "Thread-1 (work)", message: str = APP_MESSAGE) -> Event:
+def thread_event(
+    path: str = "shop/tasks.py",
+    function: str = "work",
+    line: int = 5,
+    *,
+    thread: str = "Thread-1 (work)",
+    message: str = APP_MESSAGE,
+) -> Event:
     frames = (
         Frame("/stdlib/threading.py", "_bootstrap_inner", 1045),
         Frame("/stdlib/threading.py", "run", 982, abs_path="/stdlib/threading.py"),
@@ -274,34 +290,40 @@ def test_view_thread_passes_the_real_app():
     ("views", "expected"),
     [
         pytest.param(
-            VIEWS.replace("from flask import Blueprint",
-                          "import flask\nfrom flask import Blueprint"),
+            VIEWS.replace(
+                "from flask import Blueprint", "import flask\nfrom flask import Blueprint"
+            ),
             "flask.current_app._get_current_object()",
             id="current_app through import flask",
         ),
         pytest.param(
-            VIEWS.replace("from flask import Blueprint",
-                          "from flask import Blueprint\nfrom flask import current_app as ca"),
+            VIEWS.replace(
+                "from flask import Blueprint",
+                "from flask import Blueprint\nfrom flask import current_app as ca",
+            ),
             "ca._get_current_object()",
             id="current_app under an alias",
         ),
         pytest.param(
             VIEWS.replace("from shop.tasks import work\n", "").replace(
-                '    threading', '    from shop.tasks import work\n\n    threading'),
+                "    threading", "    from shop.tasks import work\n\n    threading"
+            ),
             GET_APP,
             id="target imported inside the view",
         ),
         pytest.param(
             VIEWS.replace("from shop.tasks import work", "from shop import tasks").replace(
-                "target=work", "target=tasks.work"),
+                "target=work", "target=tasks.work"
+            ),
             GET_APP,
             id="target as module attribute",
         ),
         pytest.param(
-            VIEWS.replace('@bp.get("/")\ndef index():\n'
-                          '    threading.Thread(target=work, args=(1,)).start()',
-                          'def later():\n    threading.Thread(target=work, args=(1,)).start()\n\n\n'
-                          '@bp.get("/")\ndef index():\n    later()'),
+            VIEWS.replace(
+                '@bp.get("/")\ndef index():\n    threading.Thread(target=work, args=(1,)).start()',
+                "def later():\n    threading.Thread(target=work, args=(1,)).start()\n\n\n"
+                '@bp.get("/")\ndef index():\n    later()',
+            ),
             GET_APP,
             id="started by a helper only views call",
         ),
@@ -357,15 +379,19 @@ def test_factory_made_module_app_gives_way_to_the_running_app():
             id="target has an app parameter",
         ),
         pytest.param(
-            {"shop/tasks.py": TASKS.replace("current_app.logger",
-                                            "request.args or current_app.logger")
-             .replace("import current_app", "import current_app, request")},
+            {
+                "shop/tasks.py": TASKS.replace(
+                    "current_app.logger", "request.args or current_app.logger"
+                ).replace("import current_app", "import current_app, request")
+            },
             "reads request",
             id="target reads the request",
         ),
         pytest.param(
-            {"shop/tasks.py": "import functools\n"
-             + TASKS.replace("def work", "@functools.cache\ndef work")},
+            {
+                "shop/tasks.py": "import functools\n"
+                + TASKS.replace("def work", "@functools.cache\ndef work")
+            },
             "decorated",
             id="decorated target",
         ),
@@ -394,15 +420,27 @@ def _line_of_work(project: Project) -> int:
     ("event", "views"),
     [
         pytest.param(thread_event(thread="MainThread"), VIEWS, id="main thread"),
-        pytest.param(thread_event(message="Working outside of request context."), VIEWS,
-                     id="request context error"),
+        pytest.param(
+            thread_event(message="Working outside of request context."),
+            VIEWS,
+            id="request context error",
+        ),
         pytest.param(thread_event(function="other"), VIEWS, id="frame is not a top-level function"),
-        pytest.param(thread_event(), VIEWS.replace("target=work", "target=lambda: work(1)"),
-                     id="lambda target"),
-        pytest.param(thread_event(), VIEWS.replace("target=work", "target=self.work"),
-                     id="bound method target"),
-        pytest.param(thread_event(), VIEWS.replace("def index():", "def index(work=None):"),
-                     id="target name shadowed by a parameter"),
+        pytest.param(
+            thread_event(),
+            VIEWS.replace("target=work", "target=lambda: work(1)"),
+            id="lambda target",
+        ),
+        pytest.param(
+            thread_event(),
+            VIEWS.replace("target=work", "target=self.work"),
+            id="bound method target",
+        ),
+        pytest.param(
+            thread_event(),
+            VIEWS.replace("def index():", "def index(work=None):"),
+            id="target name shadowed by a parameter",
+        ),
     ],
 )
 def test_not_diagnosed(event, views):
@@ -418,15 +456,17 @@ def test_target_that_already_pushes_is_not_diagnosed():
 
 
 def test_references_follow_reexports_and_relative_imports():
-    project = shop({
-        "shop/jobs/__init__.py": "from ..tasks import work\n",
-        "shop/jobs/runner.py": (
-            "from threading import Timer as T\nfrom . import work as w\n\n\n"
-            "def go():\n    T(1.0, w).start()\n    w(2)\n"
-        ),
-        "shop/cli.py": "import shop.jobs\n\n\ndef main(work=None):\n    shop.jobs.work(1)\n"
-                       "    work()\n",
-    })
+    project = shop(
+        {
+            "shop/jobs/__init__.py": "from ..tasks import work\n",
+            "shop/jobs/runner.py": (
+                "from threading import Timer as T\nfrom . import work as w\n\n\n"
+                "def go():\n    T(1.0, w).start()\n    w(2)\n"
+            ),
+            "shop/cli.py": "import shop.jobs\n\n\ndef main(work=None):\n    shop.jobs.work(1)\n"
+            "    work()\n",
+        }
+    )
     found = references(project, "shop/tasks.py", "work")
     assert {(r.path, r.line, r.role, r.function) for r in found} == {
         ("shop/views.py", 12, "thread", "index"),
