@@ -189,3 +189,15 @@ def test_ctrl_c_removes_the_worktree_and_changes_nothing(seed_repo):
 def commit_tree_changes(repo):
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "more")
+
+
+def test_a_known_cause_with_no_safe_fix(tmp_path):
+    write_files(tmp_path, {"job.py": "from flask import current_app\nprint(current_app.name)\n"})
+    git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "job")
+    before = snapshot(tmp_path)
+    outcome = tracefix(tmp_path, "run", "--", "python", "job.py")
+    assert_clean_error(outcome, 17, "no safe fix applies")
+    assert "@@" not in outcome.stdout
+    assert snapshot(tmp_path) == before

@@ -54,7 +54,7 @@ def render_text(report: RunReport, console: Console) -> None:
         console.print(
             Text.assemble((f"{d.code} ", "bold magenta"), (d.name, "bold"), f"  {d.summary}")
         )
-        console.print(d.explanation, soft_wrap=False)
+        console.print(d.explanation)
 
     if report.fix is not None and report.recipe is not None:
         console.print()
