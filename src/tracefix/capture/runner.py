@@ -24,8 +24,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
-from tracefix.capture._stream import TextSink
-from tracefix.capture._stream import run_streaming
+from tracefix._process import TextSink
+from tracefix._process import run_streaming
 from tracefix.capture.traceback_text import parse_tracebacks
 from tracefix.event import Entry
 from tracefix.event import Event
