@@ -311,3 +311,63 @@ def test_ctrl_c_stops_the_command_and_the_tests_and_removes_the_worktrees(make_r
     assert git("worktree", "list", "--porcelain", cwd=root).stdout.count("worktree ") == 1
     time.sleep(5)
     assert not marker.exists(), "a process of the verification outlived Ctrl-C"
+
+
+SEEDING = """\
+from app import db
+from app.models import User
+
+
+def seed():
+    db.session.add(User(name="Admin"))
+    db.session.commit()
+"""
+
+
+def test_a_flat_layout_editable_install_is_verified_from_the_worktree(make_repo, tmp_path):
+    """``pip install -e .`` of a flat layout (Flask's tutorial, flit): a ``.pth`` line puts the
+    user's checkout on ``sys.path``; the runs in the worktree must import the fixed code from the
+    worktree, not the unfixed code from the checkout."""
+    import sysconfig
+
+    root = make_repo(
+        {
+            **PROJECT,
+            "app/seeding.py": SEEDING,
+            SCRIPT: "from app.seeding import seed\n\nseed()\n",
+        }
+    )
+    venv = tmp_path / "venv"
+    subprocess.run([PY, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    site_packages = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    lines = [sysconfig.get_path("purelib"), str(root)]
+    (Path(site_packages) / "_editable_repo.pth").write_text("\n".join(lines) + "\n")
+    command = (python, SCRIPT)
+    capture = run_captured(command, cwd=root, project_root=root, stream=False, timeout=120)
+    assert capture.returncode == 1 and capture.events, capture.stderr_tail
+    fixed = SEEDING.replace("from app import db", "from app import create_app, db").replace(
+        "    db.session.add(User(name=\"Admin\"))\n    db.session.commit()\n",
+        "    with create_app().app_context():\n"
+        "        db.session.add(User(name=\"Admin\"))\n"
+        "        db.session.commit()\n",
+    )
+
+    result = verify_fix(
+        root,
+        command,
+        ".",
+        capture.events[-1],
+        [change(root, "app/seeding.py", fixed)],
+        read_project(root),
+        python=python,
+        timeout=120,
+    )
+
+    assert result.reproduced, result.reproduce_detail
+    assert result.verified, result.reasons

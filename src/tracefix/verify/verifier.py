@@ -342,9 +342,13 @@ def _worktree_env(repo_root: Path, tree: Path) -> dict[str, str]:
     """Our environment, with import paths into the user's tree moved into ``tree``.
 
     A project installed in editable mode imports from the user's tree through ``site-packages``;
-    ``PYTHONPATH`` comes first, so naming the worktree's ``src/`` there shadows it.
+    ``PYTHONPATH`` comes first, so naming the worktree's ``src/`` there shadows it. The capture
+    hook moves the rest (a flat layout's ``.pth`` entry, setuptools' editable finder) once
+    ``site`` has read them, told where by ``TRACEFIX_USER_TREE`` and ``TRACEFIX_WORKTREE``.
     """
     env = dict(os.environ)
+    env["TRACEFIX_USER_TREE"] = os.path.realpath(repo_root)
+    env["TRACEFIX_WORKTREE"] = os.path.realpath(tree)
     entries = [_moved(e, repo_root, tree) for e in env.get("PYTHONPATH", "").split(os.pathsep) if e]
     if (tree / "src").is_dir():
         entries.insert(0, str(tree / "src"))

@@ -104,7 +104,51 @@ def _run_shadowed_sitecustomize() -> None:
         raise
 
 
+def _import_from_worktree() -> None:
+    """In a verification run, import the project from the worktree rather than the user's tree.
+
+    An editable install (``pip install -e .``) points the interpreter at the user's checkout:
+    a ``.pth`` line that puts the checkout (a flat layout such as Flask's tutorial) on
+    ``sys.path``, or setuptools' ``__editable___*_finder`` with a map of packages to folders.
+    Left alone, a run in the worktree would import the user's unfixed code. Each such entry that
+    exists in the worktree is moved there, in its place on the path; one that does not (a
+    ``.venv`` inside the checkout, ignored by git) stays.
+    """
+    user_tree = os.environ.get("TRACEFIX_USER_TREE")
+    worktree = os.environ.get("TRACEFIX_WORKTREE")
+    if not user_tree or not worktree:
+        return
+    inside = user_tree.rstrip(os.sep) + os.sep
+
+    def moved(entry: str) -> str:
+        if not isinstance(entry, str) or not entry:
+            return entry
+        real = os.path.realpath(entry)
+        if real != user_tree and not real.startswith(inside):
+            return entry
+        target = worktree + real[len(user_tree) :]
+        return target if os.path.exists(target) else entry
+
+    sys.path[:] = [moved(entry) for entry in sys.path]
+    for name, module in list(sys.modules.items()):
+        if not (name.startswith("__editable__") and name.endswith("_finder")):
+            continue
+        mapping = getattr(module, "MAPPING", None)
+        if isinstance(mapping, dict):
+            for key, value in list(mapping.items()):
+                mapping[key] = moved(value)
+        namespaces = getattr(module, "NAMESPACES", None)
+        if isinstance(namespaces, dict):
+            for key, value in list(namespaces.items()):
+                if isinstance(value, list):
+                    namespaces[key] = [moved(entry) for entry in value]
+
+
 def _main() -> None:
+    try:
+        _import_from_worktree()
+    except Exception:
+        pass
     shadowed_error = None
     try:
         _run_shadowed_sitecustomize()
