@@ -244,6 +244,27 @@ def test_a_fix_that_does_not_fix_is_rejected(project):
     )
 
 
+def test_a_fix_that_gets_past_the_error_into_another_says_which(project):
+    """A seed script run against the user's local database (flaskr's ``instance/``, an ignored
+    ``app.db``) fixed, then failing on a table the clean worktree's fresh database lacks: the
+    reason names the new error and the likely cause rather than "still raises"."""
+    root, event = project
+    fixed = FIXED_SCRIPT.replace(
+        '    user = User(name="Admin")\n',
+        '    db.session.execute(db.text("SELECT * FROM local_only"))\n    user = User(name="Admin")\n',
+    )
+    result = verify(root, event, [change(root, SCRIPT, fixed)], run_tests=False)
+
+    assert not result.verified
+    assert len(result.reasons) == 1
+    reason = result.reasons[0]
+    assert reason.startswith(
+        "after the fix the command gets past that RuntimeError but raises OperationalError at "
+    )
+    assert "no such table: local_only" in reason
+    assert reason.endswith("does the command need one?)")
+
+
 def test_an_event_that_does_not_reproduce_says_so(project):
     root, event = project
     elsewhere = replace(

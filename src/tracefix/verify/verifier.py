@@ -26,6 +26,7 @@ from tracefix.capture.runner import Capture
 from tracefix.capture.runner import run_captured
 from tracefix.deliver.apply import apply_changes
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.signatures import is_context_error
 from tracefix.errors import CommandNotFound
 from tracefix.errors import DeliveryError
 from tracefix.event import Event
@@ -156,7 +157,7 @@ class _Trial:
         else:
             after_capture, after_errors = after, tuple(_describe(e) for e in after.events)
             if after.events:
-                reasons.append(f"after the fix the command still raises {after_errors[-1]}")
+                reasons.append(_after_reason(after.events[-1], event))
             elif after.returncode != 0:
                 reasons.append(f"after the fix the command exits with {after.returncode}")
         regressions = (
@@ -274,6 +275,30 @@ def _reproduces(capture: Capture, event: Event, repo_root: Path) -> tuple[bool, 
             "(an editable install without a src/ folder?)"
         )
     return False, f"it raised {_describe(capture.events[-1])} instead"
+
+
+def _after_reason(after: Event, before: Event) -> str:
+    """Why the fixed command failed: the same error again, or another one the fix got to.
+
+    Another error, such as ``OperationalError: no such table``, often comes from the clean
+    worktree rather than the fix: it holds what git tracks and the uncommitted changes, but no
+    ignored file (a local SQLite database, ``instance/``, ``.env``).
+    """
+    if (after.exception.type, after.exception.first_line) == (
+        before.exception.type,
+        before.exception.first_line,
+    ):
+        return f"after the fix the command still raises {_describe(after)}"
+    reason = (
+        f"after the fix the command gets past that {before.exception.type} but raises "
+        f"{_describe(after)}: {after.exception.first_line}"
+    )
+    if is_context_error(after.exception):
+        return reason
+    return (
+        f"{reason} (the clean worktree has no files git ignores, such as a local database or "
+        ".env; does the command need one?)"
+    )
 
 
 def _describe(event: Event) -> str:
