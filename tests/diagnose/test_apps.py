@@ -282,6 +282,52 @@ CONTEXTS = [
     pytest.param(
         "@with_appcontext\ndef command():\n    x()\n", 3, True, id="in a @with_appcontext function"
     ),
+    pytest.param(
+        "class T(unittest.TestCase):\n"
+        "    def setUp(self):\n"
+        "        self.app = create_app(TestConfig)\n"
+        "        self.app_context = self.app.app_context()\n"
+        "        self.app_context.push()\n"
+        "\n"
+        "    def test_x(self):\n"
+        "        x()\n",
+        8,
+        True,
+        id="in a TestCase whose setUp pushes (microblog, flasky)",
+    ),
+    pytest.param(
+        "class T:\n"
+        "    def setup_method(self):\n"
+        "        self.app.app_context().push()\n"
+        "\n"
+        "    def test_x(self):\n"
+        "        x()\n",
+        6,
+        True,
+        id="in a test class whose setup_method pushes",
+    ),
+    pytest.param(
+        "class T(unittest.TestCase):\n"
+        "    def setUp(self):\n"
+        "        self.app = create_app(TestConfig)\n"
+        "\n"
+        "    def test_x(self):\n"
+        "        x()\n",
+        6,
+        False,
+        id="in a TestCase whose setUp makes an app only",
+    ),
+    pytest.param(
+        "class T(unittest.TestCase):\n"
+        "    def helper(self):\n"
+        "        self.app.app_context().push()\n"
+        "\n"
+        "    def test_x(self):\n"
+        "        x()\n",
+        6,
+        False,
+        id="a push in another method than set-up",
+    ),
     pytest.param("with open(path):\n    x()\n", 2, False, id="another with"),
     pytest.param("def f():\n    x()\n", 2, False, id="no context"),
 ]

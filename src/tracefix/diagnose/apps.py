@@ -40,6 +40,10 @@ CONTEXT_METHODS = frozenset({"app_context", "test_request_context", "request_con
 CLIENT_METHODS = frozenset({"test_client"})
 #: Decorators that run a function inside an app context.
 CONTEXT_DECORATORS = frozenset({"with_appcontext"})
+#: Methods ``unittest`` and pytest run before each test of a class (or once for the class).
+TEST_SET_UP_METHODS = frozenset(
+    {"setUp", "asyncSetUp", "setUpClass", "setup_method", "setup_class", "setup"}
+)
 
 _TEST_DIRS = frozenset({"test", "tests", "testing"})
 _IGNORED_DIRS = frozenset(
@@ -148,13 +152,17 @@ def inside_app_context(project: Project, path: str, line: int) -> bool:
 
     True inside ``with x.app_context():``, ``x.test_request_context(...)``,
     ``x.request_context(...)`` or ``x.test_client()``; in a function decorated with
-    ``@with_appcontext``; and after an ``x.app_context().push()`` earlier in an enclosing block.
+    ``@with_appcontext``; after an ``x.app_context().push()`` earlier in an enclosing block; and
+    in a method of a test class whose set-up method (``setUp``, ``setup_method``...) pushes one,
+    as ``unittest`` suites do (``self.app_context = self.app.app_context()``, then ``.push()``).
     """
     tree = project.ast(path)
     if tree is None:
         return False
     for block, index in _enclosing_blocks(tree, line):
         statement = block[index]
+        if isinstance(statement, ast.ClassDef) and _set_up_pushes(statement):
+            return True
         if isinstance(statement, ast.With | ast.AsyncWith) and statement.lineno < line:
             if any(is_context_call(item.context_expr) for item in statement.items):
                 return True
@@ -794,22 +802,53 @@ def _block_spans(block: list[ast.stmt], line: int) -> bool:
     return block[0].lineno <= line <= (block[-1].end_lineno or block[-1].lineno)
 
 
+def _set_up_pushes(cls: ast.ClassDef) -> bool:
+    """Whether a set-up method of the test class ``cls`` pushes an app context for its tests."""
+    return any(
+        isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)
+        and statement.name in TEST_SET_UP_METHODS
+        and _pushes_before(statement.body)
+        for statement in cls.body
+    )
+
+
 def _pushes_before(statements: list[ast.stmt]) -> bool:
-    """Whether one of ``statements`` pushes an app context (``x.app_context().push()``)."""
-    pushed_names = set()
+    """Whether one of ``statements`` pushes an app context (``x.app_context().push()``).
+
+    The context may be kept in a name or an attribute first: ``ctx = app.app_context()`` or
+    ``self.app_context = self.app.app_context()``, then ``ctx.push()``.
+    """
+    pushed = set()
     for statement in statements:
-        target = _assigned_name(statement)
         value = _assigned_value(statement)
-        if target and value is not None and is_context_call(value, with_client=False):
-            pushed_names.add(target)
+        if value is not None and is_context_call(value, with_client=False):
+            pushed.update(_dotted(target) for target in _assign_targets(statement))
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
             func = statement.value.func
             if isinstance(func, ast.Attribute) and func.attr == "push":
                 if is_context_call(func.value, with_client=False) or (
-                    isinstance(func.value, ast.Name) and func.value.id in pushed_names
+                    _dotted(func.value) in pushed - {None}
                 ):
                     return True
     return False
+
+
+def _assign_targets(statement: ast.stmt) -> list[ast.expr]:
+    if isinstance(statement, ast.Assign):
+        return statement.targets
+    if isinstance(statement, ast.AnnAssign):
+        return [statement.target]
+    return []
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """``ctx`` or ``self.app_context``: a name or a chain of attributes on one, else ``None``."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
 
 
 def _last_name(node: ast.expr) -> str | None:
