@@ -7,10 +7,24 @@ Every method is non-blocking except ``flush`` and ``close``, and none raises int
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from abc import ABC
 from abc import abstractmethod
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+from tracefix.sdk._spool import MiB
+from tracefix.sdk._spool import DiskSpool
+from tracefix.sdk._spool import default_spool_dir
+from tracefix.sdk._spool import fallback_spool_dir
+from tracefix.sdk._worker import TransportStats
+from tracefix.sdk._worker import Worker
+from tracefix.sdk.dsn import Dsn
+
+logger = logging.getLogger("tracefix.sdk")
 
 
 class Transport(ABC):
@@ -56,3 +70,133 @@ class MemoryTransport(Transport):
 
     def close(self, timeout: float) -> None:
         return None
+
+
+class HttpTransport(Transport):
+    """Sends events to a Sentry-compatible server over the envelope protocol.
+
+    ``capture_event`` only appends to a bounded memory queue (``queue_size``); one daemon
+    thread writes each event to the disk spool, then POSTs it, gzipped, over one keep-alive
+    connection, and deletes the file after a 2xx. While the server is down (a network error or
+    a 5xx) files stay and are retried with capped, jittered exponential back-off
+    (``backoff_base`` doubling up to ``backoff_max`` seconds); while it rate-limits (429,
+    ``X-Sentry-Rate-Limits``) they wait out the limit. A 4xx other than 429 drops the envelope
+    (``send_error``). Whatever is dropped is counted by reason and category and reported to the
+    server in a ``client_report`` item with the next envelope, every ``report_interval`` seconds,
+    and at ``flush``.
+
+    ``spool_dir``: True (the default) for a per-user cache directory keyed by the DSN, a path,
+    or None/False for no spool. Without a spool, events wait in memory (``queue_size`` of them,
+    oldest dropped first as ``queue_overflow``) and are dropped as ``ratelimit_backoff`` while
+    rate-limited. The spool holds at most ``spool_max_events`` / ``spool_max_bytes``; beyond
+    that the oldest is dropped (``cache_overflow``).
+
+    What a kill -9 can lose: events queued in memory that the thread has not yet written to
+    the spool. The thread writes each one as soon as it is queued (well under a millisecond),
+    except while it is inside a POST, at most ``read_timeout`` seconds against a hung server.
+    When the queue is full, ``capture_event`` writes to the spool itself.
+    """
+
+    def __init__(
+        self,
+        dsn: Dsn | str,
+        *,
+        queue_size: int = 100,
+        spool_dir: str | os.PathLike[str] | bool | None = True,
+        spool_max_events: int = 10_000,
+        spool_max_bytes: int = 50 * MiB,
+        spool_fsync: bool = True,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 5.0,
+        gzip_level: int = 1,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+        report_interval: float = 30.0,
+        scan_interval: float = 60.0,
+    ) -> None:
+        self.dsn = dsn if isinstance(dsn, Dsn) else Dsn.parse(dsn)
+        spool = self._open_spool(spool_dir, spool_max_events, spool_max_bytes, spool_fsync)
+        self._worker = Worker(
+            self.dsn,
+            spool=spool,
+            queue_size=queue_size,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            gzip_level=gzip_level,
+            backoff_base=backoff_base,
+            backoff_max=backoff_max,
+            report_interval=report_interval,
+            scan_interval=scan_interval,
+        )
+
+    @property
+    def spool_dir(self) -> Path | None:
+        spool = self._worker.spool
+        return None if spool is None else spool.directory
+
+    @property
+    def stats(self) -> TransportStats:
+        """A snapshot of the counters."""
+        stats = self._worker.stats
+        return replace(stats, dropped=dict(stats.dropped))
+
+    def capture_event(self, event: dict[str, Any]) -> None:
+        try:
+            if self._worker.submit(event):
+                return
+            if self._worker.spool is not None:
+                self._worker.store(event)  # full or closed: straight to disk, nothing lost
+            else:
+                self._worker.record_lost("queue_overflow", "error")
+        except Exception:
+            logger.debug("tracefix: could not queue an event", exc_info=True)
+
+    def record_lost_event(self, reason: str, category: str = "error", quantity: int = 1) -> None:
+        try:
+            self._worker.record_lost(reason, category, quantity)
+        except Exception:
+            logger.debug("tracefix: could not count a lost event", exc_info=True)
+
+    def flush(self, timeout: float) -> bool:
+        try:
+            return self._worker.flush(timeout)
+        except Exception:
+            logger.debug("tracefix: flush failed", exc_info=True)
+            return False
+
+    def close(self, timeout: float) -> None:
+        try:
+            self._worker.close(timeout)
+        except Exception:
+            logger.debug("tracefix: close failed", exc_info=True)
+
+    def _open_spool(
+        self,
+        spool_dir: str | os.PathLike[str] | bool | None,
+        max_events: int,
+        max_bytes: int,
+        fsync: bool,
+    ) -> DiskSpool | None:
+        if spool_dir is None or spool_dir is False:
+            return None
+        if spool_dir is True:
+            candidates = [default_spool_dir(self.dsn), fallback_spool_dir(self.dsn)]
+        else:
+            candidates = [Path(spool_dir)]
+        for directory in candidates:
+            try:
+                return DiskSpool(
+                    directory,
+                    max_events=max_events,
+                    max_bytes=max_bytes,
+                    fsync=fsync,
+                    on_evict=self._evicted_from_spool,
+                )
+            except OSError:
+                logger.debug("tracefix: no spool in %s", directory, exc_info=True)
+        return None
+
+    def _evicted_from_spool(self, category: str, quantity: int) -> None:
+        # develop.sentry.dev/sdk/telemetry/client-reports/: cache_overflow is the reason for an
+        # offline cache that was full.
+        self._worker.record_lost("cache_overflow", category, quantity)

@@ -1,0 +1,364 @@
+"""Where envelopes wait until the server takes them: a directory on disk, or a list in memory.
+
+The disk spool keeps one envelope per file, exactly the bytes that would be POSTed (minus
+``sent_at``, stamped at send time)::
+
+    <time_ns:020d>-<pid>-<seq:08d>-<size>.<category>.env             waiting to be sent
+    <time_ns:020d>-<pid>-<seq:08d>-<size>.<category>.env.sending-<pid>  claimed by that process
+    .tmp-<pid>-<seq>                                                    being written
+
+Names sort by creation time, so the oldest goes first and is evicted first; the size and the
+data category live in the name so that scanning and bounding need no ``stat`` and no read.
+
+Crash safety: a file gets its final name only by ``os.replace`` after its bytes are written and
+fsynced, so a kill -9 leaves either a complete file or a ``.tmp-`` file, which the next scan
+removes once its writer is dead. Claiming is an atomic rename, so of several processes sharing
+a directory (gunicorn workers) exactly one sends a file; a claim whose process died (or that is
+older than ``stale_after``, for pid namespaces and reused pids) is renamed back on the next
+scan. Delivery is therefore at least once: a kill between the server's 2xx and the unlink sends
+that envelope again, and the server drops the repeat by its ``event_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracefix.sdk.dsn import Dsn
+
+_SUFFIX = ".env"
+_CLAIMED = ".sending-"
+_TMP = ".tmp-"
+MiB = 1024 * 1024
+
+Evicted = Callable[[str, int], None]
+"""Told ``(category, quantity)`` for envelopes dropped to keep within bounds."""
+
+
+@dataclass
+class Claim:
+    """An envelope taken out to be sent; give it back with ``done`` or ``release``."""
+
+    name: str
+    category: str
+    size: int
+    data: bytes
+    path: Path | None = None
+
+
+def default_spool_dir(dsn: Dsn | str) -> Path:
+    """A per-user cache directory keyed by the DSN: processes sending to the same project share
+    it, so what one process left behind the next one sends."""
+    key = hashlib.sha256(str(dsn).encode()).hexdigest()[:16]
+    if env := os.environ.get("XDG_CACHE_HOME"):
+        base = Path(env)
+    elif sys.platform == "win32" and (env := os.environ.get("LOCALAPPDATA")):
+        base = Path(env)
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path.home() / ".cache"
+    return base / "tracefix" / "spool" / key
+
+
+def fallback_spool_dir(dsn: Dsn | str) -> Path:
+    """For service users whose home is not writable (``www-data``)."""
+    key = hashlib.sha256(str(dsn).encode()).hexdigest()[:16]
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"tracefix-{uid}" / "spool" / key
+
+
+def _alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        return True  # os.kill(pid, 0) terminates the process there; rely on stale_after
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # EPERM: it exists and belongs to someone else
+    return True
+
+
+class MemoryOutbox:
+    """The outbox when there is no disk spool: bounded, oldest evicted first, lost at exit."""
+
+    durable = False
+
+    def __init__(self, max_events: int, on_evict: Evicted) -> None:
+        self.max_events = max(1, max_events)
+        self._on_evict = on_evict
+        self._items: deque[Claim] = deque()
+        self._lock = threading.Lock()
+        self._seq = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def after_fork(self) -> None:
+        """In a forked child: what waits belongs to the parent, which sends it."""
+        self._lock = threading.Lock()
+        self._items = deque()
+
+    def add(self, data: bytes, category: str) -> None:
+        with self._lock:
+            self._items.append(Claim(f"memory-{next(self._seq)}", category, len(data), data))
+            evicted = [self._items.popleft() for _ in range(len(self._items) - self.max_events)]
+        for claim in evicted:
+            self._on_evict(claim.category, 1)
+
+    def claim_next(self, blocked: Callable[[str], bool]) -> Claim | None:
+        with self._lock:
+            for claim in self._items:
+                if not blocked(claim.category):
+                    self._items.remove(claim)
+                    return claim
+        return None
+
+    def done(self, claim: Claim) -> None:
+        return None
+
+    def release(self, claim: Claim) -> None:
+        with self._lock:
+            self._items.append(claim)
+
+    def purge(self, blocked: Callable[[str], bool]) -> dict[str, int]:
+        """Drop what waits in a ``blocked`` category; how many, by category."""
+        dropped: dict[str, int] = {}
+        with self._lock:
+            if not self._items:
+                return dropped
+            kept: deque[Claim] = deque()
+            for claim in self._items:
+                if blocked(claim.category):
+                    dropped[claim.category] = dropped.get(claim.category, 0) + 1
+                else:
+                    kept.append(claim)
+            self._items = kept
+        return dropped
+
+    def drain(self) -> list[Claim]:
+        """Take everything out (at close: it is lost with the process)."""
+        with self._lock:
+            items, self._items = list(self._items), deque()
+        return items
+
+    def refresh(self) -> None:
+        return None
+
+
+class DiskSpool:
+    """The disk spool (see the module docstring). Bounded by ``max_events`` and ``max_bytes``
+    across every process using the directory, as far as each process has seen it: counts are
+    re-read from the directory on every ``refresh``."""
+
+    durable = True
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        max_events: int = 10_000,
+        max_bytes: int = 50 * MiB,
+        on_evict: Evicted,
+        stale_after: float = 300.0,
+        fsync: bool = True,
+    ) -> None:
+        self.directory = Path(directory)
+        self.max_events = max(1, max_events)
+        self.max_bytes = max(1, max_bytes)
+        self.stale_after = stale_after
+        self.fsync = fsync
+        self._on_evict = on_evict
+        self._lock = threading.Lock()
+        self._seq = itertools.count()
+        self._pending: dict[str, deque[tuple[str, int]]] = {}
+        self._count = 0
+        self._bytes = 0
+        self._scanned = False
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def __len__(self) -> int:
+        return sum(len(names) for names in self._pending.values())
+
+    def after_fork(self) -> None:
+        """In a forked child: the parent's worker may have held the lock at the fork."""
+        self._lock = threading.Lock()
+
+    def add(self, data: bytes, category: str) -> None:
+        """Write ``data`` as a new file: temp file, fsync, atomic rename. Raises OSError."""
+        pid = os.getpid()
+        seq = next(self._seq)
+        name = f"{time.time_ns():020d}-{pid}-{seq:08d}-{len(data)}.{category}{_SUFFIX}"
+        tmp = self.directory / f"{_TMP}{pid}-{seq}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.directory / name)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        with self._lock:
+            self._pending.setdefault(category, deque()).append((name, len(data)))
+            self._count += 1
+            self._bytes += len(data)
+            evicted = self._evict_locked()
+        for evicted_category, quantity in evicted.items():
+            self._on_evict(evicted_category, quantity)
+
+    def _evict_locked(self) -> dict[str, int]:
+        evicted: dict[str, int] = {}
+        while self._count > self.max_events or self._bytes > self.max_bytes:
+            heads = [(names[0][0], category) for category, names in self._pending.items() if names]
+            if not heads:
+                break  # the rest is in flight; it leaves soon
+            _, category = min(heads)
+            name, size = self._pending[category].popleft()
+            self._count -= 1
+            self._bytes -= size
+            try:
+                (self.directory / name).unlink()
+            except FileNotFoundError:
+                continue  # another process sent or evicted it first
+            except OSError:
+                continue
+            evicted[category] = evicted.get(category, 0) + 1
+        return evicted
+
+    def claim_next(self, blocked: Callable[[str], bool]) -> Claim | None:
+        """Take the oldest envelope of a category not ``blocked``, or None."""
+        pid = os.getpid()
+        while True:
+            with self._lock:
+                heads = [
+                    (names[0][0], category)
+                    for category, names in self._pending.items()
+                    if names and not blocked(category)
+                ]
+                if not heads:
+                    return None
+                _, category = min(heads)
+                name, size = self._pending[category].popleft()
+            path = self.directory / f"{name}{_CLAIMED}{pid}"
+            try:
+                os.rename(self.directory / name, path)
+            except FileNotFoundError:
+                with self._lock:  # another process claimed or evicted it
+                    self._count -= 1
+                    self._bytes -= size
+                continue
+            try:
+                os.utime(path)  # the claim's age, for stale_after
+                data = path.read_bytes()
+            except OSError:
+                data = b""  # unreadable: the caller finds it does not parse and drops it
+            return Claim(name, category, size, data, path)
+
+    def done(self, claim: Claim) -> None:
+        """Delivered, or dropped for good."""
+        if claim.path is None:
+            return
+        claim.path.unlink(missing_ok=True)
+        with self._lock:
+            self._count -= 1
+            self._bytes -= claim.size
+
+    def release(self, claim: Claim) -> None:
+        """Not sent this time: back in the directory, at the end of its category's line so that
+        one envelope the server keeps failing on does not hold back the others."""
+        if claim.path is None:
+            return
+        try:
+            os.rename(claim.path, self.directory / claim.name)
+        except FileNotFoundError:
+            return  # taken back as a stale claim meanwhile: it is pending already
+        with self._lock:
+            self._pending.setdefault(claim.category, deque()).append((claim.name, claim.size))
+
+    def refresh(self) -> None:
+        """Re-read the directory: pick up files of other and earlier processes, remove dead
+        writers' temp files, take back dead or stale claims, and enforce the bounds."""
+        with self._lock:
+            first = not self._scanned
+            self._scanned = True
+            pid = os.getpid()
+            now = time.time()
+            pending: dict[str, list[tuple[str, int]]] = {}
+            count = size_total = 0
+            for entry in os.listdir(self.directory):
+                if entry.startswith(_TMP):
+                    self._remove_dead_temp(entry, now)
+                    continue
+                name, claimed, owner = entry.partition(_CLAIMED)
+                parsed = _parse_name(name)
+                if parsed is None:
+                    continue
+                category, size = parsed
+                if claimed:
+                    if not self._stale_claim(entry, owner, pid, first, now):
+                        count += 1
+                        size_total += size
+                        continue
+                    try:
+                        os.rename(self.directory / entry, self.directory / name)
+                    except OSError:
+                        continue
+                pending.setdefault(category, []).append((name, size))
+                count += 1
+                size_total += size
+            self._pending = {c: deque(sorted(names)) for c, names in pending.items()}
+            self._count, self._bytes = count, size_total
+            evicted = self._evict_locked()
+        for category, quantity in evicted.items():
+            self._on_evict(category, quantity)
+
+    def _remove_dead_temp(self, entry: str, now: float) -> None:
+        owner = entry[len(_TMP) :].partition("-")[0]
+        path = self.directory / entry
+        try:
+            if owner.isdigit() and _alive(int(owner)) and now - path.stat().st_mtime < 3600:
+                return
+            path.unlink()
+        except OSError:
+            pass
+
+    def _stale_claim(self, entry: str, owner: str, pid: int, first: bool, now: float) -> bool:
+        if not owner.isdigit():
+            return False
+        if int(owner) == pid:
+            # Before this process's first scan it has claimed nothing: a claim bearing its pid
+            # is an earlier life's (containers start every process as the same pid).
+            return first
+        if not _alive(int(owner)):
+            return True
+        try:
+            return now - (self.directory / entry).stat().st_mtime > self.stale_after
+        except OSError:
+            return False
+
+
+def _parse_name(name: str) -> tuple[str, int] | None:
+    """``(category, size)`` of a spool file name, or None for a name the spool did not write."""
+    if not name.endswith(_SUFFIX):
+        return None
+    stem, _, category = name[: -len(_SUFFIX)].rpartition(".")
+    parts = stem.split("-")
+    if len(parts) != 4 or not category or not all(part.isdigit() for part in parts):
+        return None
+    return category, int(parts[3])

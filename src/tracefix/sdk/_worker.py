@@ -1,0 +1,554 @@
+"""The transport's background thread and its tools: the keep-alive connection, back-off, rate
+limits and client reports.
+
+The thread's loop: write every queued event to the outbox (the disk spool, or memory), then
+send the oldest envelope it may send, one POST at a time over one connection. While the server
+is down or rate-limits, envelopes wait in the outbox and the thread sleeps until the back-off or
+the limit ends. Nothing here raises into the host: failures are logged at debug level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import gzip
+import http.client
+import logging
+import os
+import random
+import socket
+import ssl
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from tracefix.sdk._spool import Claim
+from tracefix.sdk._spool import DiskSpool
+from tracefix.sdk._spool import MemoryOutbox
+from tracefix.sdk.dsn import CLIENT
+from tracefix.sdk.dsn import Dsn
+from tracefix.sdk.envelope import EnvelopeError
+from tracefix.sdk.envelope import client_report
+from tracefix.sdk.envelope import parse_envelope
+from tracefix.sdk.envelope import serialize_envelope
+from tracefix.sdk.envelope import serialize_item
+from tracefix.sdk.envelope import with_sent_at
+
+logger = logging.getLogger("tracefix.sdk")
+
+Outbox = MemoryOutbox | DiskSpool
+
+
+@dataclass
+class TransportStats:
+    """Counters for tests and benchmarks; ``dropped`` is keyed by ``(reason, category)``."""
+
+    queued: int = 0
+    spooled: int = 0
+    sent: int = 0
+    posts: int = 0
+    connections: int = 0
+    failures: int = 0
+    dropped: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+class NetworkError(Exception):
+    """The POST got no HTTP response."""
+
+
+@dataclass
+class Response:
+    status: int
+    retry_after: str | None = None
+    rate_limits: str | None = None
+
+
+class Connection:
+    """One keep-alive HTTP(S) connection to the DSN's host, opened again after any failure.
+
+    One connection for the life of the process: a client per event costs 21-30 ms of CPU here
+    (bugstack's, measured in docs/sdk-overhead-peers.md)."""
+
+    def __init__(self, dsn: Dsn, connect_timeout: float, read_timeout: float) -> None:
+        self.dsn = dsn
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.opened = 0
+        self._conn: http.client.HTTPConnection | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._headers = {
+            "Content-Type": "application/x-sentry-envelope",
+            "Content-Encoding": "gzip",
+            "X-Sentry-Auth": dsn.auth_header(),
+            "User-Agent": CLIENT,
+        }
+
+    def post(self, body: bytes) -> Response:
+        reused = self._conn is not None
+        try:
+            return self._post_once(body)
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            if not reused or isinstance(exc, TimeoutError):
+                raise NetworkError(f"{type(exc).__name__}: {exc}") from exc
+        # The server may have closed the idle keep-alive connection: once more on a fresh one.
+        try:
+            return self._post_once(body)
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            raise NetworkError(f"{type(exc).__name__}: {exc}") from exc
+
+    def _post_once(self, body: bytes) -> Response:
+        conn = self._conn or self._open()
+        conn.request("POST", self.dsn.envelope_path, body, self._headers)
+        resp = conn.getresponse()
+        resp.read()
+        if resp.will_close:
+            self.close()
+        return Response(
+            resp.status, resp.getheader("Retry-After"), resp.getheader("X-Sentry-Rate-Limits")
+        )
+
+    def _open(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection
+        if self.dsn.scheme == "https":
+            if self._ssl is None:
+                self._ssl = ssl.create_default_context()  # milliseconds: once per process
+            conn = http.client.HTTPSConnection(
+                self.dsn.host, self.dsn.port, timeout=self.connect_timeout, context=self._ssl
+            )
+        else:
+            conn = http.client.HTTPConnection(
+                self.dsn.host, self.dsn.port, timeout=self.connect_timeout
+            )
+        conn.connect()
+        if conn.sock is not None:
+            # Without it a delayed ACK stalls each small POST by 40 ms (sdk-overhead-peers.md).
+            with contextlib.suppress(OSError):
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.sock.settimeout(self.read_timeout)
+        self._conn = conn
+        self.opened += 1
+        return conn
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def forget(self) -> None:
+        """In a forked child: the socket is the parent's; drop it without touching it."""
+        self._conn = None
+
+
+def parse_retry_after(value: str | None, now: float | None = None, default: float = 60.0) -> float:
+    """Seconds to wait from a ``Retry-After`` header: seconds, or an HTTP date."""
+    if not value:
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return default
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def parse_rate_limits(header: str) -> dict[str | None, float]:
+    """Seconds per data category (``None``: every category) from ``X-Sentry-Rate-Limits``:
+    ``retry_after:categories:scope:reason_code:...`` joined by commas; unknown fields ignored
+    (develop.sentry.dev/sdk/expected-features/rate-limiting/)."""
+    limits: dict[str | None, float] = {}
+    for quota in header.split(","):
+        fields = quota.strip().split(":")
+        if len(fields) < 2:
+            continue
+        try:
+            seconds = float(fields[0].strip())
+        except ValueError:
+            continue
+        categories: list[str | None] = [c.strip() for c in fields[1].split(";") if c.strip()]
+        for category in categories or [None]:
+            limits[category] = max(limits.get(category, 0.0), seconds)
+    return limits
+
+
+class RateLimits:
+    """Until when (monotonic) each data category may not be sent."""
+
+    def __init__(self) -> None:
+        self._until: dict[str | None, float] = {}
+
+    def update(self, response: Response, now: float) -> None:
+        if response.rate_limits:
+            # The detailed header wins over Retry-After when both are there.
+            for category, seconds in parse_rate_limits(response.rate_limits).items():
+                self._until[category] = max(self._until.get(category, 0.0), now + seconds)
+        elif response.status == 429:
+            self._until[None] = now + parse_retry_after(response.retry_after)
+
+    def blocked(self, category: str, now: float) -> bool:
+        return self._until.get(category, 0.0) > now or self._until.get(None, 0.0) > now
+
+    def next_expiry(self, now: float) -> float | None:
+        ahead = [until for until in self._until.values() if until > now]
+        return min(ahead) if ahead else None
+
+
+class Worker:
+    """The queue, the thread and the sending. See ``HttpTransport`` for the options."""
+
+    def __init__(
+        self,
+        dsn: Dsn,
+        *,
+        spool: DiskSpool | None,
+        queue_size: int,
+        connect_timeout: float,
+        read_timeout: float,
+        gzip_level: int,
+        backoff_base: float,
+        backoff_max: float,
+        report_interval: float,
+        scan_interval: float,
+    ) -> None:
+        self.dsn = dsn
+        self.spool = spool
+        self.stats = TransportStats()
+        self.queue_size = max(1, queue_size)
+        self.gzip_level = gzip_level
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.report_interval = report_interval
+        self.scan_interval = scan_interval
+        # Events the spool cannot take (no spool, or a disk error) wait here instead.
+        self.memory = MemoryOutbox(self.queue_size, self._evicted_from_memory)
+        self.outboxes: list[Outbox] = [self.memory] + ([spool] if spool is not None else [])
+        self.conn = Connection(dsn, connect_timeout, read_timeout)
+        self.limits = RateLimits()
+        self._init_state()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _after_fork(ref))
+        self.start()
+
+    def _init_state(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: deque[dict[str, Any]] = deque()
+        self._unfinished = 0
+        self._idle = False
+        self._stopping = False
+        self._closed = False
+        self._report_now = False
+        self._lost: dict[tuple[str, str], int] = {}
+        self._lost_lock = threading.Lock()
+        self._failures = 0
+        self._retry_at = 0.0
+        self._last_ok = False
+        self._strikes_armed = False
+        self._strikes: dict[str, int] = {}
+        self._last_report = time.monotonic()
+        self._next_scan = 0.0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="tracefix.sdk.transport")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def after_fork(self) -> None:
+        """The child starts afresh: the parent sends what it had queued."""
+        self._init_state()
+        self.memory.after_fork()
+        if self.spool is not None:
+            self.spool.after_fork()
+        self.conn.forget()
+        self.start()
+
+    # -- the caller's side ------------------------------------------------------------------
+
+    def submit(self, event: dict[str, Any]) -> bool:
+        """Queue ``event``; False when the queue is full or closed."""
+        with self._cond:
+            if self._closed or len(self._queue) >= self.queue_size:
+                return False
+            self._queue.append(event)
+            self._unfinished += 1
+            self._idle = False
+            self._cond.notify_all()
+        self.stats.queued += 1
+        return True
+
+    def record_lost(self, reason: str, category: str, quantity: int = 1) -> None:
+        if quantity <= 0:
+            return
+        key = (reason, category)
+        with self._lost_lock:
+            self._lost[key] = self._lost.get(key, 0) + quantity
+            self.stats.dropped[key] = self.stats.dropped.get(key, 0) + quantity
+
+    def flush(self, timeout: float) -> bool:
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            self._report_now = True
+            self._idle = False
+            self._cond.notify_all()
+        while True:
+            if self.spool is not None:
+                # With a disk spool the caller writes what is queued itself: the thread may be
+                # stuck in a POST to a hung server for up to read_timeout.
+                self.store_queued()
+            with self._cond:
+                thread = self._thread
+                running = thread is not None and thread.is_alive()
+                if self._unfinished == 0 and (self._idle or not running):
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+        return self._unfinished == 0 and len(self.memory) == 0
+
+    def close(self, timeout: float) -> None:
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._stopping = True
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.store_queued()
+        for claim in self.memory.drain():
+            self.record_lost("network_error", claim.category)
+        if self.spool is not None and (report := self._take_report()):
+            # Nobody else will send it: the next process does, from the spool.
+            try:
+                self.spool.add(serialize_envelope([("client_report", report)]), "internal")
+            except OSError:
+                logger.debug("tracefix: could not spool the client report", exc_info=True)
+
+    def store_queued(self) -> None:
+        """Move what is queued to the outbox."""
+        while True:
+            with self._cond:
+                if not self._queue:
+                    return
+                event = self._queue.popleft()
+            try:
+                self.store(event)
+            finally:
+                with self._cond:
+                    self._unfinished -= 1
+                    self._cond.notify_all()
+
+    def store(self, event: dict[str, Any]) -> None:
+        """Serialise ``event`` and put it in the spool, else in memory."""
+        try:
+            data = self._serialize(event)
+        except Exception:
+            logger.debug("tracefix: could not serialise an event", exc_info=True)
+            self.record_lost("internal_sdk_error", "error")
+            return
+        if self.spool is not None:
+            try:
+                self.spool.add(data, "error")
+                self.stats.spooled += 1
+                return
+            except OSError:
+                logger.debug("tracefix: could not write to the spool", exc_info=True)
+        if self.limits.blocked("error", time.monotonic()):
+            self.record_lost("ratelimit_backoff", "error")
+            return
+        self.memory.add(data, "error")
+
+    def _serialize(self, event: dict[str, Any]) -> bytes:
+        event_id = event.get("event_id")
+        if not isinstance(event_id, str) or len(event_id) != 32:
+            event_id = uuid.uuid4().hex
+            event = {**event, "event_id": event_id}
+        return serialize_envelope([("event", event)], event_id=event_id, dsn=self.dsn)
+
+    def _evicted_from_memory(self, category: str, quantity: int) -> None:
+        self.record_lost("queue_overflow", category, quantity)
+
+    # -- the thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                if not self._step():
+                    return
+            except Exception:
+                logger.debug("tracefix: internal error in the transport thread", exc_info=True)
+                with self._cond:
+                    self._cond.wait(0.5)  # not a hot loop if it keeps failing
+
+    def _step(self) -> bool:
+        """One turn of the loop; False when the thread should stop."""
+        self.store_queued()
+        now = time.monotonic()
+        if self.spool is not None and now >= self._next_scan:
+            self._next_scan = now + self.scan_interval
+            self.spool.refresh()
+        if now >= self._retry_at:
+            for outbox in self.outboxes:
+                claim = outbox.claim_next(self._blocked)
+                if claim is not None:
+                    self._send(outbox, claim)
+                    return True
+            if self._report_due(now):
+                self._send_report()
+                return True
+        with self._cond:
+            if self._stopping:
+                return False
+            if self._queue:
+                return True
+            self._report_now = False
+            self._idle = True
+            self._cond.notify_all()
+            self._cond.wait(self._sleep_for(now))
+            self._idle = False
+            return not self._stopping
+
+    def _blocked(self, category: str) -> bool:
+        return self.limits.blocked(category, time.monotonic())
+
+    def _sleep_for(self, now: float) -> float:
+        wake = [self._next_scan] if self.spool is not None else []
+        waiting = any(len(outbox) for outbox in self.outboxes) or bool(self._lost)
+        if waiting:
+            if self._retry_at > now:
+                wake.append(self._retry_at)
+            if (expiry := self.limits.next_expiry(now)) is not None:
+                wake.append(expiry)
+        if self._lost:
+            wake.append(self._last_report + self.report_interval)
+        return max(0.001, min(wake, default=now + 60.0) - now)
+
+    def _report_due(self, now: float) -> bool:
+        if not self._lost or self.limits.blocked("internal", now):
+            return False
+        return self._report_now or now - self._last_report >= self.report_interval
+
+    def _take_report(self) -> dict[str, Any] | None:
+        with self._lost_lock:
+            lost, self._lost = self._lost, {}
+        self._last_report = time.monotonic()
+        return client_report(lost) if lost else None
+
+    def _give_back_report(self, report: dict[str, Any] | None) -> None:
+        if report is None:
+            return
+        with self._lost_lock:
+            for entry in report["discarded_events"]:
+                key = (entry["reason"], entry["category"])
+                self._lost[key] = self._lost.get(key, 0) + entry["quantity"]
+
+    def _send_report(self) -> None:
+        report = self._take_report()
+        with self._cond:
+            self._report_now = False
+        if report is None:
+            return
+        status = self._post(serialize_envelope([("client_report", report)]))
+        if status is None or status == 429 or status >= 500:
+            self._give_back_report(report)
+
+    def _send(self, outbox: Outbox, claim: Claim) -> None:
+        try:
+            items = parse_envelope(claim.data).items
+        except EnvelopeError:
+            # A damaged or foreign file: drop it, never retry it forever.
+            outbox.done(claim)
+            self.record_lost("internal_sdk_error", claim.category)
+            return
+        report = self._take_report()
+        extra = serialize_item("client_report", report) if report else b""
+        status = self._post(with_sent_at(claim.data) + extra)
+        if status is not None and 200 <= status < 300:
+            outbox.done(claim)
+            self._strikes.pop(claim.name, None)
+            self.stats.sent += sum(1 for item in items if item.type == "event")
+            return
+        if status is not None and status != 429 and status < 500:
+            # develop.sentry.dev/sdk/expected-features/#dealing-with-network-failures: a 4xx
+            # is final (400 malformed, 413 too large); retrying would never end.
+            outbox.done(claim)
+            self._strikes.pop(claim.name, None)
+            for item in items:
+                if item.type != "client_report":
+                    self.record_lost("send_error", item.category)
+            return
+        self._give_back_report(report)
+        if status == 429 and not outbox.durable:
+            # Not reported: the server counted it already (develop.sentry.dev/sdk/
+            # expected-features/#dealing-with-network-failures).
+            outbox.done(claim)
+            return
+        if status is not None and status >= 500 and self._struck_out(claim):
+            outbox.done(claim)
+            self.record_lost("send_error", claim.category)
+            return
+        outbox.release(claim)
+
+    def _struck_out(self, claim: Claim) -> bool:
+        """A 5xx after the server had just accepted something is a strike against the envelope
+        (it, not an outage, may be the cause); three strikes and it is dropped. During an
+        outage every answer is a 5xx and no envelope collects strikes."""
+        if not self._strikes_armed:
+            return False
+        if len(self._strikes) > 10_000:
+            self._strikes.clear()
+        self._strikes[claim.name] = strikes = self._strikes.get(claim.name, 0) + 1
+        return strikes >= 3
+
+    def _post(self, envelope: bytes) -> int | None:
+        """POST an envelope; its status, or None on a network error. Applies rate limits and
+        back-off."""
+        self.stats.posts += 1
+        try:
+            response = self.conn.post(gzip.compress(envelope, self.gzip_level))
+        except NetworkError as exc:
+            logger.debug("tracefix: could not send to %s: %s", self.dsn.netloc, exc)
+            response = None
+        self.stats.connections = self.conn.opened
+        now = time.monotonic()
+        self._strikes_armed = self._last_ok
+        self._last_ok = response is not None and 200 <= response.status < 300
+        if response is not None:
+            self.limits.update(response, now)
+            # Without a disk spool nothing can wait out a limit: drop and report.
+            for category, quantity in self.memory.purge(self._blocked).items():
+                self.record_lost("ratelimit_backoff", category, quantity)
+        if response is None or response.status >= 500:
+            self.stats.failures += 1
+            self._failures += 1
+            delay = min(self.backoff_max, self.backoff_base * 2 ** min(self._failures - 1, 30))
+            self._retry_at = now + delay * random.uniform(0.5, 1.0)
+        elif response.status == 429:
+            self.stats.failures += 1
+        else:
+            if self._failures and self.spool is not None:
+                self._next_scan = 0.0  # recovered: look for what other processes left
+            self._failures = 0
+            self._retry_at = 0.0
+        return None if response is None else response.status
+
+
+def _after_fork(ref: weakref.ref[Worker]) -> None:
+    worker = ref()
+    if worker is not None:
+        try:
+            worker.after_fork()
+        except Exception:
+            logger.debug("tracefix: could not restart the transport after fork", exc_info=True)
