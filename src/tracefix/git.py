@@ -71,6 +71,54 @@ def untracked_files(root: Path) -> list[str]:
     return sorted({p for p in result.stdout.split("\0") if p})
 
 
+#: Ignored files that are tools' caches and environments, never a program's data.
+_TOOL_FILES = frozenset(
+    {
+        "__pycache__",
+        ".pytest_cache",
+        ".mypy_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "env",
+        "node_modules",
+        ".coverage",
+        "htmlcov",
+        "build",
+        "dist",
+        ".idea",
+        ".vscode",
+        ".DS_Store",
+    }
+)
+
+
+def ignored_local_files(root: Path) -> list[str]:
+    """Files and folders git ignores in ``root`` that may hold a program's local state
+    (``instance/``, ``app.db``, ``.env``), without caches, environments and build output."""
+    result = git(
+        "ls-files",
+        "-z",
+        "--others",
+        "--ignored",
+        "--exclude-standard",
+        "--directory",
+        cwd=root,
+        check=False,
+    )
+    found = []
+    for path in result.stdout.split("\0"):
+        parts = [part for part in path.split("/") if part]
+        if not parts or any(part in _TOOL_FILES or part.endswith(".egg-info") for part in parts):
+            continue
+        if path.endswith((".pyc", ".pyo")):
+            continue
+        found.append(path)
+    return sorted(found)
+
+
 def changed_files(root: Path) -> list[str]:
     """Tracked paths whose work-tree or index content differs from HEAD (deletions included)."""
     result = git("diff", "HEAD", "--name-only", "--no-renames", "-z", cwd=root)

@@ -86,6 +86,20 @@ def test_detects_pytest(make_repo, files, found):
         assert cwd == root
 
 
+def test_a_top_level_unittest_module_runs_with_unittest(make_repo):
+    """microblog's layout: one ``tests.py`` of ``unittest.TestCase`` classes, no pytest."""
+    tests = "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_x(self):\n        pass\n"
+    root = make_repo({"app/__init__.py": "", "tests.py": tests})
+    assert find_test_command(root, python=PY) == ((PY, "-m", "unittest"), root)
+    run = run_tests([PY, "-m", "unittest"], cwd=root, project_root=root)
+    assert run.ok and "Ran 1 test" in run.output_tail
+
+
+def test_a_top_level_module_named_test_without_unittest_is_not_a_suite(make_repo):
+    root = make_repo({"testing_config.py": "DEBUG = True\n", "tests.py": "print('hi')\n"})
+    assert find_test_command(root, python=PY) is None
+
+
 def test_pytest_runs_from_the_nearest_configured_folder(make_repo):
     root = make_repo({"service/pytest.ini": "[pytest]\n", "service/app/x.py": ""})
     argv, cwd = find_test_command(root, python=PY, cwd_in_repo="service/app")
@@ -173,3 +187,12 @@ def test_the_reported_command_can_be_run_again(make_repo):
     run = run_tests(argv, cwd=cwd, project_root=root)
     assert run.command == argv
     assert not any("junitxml" in arg for arg in run.command)
+
+
+def test_a_suite_judged_by_exit_code_does_not_read_as_no_tests():
+    from tracefix.cli.render import _tests_summary
+
+    unittest_run = TestRun((PY, "-m", "unittest"), 0, {}, 1.0, "")
+    assert _tests_summary(unittest_run) == "exit 0"
+    empty_pytest = TestRun((PY, "-m", "pytest", "-q"), 5, {}, 1.0, "")
+    assert _tests_summary(empty_pytest) == "no tests"

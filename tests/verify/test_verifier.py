@@ -253,6 +253,9 @@ def test_a_fix_that_gets_past_the_error_into_another_says_which(project):
         '    user = User(name="Admin")\n',
         '    db.session.execute(db.text("SELECT * FROM local_only"))\n    user = User(name="Admin")\n',
     )
+    (root / "instance").mkdir(exist_ok=True)
+    (root / "instance" / "seed.db").write_bytes(b"")
+    (root / "__pycache__").mkdir(exist_ok=True)
     result = verify(root, event, [change(root, SCRIPT, fixed)], run_tests=False)
 
     assert not result.verified
@@ -262,7 +265,10 @@ def test_a_fix_that_gets_past_the_error_into_another_says_which(project):
         "after the fix the command gets past that RuntimeError but raises OperationalError at "
     )
     assert "no such table: local_only" in reason
-    assert reason.endswith("does the command need one?)")
+    assert reason.endswith(
+        "(the clean worktree lacks files git ignores that your tree has: instance/; "
+        "does the command need them?)"
+    )
 
 
 def test_an_event_that_does_not_reproduce_says_so(project):

@@ -12,7 +12,9 @@ from rich.text import Text
 from tracefix.errors import NotReproduced
 from tracefix.errors import UnverifiedFix
 from tracefix.pipeline import RunReport
+from tracefix.verify.tests import NO_TESTS_COLLECTED
 from tracefix.verify.tests import TestRun
+from tracefix.verify.tests import is_pytest
 
 JSON_FORMAT_VERSION = 1
 
@@ -99,6 +101,8 @@ def _render_verification(report: RunReport, console: Console) -> None:
     if v.tests_before is not None and v.tests_after is not None:
         before, after = _tests_summary(v.tests_before), _tests_summary(v.tests_after)
         detail = f"tests before: {before}; after: {after}"
+        if not v.tests_before.outcomes and not is_pytest(v.tests_before.command):
+            detail += f" (`{shlex.join(v.tests_before.command)}`, judged by its exit code)"
         if v.regressions:
             detail += "; broken by the fix: " + ", ".join(v.regressions)
         checks.append((not v.regressions, detail))
@@ -132,7 +136,11 @@ def _tests_summary(run: TestRun) -> str:
     for outcome in run.outcomes.values():
         counts[outcome] = counts.get(outcome, 0) + 1
     if not counts:
-        return "no tests" if run.returncode in (0, 5) else f"exit {run.returncode}"
+        # Per-test outcomes come from pytest; any other runner (``python -m unittest``, a
+        # ``--test-cmd``) is judged by its exit code alone, which must not read as "no tests".
+        if is_pytest(run.command) and run.returncode in (0, NO_TESTS_COLLECTED):
+            return "no tests"
+        return f"exit {run.returncode}"
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items()))
 
 

@@ -80,15 +80,38 @@ def find_test_command(
 
     ``test_cmd`` (``--test-cmd``) runs as given from the user's folder. Otherwise pytest runs when
     the project has pytest configuration or test files: from the nearest folder above the user's
-    with pytest configuration, else from the repository root.
+    with pytest configuration, else from the repository root. A project with neither whose
+    top-level ``tests.py`` uses ``unittest`` (microblog, Flasky) gets ``python -m unittest`` from
+    the root, judged by its exit code: pytest would not collect that file, and need not be
+    installed.
     """
     cwd = (root / cwd_in_repo).resolve()
     if test_cmd:
         return tuple(test_cmd), cwd
     configured = _pytest_config_dir(cwd, root)
-    if configured is None and not has_test_files(listed_files(root)):
-        return None
+    if configured is None:
+        files = listed_files(root)
+        if not has_test_files(files):
+            if has_unittest_modules(root, files):
+                return (python, "-m", "unittest"), root
+            return None
     return (python, "-m", "pytest", *PYTEST_OPTIONS), configured or root
+
+
+def has_unittest_modules(root: Path, files: Sequence[str]) -> bool:
+    """Whether the top level of ``root`` has a module ``python -m unittest`` discovers (its
+    default pattern is ``test*.py``) that imports ``unittest``."""
+    for path in files:
+        name = PurePosixPath(path)
+        if len(name.parts) != 1 or not (name.name.startswith("test") and name.suffix == ".py"):
+            continue
+        try:
+            text = (root / path).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "import unittest" in text or "from unittest" in text:
+            return True
+    return False
 
 
 def run_tests(

@@ -29,6 +29,7 @@ from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_context_error
 from tracefix.errors import CommandNotFound
 from tracefix.errors import DeliveryError
+from tracefix.git import ignored_local_files
 from tracefix.event import Event
 from tracefix.patch import FileChange
 from tracefix.verify.integrity import check_context_balance
@@ -157,7 +158,7 @@ class _Trial:
         else:
             after_capture, after_errors = after, tuple(_describe(e) for e in after.events)
             if after.events:
-                reasons.append(_after_reason(after.events[-1], event))
+                reasons.append(_after_reason(after.events[-1], event, self.repo_root))
             elif after.returncode != 0:
                 reasons.append(f"after the fix the command exits with {after.returncode}")
         regressions = (
@@ -277,12 +278,13 @@ def _reproduces(capture: Capture, event: Event, repo_root: Path) -> tuple[bool, 
     return False, f"it raised {_describe(capture.events[-1])} instead"
 
 
-def _after_reason(after: Event, before: Event) -> str:
+def _after_reason(after: Event, before: Event, repo_root: Path) -> str:
     """Why the fixed command failed: the same error again, or another one the fix got to.
 
-    Another error, such as ``OperationalError: no such table``, often comes from the clean
-    worktree rather than the fix: it holds what git tracks and the uncommitted changes, but no
-    ignored file (a local SQLite database, ``instance/``, ``.env``).
+    Another error, such as ``OperationalError: no such table``, may come from the clean worktree
+    rather than the fix: it holds what git tracks and the uncommitted changes, but none of the
+    ignored files the user's tree has (a local SQLite database, ``instance/``, ``.env``), which
+    the reason then names.
     """
     if (after.exception.type, after.exception.first_line) == (
         before.exception.type,
@@ -293,11 +295,13 @@ def _after_reason(after: Event, before: Event) -> str:
         f"after the fix the command gets past that {before.exception.type} but raises "
         f"{_describe(after)}: {after.exception.first_line}"
     )
-    if is_context_error(after.exception):
+    local = [] if is_context_error(after.exception) else ignored_local_files(repo_root)
+    if not local:
         return reason
+    listed = ", ".join(local[:MAX_LISTED]) + (", ..." if len(local) > MAX_LISTED else "")
     return (
-        f"{reason} (the clean worktree has no files git ignores, such as a local database or "
-        ".env; does the command need one?)"
+        f"{reason} (the clean worktree lacks files git ignores that your tree has: {listed}; "
+        "does the command need them?)"
     )
 
 
