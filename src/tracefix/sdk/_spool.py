@@ -109,7 +109,7 @@ class MemoryOutbox:
         self._lock = threading.Lock()
         self._items = deque()
 
-    def add(self, data: bytes, category: str) -> None:
+    def add(self, data: bytes, category: str, created_ns: int | None = None) -> None:
         with self._lock:
             self._items.append(Claim(f"memory-{next(self._seq)}", category, len(data), data))
             evicted = [self._items.popleft() for _ in range(len(self._items) - self.max_events)]
@@ -194,11 +194,13 @@ class DiskSpool:
         """In a forked child: the parent's worker may have held the lock at the fork."""
         self._lock = threading.Lock()
 
-    def add(self, data: bytes, category: str) -> None:
-        """Write ``data`` as a new file: temp file, fsync, atomic rename. Raises OSError."""
+    def add(self, data: bytes, category: str, created_ns: int | None = None) -> None:
+        """Write ``data`` as a new file: temp file, fsync, atomic rename. Raises OSError.
+        ``created_ns`` (when the event was captured) orders the file among the others."""
         pid = os.getpid()
         seq = next(self._seq)
-        name = f"{time.time_ns():020d}-{pid}-{seq:08d}-{len(data)}.{category}{_SUFFIX}"
+        created_ns = time.time_ns() if created_ns is None else created_ns
+        name = f"{created_ns:020d}-{pid}-{seq:08d}-{len(data)}.{category}{_SUFFIX}"
         tmp = self.directory / f"{_TMP}{pid}-{seq}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
@@ -215,7 +217,7 @@ class DiskSpool:
             tmp.unlink(missing_ok=True)
             raise
         with self._lock:
-            self._pending.setdefault(category, deque()).append((name, len(data)))
+            _insert_sorted(self._pending.setdefault(category, deque()), (name, len(data)))
             self._count += 1
             self._bytes += len(data)
             evicted = self._evict_locked()
@@ -351,6 +353,14 @@ class DiskSpool:
             return now - (self.directory / entry).stat().st_mtime > self.stale_after
         except OSError:
             return False
+
+
+def _insert_sorted(names: deque[tuple[str, int]], entry: tuple[str, int]) -> None:
+    # Writers finish in nearly the order they were captured: the place is at or near the end.
+    index = len(names)
+    while index and names[index - 1][0] > entry[0]:
+        index -= 1
+    names.insert(index, entry)
 
 
 def _parse_name(name: str) -> tuple[str, int] | None:

@@ -241,8 +241,9 @@ class Worker:
 
     def _init_state(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._queue: deque[dict[str, Any]] = deque()
+        self._queue: deque[tuple[int, dict[str, Any]]] = deque()
         self._unfinished = 0
+        self._added = 0  # envelopes put in an outbox: the thread re-checks before it sleeps
         self._idle = False
         self._stopping = False
         self._closed = False
@@ -279,7 +280,7 @@ class Worker:
         with self._cond:
             if self._closed or len(self._queue) >= self.queue_size:
                 return False
-            self._queue.append(event)
+            self._queue.append((time.time_ns(), event))
             self._unfinished += 1
             self._idle = False
             self._cond.notify_all()
@@ -308,7 +309,8 @@ class Worker:
             with self._cond:
                 thread = self._thread
                 running = thread is not None and thread.is_alive()
-                if self._unfinished == 0 and (self._idle or not running):
+                # Idle with envelopes in memory means backing off: keep waiting for delivery.
+                if self._unfinished == 0 and (not running or self._idle and not len(self.memory)):
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -342,15 +344,15 @@ class Worker:
             with self._cond:
                 if not self._queue:
                     return
-                event = self._queue.popleft()
+                created_ns, event = self._queue.popleft()
             try:
-                self.store(event)
+                self.store(event, created_ns)
             finally:
                 with self._cond:
                     self._unfinished -= 1
                     self._cond.notify_all()
 
-    def store(self, event: dict[str, Any]) -> None:
+    def store(self, event: dict[str, Any], created_ns: int | None = None) -> None:
         """Serialise ``event`` and put it in the spool, else in memory."""
         try:
             data = self._serialize(event)
@@ -360,8 +362,9 @@ class Worker:
             return
         if self.spool is not None:
             try:
-                self.spool.add(data, "error")
+                self.spool.add(data, "error", created_ns)
                 self.stats.spooled += 1
+                self._wake()
                 return
             except OSError:
                 logger.debug("tracefix: could not write to the spool", exc_info=True)
@@ -369,6 +372,13 @@ class Worker:
             self.record_lost("ratelimit_backoff", "error")
             return
         self.memory.add(data, "error")
+        self._wake()
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._added += 1
+            self._idle = False
+            self._cond.notify_all()
 
     def _serialize(self, event: dict[str, Any]) -> bytes:
         event_id = event.get("event_id")
@@ -386,6 +396,7 @@ class Worker:
         while True:
             try:
                 if not self._step():
+                    self.conn.close()
                     return
             except Exception:
                 logger.debug("tracefix: internal error in the transport thread", exc_info=True)
@@ -394,6 +405,8 @@ class Worker:
 
     def _step(self) -> bool:
         """One turn of the loop; False when the thread should stop."""
+        with self._cond:
+            added = self._added
         self.store_queued()
         now = time.monotonic()
         if self.spool is not None and now >= self._next_scan:
@@ -411,8 +424,8 @@ class Worker:
         with self._cond:
             if self._stopping:
                 return False
-            if self._queue:
-                return True
+            if self._queue or self._added != added:
+                return True  # something came while this turn looked elsewhere
             self._report_now = False
             self._idle = True
             self._cond.notify_all()
