@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from tracefix.event import Frame
 from tracefix.git import git
 from tracefix.git import read_project
 from tracefix.patch import FileChange
+from tracefix.verify import worktree
 from tracefix.verify.tests import PASSED
 from tracefix.verify.verifier import verify_fix
 
@@ -244,19 +247,43 @@ def test_a_fix_that_does_not_fix_is_rejected(project):
     )
 
 
-def test_a_fix_that_gets_past_the_error_into_another_says_which(project):
-    """A seed script run against the user's local database (flaskr's ``instance/``, an ignored
-    ``app.db``) fixed, then failing on a table the clean worktree's fresh database lacks: the
-    reason names the new error and the likely cause rather than "still raises"."""
-    root, event = project
-    fixed = FIXED_SCRIPT.replace(
-        '    user = User(name="Admin")\n',
-        '    db.session.execute(db.text("SELECT * FROM local_only"))\n    user = User(name="Admin")\n',
-    )
+def local_database(root: Path) -> Path:
+    """The user's own ignored SQLite database, holding a table only it has."""
     (root / "instance").mkdir(exist_ok=True)
-    (root / "instance" / "seed.db").write_bytes(b"")
+    path = root / "instance" / "seed.db"
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("CREATE TABLE local_only (id INTEGER)")
+        connection.commit()
+    return path
+
+
+READS_LOCAL_TABLE = FIXED_SCRIPT.replace(
+    '    user = User(name="Admin")\n',
+    '    db.session.execute(db.text("SELECT * FROM local_only"))\n    user = User(name="Admin")\n',
+)
+
+
+def test_local_state_is_copied_in_and_the_users_copy_is_never_written(project):
+    """A seed script that needs the user's ignored local database verifies against a copy."""
+    root, event = project
+    database = local_database(root)
+    before = database.read_bytes()
     (root / "__pycache__").mkdir(exist_ok=True)
-    result = verify(root, event, [change(root, SCRIPT, fixed)], run_tests=False)
+
+    result = verify(root, event, [change(root, SCRIPT, READS_LOCAL_TABLE)], run_tests=False)
+
+    assert result.verified, result.reasons
+    assert database.read_bytes() == before
+
+
+def test_a_fix_that_gets_past_the_error_into_another_says_which(project, monkeypatch):
+    """When local state was too big to copy, a new error after the fix names what was left out
+    rather than saying "still raises"."""
+    root, event = project
+    local_database(root)
+    monkeypatch.setattr(worktree, "MAX_LOCAL_FILE_BYTES", 10)
+
+    result = verify(root, event, [change(root, SCRIPT, READS_LOCAL_TABLE)], run_tests=False)
 
     assert not result.verified
     assert len(result.reasons) == 1
@@ -266,8 +293,8 @@ def test_a_fix_that_gets_past_the_error_into_another_says_which(project):
     )
     assert "no such table: local_only" in reason
     assert reason.endswith(
-        "(the clean worktree lacks files git ignores that your tree has: instance/; "
-        "does the command need them?)"
+        "(files git ignores in your tree were too big to copy into the worktree: "
+        "instance/seed.db; does the command need them?)"
     )
 
 
@@ -379,9 +406,9 @@ def test_a_flat_layout_editable_install_is_verified_from_the_worktree(make_repo,
     capture = run_captured(command, cwd=root, project_root=root, stream=False, timeout=120)
     assert capture.returncode == 1 and capture.events, capture.stderr_tail
     fixed = SEEDING.replace("from app import db", "from app import create_app, db").replace(
-        "    db.session.add(User(name=\"Admin\"))\n    db.session.commit()\n",
+        '    db.session.add(User(name="Admin"))\n    db.session.commit()\n',
         "    with create_app().app_context():\n"
-        "        db.session.add(User(name=\"Admin\"))\n"
+        '        db.session.add(User(name="Admin"))\n'
         "        db.session.commit()\n",
     )
 

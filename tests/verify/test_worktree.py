@@ -60,7 +60,8 @@ def dirty_repo(make_repo):
 
 def test_worktree_is_head_plus_uncommitted_changes(dirty_repo):
     before = snapshot(dirty_repo)
-    with isolated_worktree(dirty_repo) as tree:
+    with isolated_worktree(dirty_repo) as worktree:
+        tree = worktree.path
         assert tree != dirty_repo
         assert (tree / "app.py").read_text() == "print('unstaged edit')\n"
         assert (tree / "staged.py").read_text() == "x = 'staged'\n"
@@ -68,15 +69,17 @@ def test_worktree_is_head_plus_uncommitted_changes(dirty_repo):
         assert (tree / "data.bin").read_bytes() == BINARY[::-1] + b"\r\n\x00"
         assert (tree / "pkg" / "new.py").read_text() == "z = 'untracked'\n"
         assert os.access(tree / "run.sh", os.X_OK)
-        assert not (tree / "ignored.txt").exists()
+        assert (tree / "ignored.txt").read_text() == "secret\n"
         (tree / "app.py").write_text("changed in the worktree\n")
+        (tree / "ignored.txt").write_text("changed in the worktree\n")
     assert not tree.exists()
     assert snapshot(dirty_repo) == before
 
 
 def test_worktree_removed_when_the_block_raises(dirty_repo):
     before = snapshot(dirty_repo)
-    with pytest.raises(ValueError), isolated_worktree(dirty_repo) as tree:
+    with pytest.raises(ValueError), isolated_worktree(dirty_repo) as worktree:
+        tree = worktree.path
         raise ValueError("boom")
     assert not tree.exists()
     assert snapshot(dirty_repo) == before
@@ -84,11 +87,41 @@ def test_worktree_removed_when_the_block_raises(dirty_repo):
 
 def test_worktree_removed_on_ctrl_c(dirty_repo):
     before = snapshot(dirty_repo)
-    with pytest.raises(KeyboardInterrupt), isolated_worktree(dirty_repo) as tree:
+    with pytest.raises(KeyboardInterrupt), isolated_worktree(dirty_repo) as worktree:
+        tree = worktree.path
         raise KeyboardInterrupt
     assert not tree.exists()
     assert not tree.parent.exists()
     assert snapshot(dirty_repo) == before
+
+
+def test_local_state_is_copied_without_caches_environments_or_oversized_files(
+    make_repo, monkeypatch
+):
+    root = make_repo(
+        {"app.py": "x = 1\n", ".gitignore": ".env\ninstance/\n*.db\nmyenv/\n__pycache__/\n"}
+    )
+    local = {
+        ".env": "DATABASE_URL=sqlite:///dev.db\n",
+        "instance/config.py": "SECRET_KEY = 'dev'\n",
+        "dev.db": "tables",
+        "huge.db": "x" * 100,
+        "myenv/pyvenv.cfg": "home = /usr/bin\n",
+        "myenv/lib/site.py": "x = 1\n",
+        "__pycache__/app.cpython-311.pyc": "compiled",
+    }
+    for relative, text in local.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    monkeypatch.setattr("tracefix.verify.worktree.MAX_LOCAL_FILE_BYTES", 50)
+
+    with isolated_worktree(root) as worktree:
+        tree = worktree.path
+        for relative in (".env", "instance/config.py", "dev.db"):
+            assert (tree / relative).read_text() == local[relative]
+        for relative in ("huge.db", "myenv/pyvenv.cfg", "__pycache__/app.cpython-311.pyc"):
+            assert not (tree / relative).exists(), relative
+        assert worktree.left_out == ["huge.db"]
 
 
 def test_unborn_head_is_a_worktree_error(make_repo):

@@ -29,7 +29,6 @@ from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_context_error
 from tracefix.errors import CommandNotFound
 from tracefix.errors import DeliveryError
-from tracefix.git import ignored_local_files
 from tracefix.event import Event
 from tracefix.patch import FileChange
 from tracefix.verify.integrity import check_context_balance
@@ -99,9 +98,10 @@ def verify_fix(
     trial = _Trial(repo_root, tuple(argv), cwd_in_repo, python, test_cmd, timeout)
     creating = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        trial.command_tree = stack.enter_context(isolated_worktree(repo_root))
+        command_worktree = stack.enter_context(isolated_worktree(repo_root))
+        trial.command_tree, trial.left_out = command_worktree.path, command_worktree.left_out
         if run_tests:
-            trial.tests_tree = stack.enter_context(isolated_worktree(repo_root))
+            trial.tests_tree = stack.enter_context(isolated_worktree(repo_root)).path
         trial.timings["worktree"] = time.perf_counter() - creating
         verdict = trial.run(event, changes, problems)
         removing = time.perf_counter()
@@ -125,6 +125,8 @@ class _Trial:
     timeout: float
     command_tree: Path = Path()
     tests_tree: Path | None = None
+    #: Ignored local files of the user's tree too big to copy into the worktrees.
+    left_out: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     #: Seconds during which the command and the tests ran at the same time (counted twice above).
     overlap: float = 0.0
@@ -158,7 +160,7 @@ class _Trial:
         else:
             after_capture, after_errors = after, tuple(_describe(e) for e in after.events)
             if after.events:
-                reasons.append(_after_reason(after.events[-1], event, self.repo_root))
+                reasons.append(_after_reason(after.events[-1], event, self.left_out))
             elif after.returncode != 0:
                 reasons.append(f"after the fix the command exits with {after.returncode}")
         regressions = (
@@ -278,13 +280,11 @@ def _reproduces(capture: Capture, event: Event, repo_root: Path) -> tuple[bool, 
     return False, f"it raised {_describe(capture.events[-1])} instead"
 
 
-def _after_reason(after: Event, before: Event, repo_root: Path) -> str:
+def _after_reason(after: Event, before: Event, left_out: Sequence[str]) -> str:
     """Why the fixed command failed: the same error again, or another one the fix got to.
 
-    Another error, such as ``OperationalError: no such table``, may come from the clean worktree
-    rather than the fix: it holds what git tracks and the uncommitted changes, but none of the
-    ignored files the user's tree has (a local SQLite database, ``instance/``, ``.env``), which
-    the reason then names.
+    Another error, such as ``OperationalError: no such table``, may come from the worktree
+    rather than the fix when local files were too big to copy into it: the reason names them.
     """
     if (after.exception.type, after.exception.first_line) == (
         before.exception.type,
@@ -295,13 +295,12 @@ def _after_reason(after: Event, before: Event, repo_root: Path) -> str:
         f"after the fix the command gets past that {before.exception.type} but raises "
         f"{_describe(after)}: {after.exception.first_line}"
     )
-    local = [] if is_context_error(after.exception) else ignored_local_files(repo_root)
-    if not local:
+    if is_context_error(after.exception) or not left_out:
         return reason
-    listed = ", ".join(local[:MAX_LISTED]) + (", ..." if len(local) > MAX_LISTED else "")
+    listed = ", ".join(left_out[:MAX_LISTED]) + (", ..." if len(left_out) > MAX_LISTED else "")
     return (
-        f"{reason} (the clean worktree lacks files git ignores that your tree has: {listed}; "
-        "does the command need them?)"
+        f"{reason} (files git ignores in your tree were too big to copy into the worktree: "
+        f"{listed}; does the command need them?)"
     )
 
 

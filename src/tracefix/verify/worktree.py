@@ -4,6 +4,12 @@ The worktree is ``git worktree add --detach`` of HEAD plus the user's uncommitte
 (staged or not, deletions, untracked files git does not ignore). The changes are carried over by
 copying the files themselves rather than by ``git diff | git apply``: a copy is byte-exact for
 binary files, line endings and clean/smudge filters, where an applied diff can be rejected.
+
+It also gets copies of the local state git ignores (``.env``, ``instance/``, a SQLite database):
+a command or a test suite that needs them would fail in the worktree for a reason that has
+nothing to do with the fix. They are copies, so verification never writes to the user's data.
+Caches, virtualenvs and build output are left out, and so is whatever exceeds
+``MAX_LOCAL_FILE_BYTES`` or, all together, ``MAX_LOCAL_BYTES``: those are reported.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import signal
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 
 from tracefix.errors import WorktreeError
@@ -22,12 +30,24 @@ from tracefix.git import NO_HOOKS
 from tracefix.git import changed_files
 from tracefix.git import git
 from tracefix.git import head
+from tracefix.git import ignored_local_files
 from tracefix.git import untracked_files
+
+MAX_LOCAL_FILE_BYTES = 64 << 20
+MAX_LOCAL_BYTES = 256 << 20
+
+
+@dataclass
+class Worktree:
+    """An isolated worktree, and the ignored local files that were too big to copy into it."""
+
+    path: Path
+    left_out: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
-def isolated_worktree(repo_root: Path) -> Iterator[Path]:
-    """Yield the root of a fresh worktree equal to HEAD plus the user's uncommitted changes.
+def isolated_worktree(repo_root: Path) -> Iterator[Worktree]:
+    """Yield a fresh worktree: HEAD, the user's uncommitted changes and their local state.
 
     The worktree is removed on every exit, Ctrl-C included. Raises ``WorktreeError`` when the
     repository has no commit yet or git cannot create the worktree.
@@ -53,13 +73,15 @@ def isolated_worktree(repo_root: Path) -> Iterator[Path]:
         )
         if not result.ok:
             raise WorktreeError(f"cannot create a git worktree: {_last_line(result.stderr)}")
+        worktree = Worktree(path)
         try:
             _copy_uncommitted(repo_root, path)
+            worktree.left_out = _copy_local_state(repo_root, path)
         except OSError as exc:
             raise WorktreeError(
                 f"cannot copy uncommitted changes into the worktree: {exc}"
             ) from exc
-        yield path
+        yield worktree
     finally:
         with _sigint_deferred():
             _remove(repo_root, path, parent)
@@ -68,6 +90,29 @@ def isolated_worktree(repo_root: Path) -> Iterator[Path]:
 def _copy_uncommitted(repo_root: Path, worktree: Path) -> None:
     for relative in [*changed_files(repo_root), *untracked_files(repo_root)]:
         _mirror(repo_root / relative, worktree / relative)
+
+
+def _copy_local_state(repo_root: Path, worktree: Path) -> list[str]:
+    """Copy the ignored local files into ``worktree``; return those too big to copy."""
+    budget = MAX_LOCAL_BYTES
+    left_out: list[str] = []
+    for relative in ignored_local_files(repo_root):
+        source = repo_root / relative
+        if source.is_dir() and not source.is_symlink():
+            if (source / "pyvenv.cfg").exists():
+                continue  # a virtualenv under another name
+            files = sorted(p for p in source.rglob("*") if p.is_file() or p.is_symlink())
+        else:
+            files = [source]
+        for file in files:
+            name = file.relative_to(repo_root).as_posix()
+            size = 0 if file.is_symlink() else file.stat().st_size
+            if size > MAX_LOCAL_FILE_BYTES or size > budget:
+                left_out.append(name)
+                continue
+            budget -= size
+            _mirror(file, worktree / name)
+    return left_out
 
 
 def _mirror(source: Path, target: Path) -> None:
