@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import textwrap
 
 import pytest
@@ -10,6 +11,7 @@ from tracefix.diagnose.apps import AppSource
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.apps import pushes_app_context
 from tracefix.diagnose.project import Project
 
 FACTORY = """\
@@ -280,6 +282,12 @@ CONTEXTS = [
         "ctx = app.app_context()\nctx.push()\nx()\n", 3, True, id="after a push through a name"
     ),
     pytest.param(
+        "ctx = app.test_request_context()\nctx.push()\nctx.pop()\nx()\n",
+        4,
+        False,
+        id="after a push and its pop",
+    ),
+    pytest.param(
         "@with_appcontext\ndef command():\n    x()\n", 3, True, id="in a @with_appcontext function"
     ),
     pytest.param(
@@ -336,3 +344,26 @@ CONTEXTS = [
 @pytest.mark.parametrize(("code", "line", "expected"), CONTEXTS)
 def test_inside_app_context(code, line, expected):
     assert inside_app_context(tree({"m.py": code}), "m.py", line) is expected
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        pytest.param("ctx = app.app_context()\nctx.push()\n", True, id="push through a name"),
+        pytest.param(
+            "ctx = _app.test_request_context()\nctx.push()\n",
+            True,
+            id="a test request context (cookiecutter-flask's app fixture)",
+        ),
+        pytest.param("app.app_context().push()\n", True, id="push of the call itself"),
+        pytest.param("ctx = app.app_context()\nctx.push()\nctx.pop()\n", False, id="popped"),
+        pytest.param("ctx = app.app_context()\n", False, id="made, never pushed"),
+        pytest.param("stack = []\nstack.push()\n", False, id="push of something else"),
+        pytest.param("client = app.test_client()\nclient.push()\n", False, id="not a context"),
+        pytest.param(
+            "if x:\n    app.app_context().push()\n", False, id="only the statements themselves"
+        ),
+    ],
+)
+def test_pushes_app_context(code, expected):
+    assert pushes_app_context(ast.parse(code).body) is expected

@@ -206,6 +206,17 @@ def is_main_guard(node: ast.stmt) -> bool:
     return operands == {"name", "main"}
 
 
+def pushes_app_context(statements: list[ast.stmt]) -> bool:
+    """Whether running ``statements`` in order leaves an app context pushed.
+
+    Counts ``x.app_context().push()`` (or ``test_request_context``, ``request_context``), also
+    through a name or an attribute (``ctx = app.app_context()``, then ``ctx.push()``), as set-up
+    methods and push/pop-style pytest fixtures do before their ``yield``. A later ``ctx.pop()``
+    of that name cancels it. Only these statements themselves count, not nested blocks.
+    """
+    return _pushes_before(statements)
+
+
 # --- the project index --------------------------------------------------------------------
 
 
@@ -813,24 +824,32 @@ def _set_up_pushes(cls: ast.ClassDef) -> bool:
 
 
 def _pushes_before(statements: list[ast.stmt]) -> bool:
-    """Whether one of ``statements`` pushes an app context (``x.app_context().push()``).
+    """Whether one of ``statements`` pushes an app context (``x.app_context().push()``) that
+    a later one does not pop.
 
     The context may be kept in a name or an attribute first: ``ctx = app.app_context()`` or
     ``self.app_context = self.app.app_context()``, then ``ctx.push()``.
     """
-    pushed = set()
+    contexts: set[str | None] = set()
+    pushed = 0
+    named: set[str] = set()
     for statement in statements:
         value = _assigned_value(statement)
         if value is not None and is_context_call(value, with_client=False):
-            pushed.update(_dotted(target) for target in _assign_targets(statement))
+            contexts.update(_dotted(target) for target in _assign_targets(statement))
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
             func = statement.value.func
-            if isinstance(func, ast.Attribute) and func.attr == "push":
-                if is_context_call(func.value, with_client=False) or (
-                    _dotted(func.value) in pushed - {None}
-                ):
-                    return True
-    return False
+            if not isinstance(func, ast.Attribute):
+                continue
+            name = _dotted(func.value)
+            if func.attr == "push":
+                if is_context_call(func.value, with_client=False):
+                    pushed += 1
+                elif name is not None and name in contexts:
+                    named.add(name)
+            elif func.attr == "pop" and name is not None:
+                named.discard(name)
+    return bool(pushed or named)
 
 
 def _assign_targets(statement: ast.stmt) -> list[ast.expr]:
