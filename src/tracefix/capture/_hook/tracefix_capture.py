@@ -188,11 +188,21 @@ def build_event(
     thread_id: int | None = None,
     mechanism: str = "excepthook",
     test: str | None = None,
+    root: str | None = None,
+    argv: list[str] | None = None,
+    handled: bool = False,
+    include_locals: bool = True,
 ) -> dict[str, Any]:
-    """The Sentry-shaped event that ``tracefix.event.Event.from_dict`` reads."""
+    """The Sentry-shaped event that ``tracefix.event.Event.from_dict`` reads.
+
+    ``root`` (the real path of the project) and ``argv`` default to what ``tracefix run`` put in
+    the environment; the SDK passes its own. ``include_locals`` turns off the reprs of in-app
+    locals, the only part of the event that runs the program's code (``__repr__``).
+    """
     import time
 
-    root = project_root()
+    if root is None:
+        root = project_root()
     if thread_name is None:
         thread_name, current_id = _current_thread()
         thread_id = current_id if thread_id is None else thread_id
@@ -206,13 +216,14 @@ def build_event(
             "type": getattr(link_type, "__qualname__", None) or link_type.__name__,
             "value": _safe_str(link),
             "module": getattr(link_type, "__module__", None),
-            "mechanism": {"type": mechanism, "handled": False},
-            "stacktrace": {"frames": frames_of(link_tb, root)},
+            "mechanism": {"type": mechanism, "handled": handled},
+            "stacktrace": {"frames": frames_of(link_tb, root, include_locals=include_locals)},
         }
         if thread_id is not None:
             value["thread_id"] = thread_id
         values.append(value)
-    argv = entry_argv()
+    if argv is None:
+        argv = entry_argv()
     contexts: dict[str, Any] = {
         "entry": {"type": "entry", "argv": argv, "cwd": _cwd(), "test": test},
     }
@@ -272,19 +283,23 @@ def _in_app_globals(chain: list[BaseException], root: str) -> list[Namespace]:
     return list(namespaces.values())
 
 
-def frames_of(tb: TracebackType | None, root: str) -> list[dict[str, Any]]:
+def frames_of(
+    tb: TracebackType | None, root: str, *, include_locals: bool = True
+) -> list[dict[str, Any]]:
     """The frames of a traceback, outermost first."""
     frames: list[dict[str, Any]] = []
     while tb is not None and len(frames) < MAX_FRAMES:
         try:
-            frames.append(frame_dict(tb.tb_frame, tb.tb_lineno, root))
+            frames.append(frame_dict(tb.tb_frame, tb.tb_lineno, root, include_locals=include_locals))
         except Exception:
             pass
         tb = tb.tb_next
     return frames
 
 
-def frame_dict(frame: FrameType, lineno: int | None, root: str) -> dict[str, Any]:
+def frame_dict(
+    frame: FrameType, lineno: int | None, root: str, *, include_locals: bool = True
+) -> dict[str, Any]:
     code = frame.f_code
     filename = code.co_filename
     module_globals = frame.f_globals
@@ -299,7 +314,7 @@ def frame_dict(frame: FrameType, lineno: int | None, root: str) -> dict[str, Any
         "in_app": in_app,
     }
     data.update(source_context(filename, lineno, module_globals))
-    if in_app:
+    if in_app and include_locals:
         data["vars"] = safe_vars(frame.f_locals, is_module=code.co_name == "<module>")
     return data
 
@@ -434,9 +449,7 @@ def _repr_engine() -> reprlib.Repr:
     """A ``reprlib.Repr`` whose limits keep huge and recursive containers cheap to show."""
     global _repr_instance
     if _repr_instance is None:
-        import reprlib
-
-        engine = reprlib.Repr()
+        engine = _bounded_repr_class()()
         engine.maxlevel = 3
         engine.maxstring = MAX_REPR
         engine.maxother = MAX_REPR
@@ -446,6 +459,73 @@ def _repr_engine() -> reprlib.Repr:
         engine.maxdict = 10
         _repr_instance = engine
     return _repr_instance
+
+
+def _bounded_repr_class() -> type[reprlib.Repr]:
+    """``reprlib.Repr`` with every container cut before it is walked, whatever its size.
+
+    The stock class sorts a dict's keys and a set's items before it cuts them (``sorted()`` of
+    a million keys for ten), shows bytes in full, and falls back to the full ``repr()`` of a
+    subclass such as ``OrderedDict``: each is unbounded work for one local variable. And one
+    item whose repr raises loses the whole container's repr.
+    """
+    import reprlib
+    from itertools import islice
+
+    class BoundedRepr(reprlib.Repr):
+        def repr1(self, x: object, level: int) -> str:
+            # One broken item spoils only its own place in its container's repr.
+            try:
+                return super().repr1(x, level)
+            except Exception:
+                return f"<{type(x).__name__} object (repr failed)>"
+
+        def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+            if not x:
+                return "{}"
+            if level <= 0:
+                return "{...}"
+            pieces = [
+                f"{self.repr1(key, level - 1)}: {self.repr1(value, level - 1)}"
+                for key, value in islice(x.items(), self.maxdict)
+            ]
+            if len(x) > self.maxdict:
+                pieces.append("...")
+            return "{" + ", ".join(pieces) + "}"
+
+        def repr_set(self, x: set[Any], level: int) -> str:
+            if not x:
+                return "set()"
+            return self._repr_iterable(x, level, "{", "}", self.maxset)  # type: ignore[attr-defined,no-any-return]
+
+        def repr_frozenset(self, x: frozenset[Any], level: int) -> str:
+            if not x:
+                return "frozenset()"
+            return self._repr_iterable(x, level, "frozenset({", "})", self.maxfrozenset)  # type: ignore[attr-defined,no-any-return]
+
+        def repr_bytes(self, x: bytes, level: int) -> str:
+            text = repr(x[: self.maxstring])
+            return text + "..." if len(x) > self.maxstring else text
+
+        repr_bytearray = repr_bytes
+
+        def repr_instance(self, x: object, level: int) -> str:
+            # A big container subclass is shown as its base would be; a small one (a
+            # namedtuple, a short OrderedDict) keeps its own repr.
+            for base, limit, show in (
+                (dict, self.maxdict, self.repr_dict),
+                (list, self.maxlist, self.repr_list),
+                (tuple, self.maxtuple, self.repr_tuple),
+                (set, self.maxset, self.repr_set),
+                (frozenset, self.maxfrozenset, self.repr_frozenset),
+                (str, self.maxstring, self.repr_str),
+                (bytes, self.maxstring, self.repr_bytes),
+            ):
+                if isinstance(x, base) and len(x) > limit:  # type: ignore[arg-type]
+                    return f"{type(x).__name__}({show(x, level)})"  # type: ignore[operator]
+            return super().repr_instance(x, level)
+
+    return BoundedRepr
 
 
 def _safe_str(exc: BaseException) -> str:

@@ -1,0 +1,137 @@
+"""Flask: the request errors Flask itself calls unhandled, through ``got_request_exception``.
+
+Only that signal. No request is wrapped, no error handler registered, no response touched:
+a request that succeeds runs no tracefix code, a 404 or an ``abort(403)`` is not an error, an
+error an ``errorhandler`` answers stays answered, and an unhandled one still gets Flask's
+own 500 (bugstack's ``errorhandler(Exception)`` turns 404s into 500s; sentry's WSGI wrapper
+costs every request 158 µs: ../shared/docs/sdk-overhead-peers.md).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from tracefix.sdk._internal import capture_internal_errors
+from tracefix.sdk.client import Client
+from tracefix.sdk.client import builder
+from tracefix.sdk.client import get_client
+from tracefix.sdk.integrations import DidNotEnable
+from tracefix.sdk.integrations import Integration
+from tracefix.sdk.scrubber import FILTERED
+
+try:
+    from flask import Flask
+    from flask import has_request_context
+    from flask import request
+    from flask.signals import got_request_exception
+    from werkzeug.wrappers import Request
+except ImportError as exc:  # pragma: no cover - the integration is auto-enabled only with Flask
+    raise DidNotEnable("Flask is not installed") from exc
+
+#: Request bodies up to this size are sent (parsed form or JSON only, scrubbed).
+MAX_BODY = 10 * 1024
+
+#: Headers that identify or authenticate the user: sent only with ``send_default_pii``.
+PII_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-forwarded-for",
+        "x-real-ip",
+        "forwarded",
+        "x-client-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "x-api-key",
+        "x-auth-token",
+        "x-csrf-token",
+        "x-csrftoken",
+        "x-xsrf-token",
+    }
+)
+
+
+class FlaskIntegration(Integration):
+    identifier = "flask"
+
+    @staticmethod
+    def setup_once() -> None:
+        got_request_exception.connect(_capture_request_exception)
+
+
+def _capture_request_exception(sender: Flask, exception: BaseException, **extra: Any) -> None:
+    client = get_client()
+    if client.get_integration(FlaskIntegration.identifier) is None:
+        return
+    with capture_internal_errors():
+        client.capture_exception(
+            exception,
+            mechanism="flask",
+            handled=False,
+            processor=partial(_add_request, client),
+        )
+
+
+def _add_request(client: Client, event: dict[str, Any]) -> None:
+    if not has_request_context():
+        return
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    pii = client.options.send_default_pii
+    url_rule = req.url_rule
+    flask_context = event["contexts"].setdefault("flask", {"type": "flask"})
+    flask_context.update(
+        endpoint=req.endpoint,
+        blueprint=req.blueprint,
+        method=req.method,
+        url=req.base_url,
+        url_rule=url_rule.rule if url_rule is not None else None,
+        view_args={str(k): builder.safe_repr(v) for k, v in (req.view_args or {}).items()},
+    )
+    event["transaction"] = req.endpoint or req.path
+    event["request"] = _request_data(req, pii)
+    if pii and req.remote_addr:
+        event["user"] = {"ip_address": req.remote_addr}
+
+
+def _request_data(req: Request, pii: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "url": req.base_url,
+        "method": req.method,
+        "headers": {
+            key: value if pii or key.lower() not in PII_HEADERS else FILTERED
+            for key, value in req.headers.items()
+        },
+        "env": {"SERVER_NAME": req.environ.get("SERVER_NAME"),
+                "SERVER_PORT": req.environ.get("SERVER_PORT")},
+    }
+    if req.query_string:
+        data["query_string"] = (
+            req.query_string.decode("latin-1")
+            if pii
+            else "&".join(f"{key}={FILTERED}" for key in req.args.keys(multi=True))
+        )
+    if pii:
+        data["cookies"] = dict(req.cookies)
+        data["env"]["REMOTE_ADDR"] = req.remote_addr
+    body = _body(req)
+    if body is not None:
+        data["data"] = body
+    return data
+
+
+def _body(req: Request) -> Any:
+    """The parsed form or JSON body when it is small; files by name only, raw bodies never."""
+    length = req.content_length
+    if not length or length > MAX_BODY:
+        return None
+    if req.is_json:
+        return req.get_json(silent=True)
+    if req.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        body: dict[str, Any] = dict(req.form.items())
+        for name, upload in req.files.items():
+            body[name] = f"<file {upload.filename!r}>"
+        return body
+    return None

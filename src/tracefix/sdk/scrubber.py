@@ -1,0 +1,290 @@
+"""Take secrets and personal data out of an event before it leaves the process.
+
+Name-based scrubbing (sentry-python's ``EventScrubber``, Relay's denylist) misses the secrets
+that leak in practice: a token inside a dict's repr, a pydantic model's repr, a log message or
+a database URL (getsentry/sentry#42317, dimagi/open-chat-studio#4508). So every string that
+can carry a value is also scrubbed by what it looks like:
+
+- known key formats (AWS, GitHub, GitLab, Slack, Stripe, Google, OpenAI, ...), JWTs and PEM
+  private keys;
+- the password of ``scheme://user:password@host`` (the user stays);
+- ``name=value`` and ``'name': 'value'`` pairs whose name is a secret's;
+- ``Bearer``/``Basic``/``Token`` credentials;
+- long random-looking words: base64/base62 with high Shannon entropy and no natural-language
+  runs. Hex strings and UUIDs are kept: they are far more often commit hashes, ids and etags
+  than keys; a hex key still goes when its name says what it is.
+
+A value is replaced with ``[Filtered]``: the structure stays, so the event still reads.
+
+Cost: this runs on every captured event, in the thread that raised. Patterns are compiled
+once, only strings are scanned, a cheap pre-check skips strings that cannot hold a secret, and
+names are classified once each. Source lines get the unambiguous formats only: ``password =
+form["password"]`` is code, not a leak.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any
+
+FILTERED = "[Filtered]"
+
+#: Words in a key (lowercased, ``-`` read as ``_``) that make its value secret, always.
+#: From Relay's and sentry-python's denylists, plus the names keys are given in the wild.
+_SECRET_NAME = re.compile(
+    r"""
+    pass(word|wd|phrase)          # password, passwd, passphrase, db_password, PASSWORD_HASH
+    | secret                      # secret, client_secret, SECRET_KEY
+    | api_?key | access_?key | private_?key | signing_?key | encryption_?key | master_?key
+    | credential
+    | csrf | xsrf                  # Django csrftoken, Angular XSRF-TOKEN, Tornado _xsrf
+    | jwt
+    | connect\.sid                # Express
+    | phpsessid                   # PHP
+    | (^|_)(token|pwd|auth|bearer|otp|pin|cvv|ssn)$   # token, access_token, mysql_pwd, auth
+    | token$                      # csrftoken, accesstoken (a camelCase name, lowercased)
+    | (^|_)(card_?number|credit_?card)
+    | (^|_)dsn$
+    """,
+    re.VERBOSE,
+)
+
+#: Names that carry personal data: kept only with ``send_default_pii=True``.
+_PII_NAME = re.compile(
+    r"""
+    cookie                        # cookie, set_cookie
+    | authorization               # authorization, proxy_authorization
+    | session                     # session, sessionid, user_session, aiohttp_session
+    | (^|_)(x_forwarded_for|forwarded|x_real_ip|remote_addr|ip_address|client_ip|
+            true_client_ip|cf_connecting_ip)$
+    """,
+    re.VERBOSE,
+)
+
+# --- values ---------------------------------------------------------------------------------
+
+#: Unambiguous secret formats. Each is scrubbed in source lines too.
+_KNOWN = re.compile(
+    r"""
+    -----BEGIN[A-Z0-9 ]*PRIVATE\ KEY(?:\ BLOCK)?-----          # PEM (RSA, EC, OPENSSH, PGP)
+        (?:.*?-----END[A-Z0-9 ]*PRIVATE\ KEY(?:\ BLOCK)?-----|.*)
+    | \b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16}\b   # AWS key ids
+    | \bgh[pousr]_[A-Za-z0-9]{36,}                             # GitHub tokens
+    | \bgithub_pat_[A-Za-z0-9_]{22,}
+    | \bglpat-[A-Za-z0-9_-]{20,}                               # GitLab
+    | \bxox[abposre]-[A-Za-z0-9-]{10,}                         # Slack tokens
+    | https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+       # Slack webhook URLs
+    | \b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}               # Stripe secret keys
+    | \bwhsec_[A-Za-z0-9]{20,}                                 # Stripe webhook secrets
+    | \bAIza[0-9A-Za-z_-]{35}                                  # Google API keys
+    | \bya29\.[0-9A-Za-z_-]{20,}                               # Google OAuth access tokens
+    | \bsk-(?:proj-|svcacct-|admin-|ant-[a-z0-9]+-)?[A-Za-z0-9_-]{20,}   # OpenAI, Anthropic
+    | \bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}             # SendGrid
+    | \bnpm_[A-Za-z0-9]{36}\b                                  # npm
+    | \bpypi-[A-Za-z0-9_-]{50,}                                # PyPI
+    | \bhf_[A-Za-z0-9]{30,}                                    # Hugging Face
+    | \bsntr[ysu]_[A-Za-z0-9_=+/.-]{20,}                       # Sentry auth tokens
+    | \bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b                   # Shopify
+    | \bdop_v1_[a-f0-9]{64}\b                                  # DigitalOcean
+    | \bkey-[0-9a-f]{32}\b                                     # Mailgun
+    | \bAC[0-9a-f]{32}\b | \bSK[0-9a-f]{32}\b                  # Twilio
+    | \beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*   # JWT (signature optional)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+#: The password of a URL: ``scheme://user:password@host`` (and ``redis://:password@host``).
+_URL_PASSWORD = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/?#@'\"]*:)([^\s@/?#'\"]+)(@)")
+
+#: A credential after its scheme: ``Authorization: Bearer <token>``.
+_AUTH_SCHEME = re.compile(r"(?i)(\b(?:bearer|basic|token|digest)\s+)([A-Za-z0-9._~+/=-]{8,})")
+
+#: ``name=value``, ``name: value``, ``'name': 'value'``, ``name='value'`` (reprs of dicts,
+#: dataclasses and pydantic models, query strings, log messages). The name decides.
+_PAIR = re.compile(
+    r"""(?ix)
+    (?P<name>[a-z0-9_.-]*(?:pass|pwd|secret|key|token|auth|credential|csrf|xsrf|jwt|
+                          session|cookie|sid|bearer|otp|pin|cvv|ssn|card|dsn)[a-z0-9_.-]*)
+    (?P<sep>['"]?\s*[:=]\s*)
+    (?P<value>'[^']*'|"[^"]*"|[^\s,;&'"}\])]+)
+    """
+)
+
+#: Strings that cannot hold a secret skip every pattern above: no long word, no ``://``,
+#: no ``=`` or ``:`` after a letter, no PEM header.
+_CANDIDATE = re.compile(r"[A-Za-z0-9_+/=-]{16,}|://|-----BEGIN|[A-Za-z'\"]\s*[=:]|(?i:bearer|basic)")
+
+#: Words long enough to be a random token.
+_WORD = re.compile(r"[A-Za-z0-9_+/=-]{20,}")
+_HEXISH = re.compile(r"[0-9a-fA-F-]+")
+_VOWELS = frozenset("aeiouAEIOU")
+
+#: The thresholds of ``looks_random``, tuned on 27,000 random tokens (base64, base64url and
+#: base62, 20 to 64 characters) against the 74,863 distinct words of 20+ characters in
+#: CPython's and this venv's sources and paths plus UUIDs and SHA-1/SHA-256 hex digests:
+#: 0.26 % of those words are filtered (most of them base64 blobs: certificates, test keys;
+#: the rest CamelCase names with digits, ``AllowS3ListAllMyBuckets``), and 93 % of random
+#: tokens of 20-29 characters, 97 % of 30-39 and 99 % of 40+. Run
+#: tests/sdk/test_scrubber.py::test_false_positives_on_normal_words to measure again.
+ENTROPY_THRESHOLD = 3.7
+MIN_CLASS_CHANGES = 0.35
+MAX_VOWEL_SHARE = 0.35
+MIN_TOKEN_LENGTH = 20
+
+
+def looks_random(word: str) -> bool:
+    """Whether a word of 20+ ``[A-Za-z0-9_+/=-]`` characters looks like a generated secret.
+
+    A random base64/base62 word mixes upper case, lower case and digits, switches between
+    them at most characters (a name switches once a syllable), has few vowels (a fifth of its
+    letters, against two fifths in words and names) and a high Shannon entropy.
+    """
+    if len(word) < MIN_TOKEN_LENGTH or _HEXISH.fullmatch(word):
+        return False
+    classes = [0 if c.islower() else 1 if c.isupper() else 2 if c.isdigit() else 3 for c in word]
+    if not (0 in classes and 1 in classes and 2 in classes):
+        return False
+    letters = classes.count(0) + classes.count(1)
+    if sum(1 for c in word if c in _VOWELS) > MAX_VOWEL_SHARE * letters:
+        return False
+    changes = sum(1 for a, b in zip(classes, classes[1:]) if a != b)
+    if changes < MIN_CLASS_CHANGES * (len(word) - 1):
+        return False
+    return entropy(word) >= ENTROPY_THRESHOLD
+
+
+def entropy(word: str) -> float:
+    """Shannon entropy in bits per character."""
+    n = len(word)
+    return -sum(count / n * math.log2(count / n) for count in Counter(word).values())
+
+
+def _filtered_random(match: re.Match[str]) -> str:
+    word = match.group()
+    return FILTERED if looks_random(word) else word
+
+
+class Scrubber:
+    """Scrubs an event in place. One per client: it caches what it learnt about key names."""
+
+    #: Subtrees that never carry user values: skipped whole, for speed.
+    SKIPPED = frozenset(
+        {"modules", "sdk", "threads", "event_id", "timestamp", "platform", "level", "release",
+         "environment", "server_name", "mechanism", "type", "module", "filename", "abs_path",
+         "function", "lineno", "in_app", "transaction"}
+    )
+    _MAX_NAMES = 4096
+
+    def __init__(self, *, send_default_pii: bool = False) -> None:
+        self.send_default_pii = send_default_pii
+        self._names: dict[str, bool] = {}
+
+    # -- names --
+
+    def is_secret_name(self, name: str) -> bool:
+        """Whether a key's value must go, whatever it looks like."""
+        known = self._names.get(name)
+        if known is None:
+            key = name.lower().replace("-", "_")
+            known = bool(_SECRET_NAME.search(key)) or (
+                not self.send_default_pii and bool(_PII_NAME.search(key))
+            )
+            if len(self._names) >= self._MAX_NAMES:
+                self._names.clear()
+            self._names[name] = known
+        return known
+
+    # -- values --
+
+    def scrub_text(self, text: str) -> str:
+        """A string with every secret-shaped value replaced by ``[Filtered]``."""
+        if len(text) < 8 or not _CANDIDATE.search(text):
+            return text
+        text = _KNOWN.sub(FILTERED, text)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(r"\1" + FILTERED + r"\3", text)
+        text = _AUTH_SCHEME.sub(r"\1" + FILTERED, text)
+        text = _PAIR.sub(self._filtered_pair, text)
+        return _WORD.sub(_filtered_random, text)
+
+    def scrub_source(self, line: str) -> str:
+        """A source line with the unambiguous secret formats replaced."""
+        if len(line) < 16 or not _CANDIDATE.search(line):
+            return line
+        line = _KNOWN.sub(FILTERED, line)
+        if "://" in line:
+            line = _URL_PASSWORD.sub(r"\1" + FILTERED + r"\3", line)
+        return line
+
+    def _filtered_pair(self, match: re.Match[str]) -> str:
+        name = match.group("name").strip("'\".")
+        if not self.is_secret_name(name):
+            return match.group()
+        value = match.group("value")
+        quote = value[0] if value[:1] in ("'", '"') else ""
+        return f"{match.group('name')}{match.group('sep')}{quote}{FILTERED}{quote}"
+
+    # -- the event --
+
+    def scrub_event(self, event: dict[str, Any]) -> None:
+        """Scrub ``event`` in place: every string it carries, by key name and by value."""
+        for key, value in event.items():
+            if key in self.SKIPPED:
+                continue
+            if key == "exception":
+                self._scrub_exceptions(value)
+            elif key == "request":
+                self._scrub_request(value)
+            else:
+                event[key] = self.scrub(value, key)
+
+    def _scrub_exceptions(self, exceptions: Any) -> None:
+        for exc in (exceptions or {}).get("values") or ():
+            if isinstance(exc.get("value"), str):
+                exc["value"] = self.scrub_text(exc["value"])
+            for frame in (exc.get("stacktrace") or {}).get("frames") or ():
+                self._scrub_frame(frame)
+
+    def _scrub_frame(self, frame: dict[str, Any]) -> None:
+        source = self.scrub_source
+        line = frame.get("context_line")
+        if isinstance(line, str):
+            frame["context_line"] = source(line)
+        for key in ("pre_context", "post_context"):
+            lines = frame.get(key)
+            if lines:
+                frame[key] = [source(line) if isinstance(line, str) else line for line in lines]
+        frame_vars = frame.get("vars")
+        if frame_vars:
+            frame["vars"] = self.scrub(frame_vars)
+
+    def _scrub_request(self, request: Any) -> None:
+        if not isinstance(request, dict):
+            return
+        for key, value in request.items():
+            if key in ("headers", "cookies", "env", "data"):
+                request[key] = self.scrub(value, key)
+            elif isinstance(value, str):
+                request[key] = self.scrub_text(value)
+
+    def scrub(self, value: Any, name: str | None = None, depth: int = 0) -> Any:
+        """``value`` with secrets filtered: containers are rebuilt, other values pass through.
+
+        ``name`` is the key ``value`` was found under: a secret's name filters it whole.
+        """
+        if name is not None and value and self.is_secret_name(name):
+            return FILTERED
+        if isinstance(value, str):
+            return self.scrub_text(value)
+        if depth > 20:
+            return value
+        if isinstance(value, dict):
+            return {
+                key: self.scrub(item, key if isinstance(key, str) else None, depth + 1)
+                for key, item in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return [self.scrub(item, None, depth + 1) for item in value]
+        return value
