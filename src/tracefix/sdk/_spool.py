@@ -36,6 +36,7 @@ from pathlib import Path
 from tracefix.sdk.dsn import Dsn
 
 _SUFFIX = ".env"
+REPORTS = "internal"  # the data category of client reports
 _CLAIMED = ".sending-"
 _TMP = ".tmp-"
 MiB = 1024 * 1024
@@ -218,22 +219,30 @@ class DiskSpool:
             raise
         with self._lock:
             _insert_sorted(self._pending.setdefault(category, deque()), (name, len(data)))
-            self._count += 1
-            self._bytes += len(data)
+            self._counted(category, 1, len(data))
             evicted = self._evict_locked()
         for evicted_category, quantity in evicted.items():
             self._on_evict(evicted_category, quantity)
 
+    def _counted(self, category: str, count: int, size: int) -> None:
+        # Client reports left at exit are tiny and few; they must not push out an event.
+        if category != REPORTS:
+            self._count += count
+            self._bytes += size
+
     def _evict_locked(self) -> dict[str, int]:
         evicted: dict[str, int] = {}
         while self._count > self.max_events or self._bytes > self.max_bytes:
-            heads = [(names[0][0], category) for category, names in self._pending.items() if names]
+            heads = [
+                (names[0][0], category)
+                for category, names in self._pending.items()
+                if names and category != REPORTS
+            ]
             if not heads:
                 break  # the rest is in flight; it leaves soon
             _, category = min(heads)
             name, size = self._pending[category].popleft()
-            self._count -= 1
-            self._bytes -= size
+            self._counted(category, -1, -size)
             try:
                 (self.directory / name).unlink()
             except FileNotFoundError:
@@ -262,8 +271,7 @@ class DiskSpool:
                 os.rename(self.directory / name, path)
             except FileNotFoundError:
                 with self._lock:  # another process claimed or evicted it
-                    self._count -= 1
-                    self._bytes -= size
+                    self._counted(category, -1, -size)
                 continue
             try:
                 os.utime(path)  # the claim's age, for stale_after
@@ -278,8 +286,7 @@ class DiskSpool:
             return
         claim.path.unlink(missing_ok=True)
         with self._lock:
-            self._count -= 1
-            self._bytes -= claim.size
+            self._counted(claim.category, -1, -claim.size)
 
     def release(self, claim: Claim) -> None:
         """Not sent this time: back in the directory, at the end of its category's line so that
@@ -302,7 +309,7 @@ class DiskSpool:
             pid = os.getpid()
             now = time.time()
             pending: dict[str, list[tuple[str, int]]] = {}
-            count = size_total = 0
+            self._count = self._bytes = 0
             for entry in os.listdir(self.directory):
                 if entry.startswith(_TMP):
                     self._remove_dead_temp(entry, now)
@@ -312,20 +319,16 @@ class DiskSpool:
                 if parsed is None:
                     continue
                 category, size = parsed
+                self._counted(category, 1, size)
                 if claimed:
                     if not self._stale_claim(entry, owner, pid, first, now):
-                        count += 1
-                        size_total += size
                         continue
                     try:
                         os.rename(self.directory / entry, self.directory / name)
                     except OSError:
                         continue
                 pending.setdefault(category, []).append((name, size))
-                count += 1
-                size_total += size
             self._pending = {c: deque(sorted(names)) for c, names in pending.items()}
-            self._count, self._bytes = count, size_total
             evicted = self._evict_locked()
         for category, quantity in evicted.items():
             self._on_evict(category, quantity)

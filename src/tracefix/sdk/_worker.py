@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from tracefix.sdk._spool import REPORTS
 from tracefix.sdk._spool import Claim
 from tracefix.sdk._spool import DiskSpool
 from tracefix.sdk._spool import MemoryOutbox
@@ -334,7 +335,8 @@ class Worker:
         if self.spool is not None and (report := self._take_report()):
             # Nobody else will send it: the next process does, from the spool.
             try:
-                self.spool.add(serialize_envelope([("client_report", report)]), "internal")
+                envelope = serialize_envelope([("client_report", report)])
+                self.spool.add(envelope, REPORTS)
             except OSError:
                 logger.debug("tracefix: could not spool the client report", exc_info=True)
 
@@ -408,6 +410,10 @@ class Worker:
         with self._cond:
             added = self._added
         self.store_queued()
+        with self._cond:
+            # A flushing caller may be writing an earlier event: let it land, to send in order.
+            while self._unfinished and not self._queue and not self._stopping:
+                self._cond.wait(0.05)
         now = time.monotonic()
         if self.spool is not None and now >= self._next_scan:
             self._next_scan = now + self.scan_interval
