@@ -22,14 +22,19 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import free_name
 from tracefix.recipes._codemod import relocate_line
 from tracefix.recipes.test_without_context import fix
 from tracefix.recipes.test_without_context.fixtures import Fixture
+from tracefix.recipes.test_without_context.fixtures import context_source
 from tracefix.recipes.test_without_context.fixtures import declares_plugins
 from tracefix.recipes.test_without_context.fixtures import parametrized_names
 from tracefix.recipes.test_without_context.fixtures import uses_pytest_flask
 from tracefix.recipes.test_without_context.fixtures import visible_fixtures
+from tracefix.recipes.test_without_context.neighbours import Pattern
+from tracefix.recipes.test_without_context.neighbours import neighbour_pattern
+from tracefix.recipes.test_without_context.neighbours import requested
 
 #: Libraries whose frames may sit between the project's code and the error.
 CONTEXT_LIBRARIES = frozenset({"flask", "werkzeug", "sqlalchemy", "jinja2"})
@@ -70,7 +75,17 @@ class AppContextMissingInTest(Recipe):
             with app.app_context():
                 assert find_user("ada") is not None
 
-    When the `app` fixture already yields inside `with app.app_context():`, requesting it is the
+    When the other tests of the module that use the same things (`db`, the models) get their
+    context from a fixture, the test requests that fixture the way they do: cookiecutter-flask's
+    model tests say `@pytest.mark.usefixtures("db")`, and its `db` fixture creates the tables
+    and requests the `app` fixture, which pushes a context, so the fix is that mark:
+
+        @pytest.mark.usefixtures("db")
+        def test_products_list_by_name():
+            ...
+
+    Otherwise, when the `app` fixture already pushes a context (`with app.app_context():` around
+    its `yield`, or `ctx.push()` before it, or through a fixture it requests), requesting it is the
     whole fix. When the project has no `app` fixture, one is added to the `conftest.py` next to the
     test, built by the project's own factory call with `TESTING` set (or yielding its module-level
     app); a test module that imports the app itself gets `with app.app_context():` with that app.
@@ -78,8 +93,12 @@ class AppContextMissingInTest(Recipe):
     ## Fix safety
     Safe. The context is pushed with `with`, so it is popped when the test ends, only from the
     failing statement on (the statements before it ran without a context), and only in the failing
-    test. Assertions are moved into the block, never changed. No fix is offered for pytest-flask
-    projects (its own fixture pushes a request context), when the `app` fixture pushes its context
+    test. Assertions are moved into the block, never changed. A fixture is copied from the
+    neighbouring tests only when more than half of those that share a module-level name with the
+    test and run with a context request it for their set-up (a `usefixtures` mark, or a parameter
+    they do not read for its value, as `client` is for `client.get`), and as a mark when a
+    parameter would hide a name the module binds. No fix is offered for pytest-flask
+    projects (its own fixture pushes a request context), when the fixture pushes its context
     for a wider scope than one test, when another fixture already makes an app of its own (a second
     app would not share its configuration or database), when fixtures may come from
     `pytest_plugins`, or when adding an `app` parameter would hide a name the test uses.
@@ -108,8 +127,17 @@ class AppContextMissingInTest(Recipe):
             return None
         fixture = visible_fixtures(project, path).get(APP_FIXTURE)
         own_app = app_name_in_scope(project, path)
+        pattern = neighbour_pattern(project, path, function, _module_level_names(project, path))
         return self.diagnosis(
-            _explanation(event, frame, fixture, own_app, APP_FIXTURE in _parameters(function)),
+            _explanation(
+                event,
+                frame,
+                project,
+                fixture,
+                own_app,
+                APP_FIXTURE in _parameters(function),
+                pattern,
+            ),
             Location(path, line),
             test={
                 "path": path,
@@ -138,6 +166,9 @@ class AppContextMissingInTest(Recipe):
             raise SkipFix(f"{path}:{line} already runs inside an app context")
         parameters = _parameters(function)
         module_names = _module_level_names(project, path)
+        pattern = neighbour_pattern(project, path, function, module_names)
+        if pattern is not None:
+            return self._follow_neighbours(project, path, function, pattern, module_names)
         fixture = visible_fixtures(project, path).get(APP_FIXTURE)
         own_app = app_name_in_scope(project, path)
         if (
@@ -150,6 +181,48 @@ class AppContextMissingInTest(Recipe):
         if fixture is not None:
             return self._use_fixture(project, path, function, line, fixture, module_names)
         return self._add_fixture(project, path, function, line, module_names)
+
+    def _follow_neighbours(
+        self,
+        project: Project,
+        path: str,
+        function: ast.FunctionDef,
+        pattern: Pattern,
+        module_names: set[str],
+    ) -> tuple[FileChange, ...]:
+        """Request the fixtures the neighbouring tests request, the way they request them."""
+        name = function.name
+        already = requested(function)
+        for request in pattern.requests:
+            fixture, source = request.fixture, request.source
+            where = f"{fixture.path}:{fixture.line}"
+            if fixture.name in already:
+                raise SkipFix(
+                    f"{name}() already requests the {fixture.name} fixture ({where}), which "
+                    "gives it a context; something else is missing"
+                )
+            for scoped in (fixture, source):
+                if scoped.scope != "function":
+                    raise SkipFix(
+                        f"the {scoped.name} fixture ({scoped.path}:{scoped.line}) has scope "
+                        f"{scoped.scope or 'chosen at run time'!s}; requesting it would run "
+                        f"{name}() in a context shared with other tests"
+                    )
+        hidden = module_names | parametrized_names(function)
+        marks = [
+            r.fixture.name for r in pattern.requests if r.form == "mark" or r.fixture.name in hidden
+        ]
+        module = project.cst(path)
+        for request in pattern.requests:
+            if request.fixture.name not in marks:
+                module = fix.add_parameter(module, name, request.fixture.name)
+        if marks:
+            if not _imports_pytest(project, path):
+                if "pytest" in module_names:
+                    raise SkipFix(f"{path} binds `pytest` to something other than the module")
+                module = add_imports(module, ["import pytest"], before=len(module.body))
+            module = fix.add_usefixtures(module, name, marks)
+        return (FileChange(path, project.source(path), module.code),)
 
     def _use_fixture(
         self,
@@ -171,13 +244,15 @@ class AppContextMissingInTest(Recipe):
         if APP_FIXTURE in parametrized_names(function):
             raise SkipFix(f"{name}() is parametrized with an argument named {APP_FIXTURE!r}")
         module = project.cst(path)
-        if fixture.pushes:
-            if fixture.scope != "function":
-                raise SkipFix(
-                    f"the app fixture ({where}) pushes its context for scope "
-                    f"{fixture.scope or 'chosen at run time'!s}; requesting it would run "
-                    f"{name}() in a context shared with other tests"
-                )
+        source = context_source(project, fixture)
+        if source is not None:
+            for scoped in (fixture, source):
+                if scoped.scope != "function":
+                    raise SkipFix(
+                        f"the app fixture ({where}) pushes its context for scope "
+                        f"{scoped.scope or 'chosen at run time'!s}; requesting it would run "
+                        f"{name}() in a context shared with other tests"
+                    )
             if requested:
                 raise SkipFix(
                     f"{name}() already requests the app fixture ({where}), which pushes a context"
@@ -317,6 +392,15 @@ def _module_level_names(project: Project, path: str) -> set[str]:
     return names
 
 
+def _imports_pytest(project: Project, path: str) -> bool:
+    tree = project.ast(path)
+    return tree is not None and any(
+        isinstance(node, ast.Import)
+        and any(a.name == "pytest" and a.asname is None for a in node.names)
+        for node in tree.body
+    )
+
+
 def _fixture_making_an_app(
     project: Project, fixtures: Iterable[Fixture], factory: str
 ) -> Fixture | None:
@@ -338,7 +422,13 @@ def _called_name(call: ast.Call) -> str | None:
 
 
 def _explanation(
-    event: Event, frame: Frame, fixture: Fixture | None, own_app: str | None, requested: bool
+    event: Event,
+    frame: Frame,
+    project: Project,
+    fixture: Fixture | None,
+    own_app: str | None,
+    requested: bool,
+    pattern: Pattern | None,
 ) -> str:
     trigger = event.trigger_frame()
     through = (
@@ -351,11 +441,39 @@ def _explanation(
         "but pytest runs a test outside any Flask context: only a test-client request, or a "
         "fixture that pushes app.app_context(), provides one."
     )
+    if pattern is not None:
+        return text + " " + _pattern_text(pattern)
     if own_app is not None and (fixture is None or own_app == APP_FIXTURE):
         return text + f" The test module has the app as `{own_app}` but pushes no context."
     if fixture is None:
         return text + " The project has no `app` fixture this test can see."
     where = f"{fixture.path}:{fixture.line}"
-    if fixture.pushes and not requested:
-        return text + f" The `app` fixture ({where}) pushes one, but the test does not request it."
+    source = context_source(project, fixture)
+    if source is not None and not requested:
+        how = "" if source is fixture else f" through `{source.name}` ({source.path}:{source.line})"
+        return (
+            text
+            + f" The `app` fixture ({where}) pushes one{how}, but the test does not request it."
+        )
     return text + f" The `app` fixture ({where}) makes the app but pushes no context."
+
+
+def _pattern_text(pattern: Pattern) -> str:
+    shared = ", ".join(f"`{name}`" for name in pattern.shared)
+    tests = ", ".join(pattern.tests[:3]) + (
+        f" and {len(pattern.tests) - 3} more" if len(pattern.tests) > 3 else ""
+    )
+    parts = []
+    for request in pattern.requests:
+        fixture, source = request.fixture, request.source
+        how = (
+            "pushes one"
+            if source is fixture
+            else f"pushes one through `{source.name}` ({source.path}:{source.line})"
+        )
+        parts.append(f"the `{fixture.name}` fixture ({fixture.path}:{fixture.line}), which {how}")
+    return (
+        f"The other tests in this module that use {shared} ({tests}) request "
+        + "; and ".join(parts)
+        + ". This test requests no such fixture."
+    )

@@ -47,6 +47,56 @@ def add_parameter(module: cst.Module, function_name: str, name: str) -> cst.Modu
     return replaced
 
 
+def add_usefixtures(module: cst.Module, function_name: str, names: list[str]) -> cst.Module:
+    """``module`` with ``@pytest.mark.usefixtures(...)`` on ``function_name`` requesting
+    ``names``: added to the function's own ``usefixtures`` mark when it has one, else a new mark
+    above its other decorators. The module must bind ``pytest`` (``import pytest``)."""
+    function = top_level_function(module, function_name)
+    quote = "'" if "usefixtures('" in module.code and 'usefixtures("' not in module.code else '"'
+    strings = [cst.SimpleString(f"{quote}{name}{quote}") for name in names]
+    decorators = list(function.decorators)
+    for index, decorator in enumerate(decorators):
+        call = decorator.decorator
+        if isinstance(call, cst.Call) and _is_usefixtures(call.func):
+            args = list(call.args)
+            if args:
+                last = args[-1]
+                args[-1] = last.with_changes(
+                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                    if last.comma == cst.MaybeSentinel.DEFAULT
+                    else last.comma
+                )
+            args += [
+                cst.Arg(
+                    s,
+                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                    if i < len(strings) - 1
+                    else cst.MaybeSentinel.DEFAULT,
+                )
+                for i, s in enumerate(strings)
+            ]
+            decorators[index] = decorator.with_changes(decorator=call.with_changes(args=args))
+            break
+    else:
+        mark = cst.parse_expression(
+            "pytest.mark.usefixtures(" + ", ".join(s.value for s in strings) + ")"
+        )
+        decorators.insert(0, cst.Decorator(mark))
+    first = function.with_changes(decorators=decorators)
+    replaced = module.deep_replace(function, first)
+    assert isinstance(replaced, cst.Module)
+    return replaced
+
+
+def _is_usefixtures(func: cst.BaseExpression) -> bool:
+    return (
+        isinstance(func, cst.Attribute)
+        and func.attr.value == "usefixtures"
+        and isinstance(func.value, cst.Attribute)
+        and func.value.attr.value == "mark"
+    )
+
+
 def wrap_from(module: cst.Module, function_name: str, line: int, app: str) -> cst.Module:
     """``module`` with the test's statements from the one at ``line`` to the end under
     ``with <app>.app_context():``. The statements before it ran without a context already."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.apps import pushes_app_context
 from tracefix.diagnose.project import Project
 
 #: Text that marks a project using pytest-flask, whose autouse fixture pushes a request context
@@ -28,7 +29,9 @@ class Fixture:
     line: int
     #: ``"function"``, ``"module"``, ...; ``None`` when the scope is computed at run time.
     scope: str | None
-    #: Whether it yields inside ``with <app>.app_context():`` (or a request context).
+    #: Whether its own body pushes a context for the test: it yields inside
+    #: ``with <app>.app_context():`` (or a request context), or pushes one
+    #: (``ctx = app.test_request_context(); ctx.push()``) before its ``yield`` or ``return``.
     pushes: bool
     node: ast.FunctionDef
 
@@ -72,9 +75,52 @@ def fixtures_in(project: Project, path: str) -> Iterator[Fixture]:
                     path,
                     node.lineno,
                     scope if isinstance(scope, str) else None,
-                    _yields_in_context(node),
+                    _yields_in_context(node) or _pushes_before_giving(node),
                     node,
                 )
+
+
+def context_source(project: Project, fixture: Fixture) -> Fixture | None:
+    """The fixture that pushes the context ``fixture`` gives a test: itself, or one it requests
+    (through any number of fixtures); ``None`` when none does.
+
+    A fixture's own arguments are looked up from the file that defines it, as pytest does; an
+    argument with the fixture's own name is the definition it overrides, further up.
+    """
+    seen: set[tuple[str, int]] = set()
+    pending = [fixture]
+    while pending:
+        current = pending.pop(0)
+        if (current.path, current.line) in seen:
+            continue
+        seen.add((current.path, current.line))
+        if current.pushes:
+            return current
+        for argument in _arguments(current.node):
+            found = _resolve(project, current, argument)
+            if found is not None:
+                pending.append(found)
+    return None
+
+
+def _resolve(project: Project, fixture: Fixture, name: str) -> Fixture | None:
+    files = visible_files(project, fixture.path)
+    if name == fixture.name:
+        files = files[files.index(fixture.path) + 1 :] if fixture.path in files else []
+    for path in files:
+        for candidate in fixtures_in(project, path):
+            if candidate.name == name:
+                return candidate
+    return None
+
+
+def _arguments(function: ast.FunctionDef) -> list[str]:
+    arguments = function.args
+    return [
+        a.arg
+        for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+        if a.arg not in ("self", "request")
+    ]
 
 
 def declares_plugins(project: Project, test_path: str) -> str | None:
@@ -154,8 +200,25 @@ def _yields_in_context(function: ast.FunctionDef) -> bool:
     return False
 
 
+def _pushes_before_giving(function: ast.FunctionDef) -> bool:
+    """Whether ``function`` pushes a context in its top-level statements before the first that
+    yields or returns (``ctx.push(); yield app; ctx.pop()``, or ``request.addfinalizer(ctx.pop)``
+    then ``return app``)."""
+    for index, statement in enumerate(function.body):
+        if any(
+            isinstance(node, ast.Yield | ast.YieldFrom | ast.Return)
+            for node in _own_nodes_of([statement])
+        ):
+            return pushes_app_context(function.body[:index])
+    return pushes_app_context(function.body)
+
+
 def _own_nodes(function: ast.FunctionDef) -> Iterator[ast.AST]:
-    pending: list[ast.AST] = list(function.body)
+    return _own_nodes_of(function.body)
+
+
+def _own_nodes_of(statements: list[ast.stmt]) -> Iterator[ast.AST]:
+    pending: list[ast.AST] = list(statements)
     while pending:
         node = pending.pop()
         yield node

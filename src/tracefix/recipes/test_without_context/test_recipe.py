@@ -326,6 +326,271 @@ def test_app_instance_imported_by_the_test_is_pushed_directly():
     }
 
 
+PUSH_POP = code("""
+    import pytest
+
+    from shop import create_app
+
+
+    @pytest.fixture
+    def app():
+        _app = create_app({"TESTING": True})
+        ctx = _app.test_request_context()
+        ctx.push()
+        yield _app
+        ctx.pop()
+""")
+FINALIZER = code("""
+    import pytest
+
+    from shop import create_app
+
+
+    @pytest.fixture
+    def app(request):
+        app = create_app({"TESTING": True})
+        ctx = app.app_context()
+        ctx.push()
+        request.addfinalizer(ctx.pop)
+        return app
+""")
+DB_FIXTURE = "\n\n" + code("""
+    @pytest.fixture
+    def database(app):
+        db.create_all()
+        yield db
+        db.drop_all()
+""")
+
+
+@pytest.mark.parametrize(
+    "conftest",
+    [
+        pytest.param(PUSH_POP, id="ctx = app.test_request_context(); ctx.push(); yield; ctx.pop()"),
+        pytest.param(FINALIZER, id="ctx.push(); request.addfinalizer(ctx.pop); return app"),
+        pytest.param(
+            PLAIN.replace("def app():", "def app(pushed):").replace(
+                "return create_app", "return pushed"
+            )
+            + PUSHING.replace("import pytest\n\nfrom shop import create_app\n", "").replace(
+                "def app():", "def pushed():"
+            ),
+            id="through a fixture it requests",
+        ),
+    ],
+)
+def test_app_fixture_that_pushes_is_only_requested(conftest):
+    changed = fixed(project({"tests/conftest.py": conftest}))
+    assert changed == {"tests/test_db.py": TEST.replace("test_query()", "test_query(app)")}
+
+
+def test_a_fixture_popping_before_it_yields_pushes_nothing():
+    popped = PUSH_POP.replace("    yield _app\n    ctx.pop()\n", "    ctx.pop()\n    yield _app\n")
+    changed = fixed(project({"tests/conftest.py": popped}))
+    assert "with app.app_context():" in changed["tests/test_db.py"]
+
+
+NEIGHBOURS_CONFTEST = (
+    PUSH_POP.replace(
+        "from shop import create_app\n", "from shop import create_app\nfrom shop import db\n"
+    )
+    + DB_FIXTURE
+)
+
+
+def neighbours(module: str, conftest: str = NEIGHBOURS_CONFTEST) -> Project:
+    return project({"tests/test_db.py": code(module), "tests/conftest.py": conftest})
+
+
+def fixed_neighbours(case: Project) -> dict[str, str]:
+    lines = (case.source("tests/test_db.py") or "").splitlines()
+    line = len(lines) - lines[::-1].index(TRIGGER)  # the last test's
+    diagnosis = RECIPE.diagnose(pytest_event(line=line), case)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, case)
+    assert isinstance(result, FixSuccess), result
+    changed = {change.path: change.after for change in result.changes}
+    again = apply_fix(RECIPE, diagnosis, case.with_changes(changed))
+    assert isinstance(again, FixSkip), again
+    return changed
+
+
+def test_neighbours_usefixtures_mark_is_copied():
+    case = neighbours("""
+        import pytest
+
+        from shop import db
+
+
+        @pytest.mark.usefixtures("database")
+        class TestDb:
+            def test_tables(self):
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+        def test_query():
+            assert db.session.execute(db.text("select 1")).scalar() == 1
+    """)
+    diagnosis = RECIPE.diagnose(pytest_event(line=12), case)
+    assert diagnosis is not None
+    assert (
+        "The other tests in this module that use `db` (TestDb.test_tables) request the "
+        "`database` fixture (tests/conftest.py:17), which pushes one through `app` "
+        "(tests/conftest.py:8)" in diagnosis.explanation
+    )
+    changed = fixed_neighbours(case)
+    assert changed["tests/test_db.py"].endswith(
+        '\n\n@pytest.mark.usefixtures("database")\ndef test_query():\n' + TRIGGER + "\n"
+    )
+
+
+def test_neighbours_parameter_is_copied_and_pytest_imported_for_a_mark():
+    as_parameter = fixed_neighbours(
+        neighbours("""
+            from shop import db
+
+
+            def test_tables(database):
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+            def test_query():
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+        """)
+    )
+    assert "def test_query(database):\n" in as_parameter["tests/test_db.py"]
+    hiding = fixed_neighbours(
+        neighbours(
+            """
+            from shop import db
+
+
+            def test_tables(db):
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+            def test_query():
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+        """,
+            NEIGHBOURS_CONFTEST.replace("def database(app):", "def db(app):"),
+        )
+    )
+    assert hiding["tests/test_db.py"].startswith("import pytest\n")
+    assert '@pytest.mark.usefixtures("db")\ndef test_query():\n' in hiding["tests/test_db.py"]
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(
+            """
+            from shop import db
+
+
+            def test_listed(client):
+                assert client.get("/").status_code == 200
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+            def test_query():
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+            """,
+            id="a fixture asked for its value (client.get) is not copied",
+        ),
+        pytest.param(
+            """
+            from shop import db
+
+
+            def test_one(database):
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+            def test_two(app):
+                with app.app_context():
+                    assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+            def test_three(client):
+                assert client.get("/").status_code == 200
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+            def test_query():
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+            """,
+            id="no fixture requested by more than half",
+        ),
+        pytest.param(
+            """
+            from shop import create_app
+            from shop import db
+
+
+            def test_factory(database):
+                assert create_app().name == "shop"
+
+
+            def test_query():
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+            """,
+            id="the neighbours use other things",
+        ),
+    ],
+)
+def test_no_clear_neighbour_pattern_keeps_the_app_fixture(module):
+    changed = fixed_neighbours(neighbours(module))
+    assert "def test_query(app):\n" in changed["tests/test_db.py"]
+    assert "usefixtures" not in changed["tests/test_db.py"]
+
+
+def test_neighbours_fixture_the_test_already_requests_is_not_requested_again():
+    case = neighbours("""
+        import pytest
+
+        from shop import db
+
+
+        def test_tables(database):
+            assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+        @pytest.mark.usefixtures("database")
+        def test_query():
+            assert db.session.execute(db.text("select 1")).scalar() == 1
+    """)
+    diagnosis = RECIPE.diagnose(pytest_event(line=12), case)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, case)
+    assert isinstance(result, FixSkip), result
+    assert "already requests the database fixture" in result.reason
+
+
+def test_neighbours_fixture_pushing_for_the_session_is_not_copied():
+    conftest = NEIGHBOURS_CONFTEST.replace(
+        "@pytest.fixture\ndef app", '@pytest.fixture(scope="session")\ndef app'
+    )
+    case = neighbours(
+        """
+        from shop import db
+
+
+        def test_tables(database):
+            assert db.session.execute(db.text("select 1")).scalar() == 1
+
+
+        def test_query():
+            assert db.session.execute(db.text("select 1")).scalar() == 1
+    """,
+        conftest,
+    )
+    diagnosis = RECIPE.diagnose(pytest_event(line=9), case)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, case)
+    assert isinstance(result, FixSkip), result
+    assert "has scope session" in result.reason
+
+
 @pytest.mark.parametrize(
     ("files", "reason"),
     [

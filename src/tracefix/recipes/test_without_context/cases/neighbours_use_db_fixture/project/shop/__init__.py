@@ -1,0 +1,1 @@
+"""A small shop, laid out like a cookiecutter-flask project."""

@@ -1,0 +1,2 @@
+SQLALCHEMY_DATABASE_URI = "sqlite:///shop.db"
+SECRET_KEY = "not-secret"
