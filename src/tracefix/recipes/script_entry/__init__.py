@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+
 from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
@@ -23,9 +26,10 @@ class ScriptEntry(Recipe):
 
     ## What it does
     Matches `RuntimeError: Working outside of application context.` raised in project code that
-    a script run as `__main__` called from its `if __name__ == "__main__":` block or from a bare
-    top-level call such as `main()`, with only project frames between the script and the failing
-    line: `python -m scripts.seed_db` calling `seed()`, which uses `db.session`.
+    a script run as `__main__` called from its `if __name__ == "__main__":` block or from its
+    top-level code (a bare `main()`, or `db = get_db()` in a script with no such block), with only
+    project frames between the script and the failing line: `python -m scripts.seed_db` calling
+    `seed()`, which uses `db.session`. The explanation says which of the two it is.
 
     It leaves alone calls that pass through Click, threads, executors or imports (other causes), and
     request-context errors (`request` and `session` need a request, not only an app).
@@ -62,14 +66,15 @@ class ScriptEntry(Recipe):
                 seed()
 
     ## Fix safety
-    Safe. The context is pushed at the script's entry, with `with`, so it is popped when the call
-    returns; the called function is not changed, so views that call it behave as before. In the
-    `if __name__ == "__main__":` block, the failing statement and the rest of the block go under
-    the `with`, and the app is made just above it inside the block: importing the script (from a
-    test, say) builds no app. A bare top-level call is wrapped with its neighbouring top-level
-    statements, as CTX101 does. The app is the one the script already has, else the project's
-    factory called as its entry file (`wsgi.py`, `manage.py`, ...) calls it, else its module-level
-    instance. No fix is offered when the app cannot be found without guessing.
+    Safe. The context is pushed in the script, where it starts the call, with `with`, so it is
+    popped when the call returns; the called function is not changed, so views that call it behave
+    as before. In the `if __name__ == "__main__":` block, the failing statement and the rest of the
+    block go under the `with`, and the app is made just above it inside the block: importing the
+    script (from a test, say) builds no app. A top-level call is wrapped with its neighbouring
+    top-level statements, as CTX101 does, a factory's call just above them. The app is the one the
+    script already has, else the project's factory called as its entry file (`wsgi.py`, `manage.py`,
+    ...) calls it, else its module-level instance. No fix is offered when the app cannot be found
+    without guessing.
 
     ## References
     - Flask docs, "The Application Context": Manually Push a Context
@@ -102,17 +107,44 @@ class ScriptEntry(Recipe):
                 return None
         statement = (script.context_line or "").strip()
         called = below[0].function
-        explanation = (
-            f"{path}:{line} calls `{called}()` from a script run as `__main__`, and "
+        needs = (
             f"{trigger.filename}:{trigger_line} (`{(trigger.context_line or '').strip()}`) needs "
             "an application context there. Flask pushes one only while it handles a request or "
-            "runs a `flask` command; a standalone script has none. The context is pushed at the "
-            f"script's entry rather than in `{trigger.function}()`, so callers that already have "
-            "one, such as views and tests, are unaffected."
+            "runs a `flask` command; a standalone script has none."
         )
+        unaffected = (
+            f"rather than in `{trigger.function}()`, so callers that already have one, such as "
+            "views and tests, are unaffected."
+        )
+        guard = _main_guard(project, path)
+        if guard is not None and guard.lineno <= line <= (guard.end_lineno or guard.lineno):
+            explanation = (
+                f'{path}:{line}, in the script\'s `if __name__ == "__main__":` block, calls '
+                f"`{called}()`, and {needs} The context is pushed in that block {unaffected}"
+            )
+        else:
+            where = (
+                'the script has no `if __name__ == "__main__":` block'
+                if guard is None
+                else 'outside its `if __name__ == "__main__":` block'
+            )
+            calls = "" if f"{called}(" in statement else f"it calls `{called}()`, and "
+            explanation = (
+                f"{path}:{line} runs `{statement}` at the top level of a script run as "
+                f"`__main__` ({where}); {calls}{needs} The context is pushed "
+                f"around that top-level code {unaffected}"
+            )
         return self.diagnosis(
             explanation, Location(path, line), path=path, line=line, statement=statement
         )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         return fix_script(diagnosis, project)
+
+
+def _main_guard(project: Project, path: str) -> ast.stmt | None:
+    """The script's top-level ``if __name__ == "__main__":`` statement, if it has one."""
+    tree = project.ast(path)
+    if tree is None:
+        return None
+    return next((statement for statement in tree.body if is_main_guard(statement)), None)

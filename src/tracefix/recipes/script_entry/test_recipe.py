@@ -184,6 +184,47 @@ def test_diagnoses_a_call_from_the_main_block_into_project_code():
     assert diagnosis is not None
     assert str(diagnosis.location) == f"{SCRIPT}:9"
     assert f"{SCRIPT}:5" in diagnosis.explanation
+    assert diagnosis.explanation.startswith(
+        f'{SCRIPT}:9, in the script\'s `if __name__ == "__main__":` block, calls `seed()`'
+    )
+    assert "pushed in that block" in diagnosis.explanation
+
+
+GET_DB = {
+    **FACTORY_APP,
+    "app/tasks.py": "from app import db\n\n\ndef get_db():\n    db.create_all()\n    return db\n",
+}
+TOP_LEVEL_CALL = "from app.tasks import get_db\n\ndb = get_db()\nprint(db)\n"
+
+
+@pytest.mark.parametrize(
+    ("script", "where"),
+    [
+        pytest.param(
+            TOP_LEVEL_CALL,
+            '(the script has no `if __name__ == "__main__":` block)',
+            id="a script without a __main__ block",
+        ),
+        pytest.param(
+            TOP_LEVEL_CALL + '\nif __name__ == "__main__":\n    print("done")\n',
+            '(outside its `if __name__ == "__main__":` block)',
+            id="above the script's __main__ block",
+        ),
+    ],
+)
+def test_explanation_names_a_top_level_call_as_top_level_code(script, where):
+    entry = Frame(SCRIPT, "<module>", 3, "__main__", context_line="db = get_db()", in_app=True)
+    called = Frame(
+        "app/tasks.py", "get_db", 5, "app.tasks", context_line="    db.create_all()", in_app=True
+    )
+    diagnosis = ScriptEntry().diagnose(event(entry, called, LIBRARY), project(script, GET_DB))
+    assert diagnosis is not None
+    assert diagnosis.explanation.startswith(
+        f"{SCRIPT}:3 runs `db = get_db()` at the top level of a script run as `__main__` {where}; "
+        "app/tasks.py:5 (`db.create_all()`) needs an application context there."
+    )
+    assert "pushed around that top-level code rather than in `get_db()`" in diagnosis.explanation
+    assert "in that block" not in diagnosis.explanation
     assert ScriptModuleLevel().diagnose(event(ENTRY, SEED, LIBRARY), ENTRY_PROJECT) is None
 
 
