@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _report import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "seed-app"
 COMMAND = ["python", "-m", "scripts.seed_db"]
@@ -162,16 +164,8 @@ def main() -> int:
     text = render(summarise(rows), args.runs, command)
     print(text)
     if args.write:
-        section = f"## `tracefix run` on examples/seed-app\n\n{text}\n"
-        current = args.write.read_text() if args.write.exists() else "# Benchmarks\n\n"
-        marker = "## `tracefix run` on examples/seed-app"
-        if marker in current:
-            head, _, rest = current.partition(marker)
-            tail = rest[rest.find("\n## ") + 1 :] if "\n## " in rest else ""
-            current = head + section + ("\n" + tail if tail else "")
-        else:
-            current = current.rstrip() + "\n\n" + section
-        args.write.write_text(current)
+        heading = "## `tracefix run` on examples/seed-app"
+        replace_section(args.write, heading, f"{heading}\n\n{text}\n")
     return 0
 
 
