@@ -378,17 +378,20 @@ def render(rows, delivered, args, n_success, n_error, n_loop, n_memory, has_wrk,
     base_error = median(none["error_us"])
 
     def ratio(variant_rows: dict[str, list[float]], key: str) -> str:
-        return f"{median(variant_rows[key]):,.0f} ({median(variant_rows[key]) / median(none[key]):.2f})"
+        value = median(variant_rows[key])
+        return f"{value:,.0f} ({value / median(none[key]):.2f})"
 
     def added(variant_rows: dict[str, list[float]]) -> str:
         return f"+{median(variant_rows['error_us']) - base_error:,.0f} µs"
 
+    quick = " --quick" if args.quick else ""
     lines = [
         "## SDK overhead",
         "",
-        f"Command: `python benchmarks/sdk_bench.py --reps {args.reps}{' --quick' if args.quick else ''}`  ",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"{args.reps} repetitions, variants in rotating order, medians; {seconds:.0f} s in all.",
+        f"Command: `python benchmarks/sdk_bench.py --reps {args.reps}{quick}`  ",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; {args.reps} repetitions, variants in rotating "
+        f"order, medians; {seconds:.0f} s in all.",
         "",
         "| measure | none | sentry-sdk (defaults) | tracefix | target |",
         "| --- | ---: | ---: | ---: | --- |",
@@ -413,9 +416,11 @@ def render(rows, delivered, args, n_success, n_error, n_loop, n_memory, has_wrk,
         f"{median(ours['loop_us']):,.0f} | ≤ 100 µs |",
         f"| 1,000 errors while the sink is down, then down {3 if args.quick else 10} s more: "
         "events delivered after it is back | – | "
-        f"{median(sentry['outage_delivered']):,.0f} | {median(ours['outage_delivered']):,.0f} | 1,000 |",
+        f"{median(sentry['outage_delivered']):,.0f} | "
+        f"{median(ours['outage_delivered']):,.0f} | 1,000 |",
         f"| RSS growth over {n_memory:,} captures with the sink down | – | "
-        f"{median(sentry['rss_growth_mib']):+.1f} MiB | {median(ours['rss_growth_mib']):+.1f} MiB | flat |",
+        f"{median(sentry['rss_growth_mib']):+.1f} MiB | "
+        f"{median(ours['rss_growth_mib']):+.1f} MiB | flat |",
     ]
     if not has_wrk:
         lines.append("\n(`wrk` is not installed: the HTTP row was skipped.)")
