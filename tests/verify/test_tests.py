@@ -88,7 +88,9 @@ def test_detects_pytest(make_repo, files, found):
 
 def test_a_top_level_unittest_module_runs_with_unittest(make_repo):
     """microblog's layout: one ``tests.py`` of ``unittest.TestCase`` classes, no pytest."""
-    tests = "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_x(self):\n        pass\n"
+    tests = (
+        "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_x(self):\n        pass\n"
+    )
     root = make_repo({"app/__init__.py": "", "tests.py": tests})
     assert find_test_command(root, python=PY) == ((PY, "-m", "unittest"), root)
     run = run_tests([PY, "-m", "unittest"], cwd=root, project_root=root)
