@@ -91,6 +91,8 @@ class Client:
         self.integrations: dict[str, Integration] = dict(integrations or {})
         self.breadcrumbs: deque[Breadcrumb] = deque(maxlen=max(options.max_breadcrumbs, 0))
         self.scrubber = Scrubber(send_default_pii=options.send_default_pii)
+        #: The command line the process was started with (``tracefix run``'s, when it ran us).
+        self._argv = tuple(builder.entry_argv())
         self._sdk_info = {
             "name": SDK_NAME,
             "version": __version__,
@@ -155,8 +157,10 @@ class Client:
             thread_id=thread_id,
             mechanism=mechanism,
             root=options.in_app_root,
+            argv=list(self._argv),
             handled=handled,
             include_locals=options.include_local_variables,
+            library_context=False,
         )
         for value in event["exception"]["values"]:
             if len(value["value"]) > MAX_MESSAGE:

@@ -192,12 +192,15 @@ def build_event(
     argv: list[str] | None = None,
     handled: bool = False,
     include_locals: bool = True,
+    library_context: bool = True,
 ) -> dict[str, Any]:
     """The Sentry-shaped event that ``tracefix.event.Event.from_dict`` reads.
 
     ``root`` (the real path of the project) and ``argv`` default to what ``tracefix run`` put in
     the environment; the SDK passes its own. ``include_locals`` turns off the reprs of in-app
     locals, the only part of the event that runs the program's code (``__repr__``).
+    ``library_context=False`` keeps source lines for in-app frames and the raising frame only
+    (the SDK: a library's lines are known from its version, and cost time on every error).
     """
     import time
 
@@ -217,7 +220,14 @@ def build_event(
             "value": _safe_str(link),
             "module": getattr(link_type, "__module__", None),
             "mechanism": {"type": mechanism, "handled": handled},
-            "stacktrace": {"frames": frames_of(link_tb, root, include_locals=include_locals)},
+            "stacktrace": {
+                "frames": frames_of(
+                    link_tb,
+                    root,
+                    include_locals=include_locals,
+                    library_context=library_context,
+                )
+            },
         }
         if thread_id is not None:
             value["thread_id"] = thread_id
@@ -284,27 +294,55 @@ def _in_app_globals(chain: list[BaseException], root: str) -> list[Namespace]:
 
 
 def frames_of(
-    tb: TracebackType | None, root: str, *, include_locals: bool = True
+    tb: TracebackType | None,
+    root: str,
+    *,
+    include_locals: bool = True,
+    library_context: bool = True,
 ) -> list[dict[str, Any]]:
-    """The frames of a traceback, outermost first."""
+    """The frames of a traceback, outermost first.
+
+    Without ``library_context``, only in-app frames and the frame that raised get source lines.
+    """
     frames: list[dict[str, Any]] = []
     while tb is not None and len(frames) < MAX_FRAMES:
         try:
-            frames.append(frame_dict(tb.tb_frame, tb.tb_lineno, root, include_locals=include_locals))
+            frames.append(
+                frame_dict(
+                    tb.tb_frame,
+                    tb.tb_lineno,
+                    root,
+                    include_locals=include_locals,
+                    context=library_context or tb.tb_next is None,
+                )
+            )
         except Exception:
             pass
         tb = tb.tb_next
     return frames
 
 
+_abs_paths: dict[str, str] = {}
+
+
 def frame_dict(
-    frame: FrameType, lineno: int | None, root: str, *, include_locals: bool = True
+    frame: FrameType,
+    lineno: int | None,
+    root: str,
+    *,
+    include_locals: bool = True,
+    context: bool = True,
 ) -> dict[str, Any]:
+    """One frame. ``context=False`` leaves out the source lines of a library frame."""
     code = frame.f_code
     filename = code.co_filename
     module_globals = frame.f_globals
     in_app, relative = classify_path(filename, root)
-    abs_path = os.path.abspath(filename) if _is_real_path(filename) else filename
+    abs_path = _abs_paths.get(filename)
+    if abs_path is None:
+        abs_path = os.path.abspath(filename) if _is_real_path(filename) else filename
+        if len(_abs_paths) < 10_000:
+            _abs_paths[filename] = abs_path
     data: dict[str, Any] = {
         "filename": relative if in_app else abs_path,
         "abs_path": abs_path,
@@ -313,33 +351,58 @@ def frame_dict(
         "lineno": lineno,
         "in_app": in_app,
     }
-    data.update(source_context(filename, lineno, module_globals))
+    if in_app or context:
+        data.update(source_context(filename, lineno, module_globals))
     if in_app and include_locals:
         data["vars"] = safe_vars(frame.f_locals, is_module=code.co_name == "<module>")
     return data
 
 
 def source_context(filename: str, lineno: int | None, module_globals: Namespace) -> dict[str, Any]:
-    import linecache
+    """The line that ran and ``CONTEXT_LINES`` lines either side, as ``linecache`` has them.
 
+    Cut once per place: a process that fails repeatedly fails at the same few lines.
+    """
     if not lineno:
         return {}
+    key = (filename, lineno)
+    cached = _contexts.get(key)
+    if cached is None:
+        cached = _read_context(filename, lineno, module_globals)
+        if cached is None:
+            return {}
+        if _is_real_path(filename):  # "<string>" names many different sources
+            if len(_contexts) >= 4096:
+                _contexts.clear()
+            _contexts[key] = cached
+    line, pre, post = cached
+    return {"context_line": line, "pre_context": list(pre), "post_context": list(post)}
+
+
+_contexts: dict[tuple[str, int], tuple[str, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _read_context(
+    filename: str, lineno: int, module_globals: Namespace
+) -> tuple[str, tuple[str, ...], tuple[str, ...]] | None:
+    import linecache
+
     try:
         lines = linecache.getlines(filename, module_globals)
     except Exception:
-        return {}
+        return None
     if not lines or lineno > len(lines):
-        return {}
+        return None
     index = lineno - 1
 
     def clean(line: str) -> str:
         return line.rstrip("\r\n")
 
-    return {
-        "context_line": clean(lines[index]),
-        "pre_context": [clean(line) for line in lines[max(0, index - CONTEXT_LINES) : index]],
-        "post_context": [clean(line) for line in lines[index + 1 : index + 1 + CONTEXT_LINES]],
-    }
+    return (
+        clean(lines[index]),
+        tuple(clean(line) for line in lines[max(0, index - CONTEXT_LINES) : index]),
+        tuple(clean(line) for line in lines[index + 1 : index + 1 + CONTEXT_LINES]),
+    )
 
 
 # --- paths ---------------------------------------------------------------------------------
@@ -347,12 +410,14 @@ def source_context(filename: str, lineno: int | None, module_globals: Namespace)
 
 def classify_path(filename: str, root: str) -> tuple[bool, str]:
     """Whether ``filename`` is the project's own code, and its POSIX path from ``root`` if so."""
+    key = (filename, root)
+    cached = _classified.get(key)
+    if cached is not None:  # only absolute paths are cached: a relative one follows the cwd
+        return cached
     if not os.path.isabs(filename):
         return _classify_path(filename, root)
-    key = (filename, root)
-    if key not in _classified:
-        _classified[key] = _classify_path(filename, root)
-    return _classified[key]
+    cached = _classified[key] = _classify_path(filename, root)
+    return cached
 
 
 def _classify_path(filename: str, root: str) -> tuple[bool, str]:
@@ -413,7 +478,11 @@ def _is_real_path(filename: str) -> bool:
 
 
 def safe_vars(local_vars: Namespace, *, is_module: bool = False) -> dict[str, str]:
-    """Bounded reprs of a frame's locals. A repr that raises or recurses cannot break capture."""
+    """Bounded reprs of a frame's locals. A repr that raises or recurses cannot break capture.
+
+    A module's frame shows its state only: not its dunders, imported modules, nor the classes
+    and functions it defines (their source says all a ``<function f at 0x...>`` would).
+    """
     result: dict[str, str] = {}
     try:
         items = list(local_vars.items())
@@ -423,10 +492,14 @@ def safe_vars(local_vars: Namespace, *, is_module: bool = False) -> dict[str, st
         if len(result) >= MAX_VARS:
             break
         name = str(name)
-        if is_module and (name.startswith("__") or type(value).__name__ == "module"):
+        if is_module and (name.startswith("__") or type(value).__name__ in _DEFINITIONS):
             continue
         result[name] = safe_repr(value)
     return result
+
+
+#: The types of what a module frame's variables leave out (by name: no import needed).
+_DEFINITIONS = frozenset({"module", "type", "function", "builtin_function_or_method", "ABCMeta"})
 
 
 def safe_repr(value: object) -> str:
@@ -443,6 +516,7 @@ def safe_repr(value: object) -> str:
 
 
 _repr_instance: reprlib.Repr | None = None
+_CONTAINERS = (dict, list, tuple, set, frozenset, str, bytes)
 
 
 def _repr_engine() -> reprlib.Repr:
@@ -512,17 +586,18 @@ def _bounded_repr_class() -> type[reprlib.Repr]:
         def repr_instance(self, x: object, level: int) -> str:
             # A big container subclass is shown as its base would be; a small one (a
             # namedtuple, a short OrderedDict) keeps its own repr.
-            for base, limit, show in (
-                (dict, self.maxdict, self.repr_dict),
-                (list, self.maxlist, self.repr_list),
-                (tuple, self.maxtuple, self.repr_tuple),
-                (set, self.maxset, self.repr_set),
-                (frozenset, self.maxfrozenset, self.repr_frozenset),
-                (str, self.maxstring, self.repr_str),
-                (bytes, self.maxstring, self.repr_bytes),
-            ):
-                if isinstance(x, base) and len(x) > limit:  # type: ignore[arg-type]
-                    return f"{type(x).__name__}({show(x, level)})"  # type: ignore[operator]
+            if isinstance(x, _CONTAINERS):
+                for base, limit, show in (
+                    (dict, self.maxdict, self.repr_dict),
+                    (list, self.maxlist, self.repr_list),
+                    (tuple, self.maxtuple, self.repr_tuple),
+                    (set, self.maxset, self.repr_set),
+                    (frozenset, self.maxfrozenset, self.repr_frozenset),
+                    (str, self.maxstring, self.repr_str),
+                    (bytes, self.maxstring, self.repr_bytes),
+                ):
+                    if isinstance(x, base) and len(x) > limit:  # type: ignore[arg-type]
+                        return f"{type(x).__name__}({show(x, level)})"  # type: ignore[operator]
             return super().repr_instance(x, level)
 
     return BoundedRepr
@@ -594,18 +669,28 @@ def _flask_contexts() -> tuple[object, bool]:
 
     Flask 3.2 merges the request context into the app context and drops ``_cv_request``.
     """
-    try:
-        from flask.globals import _cv_app
-    except Exception:
-        return None, False
-    app_ctx = _cv_app.get(None)
-    try:
-        from flask.globals import _cv_request
-    except ImportError:
+    global _flask_context_vars
+    if _flask_context_vars is None:
+        try:
+            from flask.globals import _cv_app
+        except Exception:
+            return None, False
+        try:
+            from flask.globals import _cv_request
+        except ImportError:
+            _cv_request = None
+        _flask_context_vars = (_cv_app, _cv_request)
+    cv_app, cv_request = _flask_context_vars
+    app_ctx = cv_app.get(None)
+    if cv_request is None:
         has_request = bool(getattr(app_ctx, "has_request", False))
     else:
-        has_request = _cv_request.get(None) is not None
+        has_request = cv_request.get(None) is not None
     return app_ctx, has_request
+
+
+#: Flask's context variables, once imported: ``(_cv_app, _cv_request or None)``.
+_flask_context_vars: tuple[Any, Any] | None = None
 
 
 def module_level_apps(root: str, namespaces: Iterable[Namespace] = ()) -> list[str]:
@@ -617,20 +702,67 @@ def module_level_apps(root: str, namespaces: Iterable[Namespace] = ()) -> list[s
     flask_class = getattr(flask, "Flask", None)
     if flask_class is None:
         return []
-    names: set[str] = set()
     candidates = list(namespaces)
-    for module in list(sys.modules.values()):
-        filename = getattr(module, "__file__", None)
-        if filename and classify_path(filename, root)[0]:
-            try:
-                candidates.append(vars(module))
-            except TypeError:
-                continue
+    for module in in_app_modules(root):
+        try:
+            candidates.append(vars(module))
+        except TypeError:
+            continue
+    names: set[str] = set()
     for namespace in candidates:
-        for value in list(namespace.values()):
-            if isinstance(value, flask_class):
-                names.add(str(value.import_name))
+        cached = _module_apps.get(id(namespace))
+        if cached is None or cached[0] != len(namespace):
+            cached = _module_apps[id(namespace)] = (len(namespace), _apps_in(namespace, flask_class))
+        names.update(cached[1])
     return sorted(names)
+
+
+#: The apps found in each imported module's namespace, with the namespace's size when they were
+#: looked for: a module gains its app as it is imported, and rarely rebinds one afterwards.
+_module_apps: dict[int, tuple[int, list[str]]] = {}
+
+
+def _apps_in(namespace: Namespace, flask_class: type) -> list[str]:
+    found = []
+    for value in list(namespace.values()):
+        try:
+            if isinstance(value, flask_class):
+                found.append(str(value.import_name))  # type: ignore[attr-defined]
+        except Exception:  # a proxy whose __class__ raises
+            continue
+    return found
+
+
+#: ``in_app_modules``' last answer, with the state of ``sys.modules`` it was computed from.
+_in_app_modules: tuple[tuple[int, str, str], list[Any]] | None = None
+
+
+def in_app_modules(root: str) -> list[Any]:
+    """The imported modules whose file is the project's.
+
+    Classifying every module's file costs ~1 ms in a large app; it is done again only when
+    ``sys.modules`` changed (its size, or the last module added).
+    """
+    global _in_app_modules
+    modules = sys.modules
+    try:
+        last = next(reversed(modules.keys()))
+    except StopIteration:
+        last = ""
+    key = (len(modules), last, root)
+    cached = _in_app_modules
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    found = []
+    for module in list(modules.values()):
+        try:
+            filename = getattr(module, "__file__", None)
+        except Exception:
+            continue
+        if isinstance(filename, str) and filename and classify_path(filename, root)[0]:
+            found.append(module)
+    _in_app_modules = (key, found)
+    return found
 
 
 def pushed_context_detail() -> str | None:
