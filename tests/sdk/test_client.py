@@ -110,7 +110,7 @@ def test_an_invalid_dsn_is_a_programming_error(dsn: str) -> None:
 
 
 def test_the_default_transport_is_http(tmp_path: Path) -> None:
-    from tracefix.sdk.transport import HttpTransport  # type: ignore[attr-defined]
+    from tracefix.sdk.transport import HttpTransport
 
     client = tracefix.init(DSN, spool_dir=tmp_path / "spool")
     assert isinstance(client.transport, HttpTransport)
@@ -274,7 +274,9 @@ def test_include_local_variables_off(
     assert all("vars" not in frame for frame in frames)
 
 
-def test_huge_messages_are_cut(tracefix_init: TracefixInit, captured_events: CapturedEvents) -> None:
+def test_huge_messages_are_cut(
+    tracefix_init: TracefixInit, captured_events: CapturedEvents
+) -> None:
     tracefix_init()
     tracefix.capture_exception(catch(fail, "x " * 1_000_000))
     assert len(captured_events()[0]["exception"]["values"][0]["value"]) <= 8192 + 3

@@ -94,7 +94,8 @@ def _read(path: str) -> str | None:
 
 
 def git_toplevel(start: str) -> str | None:
-    """The closest folder at or above ``start`` holding ``.git`` (a folder, or a worktree's file)."""
+    """The closest folder at or above ``start`` holding ``.git`` (a folder, or a worktree's
+    file)."""
     directory = os.path.realpath(start)
     while True:
         if os.path.exists(os.path.join(directory, ".git")):
@@ -169,4 +170,3 @@ def enable_debug_logging() -> None:
     handler._tracefix_debug = True  # type: ignore[attr-defined]
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
-

@@ -225,6 +225,11 @@ def _call_before_send(before_send: BeforeSend, event: Event, hint: Hint) -> Even
     return result
 
 
+def safe_repr(value: object) -> str:
+    """A short repr of any object that never raises (the builder's, as for locals)."""
+    return builder.safe_repr(value)
+
+
 _recent_unmarkable: deque[BaseException] = deque(maxlen=64)
 
 
@@ -391,7 +396,7 @@ def init(
 
 def _default_transport(dsn: Dsn, transport_options: dict[str, Any]) -> Transport:
     try:
-        from tracefix.sdk.transport import HttpTransport  # type: ignore[attr-defined]
+        from tracefix.sdk.transport import HttpTransport
     except ImportError:
         logger.warning("tracefix.sdk: no HTTP transport in this version; events are dropped")
         return _DroppingTransport()

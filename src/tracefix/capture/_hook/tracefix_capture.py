@@ -587,17 +587,20 @@ def _bounded_repr_class() -> type[reprlib.Repr]:
             # A big container subclass is shown as its base would be; a small one (a
             # namedtuple, a short OrderedDict) keeps its own repr.
             if isinstance(x, _CONTAINERS):
-                for base, limit, show in (
-                    (dict, self.maxdict, self.repr_dict),
-                    (list, self.maxlist, self.repr_list),
-                    (tuple, self.maxtuple, self.repr_tuple),
-                    (set, self.maxset, self.repr_set),
-                    (frozenset, self.maxfrozenset, self.repr_frozenset),
-                    (str, self.maxstring, self.repr_str),
-                    (bytes, self.maxstring, self.repr_bytes),
-                ):
-                    if isinstance(x, base) and len(x) > limit:  # type: ignore[arg-type]
-                        return f"{type(x).__name__}({show(x, level)})"  # type: ignore[operator]
+                if isinstance(x, dict) and len(x) > self.maxdict:
+                    return f"{type(x).__name__}({self.repr_dict(x, level)})"
+                if isinstance(x, list) and len(x) > self.maxlist:
+                    return f"{type(x).__name__}({self.repr_list(x, level)})"
+                if isinstance(x, tuple) and len(x) > self.maxtuple:
+                    return f"{type(x).__name__}({self.repr_tuple(x, level)})"
+                if isinstance(x, set) and len(x) > self.maxset:
+                    return f"{type(x).__name__}({self.repr_set(x, level)})"
+                if isinstance(x, frozenset) and len(x) > self.maxfrozenset:
+                    return f"{type(x).__name__}({self.repr_frozenset(x, level)})"
+                if isinstance(x, str) and len(x) > self.maxstring:
+                    return f"{type(x).__name__}({self.repr_str(x, level)})"
+                if isinstance(x, bytes) and len(x) > self.maxstring:
+                    return f"{type(x).__name__}({self.repr_bytes(x, level)})"
             return super().repr_instance(x, level)
 
     return BoundedRepr
@@ -675,11 +678,12 @@ def _flask_contexts() -> tuple[object, bool]:
             from flask.globals import _cv_app
         except Exception:
             return None, False
+        cv_request: Any
         try:
-            from flask.globals import _cv_request
+            from flask.globals import _cv_request as cv_request
         except ImportError:
-            _cv_request = None
-        _flask_context_vars = (_cv_app, _cv_request)
+            cv_request = None
+        _flask_context_vars = (_cv_app, cv_request)
     cv_app, cv_request = _flask_context_vars
     app_ctx = cv_app.get(None)
     if cv_request is None:
@@ -712,7 +716,10 @@ def module_level_apps(root: str, namespaces: Iterable[Namespace] = ()) -> list[s
     for namespace in candidates:
         cached = _module_apps.get(id(namespace))
         if cached is None or cached[0] != len(namespace):
-            cached = _module_apps[id(namespace)] = (len(namespace), _apps_in(namespace, flask_class))
+            cached = _module_apps[id(namespace)] = (
+                len(namespace),
+                _apps_in(namespace, flask_class),
+            )
         names.update(cached[1])
     return sorted(names)
 

@@ -13,8 +13,8 @@ from functools import partial
 from typing import Any
 
 from tracefix.sdk._internal import capture_internal_errors
-from tracefix.sdk.client import builder
 from tracefix.sdk.client import get_client
+from tracefix.sdk.client import safe_repr
 from tracefix.sdk.integrations import DidNotEnable
 from tracefix.sdk.integrations import Integration
 
@@ -60,11 +60,13 @@ def _capture_task_failure(
         )
 
 
-def _add_task(sender: Any, task_id: str | None, args: Any, kwargs: Any, event: dict[str, Any]) -> None:
+def _add_task(
+    sender: Any, task_id: str | None, args: Any, kwargs: Any, event: dict[str, Any]
+) -> None:
     name = getattr(sender, "name", None)
-    task_args = [builder.safe_repr(value) for value in list(args or ())[:MAX_ARGS]]
+    task_args = [safe_repr(value) for value in list(args or ())[:MAX_ARGS]]
     task_kwargs = {
-        str(key): builder.safe_repr(value)
+        str(key): safe_repr(value)
         for key, value in list(dict(kwargs or {}).items())[:MAX_ARGS]
     }
     request = getattr(sender, "request", None)

@@ -14,18 +14,18 @@ from typing import Any
 
 from tracefix.sdk._internal import capture_internal_errors
 from tracefix.sdk.client import Client
-from tracefix.sdk.client import builder
 from tracefix.sdk.client import get_client
+from tracefix.sdk.client import safe_repr
 from tracefix.sdk.integrations import DidNotEnable
 from tracefix.sdk.integrations import Integration
 from tracefix.sdk.scrubber import FILTERED
 
 try:
     from flask import Flask
+    from flask import Request
     from flask import has_request_context
     from flask import request
     from flask.signals import got_request_exception
-    from werkzeug.wrappers import Request
 except ImportError as exc:  # pragma: no cover - the integration is auto-enabled only with Flask
     raise DidNotEnable("Flask is not installed") from exc
 
@@ -78,7 +78,7 @@ def _capture_request_exception(sender: Flask, exception: BaseException, **extra:
 def _add_request(client: Client, event: dict[str, Any]) -> None:
     if not has_request_context():
         return
-    req: Request = request._get_current_object()  # type: ignore[attr-defined]
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]  # a proxy
     pii = client.options.send_default_pii
     # Not req.base_url: werkzeug turns it into an IRI, 13 µs; this is 2.
     url = f"{req.scheme}://{req.host}{req.root_path}{req.path}"
@@ -90,7 +90,7 @@ def _add_request(client: Client, event: dict[str, Any]) -> None:
         method=req.method,
         url=url,
         url_rule=url_rule.rule if url_rule is not None else None,
-        view_args={str(k): builder.safe_repr(v) for k, v in (req.view_args or {}).items()},
+        view_args={str(k): safe_repr(v) for k, v in (req.view_args or {}).items()},
     )
     event["transaction"] = req.endpoint or req.path
     event["request"] = _request_data(req, url, pii)
@@ -106,8 +106,10 @@ def _request_data(req: Request, url: str, pii: bool) -> dict[str, Any]:
             key: value if pii or key.lower() not in PII_HEADERS else FILTERED
             for key, value in req.headers.items()
         },
-        "env": {"SERVER_NAME": req.environ.get("SERVER_NAME"),
-                "SERVER_PORT": req.environ.get("SERVER_PORT")},
+        "env": {
+            "SERVER_NAME": req.environ.get("SERVER_NAME"),
+            "SERVER_PORT": req.environ.get("SERVER_PORT"),
+        },
     }
     if req.query_string:
         data["query_string"] = (

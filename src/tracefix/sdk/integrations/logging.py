@@ -52,7 +52,7 @@ class LoggingIntegration(Integration):
 
     @staticmethod
     def setup_once() -> None:
-        logging.Logger.callHandlers = _wrapped(logging.Logger.callHandlers)  # type: ignore[method-assign]
+        setattr(logging.Logger, "callHandlers", _wrapped(logging.Logger.callHandlers))  # noqa: B010
 
     def handle(self, client: Client, record: logging.LogRecord) -> None:
         exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else None

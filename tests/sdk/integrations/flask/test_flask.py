@@ -18,7 +18,6 @@ flask = pytest.importorskip("flask")
 from flask import Blueprint  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask import abort  # noqa: E402
-from flask import request  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from tracefix.sdk import client as client_module  # noqa: E402
@@ -134,9 +133,7 @@ def test_a_blueprint_route(
     assert flask_context["blueprint"] == "catalog"
     assert flask_context["url_rule"] == "/catalog/items/<int:item_id>"
     assert flask_context["view_args"] == {"item_id": "7"}
-    assert event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"] == {
-        "item_id": "7"
-    }
+    assert event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"] == {"item_id": "7"}
 
 
 @pytest.mark.parametrize(
