@@ -477,7 +477,11 @@ def test_a_default_integration_that_cannot_enable_is_left_out(
     monkeypatch.setattr(
         integrations,
         "AUTO_ENABLING_INTEGRATIONS",
-        ("tests.sdk.test_client.Unavailable", "tracefix.sdk.integrations.no_such_library.X"),
+        (
+            ("tests.sdk.test_client.Unavailable", "json", "installed"),
+            ("tracefix.sdk.integrations.no_such_library.X", "json", "installed"),
+            ("tracefix.sdk.integrations.never.X", "no_such_library", "installed"),
+        ),
     )
     client = tracefix_init()
     assert "unavailable" not in client.integrations
@@ -507,6 +511,33 @@ def test_no_default_integrations(tracefix_init: TracefixInit, counting: type[Cou
 
 
 # --- the package ----------------------------------------------------------------------------
+
+
+def test_auto_enabling_integrations_import_only_what_they_must() -> None:
+    """Flask is imported when installed (an app may call init before importing it); Celery is
+    enabled only when the app imported it already (a worker always has)."""
+    code = (
+        "import sys, tracefix\n"
+        "from tracefix.sdk import MemoryTransport\n"
+        "if sys.argv[1] == 'worker':\n"
+        "    import celery\n"
+        "client = tracefix.init(transport=MemoryTransport())\n"
+        "print(sorted(client.integrations), 'celery' in sys.modules)\n"
+    )
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", code, kind],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=TESTS_ROOT,
+        ).stdout.strip()
+        for kind in ("web", "worker")
+    ]
+    assert outputs[0] == "['atexit', 'excepthook', 'flask', 'logging', 'threading'] False"
+    assert outputs[1] == (
+        "['atexit', 'celery', 'excepthook', 'flask', 'logging', 'threading'] True"
+    )
 
 
 def test_import_tracefix_stays_cheap() -> None:

@@ -129,15 +129,29 @@ class Client:
         integration: Flask's signal and then Flask's own log record of the same error make one
         event) or when ``before_send`` drops it. ``processor`` adds what the caller knows to
         the event; it runs only once the event is being built. Never raises.
+
+        An exception raised and captured while an event is being built in the same thread (a
+        ``__repr__`` or ``before_send`` that logs an error) is not captured: that way lies
+        recursion.
         """
-        if self.transport is None or error is None or not _mark_captured(error):
+        transport = self.transport
+        if transport is None or error is None or _building.active:
             return None
-        with capture_internal_errors():
-            return self._capture(error, mechanism, handled, level, thread, processor, hint)
+        if not _mark_captured(error):
+            return None
+        _building.active = True
+        try:
+            with capture_internal_errors():
+                return self._capture(
+                    transport, error, mechanism, handled, level, thread, processor, hint
+                )
+        finally:
+            _building.active = False
         return None
 
     def _capture(
         self,
+        transport: Transport,
         error: BaseException,
         mechanism: str,
         handled: bool,
@@ -146,7 +160,6 @@ class Client:
         processor: Processor | None,
         hint: Hint | None,
     ) -> str | None:
-        assert self.transport is not None
         options = self.options
         thread_name, thread_id = thread if thread is not None else (None, None)
         event = builder.build_event(
@@ -189,19 +202,20 @@ class Client:
             full_hint.update(hint or {})
             result = _call_before_send(before_send, event, full_hint)
             if result is None:
-                self.transport.record_lost_event("before_send")
+                transport.record_lost_event("before_send")
                 return None
             event = result
         self.scrubber.scrub_event(event)
-        self.transport.capture_event(event)
+        transport.capture_event(event)
         return str(event.get("event_id") or "") or None
 
     def flush(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for queued events; True when none is left."""
-        if self.transport is None:
+        transport = self.transport
+        if transport is None:
             return True
         with capture_internal_errors():
-            return self.transport.flush(timeout)
+            return transport.flush(timeout)
         return False
 
     def close(self, timeout: float) -> None:
@@ -210,6 +224,15 @@ class Client:
         if transport is not None:
             with capture_internal_errors():
                 transport.close(timeout)
+
+
+class _Building(threading.local):
+    """Whether this thread is building an event (see ``Client.capture_exception``)."""
+
+    active = False
+
+
+_building = _Building()
 
 
 def _call_before_send(before_send: BeforeSend, event: Event, hint: Hint) -> Event | None:

@@ -17,6 +17,7 @@ Every hook follows the same contract:
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import threading
 from abc import ABC
@@ -63,10 +64,13 @@ DEFAULT_INTEGRATIONS: tuple[str, ...] = (
     "tracefix.sdk.integrations.atexit.AtexitIntegration",
 )
 
-#: Enabled when their library is installed. Importing the module imports the library.
-AUTO_ENABLING_INTEGRATIONS: tuple[str, ...] = (
-    "tracefix.sdk.integrations.flask.FlaskIntegration",
-    "tracefix.sdk.integrations.celery.CeleryIntegration",
+#: Enabled when their library is there: ``(integration, library, when)``, ``when`` being
+#: "installed" (imported by ``init`` if the app has not yet) or "imported" (only if the app
+#: already imported it: a Celery worker always has, and a web process or a script need not
+#: pay Celery's 120 ms import for signals that only fire in a worker).
+AUTO_ENABLING_INTEGRATIONS: tuple[tuple[str, str, str], ...] = (
+    ("tracefix.sdk.integrations.flask.FlaskIntegration", "flask", "installed"),
+    ("tracefix.sdk.integrations.celery.CeleryIntegration", "celery", "imported"),
 )
 
 _installer_lock = threading.Lock()
@@ -93,6 +97,23 @@ def _load(path: str) -> type[Integration]:
     return integration
 
 
+def _available(candidates: Iterable[tuple[str, str, str]]) -> tuple[str, ...]:
+    """The auto-enabling integrations whose library is there, without importing any."""
+    available = []
+    for path, library, when in candidates:
+        if library in sys.modules:
+            available.append(path)
+        elif when == "installed":
+            try:
+                if importlib.util.find_spec(library) is not None:
+                    available.append(path)
+            except (ImportError, ValueError):
+                continue
+        else:
+            logger.debug("integration %s not enabled: %s is not imported", path, library)
+    return tuple(available)
+
+
 def setup_integrations(
     integrations: Iterable[Integration],
     *,
@@ -112,7 +133,7 @@ def setup_integrations(
         chosen[integration.identifier] = integration
         explicit.add(integration.identifier)
     if with_defaults:
-        for path in DEFAULT_INTEGRATIONS + AUTO_ENABLING_INTEGRATIONS:
+        for path in DEFAULT_INTEGRATIONS + _available(AUTO_ENABLING_INTEGRATIONS):
             try:
                 cls = _load(path)
             except DidNotEnable as exc:

@@ -66,8 +66,7 @@ def _add_task(
     name = getattr(sender, "name", None)
     task_args = [safe_repr(value) for value in list(args or ())[:MAX_ARGS]]
     task_kwargs = {
-        str(key): safe_repr(value)
-        for key, value in list(dict(kwargs or {}).items())[:MAX_ARGS]
+        str(key): safe_repr(value) for key, value in list(dict(kwargs or {}).items())[:MAX_ARGS]
     }
     request = getattr(sender, "request", None)
     context: dict[str, Any] = {

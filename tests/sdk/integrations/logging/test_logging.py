@@ -130,6 +130,36 @@ def test_a_disabled_integration_sees_nothing(
     assert captured_events() == []
 
 
+class LogsWhenShown:
+    """A local whose ``__repr__`` logs an error of its own: building the event must not
+    capture it (nor recurse)."""
+
+    def __repr__(self) -> str:
+        try:
+            raise LookupError("cache miss while rendering")
+        except LookupError:
+            logger.exception("repr failed")
+        return "<LogsWhenShown>"
+
+
+def test_an_error_logged_while_an_event_is_built_is_not_captured(
+    tracefix_init: TracefixInit, captured_events: CapturedEvents
+) -> None:
+    def fail(thing: LogsWhenShown) -> None:
+        raise ValueError("outer")
+
+    tracefix_init()
+    try:
+        fail(LogsWhenShown())
+    except ValueError:
+        tracefix.capture_exception()
+    (event,) = captured_events()
+    assert event["exception"]["values"][0]["value"] == "outer"
+    assert event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"] == {
+        "thing": "<LogsWhenShown>"
+    }
+
+
 def test_options_are_validated() -> None:
     from tracefix.sdk.integrations.logging import LoggingIntegration
 
