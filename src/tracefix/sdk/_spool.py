@@ -21,6 +21,7 @@ that envelope again, and the server drops the repeat by its ``event_id``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -53,7 +54,7 @@ class Claim:
     category: str
     size: int
     data: bytes
-    path: Path | None = None
+    path: str | None = None
 
 
 def default_spool_dir(dsn: Dsn | str) -> Path:
@@ -128,9 +129,12 @@ class MemoryOutbox:
     def done(self, claim: Claim) -> None:
         return None
 
-    def release(self, claim: Claim) -> None:
+    def release(self, claim: Claim, *, rotate: bool = False) -> None:
         with self._lock:
-            self._items.append(claim)
+            if rotate:
+                self._items.append(claim)
+            else:
+                self._items.appendleft(claim)
 
     def purge(self, blocked: Callable[[str], bool]) -> dict[str, int]:
         """Drop what waits in a ``blocked`` category; how many, by category."""
@@ -175,6 +179,7 @@ class DiskSpool:
         fsync: bool = True,
     ) -> None:
         self.directory = Path(directory)
+        self._dir = str(directory)  # os.path on str: pathlib costs microseconds per call
         self.max_events = max(1, max_events)
         self.max_bytes = max(1, max_bytes)
         self.stale_after = stale_after
@@ -195,14 +200,19 @@ class DiskSpool:
         """In a forked child: the parent's worker may have held the lock at the fork."""
         self._lock = threading.Lock()
 
-    def add(self, data: bytes, category: str, created_ns: int | None = None) -> None:
+    def add(
+        self, data: bytes, category: str, created_ns: int | None = None, *, claim: bool = False
+    ) -> Claim | None:
         """Write ``data`` as a new file: temp file, fsync, atomic rename. Raises OSError.
-        ``created_ns`` (when the event was captured) orders the file among the others."""
+        ``created_ns`` (when the event was captured) orders the file among the others. With
+        ``claim`` the file is born claimed by this process and returned, to be sent at once
+        without a rename and a read."""
         pid = os.getpid()
         seq = next(self._seq)
         created_ns = time.time_ns() if created_ns is None else created_ns
         name = f"{created_ns:020d}-{pid}-{seq:08d}-{len(data)}.{category}{_SUFFIX}"
-        tmp = self.directory / f"{_TMP}{pid}-{seq}"
+        final = os.path.join(self._dir, f"{name}{_CLAIMED}{pid}" if claim else name)
+        tmp = os.path.join(self._dir, f"{_TMP}{pid}-{seq}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             try:
@@ -213,16 +223,25 @@ class DiskSpool:
                     os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, self.directory / name)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise
+        # Renames and the index change together, so that a refresh sees both or neither.
         with self._lock:
-            _insert_sorted(self._pending.setdefault(category, deque()), (name, len(data)))
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            if not claim:
+                _insert_sorted(self._pending.setdefault(category, deque()), (name, len(data)))
             self._counted(category, 1, len(data))
             evicted = self._evict_locked()
         for evicted_category, quantity in evicted.items():
             self._on_evict(evicted_category, quantity)
+        return Claim(name, category, len(data), data, final) if claim else None
 
     def _counted(self, category: str, count: int, size: int) -> None:
         # Client reports left at exit are tiny and few; they must not push out an event.
@@ -244,7 +263,7 @@ class DiskSpool:
             name, size = self._pending[category].popleft()
             self._counted(category, -1, -size)
             try:
-                (self.directory / name).unlink()
+                os.unlink(os.path.join(self._dir, name))
             except FileNotFoundError:
                 continue  # another process sent or evicted it first
             except OSError:
@@ -266,16 +285,16 @@ class DiskSpool:
                     return None
                 _, category = min(heads)
                 name, size = self._pending[category].popleft()
-            path = self.directory / f"{name}{_CLAIMED}{pid}"
-            try:
-                os.rename(self.directory / name, path)
-            except FileNotFoundError:
-                with self._lock:  # another process claimed or evicted it
+                path = os.path.join(self._dir, f"{name}{_CLAIMED}{pid}")
+                try:
+                    os.rename(os.path.join(self._dir, name), path)
+                except FileNotFoundError:  # another process claimed or evicted it
                     self._counted(category, -1, -size)
-                continue
+                    continue
             try:
                 os.utime(path)  # the claim's age, for stale_after
-                data = path.read_bytes()
+                with open(path, "rb") as file:
+                    data = file.read()
             except OSError:
                 data = b""  # unreadable: the caller finds it does not parse and drops it
             return Claim(name, category, size, data, path)
@@ -284,21 +303,40 @@ class DiskSpool:
         """Delivered, or dropped for good."""
         if claim.path is None:
             return
-        claim.path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(claim.path)
         with self._lock:
             self._counted(claim.category, -1, -claim.size)
 
-    def release(self, claim: Claim) -> None:
-        """Not sent this time: back in the directory, at the end of its category's line so that
-        one envelope the server keeps failing on does not hold back the others."""
+    def release(self, claim: Claim, *, rotate: bool = False) -> None:
+        """Not sent this time: back in the directory, in its place by age; with ``rotate`` at
+        the end of its category's line instead, so that an envelope the server keeps failing
+        on does not hold back the others."""
         if claim.path is None:
             return
-        try:
-            os.rename(claim.path, self.directory / claim.name)
-        except FileNotFoundError:
-            return  # taken back as a stale claim meanwhile: it is pending already
         with self._lock:
-            self._pending.setdefault(claim.category, deque()).append((claim.name, claim.size))
+            try:
+                os.rename(claim.path, os.path.join(self._dir, claim.name))
+            except FileNotFoundError:
+                return  # taken back as a stale claim meanwhile: it is pending already
+            names = self._pending.setdefault(claim.category, deque())
+            if rotate:
+                names.append((claim.name, claim.size))
+            else:
+                _insert_sorted(names, (claim.name, claim.size))
+            evicted = self._evict_locked()  # what was in flight counts again
+        for category, quantity in evicted.items():
+            self._on_evict(category, quantity)
+
+    def oldest(self, blocked: Callable[[str], bool]) -> str | None:
+        """The name ``claim_next`` would take, without taking it."""
+        with self._lock:
+            heads = [
+                names[0][0]
+                for category, names in self._pending.items()
+                if names and not blocked(category)
+            ]
+        return min(heads, default=None)
 
     def refresh(self) -> None:
         """Re-read the directory: pick up files of other and earlier processes, remove dead
@@ -310,7 +348,7 @@ class DiskSpool:
             now = time.time()
             pending: dict[str, list[tuple[str, int]]] = {}
             self._count = self._bytes = 0
-            for entry in os.listdir(self.directory):
+            for entry in os.listdir(self._dir):
                 if entry.startswith(_TMP):
                     self._remove_dead_temp(entry, now)
                     continue
@@ -324,7 +362,7 @@ class DiskSpool:
                     if not self._stale_claim(entry, owner, pid, first, now):
                         continue
                     try:
-                        os.rename(self.directory / entry, self.directory / name)
+                        os.rename(os.path.join(self._dir, entry), os.path.join(self._dir, name))
                     except OSError:
                         continue
                 pending.setdefault(category, []).append((name, size))
@@ -335,11 +373,11 @@ class DiskSpool:
 
     def _remove_dead_temp(self, entry: str, now: float) -> None:
         owner = entry[len(_TMP) :].partition("-")[0]
-        path = self.directory / entry
+        path = os.path.join(self._dir, entry)
         try:
-            if owner.isdigit() and _alive(int(owner)) and now - path.stat().st_mtime < 3600:
+            if owner.isdigit() and _alive(int(owner)) and now - os.stat(path).st_mtime < 3600:
                 return
-            path.unlink()
+            os.unlink(path)
         except OSError:
             pass
 
@@ -353,7 +391,7 @@ class DiskSpool:
         if not _alive(int(owner)):
             return True
         try:
-            return now - (self.directory / entry).stat().st_mtime > self.stale_after
+            return now - os.stat(os.path.join(self._dir, entry)).st_mtime > self.stale_after
         except OSError:
             return False
 

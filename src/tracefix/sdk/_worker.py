@@ -188,13 +188,18 @@ class RateLimits:
     def __init__(self) -> None:
         self._until: dict[str | None, float] = {}
 
-    def update(self, response: Response, now: float) -> None:
+    def update(self, response: Response, now: float) -> bool:
+        """Take in the limits a response announces; True when it announced any."""
         if response.rate_limits:
             # The detailed header wins over Retry-After when both are there.
-            for category, seconds in parse_rate_limits(response.rate_limits).items():
+            limits = parse_rate_limits(response.rate_limits)
+            for category, seconds in limits.items():
                 self._until[category] = max(self._until.get(category, 0.0), now + seconds)
-        elif response.status == 429:
+            return bool(limits)
+        if response.status == 429:
             self._until[None] = now + parse_retry_after(response.retry_after)
+            return True
+        return False
 
     def blocked(self, category: str, now: float) -> bool:
         return self._until.get(category, 0.0) > now or self._until.get(None, 0.0) > now
@@ -259,6 +264,9 @@ class Worker:
         self._last_report = time.monotonic()
         self._next_scan = 0.0
         self._thread: threading.Thread | None = None
+        self._ident = 0
+        # Spooled by the thread, born claimed, sent next: no rename and no read on the way.
+        self._ready: deque[Claim] = deque()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="tracefix.sdk.transport")
@@ -364,8 +372,10 @@ class Worker:
             return
         if self.spool is not None:
             try:
-                self.spool.add(data, "error", created_ns)
+                claim = self.spool.add(data, "error", created_ns, claim=self._may_send_now())
                 self.stats.spooled += 1
+                if claim is not None:
+                    self._ready.append(claim)
                 self._wake()
                 return
             except OSError:
@@ -375,6 +385,20 @@ class Worker:
             return
         self.memory.add(data, "error")
         self._wake()
+
+    def _may_send_now(self) -> bool:
+        """On the thread, with nothing older waiting and nothing holding sends back; one at a
+        time, as a file in flight cannot be evicted."""
+        if self._ready or threading.get_ident() != self._ident:
+            return False
+        if self.spool is None or len(self.spool):
+            return False
+        now = time.monotonic()
+        return now >= self._retry_at and not self.limits.blocked("error", now)
+
+    def _release_ready(self) -> None:
+        while self._ready and self.spool is not None:
+            self.spool.release(self._ready.popleft())
 
     def _wake(self) -> None:
         with self._cond:
@@ -395,9 +419,19 @@ class Worker:
     # -- the thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
+        self._ident = threading.get_ident()
+        if self.spool is not None:
+            # First, before this thread claims anything: the scan takes back claims bearing
+            # this pid, which can only be an earlier process's.
+            self._next_scan = time.monotonic() + self.scan_interval
+            try:
+                self.spool.refresh()
+            except Exception:
+                logger.debug("tracefix: could not read the spool", exc_info=True)
         while True:
             try:
                 if not self._step():
+                    self._release_ready()
                     self.conn.close()
                     return
             except Exception:
@@ -418,7 +452,14 @@ class Worker:
         if self.spool is not None and now >= self._next_scan:
             self._next_scan = now + self.scan_interval
             self.spool.refresh()
+        if self._ready and (now < self._retry_at or self.limits.blocked("error", now)):
+            self._release_ready()  # held back: they wait in the directory, evictable
         if now >= self._retry_at:
+            if self._ready and self.spool is not None:
+                oldest = self.spool.oldest(self._blocked)
+                if oldest is None or self._ready[0].name < oldest:
+                    self._send(self.spool, self._ready.popleft())
+                    return True
             for outbox in self.outboxes:
                 claim = outbox.claim_next(self._blocked)
                 if claim is not None:
@@ -514,9 +555,12 @@ class Worker:
             # expected-features/#dealing-with-network-failures).
             outbox.done(claim)
             return
-        if status is not None and status >= 500 and self._struck_out(claim):
-            outbox.done(claim)
-            self.record_lost("send_error", claim.category)
+        if status is not None and status >= 500:
+            if self._struck_out(claim):
+                outbox.done(claim)
+                self.record_lost("send_error", claim.category)
+            else:
+                outbox.release(claim, rotate=True)
             return
         outbox.release(claim)
 
@@ -545,10 +589,10 @@ class Worker:
         self._strikes_armed = self._last_ok
         self._last_ok = response is not None and 200 <= response.status < 300
         if response is not None:
-            self.limits.update(response, now)
-            # Without a disk spool nothing can wait out a limit: drop and report.
-            for category, quantity in self.memory.purge(self._blocked).items():
-                self.record_lost("ratelimit_backoff", category, quantity)
+            if self.limits.update(response, now) and len(self.memory):
+                # Without a disk spool nothing can wait out a limit: drop and report.
+                for category, quantity in self.memory.purge(self._blocked).items():
+                    self.record_lost("ratelimit_backoff", category, quantity)
         if response is None or response.status >= 500:
             self.stats.failures += 1
             self._failures += 1
@@ -561,6 +605,8 @@ class Worker:
                 self._next_scan = 0.0  # recovered: look for what other processes left
             self._failures = 0
             self._retry_at = 0.0
+        if self._ready and (self._retry_at > now or self.limits.blocked("error", now)):
+            self._release_ready()
         return None if response is None else response.status
 
 

@@ -215,7 +215,7 @@ def test_an_envelope_the_server_keeps_failing_on_does_not_block_the_rest(
     assert sorted(receiver.event_ids()) == sorted(e["event_id"] for e in good)
     transport.capture_event(make_event(7))  # carries the report of the dropped one
     assert wait_until(lambda: receiver.discarded() == {("send_error", "error"): 1}, timeout=3)
-    assert os.listdir(spool_dir) == []
+    assert wait_until(lambda: os.listdir(spool_dir) == [])
 
 
 def test_queue_overflow_without_spool_is_counted_and_reported(

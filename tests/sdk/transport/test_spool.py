@@ -67,7 +67,9 @@ def test_a_full_spool_drops_the_oldest_and_reports_it(
     kept = 6 if by_bytes else 10
     receiver.stop()
     down = make_transport(receiver.dsn, spool_dir=spool_dir, backoff_base=30, **bound)
-    for event in events:
+    down.capture_event(events[0])
+    assert down.flush(2)  # its send failed: backing off, nothing in flight, all evictable
+    for event in events[1:]:
         down.capture_event(event)
     assert down.flush(2)
     down.close(1)  # leaves its client report in the spool for the next process
@@ -154,3 +156,4 @@ def test_the_default_spool_is_per_user_and_per_dsn(
     finally:
         for transport in (one, same, other):
             transport.close(0.1)
+
