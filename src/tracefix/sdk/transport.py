@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tracefix.sdk._spool import MiB
 from tracefix.sdk._spool import DiskSpool
+from tracefix.sdk._spool import MiB
 from tracefix.sdk._spool import default_spool_dir
 from tracefix.sdk._spool import fallback_spool_dir
 from tracefix.sdk._worker import TransportStats

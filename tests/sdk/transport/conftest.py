@@ -253,7 +253,11 @@ def _make_event(index: int = 0, **extra: Any) -> dict[str, Any]:
         "message": f"event {index}",
         "exception": {
             "values": [
-                {"type": "ValueError", "value": f"bad value {index}", "stacktrace": {"frames": frames}}
+                {
+                    "type": "ValueError",
+                    "value": f"bad value {index}",
+                    "stacktrace": {"frames": frames},
+                }
             ]
         },
         "contexts": {"flask": {"endpoint": "boom", "method": "GET", "url": "http://x/boom"}},

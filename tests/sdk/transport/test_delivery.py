@@ -282,9 +282,7 @@ def test_flush_and_close_honour_their_timeouts_with_a_hung_receiver(
     spool_dir: Path,
     spooled: bool,
 ) -> None:
-    transport = make_transport(
-        hung_dsn, spool_dir=spool_dir if spooled else None, read_timeout=5.0
-    )
+    transport = make_transport(hung_dsn, spool_dir=spool_dir if spooled else None, read_timeout=5.0)
     for i in range(20):
         transport.capture_event(make_event(i))
     time.sleep(0.1)  # the thread is inside its first POST now

@@ -43,9 +43,7 @@ def test_round_trip(make_event: MakeEvent) -> None:
     assert envelope.client_reports() == [
         {
             "timestamp": "1970-01-01T00:00:00.000000Z",
-            "discarded_events": [
-                {"reason": "queue_overflow", "category": "error", "quantity": 3}
-            ],
+            "discarded_events": [{"reason": "queue_overflow", "category": "error", "quantity": 3}],
         }
     ]
 
@@ -70,7 +68,7 @@ def test_sentry_sdk_parses_our_envelope(make_event: MakeEvent) -> None:
 def test_we_parse_sentry_sdk_envelope(make_event: MakeEvent) -> None:
     event = make_event(3)
     sentry = SentryEnvelope(headers={"event_id": event["event_id"]})
-    sentry.add_event(event)
+    sentry.add_item(SentryItem(payload=PayloadRef(json=event), type="event"))
     sentry.add_item(SentryItem(payload=PayloadRef(bytes=b"raw\nbytes"), type="attachment"))
 
     envelope = parse_envelope(sentry.serialize())

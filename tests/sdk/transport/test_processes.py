@@ -59,7 +59,7 @@ print(transport.stats.sent)
 
 def _spooled_ids(directory: Path) -> list[str]:
     """Ids of the events in complete spool files; every complete file must parse."""
-    ids = []
+    ids: list[str] = []
     for name in os.listdir(directory):
         if name.startswith(".tmp-"):
             continue
@@ -97,7 +97,9 @@ def test_kill_9_while_capturing_loses_no_spooled_event(
         output = child.stdout.read()
         child.stdout.close()
         flushed.extend(
-            event_id for line in output.splitlines(keepends=True) if line.endswith("\n")
+            event_id
+            for line in output.splitlines(keepends=True)
+            if line.endswith("\n")
             for event_id in line.split()
         )
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC
 from datetime import datetime
+from email.utils import format_datetime
 
 import pytest
 

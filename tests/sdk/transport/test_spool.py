@@ -24,8 +24,12 @@ WaitUntil = Callable[..., bool]
 
 
 def _dead_pid() -> int:
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
-                           capture_output=True, text=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return int(child.stdout)
 
 
@@ -156,4 +160,3 @@ def test_the_default_spool_is_per_user_and_per_dsn(
     finally:
         for transport in (one, same, other):
             transport.close(0.1)
-
