@@ -3,20 +3,25 @@
 The disk spool keeps one envelope per file, exactly the bytes that would be POSTed (minus
 ``sent_at``, stamped at send time)::
 
-    <time_ns:020d>-<pid>-<seq:08d>-<size>.<category>.env             waiting to be sent
+    <time_ns:020d>-<pid>-<seq:08d>-<size>.<category>.env                waiting to be sent
     <time_ns:020d>-<pid>-<seq:08d>-<size>.<category>.env.sending-<pid>  claimed by that process
     .tmp-<pid>-<seq>                                                    being written
 
-Names sort by creation time, so the oldest goes first and is evicted first; the size and the
+Names sort by capture time, so the oldest goes first and is evicted first; the size and the
 data category live in the name so that scanning and bounding need no ``stat`` and no read.
+Client reports (category ``internal``) left by a process at exit count against no bound.
 
-Crash safety: a file gets its final name only by ``os.replace`` after its bytes are written and
-fsynced, so a kill -9 leaves either a complete file or a ``.tmp-`` file, which the next scan
-removes once its writer is dead. Claiming is an atomic rename, so of several processes sharing
-a directory (gunicorn workers) exactly one sends a file; a claim whose process died (or that is
+Crash safety: a file gets its final name only by ``os.replace`` after its bytes are written
+(and fsynced, unless the spool or the write says not to), so a kill -9 leaves either a complete
+file or a ``.tmp-`` file, which the next scan removes once its writer is dead. A write that
+skipped the fsync survives the process but not a crash of the machine; if a machine crash
+leaves a damaged file, it fails to parse and is dropped and counted, never retried. Claiming is
+an atomic rename (or a file born under its claimed name), so of several processes sharing a
+directory (gunicorn workers) exactly one sends a file; a claim whose process died (or that is
 older than ``stale_after``, for pid namespaces and reused pids) is renamed back on the next
-scan. Delivery is therefore at least once: a kill between the server's 2xx and the unlink sends
-that envelope again, and the server drops the repeat by its ``event_id``.
+scan. A claimed file is in flight and is not evicted. Delivery is at least once: a kill between
+the server's 2xx and the unlink sends that envelope again, and the server drops the repeat by
+its ``event_id``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ REPORTS = "internal"  # the data category of client reports
 _CLAIMED = ".sending-"
 _TMP = ".tmp-"
 MiB = 1024 * 1024
+_LOADED_AT = time.time()
 
 Evicted = Callable[[str, int], None]
 """Told ``(category, quantity)`` for envelopes dropped to keep within bounds."""
@@ -190,7 +196,6 @@ class DiskSpool:
         self._pending: dict[str, deque[tuple[str, int]]] = {}
         self._count = 0
         self._bytes = 0
-        self._scanned = False
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def __len__(self) -> int:
@@ -201,12 +206,19 @@ class DiskSpool:
         self._lock = threading.Lock()
 
     def add(
-        self, data: bytes, category: str, created_ns: int | None = None, *, claim: bool = False
+        self,
+        data: bytes,
+        category: str,
+        created_ns: int | None = None,
+        *,
+        claim: bool = False,
+        sync: bool = True,
     ) -> Claim | None:
         """Write ``data`` as a new file: temp file, fsync, atomic rename. Raises OSError.
         ``created_ns`` (when the event was captured) orders the file among the others. With
         ``claim`` the file is born claimed by this process and returned, to be sent at once
-        without a rename and a read."""
+        without a rename and a read. ``sync=False`` skips the fsync (when the spool fsyncs at
+        all): the file still survives a kill of the process, not a crash of the machine."""
         pid = os.getpid()
         seq = next(self._seq)
         created_ns = time.time_ns() if created_ns is None else created_ns
@@ -219,7 +231,7 @@ class DiskSpool:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-                if self.fsync:
+                if self.fsync and sync:
                     os.fsync(fd)
             finally:
                 os.close(fd)
@@ -342,8 +354,6 @@ class DiskSpool:
         """Re-read the directory: pick up files of other and earlier processes, remove dead
         writers' temp files, take back dead or stale claims, and enforce the bounds."""
         with self._lock:
-            first = not self._scanned
-            self._scanned = True
             pid = os.getpid()
             now = time.time()
             pending: dict[str, list[tuple[str, int]]] = {}
@@ -359,7 +369,7 @@ class DiskSpool:
                 category, size = parsed
                 self._counted(category, 1, size)
                 if claimed:
-                    if not self._stale_claim(entry, owner, pid, first, now):
+                    if not self._stale_claim(entry, owner, pid, now):
                         continue
                     try:
                         os.rename(os.path.join(self._dir, entry), os.path.join(self._dir, name))
@@ -381,19 +391,18 @@ class DiskSpool:
         except OSError:
             pass
 
-    def _stale_claim(self, entry: str, owner: str, pid: int, first: bool, now: float) -> bool:
+    def _stale_claim(self, entry: str, owner: str, pid: int, now: float) -> bool:
         if not owner.isdigit():
             return False
-        if int(owner) == pid:
-            # Before this process's first scan it has claimed nothing: a claim bearing its pid
-            # is an earlier life's (containers start every process as the same pid).
-            return first
-        if not _alive(int(owner)):
-            return True
         try:
-            return now - os.stat(os.path.join(self._dir, entry)).st_mtime > self.stale_after
+            claimed_at = os.stat(os.path.join(self._dir, entry)).st_mtime
         except OSError:
             return False
+        if int(owner) == pid:
+            # A claim made before this module was loaded bearing this pid is an earlier
+            # process's: containers start every process as the same pid.
+            return claimed_at < _LOADED_AT
+        return not _alive(int(owner)) or now - claimed_at > self.stale_after
 
 
 def _insert_sorted(names: deque[tuple[str, int]], entry: tuple[str, int]) -> None:

@@ -275,12 +275,16 @@ class Worker:
 
     def after_fork(self) -> None:
         """The child starts afresh: the parent sends what it had queued."""
+        closed = self._closed
         self._init_state()
         self.memory.after_fork()
         if self.spool is not None:
             self.spool.after_fork()
         self.conn.forget()
-        self.start()
+        if closed:
+            self._closed = self._stopping = True
+        else:
+            self.start()
 
     # -- the caller's side ------------------------------------------------------------------
 
@@ -293,7 +297,7 @@ class Worker:
             self._unfinished += 1
             self._idle = False
             self._cond.notify_all()
-        self.stats.queued += 1
+            self.stats.queued += 1
         return True
 
     def record_lost(self, reason: str, category: str, quantity: int = 1) -> None:
@@ -362,8 +366,11 @@ class Worker:
                     self._unfinished -= 1
                     self._cond.notify_all()
 
-    def store(self, event: dict[str, Any], created_ns: int | None = None) -> None:
-        """Serialise ``event`` and put it in the spool, else in memory."""
+    def store(
+        self, event: dict[str, Any], created_ns: int | None = None, *, sync: bool = True
+    ) -> None:
+        """Serialise ``event`` and put it in the spool, else in memory. ``sync=False``: no
+        fsync, for a caller's thread that must not wait on the disk."""
         try:
             data = self._serialize(event)
         except Exception:
@@ -372,7 +379,9 @@ class Worker:
             return
         if self.spool is not None:
             try:
-                claim = self.spool.add(data, "error", created_ns, claim=self._may_send_now())
+                claim = self.spool.add(
+                    data, "error", created_ns, claim=self._may_send_now(), sync=sync
+                )
                 self.stats.spooled += 1
                 if claim is not None:
                     self._ready.append(claim)
@@ -448,6 +457,8 @@ class Worker:
             # A flushing caller may be writing an earlier event: let it land, to send in order.
             while self._unfinished and not self._queue and not self._stopping:
                 self._cond.wait(0.05)
+            if self._stopping:
+                return False  # closed: what is left waits in the spool for the next process
         now = time.monotonic()
         if self.spool is not None and now >= self._next_scan:
             self._next_scan = now + self.scan_interval

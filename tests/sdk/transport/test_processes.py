@@ -140,3 +140,38 @@ def test_two_processes_sharing_a_spool_send_each_event_once(
     assert sum(sent) == 300
     assert min(sent) > 0
     assert os.listdir(spool_dir) == []
+
+
+# gunicorn --preload: the app (and the transport) are made in the master, then forked.
+FORK = """\
+import os, sys
+from tracefix.sdk.transport import HttpTransport
+
+transport = HttpTransport(sys.argv[1], spool_dir=sys.argv[2])
+transport.capture_event({"message": "parent before the fork"})
+assert transport.flush(2)
+pid = os.fork()
+if pid == 0:
+    transport.capture_event({"message": "child"})
+    flushed = transport.flush(2)
+    transport.close(1)
+    os._exit(0 if flushed else 1)
+_, status = os.waitpid(pid, 0)
+transport.capture_event({"message": "parent after the fork"})
+assert transport.flush(2)
+transport.close(1)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_sends_its_own_events(
+    receiver: Any, spool_dir: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "fork.py"
+    script.write_text(FORK)
+
+    subprocess.run([sys.executable, str(script), receiver.dsn, str(spool_dir)], check=True)
+
+    messages = sorted(event["message"] for event in receiver.events())
+    assert messages == ["child", "parent after the fork", "parent before the fork"]
+    assert receiver.connections == 2  # the child opened its own; it never wrote on the parent's

@@ -133,16 +133,20 @@ def test_a_claim_is_taken_back_only_from_a_dead_or_stale_owner(tmp_path: Path) -
 
 
 def test_own_pid_claims_from_an_earlier_life_are_taken_back(tmp_path: Path) -> None:
-    # A container starts each process with the same pid; the first scan takes such claims back.
+    # A container starts each process with the same pid: a claim bearing this pid that is
+    # older than this process's SDK is an earlier life's; a newer one is in flight.
     spool = _spool(tmp_path, fsync=False)
-    spool.add(serialize_envelope([("event", {"message": "x"})]), "error")
-    (name,) = os.listdir(tmp_path)
-    os.rename(tmp_path / name, tmp_path / f"{name}.sending-{os.getpid()}")
-    fresh = _spool(tmp_path, fsync=False)
+    for _ in range(2):
+        spool.add(serialize_envelope([("event", {"message": "x"})]), "error")
+    earlier, current = sorted(os.listdir(tmp_path))
+    for name in (earlier, current):
+        os.rename(tmp_path / name, tmp_path / f"{name}.sending-{os.getpid()}")
+    long_ago = time.time() - 3600
+    os.utime(tmp_path / f"{earlier}.sending-{os.getpid()}", (long_ago, long_ago))
 
-    fresh.refresh()
+    spool.refresh()
 
-    assert os.listdir(tmp_path) == [name]
+    assert sorted(os.listdir(tmp_path)) == [earlier, f"{current}.sending-{os.getpid()}"]
 
 
 def test_the_default_spool_is_per_user_and_per_dsn(
