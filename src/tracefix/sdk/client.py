@@ -93,12 +93,7 @@ class Client:
         self.scrubber = Scrubber(send_default_pii=options.send_default_pii)
         #: The command line the process was started with (``tracefix run``'s, when it ran us).
         self._argv = tuple(builder.entry_argv())
-        self._sdk_info = {
-            "name": SDK_NAME,
-            "version": __version__,
-            "integrations": sorted(self.integrations),
-            "packages": [{"name": "pypi:tracefix", "version": __version__}],
-        }
+        self._integration_names = tuple(sorted(self.integrations))
 
     @property
     def is_active(self) -> bool:
@@ -184,7 +179,12 @@ class Client:
         event["environment"] = options.environment
         if options.server_name is not None:
             event["server_name"] = options.server_name
-        event["sdk"] = dict(self._sdk_info)
+        event["sdk"] = {
+            "name": SDK_NAME,
+            "version": __version__,
+            "integrations": list(self._integration_names),
+            "packages": [{"name": "pypi:tracefix", "version": __version__}],
+        }
         event["modules"] = dict(installed_modules())
         if self.breadcrumbs:
             event["breadcrumbs"] = {
