@@ -115,21 +115,35 @@ class ExceptionInfo:
 
 @dataclass(frozen=True)
 class FlaskState:
-    """Flask's context state in the failing thread when the exception was captured."""
+    """Flask's state in the failing thread when the exception was captured.
+
+    The request fields are set when the exception was raised while handling a request (the
+    SDK's Flask integration); ``tracefix run`` knows only which contexts were active.
+    """
 
     app_context: bool = False
     request_context: bool = False
     app: str | None = None
     apps: tuple[str, ...] = ()
+    endpoint: str | None = None
+    blueprint: str | None = None
+    method: str | None = None
+    url: str | None = None
+    url_rule: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "type": "flask",
             "app_context": self.app_context,
             "request_context": self.request_context,
             "app": self.app,
             "apps": list(self.apps),
         }
+        for key in _FLASK_REQUEST_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FlaskState:
@@ -138,6 +152,27 @@ class FlaskState:
             request_context=bool(data.get("request_context", False)),
             app=data.get("app"),
             apps=tuple(data.get("apps") or ()),
+            **{key: _optional_text(data.get(key)) for key in _FLASK_REQUEST_FIELDS},
+        )
+
+
+_FLASK_REQUEST_FIELDS = ("endpoint", "blueprint", "method", "url", "url_rule")
+
+
+@dataclass(frozen=True)
+class CeleryTask:
+    """The Celery task that raised: its name finds the code, its id the worker's log lines."""
+
+    task: str | None = None
+    task_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "celery", "task": self.task, "task_id": self.task_id}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CeleryTask:
+        return cls(
+            task=_optional_text(data.get("task")), task_id=_optional_text(data.get("task_id"))
         )
 
 
@@ -170,6 +205,7 @@ class Event:
     timestamp: float | None = None
     thread_name: str | None = None
     flask: FlaskState | None = None
+    celery: CeleryTask | None = None
     entry: Entry = field(default_factory=Entry)
     release: str | None = None
     environment: str | None = None
@@ -198,6 +234,8 @@ class Event:
         contexts: dict[str, Any] = {"entry": self.entry.to_dict()}
         if self.flask is not None:
             contexts["flask"] = self.flask.to_dict()
+        if self.celery is not None:
+            contexts["celery"] = self.celery.to_dict()
         data: dict[str, Any] = {
             "event_id": self.event_id,
             "platform": "python",
@@ -234,12 +272,14 @@ class Event:
             argv = (data.get("extra") or {}).get("sys.argv") or ()
             entry = {"argv": argv}
         flask = contexts.get("flask")
+        celery = contexts.get("celery")
         return cls(
             exceptions=tuple(ExceptionInfo.from_dict(v) for v in values),
             event_id=str(data.get("event_id") or uuid.uuid4().hex),
             timestamp=_as_float(data.get("timestamp")),
             thread_name=thread_name,
             flask=FlaskState.from_dict(flask) if flask else None,
+            celery=CeleryTask.from_dict(celery) if celery else None,
             entry=Entry.from_dict(entry),
             release=data.get("release"),
             environment=data.get("environment"),
@@ -248,6 +288,10 @@ class Event:
 
 def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _as_float(value: Any) -> float | None:

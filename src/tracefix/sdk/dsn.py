@@ -1,7 +1,8 @@
 """The DSN: where events go and the key that authenticates them, in Sentry's format.
 
-``http(s)://PUBLIC_KEY@HOST[:PORT][/PATH]/PROJECT_ID`` (develop.sentry.dev/sdk/overview/#parsing-the-dsn),
-so an app on sentry-sdk switches to tracefix by changing the DSN alone.
+``http(s)://PUBLIC_KEY@HOST[:PORT][/PATH]/PROJECT_ID``
+(develop.sentry.dev/sdk/overview/#parsing-the-dsn), so an app on sentry-sdk switches to tracefix
+by changing the DSN alone.
 """
 
 from __future__ import annotations

@@ -112,7 +112,9 @@ def test_a_failing_task_is_captured_with_its_name_id_and_args(
     assert task["kwargs"] == {"card_token": "[Filtered]"}
     assert event["extra"]["celery-job"]["task_name"] == "shop.charge"
     assert event["transaction"] == "shop.charge"
-    check_event(event)
+    parsed = check_event(event)
+    assert parsed.celery is not None
+    assert (parsed.celery.task, parsed.celery.task_id) == ("shop.charge", result.id)
 
 
 def test_celerys_log_of_the_failure_is_not_a_second_event(

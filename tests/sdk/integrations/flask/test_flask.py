@@ -119,6 +119,8 @@ def test_an_unhandled_error_is_captured_with_flask_state(
     assert parsed.flask is not None
     assert (parsed.flask.app_context, parsed.flask.request_context) == (True, True)
     assert parsed.flask.app == "shop"
+    assert (parsed.flask.endpoint, parsed.flask.method) == ("boom", "GET")
+    assert parsed.flask.url == "http://localhost/boom"
     assert parsed.trigger_frame().function == "boom"  # type: ignore[union-attr]
 
 
