@@ -73,24 +73,30 @@ class Connection:
     """One keep-alive HTTP(S) connection to the DSN's host, opened again after any failure.
 
     One connection for the life of the process: a client per event costs 21-30 ms of CPU here
-    (bugstack's, measured in docs/sdk-overhead-peers.md)."""
+    (bugstack's, measured in docs/sdk-overhead-peers.md). The request goes out in one
+    ``sendall`` (``http.client`` sends the head and the body apart: a second segment and a
+    second wake-up of the server for every event); ``http.client.HTTPResponse`` reads the
+    answer, chunked or not."""
 
     def __init__(self, dsn: Dsn, connect_timeout: float, read_timeout: float) -> None:
         self.dsn = dsn
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.opened = 0
-        self._conn: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
         self._ssl: ssl.SSLContext | None = None
-        self._headers = {
-            "Content-Type": "application/x-sentry-envelope",
-            "Content-Encoding": "gzip",
-            "X-Sentry-Auth": dsn.auth_header(),
-            "User-Agent": CLIENT,
-        }
+        self._head = (
+            f"POST {dsn.envelope_path} HTTP/1.1\r\n"
+            f"Host: {dsn.netloc}\r\n"
+            "Content-Type: application/x-sentry-envelope\r\n"
+            "Content-Encoding: gzip\r\n"
+            f"X-Sentry-Auth: {dsn.auth_header()}\r\n"
+            f"User-Agent: {CLIENT}\r\n"
+            "Content-Length: "
+        ).encode()
 
     def post(self, body: bytes) -> Response:
-        reused = self._conn is not None
+        reused = self._sock is not None
         try:
             return self._post_once(body)
         except (OSError, http.client.HTTPException) as exc:
@@ -105,47 +111,47 @@ class Connection:
             raise NetworkError(f"{type(exc).__name__}: {exc}") from exc
 
     def _post_once(self, body: bytes) -> Response:
-        conn = self._conn or self._open()
-        conn.request("POST", self.dsn.envelope_path, body, self._headers)
-        resp = conn.getresponse()
-        resp.read()
+        sock = self._sock or self._open()
+        sock.sendall(b"%s%d\r\n\r\n%s" % (self._head, len(body), body))
+        resp = http.client.HTTPResponse(sock, method="POST")
+        try:
+            resp.begin()
+            resp.read()
+        finally:
+            resp.close()  # its file object only; the socket stays open
         if resp.will_close:
             self.close()
         return Response(
             resp.status, resp.getheader("Retry-After"), resp.getheader("X-Sentry-Rate-Limits")
         )
 
-    def _open(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection
-        if self.dsn.scheme == "https":
-            if self._ssl is None:
-                self._ssl = ssl.create_default_context()  # milliseconds: once per process
-            conn = http.client.HTTPSConnection(
-                self.dsn.host, self.dsn.port, timeout=self.connect_timeout, context=self._ssl
-            )
-        else:
-            conn = http.client.HTTPConnection(
-                self.dsn.host, self.dsn.port, timeout=self.connect_timeout
-            )
-        conn.connect()
-        if conn.sock is not None:
+    def _open(self) -> socket.socket:
+        sock = socket.create_connection((self.dsn.host, self.dsn.port), self.connect_timeout)
+        try:
             # Without it a delayed ACK stalls each small POST by 40 ms (sdk-overhead-peers.md).
             with contextlib.suppress(OSError):
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn.sock.settimeout(self.read_timeout)
-        self._conn = conn
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.dsn.scheme == "https":
+                if self._ssl is None:
+                    self._ssl = ssl.create_default_context()  # milliseconds: once per process
+                sock = self._ssl.wrap_socket(sock, server_hostname=self.dsn.host)
+            sock.settimeout(self.read_timeout)
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
         self.opened += 1
-        return conn
+        return sock
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def forget(self) -> None:
         """In a forked child: the socket is the parent's; drop it without touching it."""
-        self._conn = None
+        self._sock = None
 
 
 def parse_retry_after(value: str | None, now: float | None = None, default: float = 60.0) -> float:

@@ -92,9 +92,13 @@ class HttpTransport(Transport):
     that the oldest is dropped (``cache_overflow``).
 
     What a kill -9 can lose: events queued in memory that the thread has not yet written to
-    the spool. The thread writes each one as soon as it is queued (well under a millisecond),
-    except while it is inside a POST, at most ``read_timeout`` seconds against a hung server.
-    When the queue is full, ``capture_event`` writes to the spool itself.
+    the spool. The thread writes each one as soon as it is queued (measured on loopback with
+    events 1 ms apart: 1.3 ms median from ``capture_event`` to a file on disk, 2.3 ms p99, most
+    of it the fsync), except while it is inside a POST: at most ``read_timeout`` seconds against
+    a hung server. When the queue is full, ``capture_event`` writes to the spool on the app's
+    thread, without the fsync (the file survives the process, not a crash of the machine);
+    ``flush`` and ``close`` write what is queued themselves, so they return within their timeout
+    with everything on disk even while the thread waits on a hung server.
     """
 
     def __init__(
