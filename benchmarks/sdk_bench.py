@@ -44,6 +44,7 @@ RECOVERY_SECONDS = 70.0
 
 APP = textwrap.dedent(
     """
+    import json
     import logging
     import os
     import tempfile
@@ -59,7 +60,11 @@ APP = textwrap.dedent(
     elif variant == "tracefix":
         import tracefix
 
-        tracefix.init(dsn=dsn, spool_dir=os.environ.get("BENCH_SPOOL") or None)
+        tracefix.init(
+            dsn=dsn,
+            spool_dir=os.environ.get("BENCH_SPOOL") or None,
+            **json.loads(os.environ.get("BENCH_TRACEFIX_OPTIONS", "{}")),
+        )
 
     app = Flask(__name__)
     app.logger.handlers[:] = [logging.NullHandler()]
