@@ -113,12 +113,28 @@ for event in Event.objects.filter(project=project).order_by("digested_at"):
 print(json.dumps(events))
 """
 
-#: Prints the raw envelopes Bugsink kept for a project (hex, decompressed as it read them).
+#: Prints the raw envelopes Bugsink kept for a project (hex, decompressed as it read them), each
+#: with what Bugsink's strict header validators say of it: on ingest it silently drops a header
+#: that fails them (``sent_at``, ``dsn``, ``event_id``, ``sdk``), so a 200 alone does not tell.
 ENVELOPES = """
+import io
 import json
+from ingest.header_validators import validate_envelope_headers, validate_item_headers
 from ingest.models import Envelope
-kept = Envelope.objects.filter(project_pk={pk}).order_by("id")
-print(json.dumps([bytes(e.data).hex() for e in kept]))
+from ingest.parsers import StreamingEnvelopeParser
+kept = []
+for envelope in Envelope.objects.filter(project_pk={pk}).order_by("id"):
+    data = bytes(envelope.data)
+    try:
+        validate_envelope_headers(json.loads(data.split(b"\\n", 1)[0]))
+        parser = StreamingEnvelopeParser(io.BytesIO(data))
+        for headers, _ in parser.get_items_directly():
+            validate_item_headers(headers)
+        error = None
+    except Exception as exc:
+        error = repr(exc)
+    kept.append((data.hex(), error))
+print(json.dumps(kept))
 """
 
 
@@ -241,9 +257,10 @@ class Bugsink:
                 return events
             time.sleep(1)
 
-    def envelopes(self, dsn: str) -> list[bytes]:
+    def envelopes(self, dsn: str) -> list[tuple[bytes, str | None]]:
+        """The kept envelopes of the DSN's project, each with its header validation error."""
         pk = int(dsn.rstrip("/").rsplit("/", 1)[1])
-        return [bytes.fromhex(e) for e in self.query(ENVELOPES.format(pk=pk))]
+        return [(bytes.fromhex(data), error) for data, error in self.query(ENVELOPES.format(pk=pk))]
 
 
 def _stop(process: subprocess.Popen[bytes] | None) -> None:
@@ -350,10 +367,17 @@ def test_errors_from_flask_a_thread_and_capture_exception_are_stored_as_issues(
     # well-formed envelope (Bugsink reads and ignores it).
     posts = [line for line in web_log.splitlines() if "POST /api/" in line]
     assert posts and all('" 200 ' in line for line in posts), posts
+    envelopes = bugsink.envelopes(dsn)
+    assert len(envelopes) == 3
+    assert [error for _, error in envelopes] == [None] * 3
+    for data, _ in envelopes:
+        headers = parse_envelope(data).headers
+        assert set(headers) == {"event_id", "sent_at", "dsn", "sdk"}
+        assert headers["dsn"] == dsn
     reports = [
         item.json()
-        for envelope in bugsink.envelopes(dsn)
-        for item in parse_envelope(envelope).items
+        for data, _ in envelopes
+        for item in parse_envelope(data).items
         if item.type == "client_report"
     ]
     discarded = [d for r in reports for d in r["discarded_events"]]
