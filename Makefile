@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Bugsink, a Sentry-compatible server the SDK is tested against, in a venv of its own.
+BUGSINK_VENV := .venv-bugsink
 
 .PHONY: demo test bench clean
 
@@ -17,14 +19,19 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
+$(BUGSINK_VENV)/.installed:
+	$(PYTHON) -m venv $(BUGSINK_VENV)
+	$(BUGSINK_VENV)/bin/python -m pip install -q "bugsink>=2.6"
+	touch $@
+
 demo: $(VENV)/.installed-dev
 	$(BIN)/python examples/demo.py
 
-test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+test: $(VENV)/.installed-dev $(BUGSINK_VENV)/.installed
+	TRACEFIX_BUGSINK_PYTHON=$(CURDIR)/$(BUGSINK_VENV)/bin/python $(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run_bench.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) $(BUGSINK_VENV) build src/*.egg-info
