@@ -61,6 +61,9 @@ class Claim:
     size: int
     data: bytes
     path: str | None = None
+    #: ``(type, category)`` of each item when this process serialised ``data`` itself and it
+    #: never left memory: the sender need not parse it again. None: parse before sending.
+    items: tuple[tuple[str, str], ...] | None = None
 
 
 def default_spool_dir(dsn: Dsn | str) -> Path:
@@ -117,9 +120,16 @@ class MemoryOutbox:
         self._lock = threading.Lock()
         self._items = deque()
 
-    def add(self, data: bytes, category: str, created_ns: int | None = None) -> None:
+    def add(
+        self,
+        data: bytes,
+        category: str,
+        created_ns: int | None = None,
+        items: tuple[tuple[str, str], ...] | None = None,
+    ) -> None:
+        claim = Claim(f"memory-{next(self._seq)}", category, len(data), data, items=items)
         with self._lock:
-            self._items.append(Claim(f"memory-{next(self._seq)}", category, len(data), data))
+            self._items.append(claim)
             evicted = [self._items.popleft() for _ in range(len(self._items) - self.max_events)]
         for claim in evicted:
             self._on_evict(claim.category, 1)

@@ -124,10 +124,17 @@ def serialize_envelope(
     return b"".join(parts)
 
 
-def with_sent_at(envelope: bytes, sent_at: datetime | float | None = None) -> bytes:
+def with_sent_at(
+    envelope: bytes, sent_at: datetime | float | None = None, *, checked: bool = False
+) -> bytes:
     """The same envelope with ``sent_at`` set to now: spooled envelopes are written before they
-    are sent, and ``sent_at`` lets the server correct for the client's clock."""
+    are sent, and ``sent_at`` lets the server correct for the client's clock. ``checked``: the
+    header is known to be a JSON object (``serialize_envelope`` wrote it, or ``parse_envelope``
+    read it), so that one without ``sent_at`` gets it spliced in, not parsed and dumped again."""
     header_line, newline, rest = envelope.partition(b"\n")
+    if checked and header_line.startswith(b'{"') and b'"sent_at"' not in header_line:
+        stamp = format_timestamp(sent_at).encode()
+        return b'{"sent_at":"%s",%s%s%s' % (stamp, header_line[1:], newline, rest)
     headers = json.loads(header_line)
     if not isinstance(headers, dict):
         raise EnvelopeError("the envelope header is not a JSON object")

@@ -95,6 +95,22 @@ def test_with_sent_at_stamps_only_the_header(make_event: MakeEvent) -> None:
     assert stamped.partition(b"\n")[2] == data.partition(b"\n")[2]
 
 
+def test_with_sent_at_splices_into_a_checked_header(make_event: MakeEvent) -> None:
+    data = serialize_envelope([("event", make_event())], event_id="a" * 32, dsn="http://k@h/1")
+
+    spliced = with_sent_at(data, 1_700_000_000.5, checked=True)
+
+    assert (
+        parse_envelope(spliced).headers
+        == parse_envelope(with_sent_at(data, 1_700_000_000.5)).headers
+    )
+    assert spliced.partition(b"\n")[2] == data.partition(b"\n")[2]
+    # Stamped already: stamped again in place, never twice.
+    again = with_sent_at(spliced, 1_700_000_001.0, checked=True)
+    assert again.partition(b"\n")[0].count(b"sent_at") == 1
+    assert parse_envelope(again).headers["sent_at"] == "2023-11-14T22:13:21.000000Z"
+
+
 def test_values_json_cannot_hold_become_strings() -> None:
     data = serialize_envelope([("event", {"extra": {"when": object, "raw": b"x"}})])
 
