@@ -246,10 +246,18 @@ def build_event(
         "platform": "python",
         "level": "error",
         "exception": {"values": values},
-        "threads": {"values": [{"name": thread_name, "current": True, "crashed": True}]},
+        "threads": {"values": [_thread_entry(thread_name, thread_id)]},
         "contexts": contexts,
         "extra": {"sys.argv": argv},
     }
+
+
+def _thread_entry(name: str | None, thread_id: int | None) -> dict[str, Any]:
+    """The crashed thread; its ``id`` is what each exception's ``thread_id`` points to."""
+    entry: dict[str, Any] = {"name": name, "current": True, "crashed": True}
+    if thread_id is not None:
+        entry["id"] = thread_id
+    return entry
 
 
 def exception_chain(exc: BaseException) -> list[BaseException]:

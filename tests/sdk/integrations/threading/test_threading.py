@@ -43,6 +43,7 @@ def test_an_exception_in_a_thread_is_captured_and_passed_on(
     assert value["mechanism"] == {"type": "threading", "handled": False}
     assert value["stacktrace"]["frames"][-1]["vars"] == {"batch": "[101, 102]"}
     assert event["threads"]["values"][0]["name"] == "worker-7"
+    assert event["threads"]["values"][0]["id"] == value["thread_id"]
     assert check_event(event).thread_name == "worker-7"
     assert check_event(event).in_thread
 
