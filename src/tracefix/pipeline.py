@@ -13,7 +13,6 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -90,27 +89,21 @@ class RunReport:
         return self.error is None and self.event is None
 
 
-Stage = Callable[[str, RunReport], None]
-
-
-def run(
-    options: RunOptions, *, output: TextIO | None = None, on_stage: Stage | None = None
-) -> RunReport:
+def run(options: RunOptions, *, output: TextIO | None = None) -> RunReport:
     """Run the whole pipeline. Never raises a ``TracefixError``: it ends up in ``report.error``.
 
-    ``output`` receives the user's command's output as it runs; ``on_stage`` is called after each
-    stage with its name, so a front end can show progress.
+    ``output`` receives the user's command's output as it runs (default: this process's own
+    stdout and stderr).
     """
     report = RunReport(options)
-    notify = on_stage or (lambda stage, report: None)
     try:
-        _run(options, report, output, notify)
+        _run(options, report, output)
     except TracefixError as exc:
         report.error = exc
     return report
 
 
-def _run(options: RunOptions, report: RunReport, output: TextIO | None, notify: Stage) -> None:
+def _run(options: RunOptions, report: RunReport, output: TextIO | None) -> None:
     root = git.toplevel(options.cwd)
 
     warm = threading.Thread(target=_import_quietly, args=(WARM_MODULES,), daemon=True)
@@ -128,7 +121,6 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None, notify: 
     report.capture = capture
     report.timings["capture"] = time.perf_counter() - started
     report.timings["user_command"] = capture.seconds
-    notify("capture", report)
     if not capture.events:
         if capture.returncode == 0:
             return
@@ -141,7 +133,6 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None, notify: 
     project = git.read_project(root)
     report.event, report.diagnosis = _diagnose(capture.events, project)
     report.timings["diagnose"] = time.perf_counter() - started
-    notify("diagnose", report)
     diagnosis = report.diagnosis
 
     from tracefix.recipes import _base
@@ -156,7 +147,6 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None, notify: 
         reason = result.reason if isinstance(result, _base.FixSkip) else result.error
         raise NoFix(f"{diagnosis.code} recognised the failure, but no safe fix applies: {reason}")
     report.fix = result
-    notify("fix", report)
 
     paths = [change.path for change in result.changes]
     dirty = dirty_paths(root, paths)
@@ -183,7 +173,6 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None, notify: 
     report.timings["verify"] = time.perf_counter() - started
     for key, seconds in verification.timings.items():
         report.timings[f"verify.{key}"] = seconds
-    notify("verify", report)
     if not verification.reproduced:
         raise NotReproduced(
             f"the failure did not happen again in a clean worktree: {verification.reproduce_detail}"
@@ -201,7 +190,6 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None, notify: 
         report.commit = commit_on_new_branch(root, result.changes, branch, message)
         report.branch = branch
     report.timings["deliver"] = time.perf_counter() - started
-    notify("deliver", report)
 
 
 def _diagnose(events: Sequence[Event], project: Project) -> tuple[Event, Diagnosis]:
