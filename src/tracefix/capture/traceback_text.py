@@ -20,6 +20,7 @@ from dataclasses import field
 from dataclasses import replace
 from pathlib import Path
 
+from tracefix.capture._hook.tracefix_capture import inside_venv
 from tracefix.event import Entry
 from tracefix.event import Event
 from tracefix.event import ExceptionInfo
@@ -258,21 +259,10 @@ def classify(abs_path: str, root: str | None) -> tuple[bool, str]:
     for candidate in (abs_path, real):
         if candidate == root or candidate.startswith(root.rstrip(os.sep) + os.sep):
             relative = os.path.relpath(candidate, root)
-            if _inside_venv(os.path.dirname(candidate), root):
+            if inside_venv(os.path.dirname(candidate), root):
                 return False, abs_path
             return True, relative.replace(os.sep, "/")
     return False, abs_path
-
-
-def _inside_venv(directory: str, root: str) -> bool:
-    while len(directory) > len(root):
-        if os.path.isfile(os.path.join(directory, "pyvenv.cfg")):
-            return True
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            break
-        directory = parent
-    return False
 
 
 def _file_context(

@@ -440,7 +440,7 @@ def _classify_path(filename: str, root: str) -> tuple[bool, str]:
         return False, path
     if any(path.startswith(prefix) for prefix in library_dirs()):
         return False, path
-    if _inside_venv(os.path.dirname(path), root):
+    if inside_venv(os.path.dirname(path), root):
         return False, path
     return True, "/".join(parts)
 
@@ -462,7 +462,7 @@ def library_dirs() -> tuple[str, ...]:
     return _library_dirs
 
 
-def _inside_venv(directory: str, root: str) -> bool:
+def inside_venv(directory: str, root: str) -> bool:
     """Whether a directory between ``root`` and ``directory`` is a virtualenv (has pyvenv.cfg)."""
     while len(directory) > len(root):
         cached = _venv_dirs.get(directory)
