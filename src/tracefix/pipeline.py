@@ -181,12 +181,12 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None) -> None:
         raise UnverifiedFix("the candidate fix did not verify: " + "; ".join(verification.reasons))
 
     started = time.perf_counter()
-    message = f"{recipe.fix_title}\n\n{diagnosis.code} {diagnosis.name}: {diagnosis.summary}\n"
     if options.apply:
         apply_changes(root, result.changes)
         report.applied = True
     if options.branch is not None:
         branch = options.branch or default_branch_name(diagnosis.code, report.event.event_id)
+        message = f"{recipe.fix_title}\n\n{diagnosis.code} {diagnosis.name}: {diagnosis.summary}\n"
         report.commit = commit_on_new_branch(root, result.changes, branch, message)
         report.branch = branch
     report.timings["deliver"] = time.perf_counter() - started
