@@ -113,3 +113,12 @@ def run(
     else:
         render_text(report, Console(highlight=False, soft_wrap=True))
     sys.exit(report.exit_code)
+
+
+def _register_server_commands() -> None:
+    from tracefix.cli.server import register
+
+    register(main)
+
+
+_register_server_commands()
