@@ -129,7 +129,8 @@ class Issue(Base):
 
     States: ``unresolved``, ``resolved`` (by hand, or ``fixed`` when the merged fix is seen to
     work), ``ignored``, ``regressed`` (an event after it was resolved). ``merged_into_id`` set:
-    this issue was merged away; its fingerprints now point at the other one.
+    this issue was merged away (its status is then ``merged``); its fingerprints now point at
+    the other one.
     """
 
     __tablename__ = "issue"
@@ -179,7 +180,8 @@ class Fix(Base):
     """One attempt to fix an issue at one release: unique, so a re-run job finds it and does
     not open a second pull request.
 
-    ``state`` goes ``queued`` → ``running`` → one of ``no_fix`` (unknown cause or no safe fix),
+    ``state`` goes ``queued`` → ``running`` → one of ``not_reproduced`` (the entry recorded in
+    the event did not fail again in the checkout), ``no_fix`` (unknown cause or no safe fix),
     ``unverified`` (a candidate that failed verification: shown, never delivered), ``failed``
     (the pipeline itself failed; ``error`` says why), ``verified`` (verified, not delivered:
     no remote configured), ``delivered`` (branch pushed, pull request opened); later ``fixed``
@@ -195,7 +197,11 @@ class Fix(Base):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
     state: Mapped[str] = mapped_column(String(16), default="queued")
     code: Mapped[str | None] = mapped_column(String(16))
+    #: The command that reproduced the failure, as run in the checkout.
+    command: Mapped[list[Any] | None] = mapped_column(JSON)
     diagnosis: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: ``tracefix run --json``'s document of the attempt: fix, verification, timings, error.
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     diff: Mapped[str | None] = mapped_column(Text)
     log: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
