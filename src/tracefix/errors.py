@@ -13,6 +13,8 @@ Our exception hierarchy::
     ├── NotReproduced              exit 16  the failure did not happen again in the worktree
     ├── NoFix                      exit 17  the cause is known but no safe fix applies here
     ├── DeliveryError              exit 18  the fix verified but could not be applied or committed
+    ├── CheckoutError              exit 19  the repository or the release could not be checked out
+    ├── ProjectEnvironmentError    exit 20  the project's Python environment could not be built
     └── Interrupted                exit 130 Ctrl-C; the worktree is gone, the user's tree unchanged
 
 Exit 0 means a verified fix (applied or committed if asked), or a command that did not fail.
@@ -91,6 +93,22 @@ class DeliveryError(TracefixError):
     """A verified fix could not be written to the work tree or committed to a branch."""
 
     exit_code = 18
+
+
+class CheckoutError(TracefixError):
+    """The project's repository could not be fetched, or the release names no commit in it.
+
+    Raised by the server's edge (``verify/checkout.py``), where a job starts from a repository
+    and a release string rather than the user's checkout.
+    """
+
+    exit_code = 19
+
+
+class ProjectEnvironmentError(TracefixError):
+    """The project's Python environment could not be built or its interpreter does not run."""
+
+    exit_code = 20
 
 
 class Interrupted(TracefixError):
