@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from celery import Celery
+from celery import Celery  # type: ignore[import-untyped]
 
 from tracefix.server.config import ServerConfig
 from tracefix.server.db import Database

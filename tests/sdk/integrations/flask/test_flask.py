@@ -349,3 +349,65 @@ def test_behind_a_real_http_server(
     assert event["contexts"]["flask"]["endpoint"] == "boom"
     assert event["contexts"]["flask"]["request_context"] is True
     assert event["threads"]["values"][0]["name"] == "http-server"
+
+
+# --- a thread a view started -----------------------------------------------------------------
+
+
+@pytest.fixture
+def quiet_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK chains to the hook in place; this one keeps pytest from reporting the error."""
+    monkeypatch.setattr(threading, "excepthook", lambda args: None)
+
+
+@pytest.mark.usefixtures("quiet_threads")
+def test_a_thread_started_by_a_view_carries_the_request_that_started_it(
+    tracefix_init: TracefixInit, captured_events: CapturedEvents
+) -> None:
+    """The server replays that request to run the thread's failure again."""
+    app = Flask("mailer")
+    started: list[threading.Thread] = []
+
+    def send_welcome(email: str) -> None:
+        raise RuntimeError("Working outside of application context.")
+
+    @app.post("/signup")
+    def signup() -> tuple[str, int]:
+        thread = threading.Thread(target=send_welcome, args=("ada@example.com",))
+        thread.start()
+        started.append(thread)
+        return "", 201
+
+    tracefix_init()
+    response = app.test_client().post("/signup?ref=home", data={"plan": "free"})
+    assert response.status_code == 201
+    started[0].join(10)
+
+    (event,) = captured_events()
+    spawned_by = event["contexts"]["flask"]["spawned_by"]
+    assert spawned_by == {
+        "endpoint": "signup",
+        "method": "POST",
+        "url": "http://localhost/signup",
+    }
+    assert event["contexts"]["flask"]["request_context"] is False
+    assert event["request"]["method"] == "POST"
+    assert event["request"]["data"] == {"plan": "free"}
+    assert event["request"]["query_string"] == "ref=[Filtered]"
+
+
+@pytest.mark.usefixtures("quiet_threads")
+def test_a_thread_started_outside_a_request_carries_no_request(
+    tracefix_init: TracefixInit, captured_events: CapturedEvents
+) -> None:
+    def fail() -> None:
+        raise ValueError("no request here")
+
+    tracefix_init()
+    thread = threading.Thread(target=fail)
+    thread.start()
+    thread.join(10)
+
+    (event,) = captured_events()
+    assert "spawned_by" not in event["contexts"].get("flask", {})
+    assert "request" not in event
