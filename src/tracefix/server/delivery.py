@@ -1,0 +1,160 @@
+"""Delivering a verified fix: push its branch, open a pull request, follow its checks.
+
+The project's settings say where: ``remote`` (where to push; default the project's
+repository), and for a pull request ``forge`` (``github``, ``gitlab``, ``gitea``), with
+``forge_url`` (the repository's web or clone URL on the forge, when ``remote`` is not it),
+``forge_api_url`` (a self-hosted forge's API) and ``token_env`` (the server's environment
+variable holding the token; default ``TRACEFIX_FORGE_TOKEN``). The token never reaches the
+database or a log.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tracefix.deliver.forges.base import Forge
+from tracefix.deliver.forges.base import PullRequest
+from tracefix.deliver.forges.base import PullRequestSpec
+from tracefix.deliver.forges.base import summarize
+from tracefix.deliver.push import push_branch
+from tracefix.errors import DeliveryError
+from tracefix.server.models import Fix
+from tracefix.server.models import Project
+
+DEFAULT_TOKEN_ENV = "TRACEFIX_FORGE_TOKEN"
+
+
+def deliver(project: Project, root: Path, values: dict[str, Any]) -> dict[str, Any]:
+    """Push ``values["branch"]`` from the checkout at ``root`` and open its pull request;
+    the ``Fix`` columns to record. Raises ``DeliveryError``."""
+    settings = project.settings or {}
+    branch = values.get("branch")
+    remote = settings.get("remote") or project.repo
+    if not branch or not remote:
+        raise DeliveryError("nothing to push: no branch, or no remote for the project")
+    token = _token(settings)
+    forge = _forge(settings, remote, token)
+    pushed = push_branch(
+        root,
+        remote,
+        branch,
+        commit=values.get("commit_sha"),
+        token=token if remote.startswith("https://") else None,
+        username=forge.git_username if forge is not None else "x-access-token",
+    )
+    recorded: dict[str, Any] = {"commit_sha": pushed.commit}
+    if forge is None:
+        return recorded
+    try:
+        pull_request = forge.open_pull_request(
+            PullRequestSpec(
+                head=branch,
+                title=_title(values),
+                body=pull_request_body(values),
+                base=pushed.default_branch,
+            )
+        )
+        recorded.update(_pull_request_columns(pull_request))
+        checks = forge.checks(pull_request)
+        recorded.update(
+            checks=[_check_json(check) for check in checks], checks_state=str(summarize(checks))
+        )
+    finally:
+        forge.close()
+    return recorded
+
+
+def refresh_checks(project: Project, fix: Fix) -> dict[str, Any]:
+    """The pull request's state and CI checks now, as ``Fix`` columns."""
+    settings = project.settings or {}
+    remote = settings.get("remote") or project.repo
+    forge = _forge(settings, remote or "", _token(settings))
+    if forge is None or fix.pr_number is None:
+        return {}
+    try:
+        pull_request = forge.get_pull_request(fix.pr_number)
+        checks = forge.checks(pull_request)
+    finally:
+        forge.close()
+    return {
+        **_pull_request_columns(pull_request),
+        "checks": [_check_json(check) for check in checks],
+        "checks_state": str(summarize(checks)),
+    }
+
+
+def _token(settings: dict[str, Any]) -> str | None:
+    return os.environ.get(str(settings.get("token_env") or DEFAULT_TOKEN_ENV)) or None
+
+
+def _forge(settings: dict[str, Any], remote: str, token: str | None) -> Forge | None:
+    from tracefix.deliver.forges.detect import forge_for
+
+    kind = settings.get("forge")
+    if not kind:
+        return None
+    if token is None:
+        name = settings.get("token_env") or DEFAULT_TOKEN_ENV
+        raise DeliveryError(f"the project's forge needs a token: set {name} for the server")
+    return forge_for(
+        str(settings.get("forge_url") or remote),
+        kind,
+        settings.get("forge_api_url"),
+        token=token,
+    )
+
+
+def _pull_request_columns(pull_request: PullRequest) -> dict[str, Any]:
+    return {"pr_url": pull_request.url, "pr_number": pull_request.number}
+
+
+def _check_json(check: Any) -> dict[str, Any]:
+    return {
+        "name": check.name,
+        "state": str(check.state),
+        "detail": check.detail,
+        "url": check.url,
+        "description": check.description,
+    }
+
+
+def _title(values: dict[str, Any]) -> str:
+    fix = (values.get("report") or {}).get("fix") or {}
+    title = fix.get("title") or "Fix a Flask context error"
+    code = values.get("code")
+    return f"{title} ({code})" if code else str(title)
+
+
+def pull_request_body(values: dict[str, Any]) -> str:
+    """The diagnosis, the diff and the verification evidence, in Markdown."""
+    report = values.get("report") or {}
+    diagnosis = report.get("diagnosis") or {}
+    verification = report.get("verification") or {}
+    lines = [
+        "tracefix found the cause of a production error, wrote this fix and verified it.",
+        "",
+        f"**Diagnosis ({diagnosis.get('code', '?')} {diagnosis.get('name', '')})**: "
+        f"{diagnosis.get('summary', '')}",
+        "",
+        "**Verification**",
+        f"- the failure was reproduced by running `{_command(values)}`",
+        f"- with the fix, it ran again without the error (exit "
+        f"{verification.get('after_returncode')})",
+    ]
+    for label, key in (("before", "tests_before"), ("after", "tests_after")):
+        tests = verification.get(key)
+        if tests:
+            outcomes = ", ".join(f"{n} {k}" for k, n in sorted(tests.get("outcomes", {}).items()))
+            lines.append(f"- the project's tests {label} the fix: {outcomes or 'none'}")
+    lines.append(f"- no context leaked: {'yes' if not verification.get('leaks') else 'no'}")
+    lines += ["", "```diff", str(values.get("diff") or "").rstrip(), "```", ""]
+    return "\n".join(lines)
+
+
+def _command(values: dict[str, Any]) -> str:
+    argv = [str(a) for a in values.get("command") or []]
+    if len(argv) > 2 and argv[1] == "-c":
+        return " ".join([Path(argv[0]).name, "-c", "<replay of the request>"])
+    return " ".join([Path(argv[0]).name, *argv[1:]]) if argv else "?"
