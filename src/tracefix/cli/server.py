@@ -110,5 +110,8 @@ def project_create(name: str, repo: str | None, python: str | None) -> None:
 
 
 def register(main: click.Group) -> None:
+    from tracefix.cli.people import register as register_people
+
     for command in (serve, worker, db, project):
         main.add_command(command)
+    register_people(main)

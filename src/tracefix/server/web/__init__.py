@@ -40,4 +40,9 @@ def create_app(config: ServerConfig | None = None, *, migrate: bool = True) -> F
     from tracefix.server.web.ingest import ingest
 
     app.register_blueprint(ingest)
+    from tracefix.server.web.auth import init_people
+    from tracefix.server.web.dashboard import init_dashboard
+
+    init_people(app)
+    init_dashboard(app)
     return app
