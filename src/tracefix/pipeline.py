@@ -13,6 +13,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -60,6 +61,9 @@ class RunOptions:
     #: ``None``: no branch; ``""``: a branch with the default name; else the branch's name.
     branch: str | None = None
     timeout: float = 600.0
+    #: The environment the command and the tests run in (default: ours); the server passes a
+    #: project environment's (``verify.environment``), so its ``PATH`` and ``PYTHONPATH`` apply.
+    env: Mapping[str, str] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -116,6 +120,7 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None) -> None:
         stream=True,
         stdout=output,
         stderr=output,
+        env=options.env,
         timeout=options.timeout,
     )
     report.capture = capture
@@ -168,6 +173,7 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None) -> None:
         test_cmd=options.test_cmd,
         run_tests=options.run_tests,
         timeout=options.timeout,
+        env=options.env,
     )
     report.verification = verification
     report.timings["verify"] = time.perf_counter() - started

@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Mapping
 from collections.abc import Sequence
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
@@ -82,11 +83,13 @@ def verify_fix(
     test_cmd: Sequence[str] | None = None,
     run_tests: bool = True,
     timeout: float = 300,
+    env: Mapping[str, str] | None = None,
 ) -> Verification:
     """Verify ``changes`` as the fix of ``event``, raised by ``argv`` run in ``cwd_in_repo``.
 
     ``python`` runs the tests (the interpreter of the user's command); ``test_cmd`` replaces the
-    detected test command; ``timeout`` limits each run of the command or of the tests. A failing
+    detected test command; ``timeout`` limits each run of the command or of the tests; ``env``
+    is the environment both run in (default: ours), such as a project environment's. A failing
     user command is a verdict, never an exception: only tracefix's own failures raise
     (``WorktreeError``), and Ctrl-C propagates once the worktrees are gone.
     """
@@ -95,7 +98,7 @@ def verify_fix(
     started = time.perf_counter()
     repo_root = Path(repo_root).resolve()
     problems = (*check_test_integrity(changes, project_before), *check_context_balance(changes))
-    trial = _Trial(repo_root, tuple(argv), cwd_in_repo, python, test_cmd, timeout)
+    trial = _Trial(repo_root, tuple(argv), cwd_in_repo, python, test_cmd, timeout, env)
     creating = time.perf_counter()
     with contextlib.ExitStack() as stack:
         command_worktree = stack.enter_context(isolated_worktree(repo_root))
@@ -123,6 +126,7 @@ class _Trial:
     python: str
     test_cmd: Sequence[str] | None
     timeout: float
+    env: Mapping[str, str] | None = None
     command_tree: Path = Path()
     tests_tree: Path | None = None
     #: Ignored local files of the user's tree too big to copy into the worktrees.
@@ -222,7 +226,7 @@ class _Trial:
                 cwd=cwd,
                 project_root=self.command_tree,
                 stream=False,
-                env=_worktree_env(self.repo_root, self.command_tree),
+                env=_worktree_env(self.repo_root, self.command_tree, self.env),
                 timeout=self.timeout,
             )
         except CommandNotFound as exc:
@@ -239,7 +243,7 @@ class _Trial:
                 command,
                 cwd=cwd,
                 project_root=self.tests_tree,
-                env=_worktree_env(self.repo_root, self.tests_tree),
+                env=_worktree_env(self.repo_root, self.tests_tree, self.env),
                 timeout=self.timeout,
             )
         except CommandNotFound as exc:
@@ -366,15 +370,17 @@ def _verdict(
     )
 
 
-def _worktree_env(repo_root: Path, tree: Path) -> dict[str, str]:
-    """Our environment, with import paths into the user's tree moved into ``tree``.
+def _worktree_env(
+    repo_root: Path, tree: Path, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``base`` (default: ours), with import paths into the user's tree moved into ``tree``.
 
     A project installed in editable mode imports from the user's tree through ``site-packages``;
     ``PYTHONPATH`` comes first, so naming the worktree's ``src/`` there shadows it. The capture
     hook moves the rest (a flat layout's ``.pth`` entry, setuptools' editable finder) once
     ``site`` has read them, told where by ``TRACEFIX_USER_TREE`` and ``TRACEFIX_WORKTREE``.
     """
-    env = dict(os.environ)
+    env = dict(os.environ if base is None else base)
     env["TRACEFIX_USER_TREE"] = os.path.realpath(repo_root)
     env["TRACEFIX_WORKTREE"] = os.path.realpath(tree)
     entries = [_moved(e, repo_root, tree) for e in env.get("PYTHONPATH", "").split(os.pathsep) if e]
