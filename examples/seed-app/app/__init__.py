@@ -1,7 +1,11 @@
 import os
 
+import tracefix
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+
+# Errors go to the tracefix server that TRACEFIX_DSN names; without it the SDK stays off.
+tracefix.init()
 
 db = SQLAlchemy()
 
