@@ -42,6 +42,10 @@ class ServerConfig:
     events_per_minute: int | None = None
     #: Seconds a fix job's runs of the project's command or tests may take, each.
     fix_timeout: float = 600.0
+    #: Seconds between looks at open pull requests' checks and at shipped fixes.
+    review_interval: float = 60.0
+    #: Seconds a shipped fix must stay quiet before its issue is resolved as fixed.
+    fix_quiet_seconds: float = 3600.0
 
     @property
     def repo_cache(self) -> Path:
@@ -68,6 +72,8 @@ class ServerConfig:
             threads=int(env.get("TRACEFIX_THREADS", "16")),
             events_per_minute=int(quota) if quota else None,
             fix_timeout=float(env.get("TRACEFIX_FIX_TIMEOUT", "600")),
+            review_interval=float(env.get("TRACEFIX_REVIEW_INTERVAL", "60")),
+            fix_quiet_seconds=float(env.get("TRACEFIX_FIX_QUIET_SECONDS", "3600")),
         )
         return replace(config, **overrides)
 

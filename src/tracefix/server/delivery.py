@@ -10,9 +10,13 @@ database or a log.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import or_
+from sqlalchemy import select
 
 from tracefix.deliver.forges.base import Forge
 from tracefix.deliver.forges.base import PullRequest
@@ -20,10 +24,17 @@ from tracefix.deliver.forges.base import PullRequestSpec
 from tracefix.deliver.forges.base import summarize
 from tracefix.deliver.push import push_branch
 from tracefix.errors import DeliveryError
+from tracefix.errors import TracefixError
+from tracefix.server.db import Database
 from tracefix.server.models import Fix
+from tracefix.server.models import Issue
 from tracefix.server.models import Project
 
+logger = logging.getLogger("tracefix.server")
+
 DEFAULT_TOKEN_ENV = "TRACEFIX_FORGE_TOKEN"
+#: Check states that no longer change: the pull request is not looked at again.
+SETTLED_CHECKS = ("success", "failure")
 
 
 def deliver(project: Project, root: Path, values: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +94,33 @@ def refresh_checks(project: Project, fix: Fix) -> dict[str, Any]:
         "checks": [_check_json(check) for check in checks],
         "checks_state": str(summarize(checks)),
     }
+
+
+def follow_pull_requests(db: Database) -> int:
+    """Refresh the state and checks of every open pull request of a delivered fix; how many
+    were refreshed. A forge that fails is tried again on the next round."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Fix, Project)
+            .join(Issue, Issue.id == Fix.issue_id)
+            .join(Project, Project.id == Issue.project_id)
+            .where(Fix.state == "delivered", Fix.pr_number.is_not(None))
+            .where(or_(Fix.checks_state.is_(None), Fix.checks_state.not_in(SETTLED_CHECKS)))
+        ).all()
+    refreshed = 0
+    for fix, project in rows:
+        try:
+            values = refresh_checks(project, fix)
+        except TracefixError as exc:
+            logger.warning("tracefix: checks of fix %d: %s", fix.id, exc.message)
+            continue
+        with db.write_session() as session:
+            stored = session.get(Fix, fix.id)
+            if stored is not None:
+                for key, value in values.items():
+                    setattr(stored, key, value)
+        refreshed += 1
+    return refreshed
 
 
 def _token(settings: dict[str, Any]) -> str | None:

@@ -44,6 +44,15 @@ def run_digest(config: ServerConfig, db: Database, jobs: Jobs) -> int:
     return result.events
 
 
+def run_review(config: ServerConfig, db: Database) -> None:
+    """Follow open pull requests' checks, and close or reopen what shipped fixes say."""
+    from tracefix.server.closing import review_delivered_fixes
+    from tracefix.server.delivery import follow_pull_requests
+
+    follow_pull_requests(db)
+    review_delivered_fixes(config, db, quiet=config.fix_quiet_seconds)
+
+
 def run_fix(config: ServerConfig, db: Database, issue_id: int) -> None:
     from tracefix.server.fixing import attempt_fix
 
@@ -61,6 +70,7 @@ class InProcessJobs(Jobs):
         self.auto_fix = auto_fix
         self._wake = threading.Event()
         self._stopping = False
+        self._stopped = threading.Event()
         self._idle = threading.Condition()
         self._busy = True
         self._fixes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracefix.fix")
@@ -68,6 +78,10 @@ class InProcessJobs(Jobs):
             target=self._digest_loop, name="tracefix.digest", daemon=True
         )
         self._digester.start()
+        self._reviewer = threading.Thread(
+            target=self._review_loop, name="tracefix.review", daemon=True
+        )
+        self._reviewer.start()
         self._wake.set()  # what an earlier process stored and did not digest
 
     def events_stored(self) -> None:
@@ -86,6 +100,7 @@ class InProcessJobs(Jobs):
 
     def close(self) -> None:
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
         self._digester.join(10)
         self._fixes.shutdown(wait=False, cancel_futures=True)
@@ -104,6 +119,13 @@ class InProcessJobs(Jobs):
                 if not self._wake.is_set():
                     self._busy = False
                     self._idle.notify_all()
+
+    def _review_loop(self) -> None:
+        while not self._stopped.wait(self.config.review_interval):
+            try:
+                run_review(self.config, self.db)
+            except Exception:
+                logger.exception("tracefix: the review of delivered fixes failed")
 
     def _guarded_fix(self, issue_id: int) -> None:
         try:

@@ -12,6 +12,7 @@ from tracefix.server.db import Database
 from tracefix.server.jobs import CeleryJobs
 from tracefix.server.jobs import run_digest
 from tracefix.server.jobs import run_fix
+from tracefix.server.jobs import run_review
 
 
 def celery_app(config: ServerConfig) -> Celery:
@@ -24,6 +25,10 @@ def celery_app(config: ServerConfig) -> Celery:
         broker_connection_retry_on_startup=True,
     )
     app.conf.task_routes = {"tracefix.fix": {"queue": "tracefix.fix"}}
+    # Run by the one worker started with ``--beat`` (``tracefix worker --beat``).
+    app.conf.beat_schedule = {
+        "tracefix.review": {"task": "tracefix.review", "schedule": config.review_interval}
+    }
 
     @app.task(name="tracefix.digest")  # type: ignore[untyped-decorator]
     def digest() -> int:
@@ -34,6 +39,11 @@ def celery_app(config: ServerConfig) -> Celery:
     def fix(issue_id: int) -> None:
         config_, db = _worker_resources()
         run_fix(config_, db, issue_id)
+
+    @app.task(name="tracefix.review")  # type: ignore[untyped-decorator]
+    def review() -> None:
+        config_, db = _worker_resources()
+        run_review(config_, db)
 
     return app
 
