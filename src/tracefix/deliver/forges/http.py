@@ -212,7 +212,7 @@ class ApiClient:
     def _failure(self, response: httpx.Response, action: str) -> str:
         status = response.status_code
         said = self._message(response)
-        answer = f"{status} {said}".strip()
+        answer = said if said.startswith(f"{status} ") else f"{status} {said}".strip()
         if status == 401:
             return (
                 f"{self.forge} did not accept the token to {action} ({answer}): "
