@@ -24,6 +24,12 @@ from tracefix.server.projects import dsn
 from .conftest import LiveServer
 from .conftest import state
 
+FORGES = Path(__file__).parents[1] / "deliver" / "forges"
+sys.path.insert(0, str(FORGES))  # the fake forges, as tests/deliver/forges/conftest.py does
+
+from fake_gitea import FakeGitea  # noqa: E402
+
+FORGE_TOKEN = "forge-token-1234"
 CASE = (
     Path(__file__).parents[2]
     / "src/tracefix/recipes/thread_target/cases/view_thread_factory/project"
@@ -85,15 +91,50 @@ def wait_for_fix(app: Any, timeout: float = 240) -> Fix:
     raise AssertionError("no fix attempt finished in time")
 
 
-def test_a_production_thread_error_becomes_a_verified_pushed_branch(
-    make_app: Any, repository: tuple[Path, Path, str], tmp_path: Path
+class RemoteBranches(dict[str, str]):
+    """The fake forge's view of the repository's branches: the bare remote's, live."""
+
+    def __init__(self, remote: Path) -> None:
+        super().__init__()
+        self.remote = remote
+
+    def _refs(self) -> dict[str, str]:
+        listed = git(self.remote, "for-each-ref", "--format=%(refname:short) %(objectname)")
+        return dict(line.split(" ", 1) for line in listed.splitlines())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._refs()
+
+    def __getitem__(self, name: str) -> str:
+        return self._refs()[name]
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self._refs().get(name, default)
+
+
+def test_a_production_thread_error_becomes_a_verified_pull_request(
+    make_app: Any,
+    repository: tuple[Path, Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     work, remote, release = repository
+    monkeypatch.setenv("TRACEFIX_TEST_FORGE_TOKEN", FORGE_TOKEN)
+    forge = FakeGitea(FORGE_TOKEN).__enter__()
+    forge_repository = forge.add_repository("acme", "welcome", {})
+    forge_repository.branches = RemoteBranches(remote)
     app = make_app(auto_fix=True)
     server = LiveServer(app)
+    settings = {
+        "python": sys.executable,
+        "forge": "gitea",
+        "forge_url": "https://codeberg.example/acme/welcome.git",
+        "forge_api_url": f"{forge.url}/api/v1",
+        "token_env": "TRACEFIX_TEST_FORGE_TOKEN",
+    }
     try:
         with state(app).db.write_session() as session:
-            project = create_project(session, "welcome", str(remote), {"python": sys.executable})
+            project = create_project(session, "welcome", str(remote), settings)
             project_dsn = dsn(server.url, project)
 
         production = subprocess.run(
@@ -109,6 +150,7 @@ def test_a_production_thread_error_becomes_a_verified_pushed_branch(
         fix = wait_for_fix(app)
     finally:
         server.stop()
+        forge.__exit__(None, None, None)
 
     with state(app).db.session() as session:
         (issue,) = session.scalars(select(Issue))
@@ -131,6 +173,13 @@ def test_a_production_thread_error_becomes_a_verified_pushed_branch(
     changed = git(remote, "diff", "--name-only", release, pushed).splitlines()
     assert changed and all(path.startswith("app/") for path in changed)
     assert git(work, "status", "--porcelain") == ""  # the developer's clone untouched
+
+    (pull,) = forge_repository.pulls
+    assert (pull["head"]["ref"], pull["base"]["ref"]) == (branch, "main")
+    assert fix.pr_url == pull["html_url"] and fix.pr_number == pull["number"]
+    assert "CTX103" in pull["title"] and "```diff" in pull["body"]
+    assert "app.app_context()" in pull["body"]
+    assert fix.checks_state == "none"
 
 
 def test_a_second_run_of_the_job_makes_no_second_attempt(
