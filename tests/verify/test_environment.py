@@ -6,6 +6,7 @@ project's, the same project's after its requirements change, and one whose insta
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -325,3 +326,41 @@ def test_an_include_outside_the_project_is_refused(tmp_path):
     root = write_project(tmp_path / "app", {"requirements.txt": "-r ../secrets.txt\n"})
     with pytest.raises(ProjectEnvironmentError, match=r"\.\./secrets.txt is not a file of the"):
         install_plan(root)
+
+
+def test_tracefix_run_verifies_a_fix_in_the_project_environment(shop_env, cache_dir, tmp_path):
+    """The whole engine on a checkout: the command and the tests run with the environment's
+    Flask, and import the project from the worktrees through ``PYTHONPATH``."""
+    from tracefix.pipeline import RunOptions
+    from tracefix.pipeline import run
+
+    files = {
+        **SHOP,
+        "scripts/report.py": """\
+            from flask import current_app
+
+            from shop import app
+
+            print(current_app.name)
+            """,
+    }
+    tree = write_project(tmp_path / "shop", files, commit=True)
+    env = EnvironmentCache(cache_dir).environment(tree)
+    assert env.venv == shop_env.venv
+    report = run(
+        RunOptions(
+            argv=(str(env.python), "scripts/report.py"),
+            cwd=tree,
+            env=env.variables(tree),
+            timeout=120,
+        ),
+        output=io.StringIO(),
+    )
+    assert report.error is None, report.error
+    assert report.diagnosis is not None and report.diagnosis.code == "CTX101"
+    assert report.verification is not None and report.verification.verified
+    assert report.verification.tests_after is not None
+    assert report.verification.tests_after.outcomes == {"tests/test_shop.py::test_app": "passed"}
+    library = [f.abs_path for f in report.event.frames if "site-packages" in (f.abs_path or "")]
+    assert library and all(path.startswith(str(env.venv)) for path in library)
+    assert git("status", "--porcelain", cwd=tree).stdout == ""
