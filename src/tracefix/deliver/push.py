@@ -15,7 +15,9 @@ publish the fix before opening a pull request for it. The rules:
   stored credentials of whoever runs the server;
 - git never prompts (``GIT_TERMINAL_PROMPT=0``, ssh in batch mode) and gives up on a stalled
   transfer: http below ``LOW_SPEED_BYTES`` per second for ``stall_timeout`` seconds, ssh after
-  ``stall_timeout`` seconds without an answer to keep-alives or to connect;
+  ``stall_timeout`` seconds without an answer to keep-alives or to connect. An ssh command the
+  server's environment sets (``GIT_SSH_COMMAND``, ``GIT_SSH``: its keys, its known hosts) is
+  used instead, as it is;
 - the project's hooks do not run (``core.hooksPath=/dev/null``, as for every tracefix git
   command).
 """
@@ -156,11 +158,13 @@ def transport_env(
             ("credential.helper", ""),
             (f"http.{origin}/.extraHeader", f"Authorization: Basic {credentials}"),
         ]
-    env = {
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND") or _batch_ssh(stall_seconds),
-        "GIT_CONFIG_COUNT": str(len(config)),
-    }
+    env = {"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_COUNT": str(len(config))}
+    if os.environ.get("GIT_SSH_COMMAND"):
+        env["GIT_SSH_COMMAND"] = os.environ["GIT_SSH_COMMAND"]
+    elif os.environ.get("GIT_SSH"):
+        env["GIT_SSH"] = os.environ["GIT_SSH"]
+    else:
+        env["GIT_SSH_COMMAND"] = _batch_ssh(stall_seconds)
     for index, (key, value) in enumerate(config):
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value

@@ -114,6 +114,20 @@ def test_a_duplicate_refused_with_422_is_answered_with_the_existing_one(
     assert len(repository.pulls) == 1
 
 
+def test_a_duplicate_github_does_not_list_yet_asks_to_try_again(fake: FakeGitHub) -> None:
+    fake.open_pull(fake.repositories[REPO], HEAD, "main", "Opened by the other run")
+    fake.lagging_lists = 2
+
+    with client(fake) as github, pytest.raises(DeliveryError) as raised:
+        github.open_pull_request(SPEC)
+
+    assert raised.value.message == (
+        f"GitHub says a pull request from {HEAD} into main already exists but does not list "
+        "it yet; try again in a moment"
+    )
+    assert len(fake.repositories[REPO].pulls) == 1
+
+
 def test_an_explicit_base_skips_reading_the_default_branch(fake: FakeGitHub) -> None:
     fake.repositories[REPO].branches["release"] = "2" * 40
 

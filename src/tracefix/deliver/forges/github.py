@@ -148,6 +148,10 @@ class GitHub(Forge):
                 existing = self.find_open_pull_request(spec.head, base)
                 if existing is not None:
                     return existing
+                raise DeliveryError(
+                    f"GitHub says a pull request from {spec.head} into {base} already exists "
+                    "but does not list it yet; try again in a moment"
+                )
             raise DeliveryError(
                 f"GitHub refused to {action} (422 {error_message(response)}): "
                 "is the branch pushed, and does it differ from the base?"
