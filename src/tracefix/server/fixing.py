@@ -47,6 +47,8 @@ from tracefix.server.models import utcnow
 from tracefix.server.reproduce import CannotReproduce
 from tracefix.server.reproduce import Reproduction
 from tracefix.server.reproduce import reproductions_for
+from tracefix.verify.environment import EnvironmentCache
+from tracefix.verify.environment import ProjectEnvironment
 
 logger = logging.getLogger("tracefix.server")
 
@@ -63,8 +65,8 @@ class Outcome:
     log: list[str] = field(default_factory=list)
 
 
-#: ``(config, project, checkout path) -> interpreter``: how the job finds the project's Python.
-InterpreterFinder = Callable[[ServerConfig, Project, Path], str]
+#: ``(config, project, checkout path) -> environment``: how the job finds the project's Python.
+InterpreterFinder = Callable[[ServerConfig, Project, Path], ProjectEnvironment]
 #: ``(config, project, fix values) -> values to record``: how a verified branch is delivered.
 Deliverer = Callable[[ServerConfig, Project, Path, dict[str, Any]], dict[str, Any]]
 
@@ -154,7 +156,9 @@ def _attempt(
     log: list[str] = []
     with RepositoryCache(config.repo_cache).checkout(project.repo, release or None) as checkout:
         log.append(f"checked out {checkout.source} at {checkout.commit[:12]} ({checkout.resolved})")
-        python = interpreter(config, project, checkout.path)
+        environment = interpreter(config, project, checkout.path)
+        python = str(environment.python)
+        variables = environment.variables(checkout.path)
         log.append(f"interpreter: {python}")
         files = git.read_project(checkout.path)
         try:
@@ -167,7 +171,9 @@ def _attempt(
         for candidate in candidates:
             log.append(f"running {candidate.description}: {_shown(candidate)}")
             report = run_pipeline(
-                _run_options(config, project, checkout.path, candidate, issue_id, release),
+                _run_options(
+                    config, project, checkout.path, candidate, issue_id, release, variables
+                ),
                 output=output,
             )
             if _reproduced(report, production_type):
@@ -192,6 +198,7 @@ def _run_options(
     candidate: Reproduction,
     issue_id: int,
     release: str,
+    env: dict[str, str],
 ) -> RunOptions:
     settings = project.settings or {}
     test_command = settings.get("test_command")
@@ -202,6 +209,7 @@ def _run_options(
         run_tests=settings.get("run_tests", True) is not False,
         branch=branch_name(issue_id, release),
         timeout=config.fix_timeout,
+        env=env,
     )
 
 
@@ -267,16 +275,12 @@ def _shown(candidate: Reproduction) -> str:
     return " ".join(argv)
 
 
-def project_interpreter(config: ServerConfig, project: Project, root: Path) -> str:
+def project_interpreter(config: ServerConfig, project: Project, root: Path) -> ProjectEnvironment:
     """The interpreter named in the project's settings, else the environment built from the
     repository's requirements."""
-    from tracefix.verify.environment import EnvironmentCache
-
     named = (project.settings or {}).get("python")
     environments = EnvironmentCache(config.env_cache, timeout=config.fix_timeout)
-    return str(
-        environments.environment(root, python=named if isinstance(named, str) else None).python
-    )
+    return environments.environment(root, python=named if isinstance(named, str) else None)
 
 
 def deliver_branch(
