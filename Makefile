@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Bugsink, a Sentry-compatible server the SDK is tested against, in a venv of its own.
 BUGSINK_VENV := .venv-bugsink
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,17 @@ $(BUGSINK_VENV)/.installed:
 demo: $(VENV)/.installed-dev
 	$(BIN)/python examples/demo.py
 
-test: $(VENV)/.installed-dev $(BUGSINK_VENV)/.installed
+# Chromium for the dashboard's browser test (tests/server/browser), from the system's packages:
+# as root, or through sudo without a password. When it cannot be installed the test is skipped,
+# except under CI, where it fails.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; else sudo="sudo -n"; fi; \
+	  install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium"; \
+	  $$install >/dev/null 2>&1 || { $$sudo apt-get update -qq && $$install; } >/dev/null 2>&1 || \
+	  echo "make: could not install chromium: the browser test is skipped (fails under CI)" >&2; }
+
+test: $(VENV)/.installed-dev $(BUGSINK_VENV)/.installed browser
 	TRACEFIX_BUGSINK_PYTHON=$(CURDIR)/$(BUGSINK_VENV)/bin/python $(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev
