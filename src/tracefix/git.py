@@ -24,8 +24,10 @@ def git(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     input: str | None = None,
+    timeout: float | None = None,
 ) -> _process.Result:
     """Run git without inherited ``GIT_*`` variables; ``env`` adds variables of our own.
+    ``timeout`` (seconds) kills git and what it started, and fails the result.
 
     ``GIT_OPTIONAL_LOCKS=0`` stops read-only commands (``diff``, ``status``) from refreshing and
     rewriting the user's index behind their back.
@@ -36,6 +38,7 @@ def git(
         env={**_process.no_git_env(), "GIT_OPTIONAL_LOCKS": "0", **(env or {})},
         check=check,
         input=input,
+        timeout=timeout,
     )
 
 

@@ -38,6 +38,8 @@ from tracefix.git import NO_HOOKS
 from tracefix.git import git
 
 DEFAULT_STALL_TIMEOUT = 60.0
+#: Seconds a whole ls-remote or push may take, whatever the transfer's pace.
+DEFAULT_TIMEOUT = 600.0
 LOW_SPEED_BYTES = 1000
 SSH_KEEPALIVE_SECONDS = 15
 REASON_CHARS = 240
@@ -69,6 +71,7 @@ def push_branch(
     token: str | None = None,
     username: str = "x-access-token",
     stall_timeout: float = DEFAULT_STALL_TIMEOUT,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> PushResult:
     """Publish ``commit`` (default: the local branch ``branch``) as ``branch`` on ``remote``.
 
@@ -94,6 +97,7 @@ def push_branch(
         cwd=root,
         env=env,
         check=False,
+        timeout=timeout,
     )
     if not listed.ok:
         reason = _reason(listed.stderr, secrets)
@@ -122,6 +126,7 @@ def push_branch(
         cwd=root,
         env=env,
         check=False,
+        timeout=timeout,
     )
     if not pushed.ok:
         reason = _rejection(pushed.stdout) or _reason(pushed.stderr, secrets)
