@@ -17,7 +17,7 @@ publish the fix before opening a pull request for it. The rules:
   transfer: http below ``LOW_SPEED_BYTES`` per second for ``stall_timeout`` seconds, ssh after
   ``stall_timeout`` seconds without an answer to keep-alives or to connect. An ssh command the
   server's environment sets (``GIT_SSH_COMMAND``, ``GIT_SSH``: its keys, its known hosts) is
-  used instead, as it is;
+  used instead, as it is; the whole ls-remote or push is killed after ``timeout`` seconds;
 - the project's hooks do not run (``core.hooksPath=/dev/null``, as for every tracefix git
   command).
 """
