@@ -47,6 +47,7 @@ from tracefix.server import people
 from tracefix.server.digest import merge_issues
 from tracefix.server.grouping import exception_values
 from tracefix.server.grouping import frames_of
+from tracefix.server.models import ApiToken
 from tracefix.server.models import Event
 from tracefix.server.models import Fix
 from tracefix.server.models import Issue
@@ -878,7 +879,7 @@ def _authenticate_bearer() -> None:
     user, token = found
     if people.token_use_is_stale(token):
         with db.write_session() as session:
-            stored = session.get(type(token), token.id)
+            stored = session.get(ApiToken, token.id)
             if stored is not None:
                 stored.last_used_at = utcnow()
     g.api_user = user
