@@ -91,8 +91,11 @@ class Client:
         self.integrations: dict[str, Integration] = dict(integrations or {})
         self.breadcrumbs: deque[Breadcrumb] = deque(maxlen=max(options.max_breadcrumbs, 0))
         self.scrubber = Scrubber(send_default_pii=options.send_default_pii)
-        #: The command line the process was started with (``tracefix run``'s, when it ran us).
+        #: The command line the process was started with (``tracefix run``'s, when it ran us),
+        #: and the directory it was given in, read once: ``os.getcwd`` is a system call, which
+        #: on every event would let the transport's thread take the GIL.
         self._argv = tuple(builder.entry_argv())
+        self._cwd = builder.working_directory()
         self._integration_names = tuple(sorted(self.integrations))
 
     @property
@@ -166,6 +169,7 @@ class Client:
             mechanism=mechanism,
             root=options.in_app_root,
             argv=list(self._argv),
+            cwd=self._cwd,
             handled=handled,
             include_locals=options.include_local_variables,
             library_context=False,

@@ -85,7 +85,7 @@ def format_timestamp(value: datetime | float | None = None) -> str:
 def dump_json(value: Any) -> bytes:
     """Compact JSON. Values JSON cannot hold become their ``str``: one odd local must not cost
     the whole event."""
-    return json.dumps(value, separators=(",", ":"), default=_fallback).encode()
+    return _ENCODER.encode(value).encode()
 
 
 def _fallback(value: object) -> str:
@@ -93,6 +93,71 @@ def _fallback(value: object) -> str:
         return str(value)
     except Exception:
         return f"<unserialisable {type(value).__name__}>"
+
+
+#: One encoder for every dump: ``json.dumps`` with any option builds a new one per call.
+#: Without the circular reference check, which keeps a dict of every container it enters (half
+#: the time of encoding an event): a circular value still fails, as ``RecursionError``.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_fallback, check_circular=False)
+_HEX = frozenset("0123456789abcdef")
+_EVENT_ITEM_HEAD = b'{"type":"event","length":%d,"content_type":"application/json"}\n'
+
+
+class _ModulesJson:
+    """The JSON of the last ``modules`` an event carried. Every event of a process carries the
+    same installed packages, and encoding them is a third of encoding the event; comparing
+    two dicts is a fraction of that."""
+
+    modules: dict[str, Any] | None = None
+    encoded = b""
+
+
+def serialize_event(event: dict[str, Any], event_id: str, dsn: Dsn | str | None) -> bytes:
+    """``serialize_envelope([("event", event)], event_id=event_id, dsn=dsn)``, the same
+    envelope, made faster for what every event shares: the envelope header, the item header
+    and the ``modules``."""
+    if len(event_id) != 32 or not _HEX.issuperset(event_id):
+        return serialize_envelope([("event", event)], event_id=event_id, dsn=dsn)
+    modules = event.get("modules")
+    if type(modules) is dict and modules:
+        cache = _ModulesJson
+        if modules != cache.modules:
+            cache.encoded = dump_json(modules)
+            cache.modules = dict(modules)
+        rest = {key: value for key, value in event.items() if key != "modules"}
+        body = dump_json(rest)
+        if len(body) > 2:
+            body = b'%s,"modules":%s}' % (body[:-1], cache.encoded)
+        else:
+            body = b'{"modules":%s}' % cache.encoded
+    else:
+        body = dump_json(event)
+    return b"".join(
+        (
+            _envelope_head(dsn) % event_id.encode(),
+            _EVENT_ITEM_HEAD % len(body),
+            body,
+            b"\n",
+        )
+    )
+
+
+_envelope_heads: dict[str | None, bytes] = {}
+
+
+def _envelope_head(dsn: Dsn | str | None) -> bytes:
+    """The envelope header line with ``%s`` where the event id goes."""
+    key = None if dsn is None else str(dsn)
+    head = _envelope_heads.get(key)
+    if head is None:
+        headers: dict[str, Any] = {"event_id": "@ID@"}
+        if key is not None:
+            headers["dsn"] = key
+        headers["sdk"] = SDK_INFO
+        head = dump_json(headers).replace(b"%", b"%%").replace(b'"@ID@"', b'"%s"', 1) + b"\n"
+        if len(_envelope_heads) < 16:
+            _envelope_heads[key] = head
+    return head
 
 
 def serialize_item(item_type: str, payload: Any) -> bytes:

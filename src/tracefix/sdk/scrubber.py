@@ -230,10 +230,19 @@ class Scrubber:
         }
     )
     _MAX_NAMES = 4096
+    #: Strings up to this long have their scrubbed form remembered (``_texts``): a process
+    #: sends the same paths, argv, cwd and messages again and again.
+    _MAX_REMEMBERED_TEXT = 512
+    _MAX_TEXTS = 4096
+    _MAX_SOURCES = 1024
 
     def __init__(self, *, send_default_pii: bool = False) -> None:
         self.send_default_pii = send_default_pii
         self._names: dict[str, bool] = {}
+        self._texts: dict[str, str] = {}
+        #: A frame's source lines (line, then pre, then post) to their scrubbed form, or None
+        #: when they hold nothing to scrub: a process fails at the same few places.
+        self._sources: dict[tuple[str, ...], tuple[str, ...] | None] = {}
 
     # -- names --
 
@@ -256,6 +265,17 @@ class Scrubber:
         """A string with every secret-shaped value replaced by ``[Filtered]``."""
         if len(text) < 8:
             return text
+        known = self._texts.get(text)
+        if known is not None:
+            return known
+        scrubbed = self._scrub_text(text)
+        if len(text) <= self._MAX_REMEMBERED_TEXT:
+            if len(self._texts) >= self._MAX_TEXTS:
+                self._texts.clear()
+            self._texts[text] = scrubbed
+        return scrubbed
+
+    def _scrub_text(self, text: str) -> str:
         if "-----BEGIN" in text:
             text = _PEM.sub(FILTERED, text)
         if "://" in text:
@@ -278,13 +298,24 @@ class Scrubber:
             line = _URL_PASSWORD.sub(r"\1" + FILTERED + r"\3", line)
         return _TOKEN.sub(_filtered_known, line)
 
-    def _source_is_clean(self, lines: list[str]) -> bool:
-        """Whether a frame's source lines hold nothing ``scrub_source`` would change: one scan
-        of the joined lines, instead of three per line."""
+    def _scrubbed_source(self, lines: tuple[str, ...]) -> tuple[str, ...] | None:
+        """``lines`` with ``scrub_source`` applied, or None when it changes none of them: one
+        scan of the joined lines instead of three per line, once per place in the code."""
+        if lines in self._sources:
+            return self._sources[lines]
         text = "\n".join(lines)
-        if "-----BEGIN" in text or "://" in text:
-            return False
-        return all(_KNOWN.search(run) is None for run in _TOKEN.findall(text))
+        if (
+            "-----BEGIN" in text
+            or "://" in text
+            or any(_KNOWN.search(run) is not None for run in _TOKEN.findall(text))
+        ):
+            scrubbed: tuple[str, ...] | None = tuple(self.scrub_source(line) for line in lines)
+        else:
+            scrubbed = None
+        if len(self._sources) >= self._MAX_SOURCES:
+            self._sources.clear()
+        self._sources[lines] = scrubbed
+        return scrubbed
 
     def _filtered_pair(self, match: re.Match[str]) -> str:
         name = match.group("name").strip("'\".")
@@ -319,13 +350,20 @@ class Scrubber:
 
     def _scrub_frame(self, frame: dict[str, Any]) -> None:
         line = frame.get("context_line")
-        pre = frame.get("pre_context") or []
-        post = frame.get("post_context") or []
-        if isinstance(line, str) and not self._source_is_clean([*pre, line, *post]):
-            source = self.scrub_source
-            frame["context_line"] = source(line)
-            frame["pre_context"] = [source(text) for text in pre]
-            frame["post_context"] = [source(text) for text in post]
+        if isinstance(line, str):
+            pre = frame.get("pre_context") or []
+            post = frame.get("post_context") or []
+            lines = (line, *pre, *post)
+            if all(type(text) is str for text in lines):
+                scrubbed = self._scrubbed_source(lines)
+                if scrubbed is not None:
+                    frame["context_line"] = scrubbed[0]
+                    frame["pre_context"] = list(scrubbed[1 : 1 + len(pre)])
+                    frame["post_context"] = list(scrubbed[1 + len(pre) :])
+            else:
+                frame["context_line"] = self.scrub(line)
+                frame["pre_context"] = self.scrub(pre)
+                frame["post_context"] = self.scrub(post)
         frame_vars = frame.get("vars")
         if frame_vars:
             secret, text = self.is_secret_name, self.scrub_text
@@ -359,10 +397,29 @@ class Scrubber:
         if depth > 20:
             return FILTERED
         if isinstance(value, dict):
-            return {
-                key: self.scrub(item, key if isinstance(key, str) else None, depth + 1)
-                for key, item in value.items()
-            }
+            return self._scrub_dict(value, depth + 1)
         if isinstance(value, (list, tuple)):
-            return [self.scrub(item, None, depth + 1) for item in value]
+            return [self._scrub_item(item, depth + 1) for item in value]
         return value
+
+    def _scrub_dict(self, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
+        secret = self.is_secret_name
+        scrubbed: dict[Any, Any] = {}
+        for key, item in value.items():
+            if item and isinstance(key, str) and secret(key):
+                scrubbed[key] = FILTERED
+            else:
+                scrubbed[key] = self._scrub_item(item, depth)
+        return scrubbed
+
+    def _scrub_item(self, item: Any, depth: int) -> Any:
+        """``scrub(item, None, depth)`` with its most common cases inline: an event holds a
+        few dozen of them, and a call costs more than the work for a short string."""
+        if isinstance(item, str):
+            if len(item) < 8:
+                return item
+            known = self._texts.get(item)
+            return known if known is not None else self.scrub_text(item)
+        if isinstance(item, (int, float)) or item is None:
+            return item
+        return self.scrub(item, None, depth)
