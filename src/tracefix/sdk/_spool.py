@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import logging
 import os
 import sys
 import tempfile
@@ -39,6 +40,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracefix.sdk._journal import JOURNAL_PREFIX
+from tracefix.sdk._journal import LIVE_NAMES
+from tracefix.sdk._journal import parse_journal_name
+from tracefix.sdk._journal import recover
+from tracefix.sdk._journal import recovering_owner
 from tracefix.sdk.dsn import Dsn
 
 _SUFFIX = ".env"
@@ -47,6 +53,7 @@ _CLAIMED = ".sending-"
 _TMP = ".tmp-"
 MiB = 1024 * 1024
 _LOADED_AT = time.time()
+logger = logging.getLogger("tracefix.sdk")
 
 Evicted = Callable[[str, int], None]
 """Told ``(category, quantity)`` for envelopes dropped to keep within bounds."""
@@ -215,6 +222,11 @@ class DiskSpool:
         """In a forked child: the parent's worker may have held the lock at the fork."""
         self._lock = threading.Lock()
 
+    def next_serial(self) -> int:
+        """A number no other file of this process's gets: the journal's records take theirs from
+        here, to keep their names when they become files."""
+        return next(self._seq)
+
     def add(
         self,
         data: bytes,
@@ -223,16 +235,20 @@ class DiskSpool:
         *,
         claim: bool = False,
         sync: bool = True,
+        origin: tuple[int, int] | None = None,
     ) -> Claim | None:
         """Write ``data`` as a new file: temp file, fsync, atomic rename. Raises OSError.
         ``created_ns`` (when the event was captured) orders the file among the others. With
         ``claim`` the file is born claimed by this process and returned, to be sent at once
         without a rename and a read. ``sync=False`` skips the fsync (when the spool fsyncs at
-        all): the file still survives a kill of the process, not a crash of the machine."""
+        all): the file still survives a kill of the process, not a crash of the machine.
+        ``origin``, the ``(pid, serial)`` of a journal record, names the file as that record's,
+        so that writing it twice leaves one file."""
         pid = os.getpid()
         seq = next(self._seq)
         created_ns = time.time_ns() if created_ns is None else created_ns
-        name = f"{created_ns:020d}-{pid}-{seq:08d}-{len(data)}.{category}{_SUFFIX}"
+        name_pid, name_seq = (pid, seq) if origin is None else origin
+        name = f"{created_ns:020d}-{name_pid}-{name_seq:08d}-{len(data)}.{category}{_SUFFIX}"
         final = os.path.join(self._dir, f"{name}{_CLAIMED}{pid}" if claim else name)
         tmp = os.path.join(self._dir, f"{_TMP}{pid}-{seq}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -362,7 +378,9 @@ class DiskSpool:
 
     def refresh(self) -> None:
         """Re-read the directory: pick up files of other and earlier processes, remove dead
-        writers' temp files, take back dead or stale claims, and enforce the bounds."""
+        writers' temp files, take back dead or stale claims, enforce the bounds, and recover
+        the journals their writers left (``_journal.recover``)."""
+        abandoned: list[str] = []
         with self._lock:
             pid = os.getpid()
             now = time.time()
@@ -371,6 +389,10 @@ class DiskSpool:
             for entry in os.listdir(self._dir):
                 if entry.startswith(_TMP):
                     self._remove_dead_temp(entry, now)
+                    continue
+                if entry.startswith(JOURNAL_PREFIX):
+                    if self._abandoned_journal(entry, pid, now):
+                        abandoned.append(entry)
                     continue
                 name, claimed, owner = entry.partition(_CLAIMED)
                 parsed = _parse_name(name)
@@ -390,6 +412,28 @@ class DiskSpool:
             evicted = self._evict_locked()
         for category, quantity in evicted.items():
             self._on_evict(category, quantity)
+        for entry in sorted(abandoned):
+            try:
+                recover(self._dir, entry, self._restore)
+            except OSError:
+                logger.debug("tracefix: could not recover the journal %s", entry, exc_info=True)
+
+    def _abandoned_journal(self, entry: str, pid: int, now: float) -> bool:
+        """Whether a journal file's writer (or recoverer) is gone: dead, an earlier process
+        with this pid, or so long ago that the pid may be another container's."""
+        parsed = parse_journal_name(entry)
+        if parsed is None:
+            return False
+        owner, created_ns = parsed
+        recoverer = recovering_owner(entry)
+        if recoverer is not None:
+            return recoverer == pid or not _alive(recoverer)
+        if owner == pid:
+            return entry not in LIVE_NAMES
+        return not _alive(owner) or now - created_ns / 1e9 > self.stale_after
+
+    def _restore(self, data: bytes, created_ns: int, pid: int, serial: int) -> None:
+        self.add(data, "error", created_ns, origin=(pid, serial))
 
     def _remove_dead_temp(self, entry: str, now: float) -> None:
         owner = entry[len(_TMP) :].partition("-")[0]

@@ -2,9 +2,11 @@
 limits and client reports.
 
 The thread's loop: write every queued event to the outbox (the disk spool, or memory), then
-send the oldest envelope it may send, one POST at a time over one connection. While the server
-is down or rate-limits, envelopes wait in the outbox and the thread sleeps until the back-off or
-the limit ends. Nothing here raises into the host: failures are logged at debug level.
+send the oldest envelope it may send, one POST at a time over one connection: first what waits
+in memory and in the spool (older), then the journal's records, straight from it. While the
+server is down or rate-limits, the journal's records are moved into the spool, envelopes wait
+there and the thread sleeps until the back-off or the limit ends. Nothing here raises into the
+host: failures are logged at debug level.
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ import time
 import uuid
 import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from tracefix.sdk._journal import FILE_BYTES
+from tracefix.sdk._journal import Journal
+from tracefix.sdk._journal import JournalRecord
 from tracefix.sdk._spool import REPORTS
 from tracefix.sdk._spool import Claim
 from tracefix.sdk._spool import DiskSpool
@@ -37,18 +43,16 @@ from tracefix.sdk.envelope import EnvelopeError
 from tracefix.sdk.envelope import client_report
 from tracefix.sdk.envelope import parse_envelope
 from tracefix.sdk.envelope import serialize_envelope
+from tracefix.sdk.envelope import serialize_event
 from tracefix.sdk.envelope import serialize_item
 from tracefix.sdk.envelope import with_sent_at
 
 logger = logging.getLogger("tracefix.sdk")
 
-Outbox = MemoryOutbox | DiskSpool
-
-#: How many envelopes the thread may hold spooled and claimed, to send next: the spool may
-#: exceed its bounds by this many while they are in flight.
-MAX_READY = 32
-#: The items of an envelope ``Worker.store`` serialised: one event.
+#: The items of an envelope ``Worker`` serialised: one event.
 _EVENT_ITEMS = (("event", "error"),)
+#: How many journal records the thread moves into the spool before it looks around again.
+_MOVE_BATCH = 64
 
 
 @dataclass
@@ -62,6 +66,100 @@ class TransportStats:
     connections: int = 0
     failures: int = 0
     dropped: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+@dataclass
+class JournalClaim(Claim):
+    """A journal record taken out to be sent."""
+
+    record: JournalRecord | None = None
+
+
+class JournalOutbox:
+    """The journal as an outbox: a record is sent straight from it, and one that cannot be sent
+    now (a failure, a rate limit) is moved into the spool, where it waits its turn by age."""
+
+    durable = True
+
+    def __init__(
+        self,
+        journal: Journal,
+        spool: DiskSpool,
+        fallback: MemoryOutbox,
+        stats: TransportStats,
+    ) -> None:
+        self.journal = journal
+        self.spool = spool
+        self.fallback = fallback
+        self.stats = stats
+
+    def __len__(self) -> int:
+        return len(self.journal)
+
+    def claim_next(self, blocked: Callable[[str], bool]) -> Claim | None:
+        if blocked("error"):
+            return None
+        record = self.journal.take()
+        if record is None:
+            return None
+        return JournalClaim(
+            spool_name(record),
+            "error",
+            len(record.data),
+            record.data,
+            items=_EVENT_ITEMS,
+            record=record,
+        )
+
+    def done(self, claim: Claim) -> None:
+        if isinstance(claim, JournalClaim) and claim.record is not None:
+            self.journal.done(claim.record)
+
+    def release(self, claim: Claim, *, rotate: bool = False) -> None:
+        if isinstance(claim, JournalClaim) and claim.record is not None:
+            self.move(claim.record)
+
+    def move(self, record: JournalRecord, *, sync: bool = True) -> None:
+        """Into the spool, under the name its journal record gives it; into memory if the spool
+        fails (the disk is full), rather than retry the disk for ever."""
+        try:
+            self.spool.add(
+                record.data,
+                "error",
+                record.created_ns,
+                sync=sync,
+                origin=(record.pid, record.serial),
+            )
+            self.stats.spooled += 1
+        except OSError:
+            logger.debug("tracefix: could not move a journal record to the spool", exc_info=True)
+            self.fallback.add(record.data, "error", items=_EVENT_ITEMS)
+        self.journal.done(record)
+
+    def move_waiting(self, limit: int | None = None, deadline: float | None = None) -> int:
+        """Move up to ``limit`` waiting records (all without), until ``deadline``
+        (``time.monotonic``); how many."""
+        moved = 0
+        while limit is None or moved < limit:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            record = self.journal.take()
+            if record is None:
+                break
+            self.move(record, sync=deadline is None)
+            moved += 1
+        return moved
+
+    def refresh(self) -> None:
+        return None
+
+
+def spool_name(record: JournalRecord) -> str:
+    """The name the record's spool file gets (``DiskSpool.add`` with its ``origin``)."""
+    return f"{record.created_ns:020d}-{record.pid}-{record.serial:08d}-{len(record.data)}.error.env"
+
+
+Outbox = MemoryOutbox | DiskSpool | JournalOutbox
 
 
 class NetworkError(Exception):
@@ -350,7 +448,19 @@ class Worker:
         self.scan_interval = scan_interval
         # Events the spool cannot take (no spool, or a disk error) wait here instead.
         self.memory = MemoryOutbox(self.queue_size, self._evicted_from_memory)
-        self.outboxes: list[Outbox] = [self.memory] + ([spool] if spool is not None else [])
+        self.outboxes: list[Outbox] = [self.memory]
+        if spool is not None:
+            self.outboxes.append(spool)
+        self.journal: JournalOutbox | None = None
+        if spool is not None:
+            journal = Journal(
+                str(spool.directory),
+                serials=spool.next_serial,
+                on_drop=self._dropped_from_journal,
+                max_files=spool.max_bytes // FILE_BYTES,
+            )
+            self.journal = JournalOutbox(journal, spool, self.memory, self.stats)
+            self.outboxes.append(self.journal)
         self.conn = Connection(dsn, connect_timeout, read_timeout)
         self.limits = RateLimits()
         self._init_state()
@@ -377,9 +487,6 @@ class Worker:
         self._last_report = time.monotonic()
         self._next_scan = 0.0
         self._thread: threading.Thread | None = None
-        self._ident = 0
-        # Spooled by the thread, born claimed, sent next: no rename and no read on the way.
-        self._ready: deque[Claim] = deque()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="tracefix.sdk.transport")
@@ -393,6 +500,8 @@ class Worker:
         self.memory.after_fork()
         if self.spool is not None:
             self.spool.after_fork()
+        if self.journal is not None:
+            self.journal.journal.after_fork()
         self.conn.forget()
         if closed:
             self._closed = self._stopping = True
@@ -400,6 +509,25 @@ class Worker:
             self.start()
 
     # -- the caller's side ------------------------------------------------------------------
+
+    def append(self, event: dict[str, Any]) -> bool:
+        """Serialise ``event`` on the caller's thread and copy it into the journal: on disk
+        when this returns, with no system call and no wait. False when there is no journal or
+        it cannot take the event (then ``submit`` it)."""
+        journal = self.journal
+        if journal is None or self._closed:
+            return False
+        try:
+            data = self._serialize(event)
+        except Exception:
+            logger.debug("tracefix: could not serialise an event", exc_info=True)
+            self.record_lost("internal_sdk_error", "error")
+            return True
+        if not journal.journal.append(data, time.time_ns()):
+            return False
+        self.stats.queued += 1
+        self._wake()
+        return True
 
     def submit(self, event: dict[str, Any]) -> bool:
         """Queue ``event``; False when the queue is full or closed."""
@@ -451,9 +579,15 @@ class Worker:
             self._closed = True
             self._stopping = True
             self._cond.notify_all()
+        if self.journal is not None:
+            self.journal.journal.close()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self.journal is not None:
+            # What the thread left (it may be stuck in a POST to a hung server), as far as the
+            # time allows; the thread moves the rest as it ends, else the next process does.
+            self.journal.move_waiting(deadline=deadline)
         self.store_queued()
         for claim in self.memory.drain():
             self.record_lost("network_error", claim.category)
@@ -492,13 +626,8 @@ class Worker:
             return
         if self.spool is not None:
             try:
-                claim = self.spool.add(
-                    data, "error", created_ns, claim=self._may_send_now(), sync=sync
-                )
+                self.spool.add(data, "error", created_ns, sync=sync)
                 self.stats.spooled += 1
-                if claim is not None:
-                    claim.items = _EVENT_ITEMS
-                    self._ready.append(claim)
                 self._wake()
                 return
             except OSError:
@@ -508,21 +637,6 @@ class Worker:
             return
         self.memory.add(data, "error", items=_EVENT_ITEMS)
         self._wake()
-
-    def _may_send_now(self) -> bool:
-        """On the thread, with nothing older waiting and nothing holding sends back; at most
-        ``MAX_READY`` at a time, as a file in flight cannot be evicted. Born claimed, a file
-        of a burst is sent without the rename, ``utime`` and read of ``claim_next``."""
-        if len(self._ready) >= MAX_READY or threading.get_ident() != self._ident:
-            return False
-        if self.spool is None or len(self.spool):
-            return False
-        now = time.monotonic()
-        return now >= self._retry_at and not self.limits.blocked("error", now)
-
-    def _release_ready(self) -> None:
-        while self._ready and self.spool is not None:
-            self.spool.release(self._ready.popleft())
 
     def _wake(self) -> None:
         with self._cond:
@@ -535,15 +649,18 @@ class Worker:
         if not isinstance(event_id, str) or len(event_id) != 32:
             event_id = uuid.uuid4().hex
             event = {**event, "event_id": event_id}
-        return serialize_envelope([("event", event)], event_id=event_id, dsn=self.dsn)
+        return serialize_event(event, event_id, self.dsn)
 
     def _evicted_from_memory(self, category: str, quantity: int) -> None:
         self.record_lost("queue_overflow", category, quantity)
 
+    def _dropped_from_journal(self, quantity: int) -> None:
+        # The journal is the spool's front part: full, it drops the oldest as the spool does.
+        self.record_lost("cache_overflow", "error", quantity)
+
     # -- the thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
-        self._ident = threading.get_ident()
         if self.spool is not None:
             # First, before this thread claims anything: the scan takes back claims bearing
             # this pid, which can only be an earlier process's.
@@ -555,8 +672,9 @@ class Worker:
         while True:
             try:
                 if not self._step():
-                    self._release_ready()
                     self.conn.close()
+                    if self.journal is not None:
+                        self.journal.move_waiting()  # closed: the spool is for whoever comes next
                     return
             except Exception:
                 logger.debug("tracefix: internal error in the transport thread", exc_info=True)
@@ -578,14 +696,12 @@ class Worker:
         if self.spool is not None and now >= self._next_scan:
             self._next_scan = now + self.scan_interval
             self.spool.refresh()
-        if self._ready and (now < self._retry_at or self.limits.blocked("error", now)):
-            self._release_ready()  # held back: they wait in the directory, evictable
+        held = now < self._retry_at or self.limits.blocked("error", now)
+        if held and self.journal is not None and len(self.journal):
+            # Held back: into the spool, bounded and evictable, where other processes see them.
+            self.journal.move_waiting(limit=_MOVE_BATCH)
+            return True
         if now >= self._retry_at:
-            if self._ready and self.spool is not None:
-                oldest = self.spool.oldest(self._blocked)
-                if oldest is None or self._ready[0].name < oldest:
-                    self._send(self.spool, self._ready.popleft())
-                    return True
             for outbox in self.outboxes:
                 claim = outbox.claim_next(self._blocked)
                 if claim is not None:
@@ -599,6 +715,13 @@ class Worker:
                 return False
             if self._queue or self._added != added:
                 return True  # something came while this turn looked elsewhere
+        if self.journal is not None:
+            self.journal.journal.retire_if_done()
+        with self._cond:
+            if self._stopping:
+                return False
+            if self._queue or self._added != added:
+                return True
             self._report_now = False
             self._idle = True
             self._cond.notify_all()
@@ -735,8 +858,6 @@ class Worker:
                 self._next_scan = 0.0  # recovered: look for what other processes left
             self._failures = 0
             self._retry_at = 0.0
-        if self._ready and (self._retry_at > now or self.limits.blocked("error", now)):
-            self._release_ready()
         return None if response is None else response.status
 
 

@@ -146,7 +146,7 @@ class HttpTransport(Transport):
 
     def capture_event(self, event: dict[str, Any]) -> None:
         try:
-            if self._worker.submit(event):
+            if self._worker.append(event) or self._worker.submit(event):
                 return
             if self._worker.spool is not None:
                 # Full or closed: straight to disk, nothing lost. Without the fsync, which

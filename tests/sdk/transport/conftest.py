@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
 import socket
 import threading
 import time
@@ -26,7 +27,10 @@ from typing import Any
 
 import pytest
 
+from tracefix.sdk._journal import parse_journal_name
+from tracefix.sdk._journal import read_records
 from tracefix.sdk.envelope import Envelope
+from tracefix.sdk.envelope import EnvelopeError
 from tracefix.sdk.envelope import parse_envelope
 from tracefix.sdk.transport import HttpTransport
 
@@ -275,6 +279,35 @@ def _wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return predicate()
+
+
+def event_ids_on_disk(directory: Path) -> list[str]:
+    """The ids of the events a spool directory holds, each once: in complete spool files (every
+    one must parse) and in journal records waiting there, as a recovery would restore them (a
+    record whose spool file exists already is that file)."""
+    ids: list[str] = []
+    names = set(os.listdir(directory))
+    files = {name.partition(".sending-")[0] for name in names if ".env" in name}
+    for name in sorted(names):
+        if name.startswith(".tmp-") or parse_journal_name(name) is not None:
+            continue
+        try:
+            envelope = parse_envelope((directory / name).read_bytes())
+        except EnvelopeError as exc:
+            raise AssertionError(f"{name} is corrupt: {exc}") from None
+        ids.extend(event["event_id"] for event in envelope.events())
+    for name in sorted(names):
+        parsed = parse_journal_name(name)
+        if parsed is None:
+            continue
+        for record in read_records((directory / name).read_bytes()):
+            restored = (
+                f"{record.created_ns:020d}-{parsed[0]}-{record.serial:08d}-"
+                f"{len(record.data)}.error.env"
+            )
+            if record.waiting and restored not in files:
+                ids.extend(event["event_id"] for event in parse_envelope(record.data).events())
+    return ids
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from tracefix.sdk._spool import DiskSpool
-from tracefix.sdk.envelope import EnvelopeError
-from tracefix.sdk.envelope import parse_envelope
 from tracefix.sdk.envelope import serialize_envelope
 from tracefix.sdk.transport import HttpTransport
+
+from .conftest import event_ids_on_disk
 
 MakeEvent = Callable[..., dict[str, Any]]
 MakeTransport = Callable[..., HttpTransport]
@@ -57,20 +57,6 @@ print(transport.stats.sent)
 """
 
 
-def _spooled_ids(directory: Path) -> list[str]:
-    """Ids of the events in complete spool files; every complete file must parse."""
-    ids: list[str] = []
-    for name in os.listdir(directory):
-        if name.startswith(".tmp-"):
-            continue
-        try:
-            envelope = parse_envelope((directory / name).read_bytes())
-        except EnvelopeError as exc:
-            raise AssertionError(f"{name} is corrupt: {exc}") from None
-        ids.extend(event["event_id"] for event in envelope.events())
-    return ids
-
-
 def test_kill_9_while_capturing_loses_no_spooled_event(
     receiver: Any,
     make_transport: MakeTransport,
@@ -103,7 +89,7 @@ def test_kill_9_while_capturing_loses_no_spooled_event(
             for event_id in line.split()
         )
 
-    spooled = _spooled_ids(spool_dir)
+    spooled = event_ids_on_disk(spool_dir)
     assert len(flushed) >= 25
     assert set(flushed) <= set(spooled)
     assert len(spooled) == len(set(spooled))
