@@ -82,8 +82,9 @@ class JournalRecord:
 
 
 class _JournalFile:
-    """One journal file, mapped for its whole life. ``end`` (where the next record goes),
-    ``read`` (where the reader is), ``appended`` and ``done`` change under the journal's lock."""
+    """One journal file, mapped for its whole life. Its counters change under the journal's
+    lock: ``end``, where the next record goes; ``read``, where the reader is; ``appended``,
+    ``read_count`` (records copied out by the reader) and ``done``."""
 
     def __init__(self, path: str, name: str, mapping: mmap.mmap, pid: int, created_ns: int) -> None:
         self.path = path
@@ -94,6 +95,7 @@ class _JournalFile:
         self.end = 0
         self.read = 0
         self.appended = 0
+        self.read_count = 0
         self.done = 0
         #: No more appends: full, or the journal closed or went idle.
         self.retired = False
@@ -104,7 +106,7 @@ class _JournalFile:
 class Journal:
     """The journal files of this process (see the module docstring).
 
-    ``append`` is the app's side; ``take``, ``done`` and ``give_back`` the readers' (the
+    ``append`` is the app's side; ``take`` and ``done`` the readers' (the
     transport's thread, and a caller of ``close`` moving records into the spool). Under the lock
     a reader touches nothing but memory, so the app's thread never waits for a reader's system
     call. At most ``max_files`` files exist: a full
@@ -224,13 +226,12 @@ class Journal:
                 journal_file.map.madvise(_DONTNEED)
 
     def _keep_bounds_locked(self) -> int:
-        """Drop the oldest files while there are more than ``max_files``; the number of waiting
-        records lost with them."""
+        """Drop the oldest files while there are more than ``max_files``; the number of records
+        lost with them (those the reader copied out already go on)."""
         dropped = 0
         while len(self._files) > self.max_files:
             oldest = self._files[0]
-            ahead = sum(1 for record in self._ahead if record.file is oldest)
-            lost = oldest.appended - oldest.done - ahead
+            lost = oldest.appended - oldest.read_count
             dropped += lost
             self._waiting -= lost
             self._remove_locked(oldest)
@@ -282,6 +283,7 @@ class Journal:
                 self._ahead.append(
                     JournalRecord(data, created_ns, serial, target.pid, target, position)
                 )
+                target.read_count += 1
             position = payload_start + length
         target.read = position
 
@@ -297,14 +299,6 @@ class Journal:
             if journal_file.retired and journal_file.done == journal_file.appended:
                 self._remove_locked(journal_file)
         self._unlink_removed()
-
-    def give_back(self, record: JournalRecord) -> None:
-        """Neither sent nor moved (the spool failed): it waits again, first in line."""
-        with self._lock:
-            if record.file.removed:
-                return
-            self._ahead.appendleft(record)
-            self._waiting += 1
 
     def retire_if_done(self) -> None:
         """Delete the active file when every record in it is done: an idle process leaves no

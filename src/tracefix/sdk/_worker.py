@@ -136,7 +136,9 @@ class JournalOutbox:
             self.fallback.add(record.data, "error", items=_EVENT_ITEMS)
         self.journal.done(record)
 
-    def move_waiting(self, limit: int | None = None, deadline: float | None = None) -> int:
+    def move_waiting(
+        self, limit: int | None = None, deadline: float | None = None, *, sync: bool = True
+    ) -> int:
         """Move up to ``limit`` waiting records (all without), until ``deadline``
         (``time.monotonic``); how many."""
         moved = 0
@@ -146,7 +148,7 @@ class JournalOutbox:
             record = self.journal.take()
             if record is None:
                 break
-            self.move(record, sync=deadline is None)
+            self.move(record, sync=sync)
             moved += 1
         return moved
 
@@ -587,7 +589,8 @@ class Worker:
         if self.journal is not None:
             # What the thread left (it may be stuck in a POST to a hung server), as far as the
             # time allows; the thread moves the rest as it ends, else the next process does.
-            self.journal.move_waiting(deadline=deadline)
+            # Without fsync, which the journal's copy did not have either: a timeout is a promise.
+            self.journal.move_waiting(deadline=deadline, sync=False)
         self.store_queued()
         for claim in self.memory.drain():
             self.record_lost("network_error", claim.category)
