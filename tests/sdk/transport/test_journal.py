@@ -257,9 +257,10 @@ from tracefix.sdk.transport import HttpTransport
 
 transport = HttpTransport(sys.argv[1], spool_dir=sys.argv[2], backoff_base=0.02, backoff_max=0.05)
 print("ready", flush=True)
+pad = "x" * 1500
 while True:
     event_id = uuid.uuid4().hex
-    transport.capture_event({"event_id": event_id, "message": "burst", "extra": {"pad": "x" * 99}})
+    transport.capture_event({"event_id": event_id, "message": "burst", "extra": {"pad": pad}})
     print(event_id, flush=True)
 """
 
