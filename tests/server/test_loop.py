@@ -3,6 +3,7 @@ fixes and verifies it against the project's repository, and pushes the branch.""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from tracefix.server.models import Fix
 from tracefix.server.models import Issue
+from tracefix.server.models import utcnow
 from tracefix.server.projects import create_project
 from tracefix.server.projects import dsn
 
@@ -216,3 +218,13 @@ def test_a_second_run_of_the_job_makes_no_second_attempt(
         (fix,) = session.scalars(select(Fix))
     assert fix.state == "not_reproduced"
     assert "gunicorn" in (fix.error or "")
+
+    # A job that died mid-attempt leaves it running: a later job takes it over, once.
+    with server_state.db.write_session() as session:
+        (fix,) = session.scalars(select(Fix))
+        fix.state, fix.updated_at = "running", utcnow() - dt.timedelta(days=1)
+    assert attempt_fix(server_state.config, server_state.db, issue.id) == first
+    assert attempt_fix(server_state.config, server_state.db, issue.id) is None
+    with server_state.db.session() as session:
+        (fix,) = session.scalars(select(Fix))
+    assert fix.state == "not_reproduced"

@@ -15,6 +15,7 @@ A candidate that does not verify is recorded as ``unverified`` and never deliver
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -81,7 +82,7 @@ def attempt_fix(
 ) -> int | None:
     """Run the attempt for the issue's latest release; the ``Fix`` id, or None when there is
     nothing to do (no such issue, or an attempt at this release exists already)."""
-    claimed = _claim(db, issue_id)
+    claimed = _claim(config, db, issue_id)
     if claimed is None:
         return None
     fix_id, project, payload, release = claimed
@@ -109,9 +110,18 @@ def attempt_fix(
     return fix_id
 
 
-def _claim(db: Database, issue_id: int) -> tuple[int, Project, dict[str, Any], str] | None:
+def abandoned_before(config: ServerConfig) -> dt.datetime:
+    """An attempt ``running`` since before this was left by a job that died (a killed
+    worker): no run of it lasts longer than its command, tests and checkout together."""
+    return utcnow() - dt.timedelta(seconds=config.fix_timeout * 6)
+
+
+def _claim(
+    config: ServerConfig, db: Database, issue_id: int
+) -> tuple[int, Project, dict[str, Any], str] | None:
     """Create the attempt for the issue's latest release and mark it running, in one
-    transaction; None when it exists already (another job has it, or had it)."""
+    transaction; None when it exists already (another job has it, or had it), unless the job
+    that had it died."""
     try:
         with db.write_session() as session:
             issue = session.get(Issue, issue_id)
@@ -124,13 +134,16 @@ def _claim(db: Database, issue_id: int) -> tuple[int, Project, dict[str, Any], s
             if event is None or project is None:
                 return None
             release = event.release or ""
-            existing = session.scalars(
-                select(Fix).where(Fix.issue_id == issue_id, Fix.release == release)
-            ).first()
-            if existing is not None:
+            query = select(Fix).where(Fix.issue_id == issue_id, Fix.release == release)
+            fix = session.scalars(query.with_for_update()).first()
+            if fix is None:
+                fix = Fix(issue_id=issue_id, release=release, event_id=event.id, state="running")
+                session.add(fix)
+            elif fix.state == "running" and fix.updated_at < abandoned_before(config):
+                fix.log = f"taken over: the job that started it at {fix.updated_at} died"
+                fix.updated_at = utcnow()
+            else:
                 return None
-            fix = Fix(issue_id=issue_id, release=release, event_id=event.id, state="running")
-            session.add(fix)
             session.flush()
             payload = json.loads(event.payload)
             session.expunge(project)
