@@ -27,7 +27,7 @@ BRANCH = "tracefix/issue-1"
 SHA = "f" * 40
 
 
-def test_checks_are_followed_until_they_settle(
+def test_checks_and_the_merge_are_followed_until_the_pull_request_closes(
     make_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRACEFIX_FORGE_TOKEN", TOKEN)
@@ -68,5 +68,14 @@ def test_checks_are_followed_until_they_settle(
         assert follow_pull_requests(db) == 1
         with db.session() as session:
             (fix,) = session.scalars(select(Fix))
-        assert fix.checks_state == "success"
-        assert follow_pull_requests(db) == 0  # settled: the forge is not asked again
+        assert fix.checks_state == "success" and fix.pr_state == "open"
+        assert fix.merged_sha is None
+
+        merge_sha = "e" * 40
+        (pull_json,) = repository.pulls
+        pull_json.update(state="closed", merged=True, merge_commit_sha=merge_sha)
+        assert follow_pull_requests(db) == 1
+        with db.session() as session:
+            (fix,) = session.scalars(select(Fix))
+        assert (fix.pr_state, fix.merged_sha) == ("merged", merge_sha)
+        assert follow_pull_requests(db) == 0  # closed: the forge is not asked again

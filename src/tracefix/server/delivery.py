@@ -33,8 +33,6 @@ from tracefix.server.models import Project
 logger = logging.getLogger("tracefix.server")
 
 DEFAULT_TOKEN_ENV = "TRACEFIX_FORGE_TOKEN"
-#: Check states that no longer change: the pull request is not looked at again.
-SETTLED_CHECKS = ("success", "failure")
 
 
 def deliver(project: Project, root: Path, values: dict[str, Any]) -> dict[str, Any]:
@@ -97,15 +95,16 @@ def refresh_checks(project: Project, fix: Fix) -> dict[str, Any]:
 
 
 def follow_pull_requests(db: Database) -> int:
-    """Refresh the state and checks of every open pull request of a delivered fix; how many
-    were refreshed. A forge that fails is tried again on the next round."""
+    """Refresh the state and checks of the delivered fixes' pull requests that are still open
+    (checks run again on new pushes; the merge commit is what releases descend from); how
+    many were refreshed. A forge that fails is tried again on the next round."""
     with db.session() as session:
         rows = session.execute(
             select(Fix, Project)
             .join(Issue, Issue.id == Fix.issue_id)
             .join(Project, Project.id == Issue.project_id)
             .where(Fix.state == "delivered", Fix.pr_number.is_not(None))
-            .where(or_(Fix.checks_state.is_(None), Fix.checks_state.not_in(SETTLED_CHECKS)))
+            .where(or_(Fix.pr_state.is_(None), Fix.pr_state == "open"))
         ).all()
     refreshed = 0
     for fix, project in rows:
@@ -145,7 +144,14 @@ def _forge(settings: dict[str, Any], remote: str, token: str | None) -> Forge | 
 
 
 def _pull_request_columns(pull_request: PullRequest) -> dict[str, Any]:
-    return {"pr_url": pull_request.url, "pr_number": pull_request.number}
+    columns: dict[str, Any] = {
+        "pr_url": pull_request.url,
+        "pr_number": pull_request.number,
+        "pr_state": pull_request.state,
+    }
+    if pull_request.merge_commit_sha:
+        columns["merged_sha"] = pull_request.merge_commit_sha
+    return columns
 
 
 def _check_json(check: Any) -> dict[str, Any]:

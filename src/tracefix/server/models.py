@@ -209,6 +209,8 @@ class Fix(Base):
     commit_sha: Mapped[str | None] = mapped_column(String(64))
     pr_url: Mapped[str | None] = mapped_column(Text)
     pr_number: Mapped[int | None] = mapped_column(Integer)
+    #: The pull request's state on the forge: ``open``, ``closed`` or ``merged``.
+    pr_state: Mapped[str | None] = mapped_column(String(16))
     checks: Mapped[list[Any] | None] = mapped_column(JSON)
     checks_state: Mapped[str | None] = mapped_column(String(16))
     merged_sha: Mapped[str | None] = mapped_column(String(64))

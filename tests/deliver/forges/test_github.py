@@ -312,3 +312,14 @@ def test_a_forge_that_does_not_answer_in_time_is_one_line() -> None:
     assert raised.value.message == (
         "GitHub did not answer within 0.5 s while trying to read the repository acme/shop"
     )
+
+
+def test_a_merged_pull_request_carries_its_merge_commit(fake: FakeGitHub) -> None:
+    with client(fake) as github:
+        opened = github.open_pull_request(SPEC)
+        assert opened.merge_commit_sha is None
+        (pull,) = fake.repositories[REPO].pulls
+        pull.update(state="closed", merged=True, merged_at="2026-01-16T10:00:00Z")
+        pull["merge_commit_sha"] = "a" * 40
+        merged = github.get_pull_request(opened.number)
+    assert (merged.state, merged.merge_commit_sha) == ("merged", "a" * 40)

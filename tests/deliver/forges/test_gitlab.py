@@ -273,3 +273,14 @@ def test_the_path_a_self_managed_gitlab_is_served_under_is_not_the_projects(
         token=TOKEN,
     )
     assert served.repository == PATH
+
+
+def test_a_squash_merged_merge_request_carries_its_squash_commit(
+    fake: FakeGitLab, project: Project
+) -> None:
+    with client(fake) as gitlab:
+        opened = gitlab.open_pull_request(SPEC)
+        (merge_request,) = project.merge_requests
+        merge_request.update(state="merged", merge_commit_sha=None, squash_commit_sha="b" * 40)
+        merged = gitlab.get_pull_request(opened.number)
+    assert (merged.state, merged.merge_commit_sha) == ("merged", "b" * 40)

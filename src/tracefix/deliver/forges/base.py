@@ -70,6 +70,9 @@ class PullRequest:
     state: str
     #: False when the request already existed and this call only found it.
     created: bool
+    #: Once merged: the commit the merge put on the base branch (a merge, squash or rebase
+    #: commit), which the releases that ship the fix descend from.
+    merge_commit_sha: str | None = None
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,7 @@ class Gitea(Forge):
             head_sha=optional_text(head, "sha"),
             state=state,
             created=created,
+            merge_commit_sha=optional_text(data, "merge_commit_sha") if state == "merged" else None,
         )
 
 

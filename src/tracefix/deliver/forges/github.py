@@ -216,6 +216,7 @@ class GitHub(Forge):
             head_sha=optional_text(head, "sha"),
             state=state,
             created=created,
+            merge_commit_sha=optional_text(data, "merge_commit_sha") if state == "merged" else None,
         )
 
 

@@ -172,7 +172,13 @@ class GitLab(Forge):
         return [check for _, check in latest.values()]
 
     def _merge_request(self, data: dict[str, Any], *, created: bool, action: str) -> PullRequest:
-        state = text_field(data, "state", action)
+        reported = text_field(data, "state", action)
+        state = _MERGE_REQUEST_STATES.get(reported, reported)
+        merged = (
+            optional_text(data, "merge_commit_sha") or optional_text(data, "squash_commit_sha")
+            if state == "merged"
+            else None
+        )
         return PullRequest(
             forge=self.kind,
             repository=self.repository,
@@ -181,8 +187,9 @@ class GitLab(Forge):
             head=text_field(data, "source_branch", action),
             base=text_field(data, "target_branch", action),
             head_sha=optional_text(data, "sha"),
-            state=_MERGE_REQUEST_STATES.get(state, state),
+            state=state,
             created=created,
+            merge_commit_sha=merged,
         )
 
 

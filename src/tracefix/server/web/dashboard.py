@@ -930,6 +930,8 @@ def fix_json(fix: Fix) -> dict[str, Any]:
         "commit_sha": fix.commit_sha,
         "pr_url": fix.pr_url,
         "pr_number": fix.pr_number,
+        "pr_state": fix.pr_state,
+        "merged_sha": fix.merged_sha,
         "checks": fix.checks,
         "checks_state": fix.checks_state,
         "merged_sha": fix.merged_sha,
