@@ -7,8 +7,9 @@ come from such a release, the fix is ``fixed`` and the issue resolved. An event 
 from a release that contains the fix means the fix did not work: ``fix_failed``, the issue
 reopened as ``regressed``. Releases that do not contain the fix say nothing either way.
 
-A fix merged by squash or rebase gets a new commit that has the fix's commit as no ancestor:
-such releases look unfixed until the forge's merge commit is recorded (``merged_sha``).
+The fix's commit is the forge's merge commit once the pull request is merged (``merged_sha``,
+recorded by ``delivery.follow_pull_requests``), so a squash or rebase merge counts too; before
+that, the branch's own commit.
 """
 
 from __future__ import annotations
