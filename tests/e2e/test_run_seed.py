@@ -32,7 +32,7 @@ def test_json_is_one_document_with_the_whole_result(seed_repo):
     doc = outcome.json()
     assert doc["status"] == "verified"
     assert doc["diagnosis"]["code"] == "CTX101"
-    assert doc["diagnosis"]["location"] == {"path": "scripts/seed_db.py", "line": 5}
+    assert doc["diagnosis"]["location"] == {"path": "scripts/seed_db.py", "line": 5, "column": 0}
     assert doc["event"]["exception"]["values"][-1]["type"] == "RuntimeError"
     assert doc["fix"]["files"] == ["scripts/seed_db.py"]
     verification = doc["verification"]

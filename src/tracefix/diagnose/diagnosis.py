@@ -12,9 +12,11 @@ from typing import Any
 class Location:
     path: str
     line: int
+    #: 1-based, as editors and ruff show it; 0 when only the line is known (a traceback).
+    column: int = 0
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}"
+        return f"{self.path}:{self.line}" + (f":{self.column}" if self.column else "")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class Diagnosis:
             "name": self.name,
             "summary": self.summary,
             "explanation": self.explanation,
-            "location": {"path": self.location.path, "line": self.location.line},
+            "location": {
+                "path": self.location.path,
+                "line": self.location.line,
+                "column": self.location.column,
+            },
             "facts": dict(self.facts),
         }

@@ -5,6 +5,7 @@ A recipe is a folder ``recipes/<name>/``:
 - ``__init__.py``: the ``Recipe`` subclass. Its docstring is the user documentation, with the
   sections What it does / Why is this bad? / Example / Use instead / Fix safety / References.
 - ``fix.py``: the LibCST codemod the recipe's ``fix`` runs.
+- ``detect`` (optional): the static check ``tracefix scan`` runs, on ``ast``.
 - ``cases/<case>/``: small real projects. ``project/`` is the code before, ``command.txt`` the
   command that fails, ``event.json`` the event ``tracefix run`` captured from it, and
   ``expected/`` the files after the fix. A case without ``expected/`` is a noop case: the
@@ -22,6 +23,7 @@ from __future__ import annotations
 import enum
 from abc import ABC
 from abc import abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
@@ -83,6 +85,14 @@ class Recipe(ABC):
     @abstractmethod
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
         """Return a ``Diagnosis`` if this cause explains ``event``, else ``None``."""
+
+    def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
+        """``tracefix scan``'s static check: where in ``path`` this cause will happen, found
+        from the code alone (``project.ast(path)``: fast, no LibCST), each a ``Diagnosis``
+        whose ``location`` has the column and whose ``facts`` are what ``fix`` needs, so
+        ``scan --fix`` runs the same codemod. None by default: a recipe that needs the
+        runtime event to be sure stays silent rather than guess."""
+        return ()
 
     @abstractmethod
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
