@@ -16,8 +16,11 @@ Once copied, a record is in the kernel's page cache: a kill -9 of the process do
 a crash of the machine may (as for a spool file written without fsync). The thread moves a
 record into a spool file (fsynced) whenever it cannot send it at once.
 
-A record is a header, ``RECORD`` (state, length, CRC-32, capture time, serial number), then the
-payload: the envelope, exactly as a spool file would hold it. The state byte is written last:
+A record is a header, ``RECORD`` (state, kind, length, CRC-32, capture time, serial number),
+then the payload: ``EVENT``, the DSN and the event dict in ``marshal``'s format, which the app's
+thread writes in a third of the time JSON takes (the transport's thread makes the envelope when
+it sends or moves the record), or ``ENVELOPE``, the envelope as a spool file would hold it, for
+an event ``marshal`` cannot hold (a value ``before_send`` added). The state byte is written last:
 ``WAITING``, then ``TAKEN`` once the record was sent, moved into the spool or dropped. A zero
 state byte ends the file, and so does a record whose length or CRC is wrong: the process died
 while copying it, before ``capture_event`` returned.
@@ -35,6 +38,7 @@ repeat by its ``event_id``.
 from __future__ import annotations
 
 import contextlib
+import marshal
 import mmap
 import os
 import struct
@@ -44,16 +48,22 @@ import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from tracefix.sdk.envelope import serialize_event
 
 JOURNAL_PREFIX = ".journal-"
 RECOVERING = ".recovering-"
 FILE_BYTES = 1024 * 1024
-#: state, 3 bytes of padding, payload length, CRC-32, capture time (ns), serial number.
-RECORD = struct.Struct("<BxxxIIqq")
-#: The fields after the CRC, which the CRC covers with the payload.
-_CHECKED = struct.Struct("<Iqq")
+#: state, kind, 2 bytes of padding, payload length, CRC-32, capture time (ns), serial number.
+RECORD = struct.Struct("<BBxxIIqq")
+#: The fields the CRC covers with the payload.
+_CHECKED = struct.Struct("<BIqq")
 WAITING = 1
 TAKEN = 2
+#: Payload kinds (see the module docstring).
+ENVELOPE = 0
+EVENT = 1
 #: How much the reader copies out of a file at a time: records come in batches.
 _READ_AHEAD = 64 * 1024
 
@@ -74,11 +84,16 @@ class JournalRecord:
     """A record read from a journal, to be sent or moved; ``Journal.done`` marks it taken."""
 
     data: bytes
+    kind: int
     created_ns: int
     serial: int
     pid: int
     file: _JournalFile
     offset: int
+
+    def envelope(self) -> bytes:
+        """The envelope to send. Raises ``ValueError`` for a payload that will not make one."""
+        return to_envelope(self.data, self.kind)
 
 
 class _JournalFile:
@@ -143,17 +158,21 @@ class Journal:
         """Records appended and not yet taken."""
         return self._waiting
 
+    def filling(self) -> bool:
+        """Whether half the files it may have exist: the reader must keep up."""
+        return 2 * len(self._files) > self.max_files
+
     # -- the app's side -------------------------------------------------------------------------
 
-    def append(self, data: bytes, created_ns: int) -> bool:
+    def append(self, data: bytes, created_ns: int, kind: int = ENVELOPE) -> bool:
         """Copy one record in; False when it cannot be (too big for a file, the journal closed,
         a file could not be made): the caller keeps the event some other way."""
         size = RECORD.size + len(data)
         if size > self.file_bytes:
             return False
         serial = self._serials()
-        crc = zlib.crc32(data, zlib.crc32(_CHECKED.pack(len(data), created_ns, serial)))
-        header = RECORD.pack(0, len(data), crc, created_ns, serial)
+        crc = zlib.crc32(data, zlib.crc32(_CHECKED.pack(kind, len(data), created_ns, serial)))
+        header = RECORD.pack(0, kind, len(data), crc, created_ns, serial)
         dropped = 0
         with self._lock:
             if self._closed:
@@ -276,12 +295,12 @@ class Journal:
         mapping, position, end = target.map, target.read, target.end
         limit = position + _READ_AHEAD
         while position < end and (position < limit or not self._ahead):
-            state, length, _crc, created_ns, serial = RECORD.unpack_from(mapping, position)
+            state, kind, length, _crc, created_ns, serial = RECORD.unpack_from(mapping, position)
             payload_start = position + RECORD.size
             if state == WAITING:
                 data = mapping[payload_start : payload_start + length]
                 self._ahead.append(
-                    JournalRecord(data, created_ns, serial, target.pid, target, position)
+                    JournalRecord(data, kind, created_ns, serial, target.pid, target, position)
                 )
                 target.read_count += 1
             position = payload_start + length
@@ -334,9 +353,32 @@ class Journal:
 @dataclass
 class RecoveredRecord:
     data: bytes
+    kind: int
     created_ns: int
     serial: int
     waiting: bool
+
+    def envelope(self) -> bytes:
+        return to_envelope(self.data, self.kind)
+
+
+def to_envelope(payload: bytes, kind: int) -> bytes:
+    """The envelope a record's payload stands for. Raises ``ValueError`` when there is none (a
+    kind this version does not know, a payload that does not load)."""
+    if kind == ENVELOPE:
+        return payload
+    if kind != EVENT:
+        raise ValueError(f"unknown journal record kind {kind}")
+    try:
+        dsn, event = marshal.loads(payload)
+        return serialize_event(event, event["event_id"], dsn)
+    except (EOFError, TypeError, KeyError, RecursionError) as exc:
+        raise ValueError(f"a journal record that makes no envelope: {exc!r}") from None
+
+
+def event_payload(event: dict[str, Any], dsn: str) -> bytes:
+    """An ``EVENT`` payload. Raises ``ValueError`` for an event ``marshal`` cannot hold."""
+    return marshal.dumps((dsn, event))
 
 
 def read_records(data: bytes) -> list[RecoveredRecord]:
@@ -344,16 +386,17 @@ def read_records(data: bytes) -> list[RecoveredRecord]:
     records = []
     position = 0
     while position + RECORD.size <= len(data):
-        state, length, crc, created_ns, serial = RECORD.unpack_from(data, position)
+        state, kind, length, crc, created_ns, serial = RECORD.unpack_from(data, position)
         if state not in (WAITING, TAKEN):
             break
         payload_start = position + RECORD.size
         payload = data[payload_start : payload_start + length]
         if len(payload) != length:
             break
-        if zlib.crc32(payload, zlib.crc32(_CHECKED.pack(length, created_ns, serial))) != crc:
+        checked = _CHECKED.pack(kind, length, created_ns, serial)
+        if zlib.crc32(payload, zlib.crc32(checked)) != crc:
             break
-        records.append(RecoveredRecord(payload, created_ns, serial, state == WAITING))
+        records.append(RecoveredRecord(payload, kind, created_ns, serial, state == WAITING))
         position = payload_start + length
     return records
 
@@ -375,7 +418,7 @@ def recovering_owner(name: str) -> int | None:
 
 
 Restore = Callable[[bytes, int, int, int], None]
-"""Writes one recovered record as a spool file: ``(data, created_ns, pid, serial)``."""
+"""Writes one recovered record as a spool file: ``(envelope, created_ns, pid, serial)``."""
 
 #: Journal files this process is recovering now (two transports may share a directory).
 _recovering_here: set[str] = set()
@@ -385,7 +428,10 @@ _recovering_lock = threading.Lock()
 def recover(directory: str, name: str, restore: Restore) -> int | None:
     """Claim the journal file ``name`` by renaming it, restore each waiting record, delete it.
     The number of records restored; None when someone else claimed it first. Raises OSError
-    when a record cannot be restored: the file stays, for a later scan."""
+    when a record cannot be restored: the file stays, for a later scan.
+
+    A file another user owns is deleted unread: ``marshal`` is not meant for data someone else
+    may have made (a spool directory under /tmp that another user created first)."""
     parsed = parse_journal_name(name)
     if parsed is None:
         return None
@@ -402,12 +448,20 @@ def recover(directory: str, name: str, restore: Restore) -> int | None:
         except FileNotFoundError:
             return None
         with open(path, "rb") as file:
+            if hasattr(os, "getuid") and os.fstat(file.fileno()).st_uid != os.getuid():
+                os.unlink(path)
+                return 0
             data = file.read()
         restored = 0
         for record in read_records(data):
-            if record.waiting:
-                restore(record.data, record.created_ns, parsed[0], record.serial)
-                restored += 1
+            if not record.waiting:
+                continue
+            try:
+                envelope = record.envelope()
+            except ValueError:
+                continue  # from another version of this SDK, or damaged: nothing to send
+            restore(envelope, record.created_ns, parsed[0], record.serial)
+            restored += 1
         os.unlink(path)
         return restored
     finally:

@@ -20,6 +20,7 @@ import os
 import random
 import socket
 import ssl
+import sys
 import threading
 import time
 import uuid
@@ -30,9 +31,12 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from tracefix.sdk._journal import ENVELOPE
+from tracefix.sdk._journal import EVENT
 from tracefix.sdk._journal import FILE_BYTES
 from tracefix.sdk._journal import Journal
 from tracefix.sdk._journal import JournalRecord
+from tracefix.sdk._journal import event_payload
 from tracefix.sdk._spool import REPORTS
 from tracefix.sdk._spool import Claim
 from tracefix.sdk._spool import DiskSpool
@@ -87,11 +91,13 @@ class JournalOutbox:
         spool: DiskSpool,
         fallback: MemoryOutbox,
         stats: TransportStats,
+        on_lost: Callable[[str, str, int], None],
     ) -> None:
         self.journal = journal
         self.spool = spool
         self.fallback = fallback
         self.stats = stats
+        self.on_lost = on_lost
 
     def __len__(self) -> int:
         return len(self.journal)
@@ -99,17 +105,28 @@ class JournalOutbox:
     def claim_next(self, blocked: Callable[[str], bool]) -> Claim | None:
         if blocked("error"):
             return None
-        record = self.journal.take()
-        if record is None:
+        while (record := self.journal.take()) is not None:
+            envelope = self._envelope(record)
+            if envelope is not None:
+                return JournalClaim(
+                    spool_name(record, envelope),
+                    "error",
+                    len(envelope),
+                    envelope,
+                    items=_EVENT_ITEMS,
+                    record=record,
+                )
+        return None
+
+    def _envelope(self, record: JournalRecord) -> bytes | None:
+        """The record's envelope; None (the record done, the loss counted) if it makes none."""
+        try:
+            return record.envelope()
+        except ValueError:
+            logger.debug("tracefix: could not serialise an event", exc_info=True)
+            self.journal.done(record)
+            self.on_lost("internal_sdk_error", "error", 1)
             return None
-        return JournalClaim(
-            spool_name(record),
-            "error",
-            len(record.data),
-            record.data,
-            items=_EVENT_ITEMS,
-            record=record,
-        )
 
     def done(self, claim: Claim) -> None:
         if isinstance(claim, JournalClaim) and claim.record is not None:
@@ -117,14 +134,20 @@ class JournalOutbox:
 
     def release(self, claim: Claim, *, rotate: bool = False) -> None:
         if isinstance(claim, JournalClaim) and claim.record is not None:
-            self.move(claim.record)
+            self.move(claim.record, claim.data)
 
-    def move(self, record: JournalRecord, *, sync: bool = True) -> None:
+    def move(
+        self, record: JournalRecord, envelope: bytes | None = None, *, sync: bool = True
+    ) -> None:
         """Into the spool, under the name its journal record gives it; into memory if the spool
         fails (the disk is full), rather than retry the disk for ever."""
+        if envelope is None:
+            envelope = self._envelope(record)
+            if envelope is None:
+                return
         try:
             self.spool.add(
-                record.data,
+                envelope,
                 "error",
                 record.created_ns,
                 sync=sync,
@@ -133,7 +156,7 @@ class JournalOutbox:
             self.stats.spooled += 1
         except OSError:
             logger.debug("tracefix: could not move a journal record to the spool", exc_info=True)
-            self.fallback.add(record.data, "error", items=_EVENT_ITEMS)
+            self.fallback.add(envelope, "error", items=_EVENT_ITEMS)
         self.journal.done(record)
 
     def move_waiting(
@@ -156,9 +179,9 @@ class JournalOutbox:
         return None
 
 
-def spool_name(record: JournalRecord) -> str:
+def spool_name(record: JournalRecord, envelope: bytes) -> str:
     """The name the record's spool file gets (``DiskSpool.add`` with its ``origin``)."""
-    return f"{record.created_ns:020d}-{record.pid}-{record.serial:08d}-{len(record.data)}.error.env"
+    return f"{record.created_ns:020d}-{record.pid}-{record.serial:08d}-{len(envelope)}.error.env"
 
 
 Outbox = MemoryOutbox | DiskSpool | JournalOutbox
@@ -440,6 +463,7 @@ class Worker:
         scan_interval: float,
     ) -> None:
         self.dsn = dsn
+        self._dsn_text = str(dsn)
         self.spool = spool
         self.stats = TransportStats()
         self.queue_size = max(1, queue_size)
@@ -461,7 +485,7 @@ class Worker:
                 on_drop=self._dropped_from_journal,
                 max_files=spool.max_bytes // FILE_BYTES,
             )
-            self.journal = JournalOutbox(journal, spool, self.memory, self.stats)
+            self.journal = JournalOutbox(journal, spool, self.memory, self.stats, self.record_lost)
             self.outboxes.append(self.journal)
         self.conn = Connection(dsn, connect_timeout, read_timeout)
         self.limits = RateLimits()
@@ -479,6 +503,9 @@ class Worker:
         self._stopping = False
         self._closed = False
         self._report_now = False
+        #: A caller waits in ``flush`` or ``close``: no giving way to the app (``_give_way``).
+        self._hurry = False
+        self._last_append = 0.0
         self._lost: dict[tuple[str, str], int] = {}
         self._lost_lock = threading.Lock()
         self._failures = 0
@@ -519,15 +546,22 @@ class Worker:
         journal = self.journal
         if journal is None or self._closed:
             return False
+        event = self._with_event_id(event)
+        kind = EVENT
         try:
-            data = self._serialize(event)
-        except Exception:
-            logger.debug("tracefix: could not serialise an event", exc_info=True)
-            self.record_lost("internal_sdk_error", "error")
-            return True
-        if not journal.journal.append(data, time.time_ns()):
+            data = event_payload(event, self._dsn_text)
+        except ValueError:  # a value marshal cannot hold: the envelope, in JSON, now
+            kind = ENVELOPE
+            try:
+                data = self._serialize(event)
+            except Exception:
+                logger.debug("tracefix: could not serialise an event", exc_info=True)
+                self.record_lost("internal_sdk_error", "error")
+                return True
+        if not journal.journal.append(data, time.time_ns(), kind):
             return False
         self.stats.queued += 1
+        self._last_append = time.monotonic()
         self._wake()
         return True
 
@@ -555,6 +589,7 @@ class Worker:
         deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:
             self._report_now = True
+            self._hurry = True
             self._idle = False
             self._cond.notify_all()
         while True:
@@ -644,15 +679,21 @@ class Worker:
     def _wake(self) -> None:
         with self._cond:
             self._added += 1
-            self._idle = False
-            self._cond.notify_all()
+            if self._idle:  # a busy thread finds it at the end of its turn
+                self._idle = False
+                self._cond.notify_all()
 
     def _serialize(self, event: dict[str, Any]) -> bytes:
+        event = self._with_event_id(event)
+        return serialize_event(event, event["event_id"], self.dsn)
+
+    @staticmethod
+    def _with_event_id(event: dict[str, Any]) -> dict[str, Any]:
+        """``event``, or a copy with an id when it has none (the caller's dict stays as is)."""
         event_id = event.get("event_id")
-        if not isinstance(event_id, str) or len(event_id) != 32:
-            event_id = uuid.uuid4().hex
-            event = {**event, "event_id": event_id}
-        return serialize_event(event, event_id, self.dsn)
+        if isinstance(event_id, str) and len(event_id) == 32:
+            return event
+        return {**event, "event_id": uuid.uuid4().hex}
 
     def _evicted_from_memory(self, category: str, quantity: int) -> None:
         self.record_lost("queue_overflow", category, quantity)
@@ -703,12 +744,14 @@ class Worker:
         if held and self.journal is not None and len(self.journal):
             # Held back: into the spool, bounded and evictable, where other processes see them.
             self.journal.move_waiting(limit=_MOVE_BATCH)
+            self._give_way()
             return True
         if now >= self._retry_at:
             for outbox in self.outboxes:
                 claim = outbox.claim_next(self._blocked)
                 if claim is not None:
                     self._send(outbox, claim)
+                    self._give_way()
                     return True
             if self._report_due(now):
                 self._send_report()
@@ -726,11 +769,35 @@ class Worker:
             if self._queue or self._added != added:
                 return True
             self._report_now = False
+            self._hurry = False
             self._idle = True
             self._cond.notify_all()
             self._cond.wait(self._sleep_for(now))
             self._idle = False
             return not self._stopping
+
+    def _give_way(self) -> None:
+        """While the app captures a burst of events, sleep one switch interval after each
+        POST (or batch moved into the spool).
+
+        Events wait safely in the journal meanwhile. Without the pause the thread keeps the
+        GIL through its short system calls whenever the app's thread is slow to wake on a
+        loaded machine, and the app waits for it: a loop of ``capture_exception`` ran twice as
+        long. The pause ends at once when a caller flushes or closes, and is skipped when the
+        last event came more than two switch intervals ago, or the journal is half full: then
+        the thread must keep up."""
+        journal = self.journal
+        interval = sys.getswitchinterval()
+        now = time.monotonic()
+        if journal is None or journal.journal.filling() or now - self._last_append > 2 * interval:
+            return
+        deadline = now + interval
+        with self._cond:
+            while not (self._hurry or self._stopping):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
 
     def _blocked(self, category: str) -> bool:
         return self.limits.blocked(category, time.monotonic())

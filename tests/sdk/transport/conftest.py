@@ -301,12 +301,15 @@ def event_ids_on_disk(directory: Path) -> list[str]:
         if parsed is None:
             continue
         for record in read_records((directory / name).read_bytes()):
+            if not record.waiting:
+                continue
+            envelope = record.envelope()
             restored = (
                 f"{record.created_ns:020d}-{parsed[0]}-{record.serial:08d}-"
-                f"{len(record.data)}.error.env"
+                f"{len(envelope)}.error.env"
             )
-            if record.waiting and restored not in files:
-                ids.extend(event["event_id"] for event in parse_envelope(record.data).events())
+            if restored not in files:
+                ids.extend(event["event_id"] for event in parse_envelope(envelope).events())
     return ids
 
 

@@ -1,13 +1,19 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sentry_sdk.envelope import Envelope as SentryEnvelope
-from sentry_sdk.envelope import Item as SentryItem
-from sentry_sdk.envelope import PayloadRef
+
+with warnings.catch_warnings():
+    # sentry_sdk imports eventlet when it is installed (gunicorn's eventlet workers), which
+    # warns that it is deprecated as it is imported.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    from sentry_sdk.envelope import Envelope as SentryEnvelope
+    from sentry_sdk.envelope import Item as SentryItem
+    from sentry_sdk.envelope import PayloadRef
 
 from tracefix.sdk.dsn import Dsn
 from tracefix.sdk.envelope import EnvelopeError

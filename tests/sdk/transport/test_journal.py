@@ -5,6 +5,7 @@ marked, a kill -9 in the middle of a burst)."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -15,9 +16,11 @@ from typing import Any
 
 import pytest
 
+from tracefix.sdk._journal import EVENT
 from tracefix.sdk._journal import LIVE_NAMES
 from tracefix.sdk._journal import RECORD
 from tracefix.sdk._journal import Journal
+from tracefix.sdk._journal import event_payload
 from tracefix.sdk._journal import read_records
 from tracefix.sdk._spool import DiskSpool
 from tracefix.sdk._worker import spool_name
@@ -126,6 +129,28 @@ def test_a_full_journal_drops_its_oldest_file_and_counts_it(tmp_path: Path) -> N
     journal.close()
 
 
+class Opaque:
+    """A value ``marshal`` cannot hold, as ``before_send`` may add."""
+
+    def __str__(self) -> str:
+        return "opaque value"
+
+
+def test_an_event_marshal_cannot_hold_goes_in_as_json_and_arrives(
+    receiver: Any, make_transport: MakeTransport, make_event: MakeEvent, spool_dir: Path
+) -> None:
+    transport = make_transport(receiver.dsn, spool_dir=spool_dir)
+    plain = make_event(0)
+    odd = make_event(1, extra={"value": Opaque()})
+
+    transport.capture_event(plain)
+    transport.capture_event(odd)
+    assert transport.flush(5)
+
+    assert receiver.event_ids() == [plain["event_id"], odd["event_id"]]
+    assert receiver.events()[1]["extra"] == {"value": "opaque value"}
+
+
 def test_an_event_too_big_for_the_journal_still_arrives(
     receiver: Any, make_transport: MakeTransport, make_event: MakeEvent, spool_dir: Path
 ) -> None:
@@ -208,6 +233,37 @@ def test_recovery_restores_waiting_records_once_and_taken_ones_never(tmp_path: P
     assert _journal_files(tmp_path) == []
 
 
+def test_an_event_record_becomes_the_envelope_its_writer_would_have_sent(
+    tmp_path: Path, make_event: MakeEvent
+) -> None:
+    event = make_event(0)
+    dsn = "http://public@127.0.0.1:9/42"
+    journal = _journal(tmp_path)
+    journal.append(event_payload(event, dsn), time.time_ns(), EVENT)
+    (name,) = _journal_files(tmp_path)
+    os.rename(tmp_path / name, tmp_path / f".journal-{_dead_pid()}-{time.time_ns():020d}-1")
+    LIVE_NAMES.discard(name)
+
+    _spool(tmp_path).refresh()
+
+    (restored,) = [n for n in os.listdir(tmp_path) if n.endswith(".env")]
+    envelope = parse_envelope((tmp_path / restored).read_bytes())
+    assert envelope.headers["dsn"] == dsn
+    assert envelope.headers["event_id"] == event["event_id"]
+    assert envelope.events() == [json.loads(json.dumps(event))]
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root to chown")
+def test_a_journal_another_user_owns_is_deleted_unread(tmp_path: Path) -> None:
+    left, _ = _left_behind(tmp_path, _dead_pid(), [_envelope("e" * 32)])
+    os.chown(left, 65534, 65534)
+
+    _spool(tmp_path).refresh()
+
+    assert _journal_files(tmp_path) == []
+    assert _spool_ids(tmp_path) == []
+
+
 def test_a_live_writers_journal_is_left_alone(tmp_path: Path) -> None:
     live = os.getppid()
     left, _ = _left_behind(tmp_path, live, [_envelope("a" * 32)])
@@ -244,7 +300,7 @@ def test_a_record_keeps_its_name_through_the_spool(tmp_path: Path) -> None:
         record.data, "error", record.created_ns, origin=(record.pid, record.serial)
     )
 
-    assert spool_name(record) in os.listdir(tmp_path)
+    assert spool_name(record, record.envelope()) in os.listdir(tmp_path)
     journal.close()
 
 
