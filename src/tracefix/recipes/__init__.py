@@ -8,12 +8,14 @@ missing from the table, a code repeats, or a recipe has no fix case and no noop 
 from __future__ import annotations
 
 from tracefix.recipes._base import Recipe
+from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
 from tracefix.recipes.test_without_context import AppContextMissingInTest
 from tracefix.recipes.thread_target import ThreadTargetWithoutAppContext
 
 RECIPES: tuple[type[Recipe], ...] = (
+    CeleryTaskWithoutAppContext,  # CTX105
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102
     ThreadTargetWithoutAppContext,  # CTX103

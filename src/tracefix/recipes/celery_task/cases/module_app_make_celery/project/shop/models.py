@@ -1,0 +1,6 @@
+from shop import db
+
+
+class Order(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    status = db.Column(db.String(20), nullable=False, default="pending")

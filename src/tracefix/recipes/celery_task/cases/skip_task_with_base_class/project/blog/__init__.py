@@ -1,0 +1,36 @@
+import os
+
+from celery import Celery
+from celery import Task
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+def celery_init_app(app):
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+def create_app():
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", "sqlite:///blog.db"),
+        CELERY=dict(broker_url=os.environ.get("CELERY_BROKER_URL", "redis://localhost:6379/0")),
+    )
+    db.init_app(app)
+    celery_init_app(app)
+    with app.app_context():
+        from blog import models  # noqa: F401
+
+        db.create_all()
+    return app

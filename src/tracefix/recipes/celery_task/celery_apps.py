@@ -1,0 +1,309 @@
+"""How a project sets Celery up, read from its code: its tasks, its ``Celery(...)`` apps, and
+whether the place that makes one has the Flask app at hand.
+
+That last question decides CTX105's fix. Flask's documented pattern makes the Celery app in a
+function that receives the Flask app (``celery_init_app(app)``, or the older
+``make_celery(app)``), or next to a module-level Flask app: there a task class that pushes the
+app's context covers every task. A ``Celery(...)`` made at module level with no Flask app in
+reach has no such place, and each task must push the context itself.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from tracefix.diagnose.apps import app_name_in_scope
+from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.project import Project
+from tracefix.recipes.celery_task.names import Binding
+from tracefix.recipes.celery_task.names import External
+from tracefix.recipes.celery_task.names import Names
+from tracefix.recipes.celery_task.names import ProjectModule
+from tracefix.recipes.celery_task.names import assigned_value
+from tracefix.recipes.celery_task.names import decorator_call
+from tracefix.recipes.celery_task.names import keyword
+from tracefix.recipes.celery_task.names import module_statements
+from tracefix.recipes.celery_task.names import own_nodes
+
+CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
+SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task"})
+FLASK_CLASSES = frozenset({"flask.Flask", "flask.app.Flask"})
+#: Attributes only a Flask app has, read off a parameter to tell it is the app.
+FLASK_APP_ATTRIBUTES = frozenset(
+    {"config", "import_name", "extensions", "app_context", "name", "root_path", "instance_path"}
+)
+#: Signals whose handlers run outside the task's ``__call__``, where a project may push a context.
+CONTEXT_SIGNALS = frozenset({"task_prerun", "worker_process_init", "worker_init"})
+
+
+@dataclass(frozen=True)
+class Task:
+    """A function the project declares as a Celery task."""
+
+    path: str
+    function: ast.FunctionDef
+    #: ``"shared"`` for ``@shared_task``, ``"app"`` for ``@<celery>.task``.
+    kind: Literal["shared", "app"]
+    #: ``<celery>`` in ``@<celery>.task``.
+    app_expression: ast.expr | None
+    #: The ``base=`` class the task asks for, which replaces the app's task class.
+    base: ast.expr | None
+
+
+@dataclass(frozen=True)
+class CeleryApp:
+    """One ``Celery(...)`` call of the project."""
+
+    path: str
+    call: ast.Call
+    #: The top-level function the call is in, or ``None`` at module level.
+    function: ast.FunctionDef | None
+
+    @property
+    def line(self) -> int:
+        return self.call.lineno
+
+    @property
+    def column(self) -> int:
+        return self.call.col_offset
+
+    def describe(self) -> str:
+        where = f"{self.function.name}()" if self.function else "module level"
+        return f"{self.path}:{self.line} ({where})"
+
+
+class CelerySetup:
+    """The Celery set-up of one project."""
+
+    def __init__(self, project: Project, names: Names | None = None) -> None:
+        self.project = project
+        self.names = names or Names(project)
+        self._apps: list[CeleryApp] | None = None
+
+    def task(self, path: str, name: str) -> Task | None:
+        """The top-level function ``name`` of ``path`` if it is declared as a Celery task."""
+        function = self.project.function(path, name)
+        if function is None:
+            return None
+        for decorator in function.decorator_list:
+            callee, call = decorator_call(decorator)
+            target = self.names.resolve(path, callee)
+            if isinstance(target, External) and target.dotted in SHARED_TASK:
+                return Task(path, function, "shared", None, keyword(call, "base"))
+            if isinstance(callee, ast.Attribute) and callee.attr == "task":
+                if self.celery_of(path, callee.value) is not None:
+                    return Task(path, function, "app", callee.value, keyword(call, "base"))
+        return None
+
+    def tasks(self, path: str) -> Iterator[Task]:
+        tree = self.project.ast(path)
+        if tree is None:
+            return
+        for statement in tree.body:
+            if isinstance(statement, ast.FunctionDef) and statement.decorator_list:
+                task = self.task(path, statement.name)
+                if task is not None and task.function is statement:
+                    yield task
+
+    def apps(self) -> list[CeleryApp]:
+        """Every ``Celery(...)`` call in the project (not in tests)."""
+        if self._apps is None:
+            self._apps = []
+            for path in self.project.python_files():
+                if "Celery" not in (self.project.source(path) or ""):
+                    continue
+                tree = self.project.ast(path)
+                if tree is None:
+                    continue
+                for function, call in _calls(tree):
+                    if self._is_celery_class(path, call.func, function):
+                        self._apps.append(CeleryApp(path, call, function))
+        return self._apps
+
+    def app_of(self, task: Task) -> CeleryApp | None:
+        """The ``Celery(...)`` call whose app runs ``task``; ``None`` when unclear."""
+        if task.kind == "shared":
+            apps = self.apps()
+            return apps[0] if len(apps) == 1 else None
+        assert task.app_expression is not None
+        return self.celery_of(task.path, task.app_expression)
+
+    def celery_of(self, path: str, node: ast.expr) -> CeleryApp | None:
+        """The ``Celery(...)`` call the expression ``node`` of ``path`` holds the app of."""
+        target = self.names.resolve(path, node)
+        if isinstance(node, ast.Subscript) or not isinstance(target, Binding):
+            return self._from_extensions(node)
+        value = assigned_value(target.statement, target.name)
+        if not isinstance(value, ast.Call | ast.Subscript):
+            return None
+        if isinstance(value, ast.Subscript):
+            return self._from_extensions(value)
+        if self._is_celery_class(target.path, value.func, None):
+            return self._app_at(target.path, value)
+        made_by = self.names.resolve(target.path, value.func)
+        if isinstance(made_by, Binding) and isinstance(made_by.statement, ast.FunctionDef):
+            inside = [app for app in self.apps() if app.function is made_by.statement]
+            return inside[0] if len(inside) == 1 else None
+        return None
+
+    def app_name_at(self, app: CeleryApp) -> str | None:
+        """The name the Flask app has where ``app`` is made: the hook's parameter, a local
+        ``Flask(...)``, or a module-level app bound before the call; ``None`` if out of reach."""
+        if app.function is None:
+            return app_name_in_scope(self.project, app.path, before_line=app.line)
+        function = app.function
+        local = self.names.local_scope(app.path, function)
+        for arg in [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]:
+            if self._is_app_parameter(app.path, function, arg, local) and not _rebound(
+                function, arg.arg
+            ):
+                return arg.arg
+        for node in own_nodes(function.body):
+            if isinstance(node, ast.Assign) and node.lineno < app.line:
+                value = assigned_value(node, _single_target(node) or "")
+                if isinstance(value, ast.Call) and self._is_flask_class(app.path, value.func):
+                    return _single_target(node)
+        return None
+
+    def task_class(self, app: CeleryApp) -> ast.expr | None:
+        """The ``task_cls=`` the ``Celery(...)`` call passes, if it does."""
+        return keyword(app.call, "task_cls")
+
+    def task_class_assignments(self) -> list[tuple[str, int]]:
+        """Where the project assigns ``<celery>.Task = ...``: an app-wide task class."""
+        found = []
+        for path in self.project.python_files():
+            if ".Task" not in (self.project.source(path) or ""):
+                continue
+            tree = self.project.ast(path)
+            for node in ast.walk(tree) if tree is not None else ():
+                if isinstance(node, ast.Assign) and any(
+                    isinstance(target, ast.Attribute) and target.attr == "Task"
+                    for target in node.targets
+                ):
+                    found.append((path, node.lineno))
+        return found
+
+    def pushes_elsewhere(self) -> str | None:
+        """Where the project may give tasks a context outside their own code: a task class
+        whose ``__call__`` pushes one, a worker module that pushes one at import, a signal
+        handler. ``detect`` stays silent when there is one."""
+        for path in self.project.python_files():
+            tree = self.project.ast(path)
+            if tree is None:
+                continue
+            for statement in module_statements(tree):
+                if _pushes_at_module_level(statement):
+                    return f"{path}:{statement.lineno} pushes an app context at import"
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ClassDef) and _call_pushes(node):
+                    return f"{path}:{node.lineno} {node.name}.__call__ pushes an app context"
+                if isinstance(node, ast.Name | ast.Attribute):
+                    name = node.id if isinstance(node, ast.Name) else node.attr
+                    if name in CONTEXT_SIGNALS:
+                        return f"{path}:{node.lineno} connects the Celery signal {name}"
+        return None
+
+    def _app_at(self, path: str, call: ast.Call) -> CeleryApp | None:
+        return next((a for a in self.apps() if a.path == path and a.call is call), None)
+
+    def _from_extensions(self, node: ast.expr) -> CeleryApp | None:
+        """``<app>.extensions["celery"]``, where ``celery_init_app`` keeps it: the project's one
+        Celery app made in a function."""
+        if not (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "extensions"
+            and isinstance(node.slice, ast.Constant)
+            and node.slice.value == "celery"
+        ):
+            return None
+        in_functions = [app for app in self.apps() if app.function is not None]
+        return in_functions[0] if len(in_functions) == 1 else None
+
+    def _is_celery_class(self, path: str, node: ast.expr, function: ast.FunctionDef | None) -> bool:
+        local = self.names.local_scope(path, function) if function else None
+        target = self.names.resolve(path, node, local)
+        return isinstance(target, External) and target.dotted in CELERY_CLASSES
+
+    def _is_flask_class(self, path: str, node: ast.expr) -> bool:
+        target = self.names.resolve(path, node)
+        return isinstance(target, External) and target.dotted in FLASK_CLASSES
+
+    def _is_app_parameter(
+        self,
+        path: str,
+        function: ast.FunctionDef,
+        arg: ast.arg,
+        local: dict[str, Binding | ProjectModule | External | None],
+    ) -> bool:
+        """Whether ``arg`` is the Flask app: annotated ``Flask``, or the function reads an
+        attribute only a Flask app has off it (``app.config``, ``app.import_name``...)."""
+        if arg.annotation is not None:
+            annotation = arg.annotation
+            if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+                try:
+                    annotation = ast.parse(annotation.value, mode="eval").body
+                except SyntaxError:
+                    return False
+            return self._is_flask_class(path, annotation)
+        return any(
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == arg.arg
+            and node.attr in FLASK_APP_ATTRIBUTES
+            for node in own_nodes(function.body)
+        )
+
+
+def _calls(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | None, ast.Call]]:
+    """Calls at module level and in top-level functions, each with its function."""
+    for statement in tree.body:
+        function = statement if isinstance(statement, ast.FunctionDef) else None
+        if isinstance(statement, ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call):
+                yield function, node
+
+
+def _single_target(statement: ast.Assign) -> str | None:
+    if len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
+        return statement.targets[0].id
+    return None
+
+
+def _rebound(function: ast.FunctionDef, name: str) -> bool:
+    return any(
+        isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
+        for node in own_nodes(function.body)
+    )
+
+
+def _pushes_at_module_level(statement: ast.stmt) -> bool:
+    """``app.app_context().push()`` (or ``ctx.push()`` of one) run at import."""
+    if not isinstance(statement, ast.Expr) or not isinstance(statement.value, ast.Call):
+        return False
+    func = statement.value.func
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == "push"
+        and is_context_call(func.value, with_client=False)
+    )
+
+
+def _call_pushes(cls: ast.ClassDef) -> bool:
+    """Whether the class defines a ``__call__`` that pushes an app context."""
+    for statement in cls.body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == "__call__":
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Call) and is_context_call(node, with_client=False):
+                    return True
+    return False
+
+
+def pushes_in_call(cls: ast.ClassDef) -> bool:
+    return _call_pushes(cls)
