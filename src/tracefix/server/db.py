@@ -9,10 +9,12 @@ handler, which sleeps and polls (1, 2, 5 ... 100 ms): the intake, waiting behind
 transaction of the same process, would answer tens to hundreds of milliseconds late. So the
 threads of one process take a Python lock before they begin a write transaction, and the next
 writer starts as soon as the last one commits; the busy handler is left to other processes.
+A server also checkpoints the WAL on a thread of its own (``checkpoint_in_background``).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+logger = logging.getLogger("tracefix.server")
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -59,6 +62,63 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
+class _Checkpointer:
+    """Checkpoints a SQLite database's WAL every ``interval`` seconds, on its own connection.
+
+    ``PASSIVE`` checkpoints never wait for, or block, a reader or a writer, so they copy the WAL
+    into the database while the process goes on writing. But a WAL written to without a pause
+    is never checkpointed to its very end, and only a complete checkpoint lets the next write
+    transaction start it over from the top: it would grow without end. So once it holds over
+    ``restart_pages``, a checkpoint runs holding ``write_lock``: it copies the little written
+    since the last one, and the WAL starts over (its file is reused, not truncated, which also
+    spares the commits' fsyncs the cost of growing a file).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        write_lock: AbstractContextManager[object],
+        interval: float,
+        restart_pages: int,
+    ) -> None:
+        self.engine = engine
+        self.write_lock = write_lock
+        self.interval = interval
+        self.restart_pages = restart_pages
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tracefix.checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        # Checked out for the thread's life: the pool lends it to no one else meanwhile.
+        checked_out: Any = None
+        while not self._stopped.wait(self.interval):
+            try:
+                if checked_out is None:
+                    checked_out = self.engine.raw_connection()
+                connection = checked_out.driver_connection
+                checkpoint = "PRAGMA wal_checkpoint(PASSIVE)"
+                _busy, wal_pages, _copied = connection.execute(checkpoint).fetchone()
+                if wal_pages > self.restart_pages:
+                    with self.write_lock:
+                        connection.execute(checkpoint).fetchall()
+            except Exception as exc:  # the next round tries again, on a new connection
+                logger.warning("tracefix: the WAL checkpoint failed: %s", exc)
+                if checked_out is not None:
+                    checked_out.invalidate()
+                checked_out = None
+        if checked_out is not None:
+            checked_out.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(10)
+
+
 class Database:
     """An engine and its session factory."""
 
@@ -71,6 +131,27 @@ class Database:
         self.write_lock: AbstractContextManager[object] = (
             threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
         )
+        self._checkpointer: _Checkpointer | None = None
+
+    def checkpoint_in_background(self, interval: float = 0.25, restart_pages: int = 16384) -> None:
+        """Move SQLite's WAL checkpoints off the commits, onto a thread of their own.
+
+        By default the commit that grows the WAL past 1,000 pages (4 MiB, half a second of
+        events under load) also copies them into the database file and fsyncs it before it
+        returns, and every request waiting on that group commit waits with it (tens to hundreds
+        of milliseconds here). From now on commits only append to the WAL and fsync it; the
+        thread checkpoints, and holds the writers up only to start the WAL over, once it is
+        past ``restart_pages`` (64 MiB). Pooled connections opened before are closed, so that
+        none of them checkpoints on commit. Nothing changes for PostgreSQL or an in-memory
+        database.
+        """
+        if self._checkpointer is not None or self.engine.dialect.name != "sqlite":
+            return
+        if self.engine.url.database in (None, "", ":memory:"):
+            return
+        event.listen(self.engine, "connect", _no_autocheckpoint)
+        self.engine.dispose()
+        self._checkpointer = _Checkpointer(self.engine, self.write_lock, interval, restart_pages)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -95,6 +176,9 @@ class Database:
         upgrade(self.engine)
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.engine.dispose()
 
 
