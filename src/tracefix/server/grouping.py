@@ -30,21 +30,29 @@ class Grouping:
 
 def group(event: dict[str, Any]) -> Grouping:
     exceptions = exception_values(event)
+    last = exceptions[-1] if exceptions else {}
+    exception_type = str(last.get("type") or "")
+    return Grouping(
+        fingerprint=_fingerprint(event, exceptions),
+        title=_title(event, last),
+        exception_type=exception_type[:200],
+        culprit=_culprit(event, last),
+    )
+
+
+def fingerprint(event: dict[str, Any]) -> str:
+    """``group(event).fingerprint`` alone: what the intake needs to find an event's issue."""
+    return _fingerprint(event, exception_values(event))
+
+
+def _fingerprint(event: dict[str, Any], exceptions: list[dict[str, Any]]) -> str:
     default = _default_parts(event, exceptions)
     custom = event.get("fingerprint")
     if isinstance(custom, list) and custom and all(isinstance(p, str) for p in custom):
         parts = [p for piece in custom for p in (default if piece == DEFAULT_MARK else [piece])]
     else:
         parts = default
-    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()
-    last = exceptions[-1] if exceptions else {}
-    exception_type = str(last.get("type") or "")
-    return Grouping(
-        fingerprint=digest,
-        title=_title(event, last),
-        exception_type=exception_type[:200],
-        culprit=_culprit(event, last),
-    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "replace")).hexdigest()
 
 
 def exception_values(event: dict[str, Any]) -> list[dict[str, Any]]:

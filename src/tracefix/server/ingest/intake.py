@@ -4,7 +4,8 @@ Each ingest request hands its events to ``Intake.store`` and waits: one writer t
 everything waiting, inserts it in one transaction, commits (on disk: see ``server.db``), and
 only then releases the requests, which answer ``200``. Many requests share one commit and one
 fsync, which is what lets one process store over a thousand events a second while never
-acknowledging an event it could still lose. Grouping happens after, in the digest.
+acknowledging an event it could still lose. Events of open issues are filed in them in the same
+transaction (``filing``); the rest are grouped after, by the digest, which ``on_stored`` wakes.
 """
 
 from __future__ import annotations
@@ -17,14 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 
-from sqlalchemy import Executable
-from sqlalchemy import insert
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
-
 from tracefix.server.db import Database
+from tracefix.server.ingest.filing import StoredEvents
+from tracefix.server.ingest.filing import store_events
 from tracefix.server.ingest.protocol import IncomingEvent
-from tracefix.server.models import Event
 from tracefix.server.models import utcnow
 
 logger = logging.getLogger("tracefix.server")
@@ -46,11 +43,12 @@ class _Pending:
 
 
 class Intake:
-    """The writer thread; ``on_stored`` runs after each commit (to wake the digest)."""
+    """The writer thread; ``on_stored`` runs after a commit that left events for the digest."""
 
     def __init__(self, db: Database, on_stored: Callable[[], None] | None = None) -> None:
         self.db = db
         self.on_stored = on_stored
+        db.checkpoint_in_background()
         self._lock = threading.Condition()
         self._pending: list[_Pending] = []
         self._closed = False
@@ -97,48 +95,26 @@ class Intake:
 
     def _commit(self, batch: list[_Pending]) -> None:
         error: BaseException | None = None
-        received = utcnow()
-        rows = [
-            {
-                "project_id": pending.project_id,
-                "event_id": event.event_id,
-                "received_at": received,
-                "payload": event.payload,
-                "digested": False,
-                "release": event.release,
-                "environment": event.environment,
-            }
-            for pending in batch
-            for event in pending.events
-        ]
+        stored = StoredEvents(inserted=0, filed=0)
+        events = [(pending.project_id, event) for pending in batch for event in pending.events]
         for attempt in range(3):
             try:
                 with self.db.writing() as connection:
-                    connection.execute(_insert_ignoring_duplicates(connection.dialect.name), rows)
+                    stored = store_events(connection, events, utcnow())
                 error = None
                 break
             except Exception as exc:  # the database is down or locked: try again, then give up
                 error = exc
-                logger.warning("tracefix: could not store %d events: %s", len(rows), exc)
+                logger.warning("tracefix: could not store %d events: %s", len(events), exc)
                 time.sleep(0.05 * (attempt + 1))
         if error is None:
-            self.stored += len(rows)
+            self.stored += stored.inserted
             self.commits += 1
         for pending in batch:
             pending.error = error
             pending.done.set()
-        if error is None and self.on_stored is not None:
+        if error is None and stored.for_the_digest and self.on_stored is not None:
             try:
                 self.on_stored()
             except Exception:
                 logger.exception("tracefix: the digest could not be woken")
-
-
-def _insert_ignoring_duplicates(dialect: str) -> Executable:
-    """An SDK that retries after a lost answer sends the same event id: stored once."""
-    conflict = ["project_id", "event_id"]
-    if dialect == "postgresql":
-        return postgresql.insert(Event).on_conflict_do_nothing(index_elements=conflict)
-    if dialect == "sqlite":
-        return sqlite.insert(Event).on_conflict_do_nothing(index_elements=conflict)
-    return insert(Event)

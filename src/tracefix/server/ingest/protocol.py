@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from tracefix.sdk.envelope import EnvelopeError
 from tracefix.sdk.envelope import parse_envelope
+from tracefix.server.grouping import fingerprint
 
 #: Envelope item types that carry an error event to group.
 EVENT_ITEMS = frozenset({"event"})
@@ -39,12 +40,17 @@ class IngestError(Exception):
 
 @dataclass(frozen=True)
 class IncomingEvent:
-    """An event to store: its id, its JSON as bytes, and what is indexed from it."""
+    """An event to store: its id, its JSON as bytes, and what is indexed from it.
+
+    ``fingerprint`` is computed here, where the JSON is parsed anyway, so that the intake can
+    file the event in its issue without parsing it again; None leaves it to the digest.
+    """
 
     event_id: str
     payload: bytes
     release: str | None
     environment: str | None
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,16 @@ def incoming_event(payload: bytes, envelope_event_id: Any) -> IncomingEvent:
         payload=payload,
         release=_short_text(event.get("release"), 250),
         environment=_short_text(event.get("environment"), 64),
+        fingerprint=_fingerprint_or_none(event),
     )
+
+
+def _fingerprint_or_none(event: dict[str, Any]) -> str | None:
+    """An event the grouping cannot read is still stored: the digest will say why."""
+    try:
+        return fingerprint(event)
+    except Exception:
+        return None
 
 
 def _event_id(value: Any) -> str | None:
