@@ -1,0 +1,260 @@
+"""What a ``200`` promises, against the real ``tracefix serve`` (gunicorn, SQLite, WAL):
+
+- an acknowledged event survives ``kill -9`` of the gunicorn master and its worker under load,
+  and is grouped once the server is back;
+- over a per-project quota (``TRACEFIX_EVENTS_PER_MINUTE``), every ``200`` is a stored event
+  and every other answer is a ``429``: an event is never acknowledged and then dropped.
+
+These assert behaviour, not speed: the load is whatever 8 client threads get through.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .test_ingest import envelope
+from .test_ingest import event_payload
+
+CLIENTS = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _descendants(pid: int) -> list[int]:
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat.rpartition(")")[2].split()[1]), []).append(int(entry))
+    found, todo = [], list(parents.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(parents.get(child, ()))
+    return found
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+class Served:
+    """``tracefix serve`` in a subprocess, on a data directory that outlives restarts."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.port = _free_port()
+        self.data_dir = data_dir
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEFIX_")}
+        self.env.update(
+            TRACEFIX_DATA_DIR=str(data_dir), TRACEFIX_BIND=f"127.0.0.1:{self.port}", **env
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+        dsn = self._tracefix("project", "create", "shop").strip().splitlines()[-1]
+        self.key = dsn.split("://", 1)[1].split("@", 1)[0]
+        self.project_id = int(dsn.rsplit("/", 1)[1])
+
+    def _tracefix(self, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "tracefix", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def start(self) -> None:
+        log = open(self.data_dir / "serve.log", "ab")  # the child keeps its own copy
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tracefix", "serve"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        finally:
+            log.close()
+        started = _wait_until(self._listening, 60)
+        assert started, (self.data_dir / "serve.log").read_text()[-3000:]
+
+    def _listening(self) -> bool:
+        assert self.process is not None and self.process.poll() is None
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.5).close()
+            return True
+        except OSError:
+            return False
+
+    def kill(self) -> list[int]:
+        """``kill -9`` of gunicorn's master and its worker at once; their pids."""
+        assert self.process is not None
+        pids = [self.process.pid, *_descendants(self.process.pid)]
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.process = None
+        return pids
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+
+    def query(self, sql: str) -> list[tuple[object, ...]]:
+        with sqlite3.connect(self.data_dir / "tracefix.db", timeout=30) as db:
+            return db.execute(sql).fetchall()
+
+    def stored_ids(self) -> set[str]:
+        return {str(row[0]) for row in self.query("SELECT event_id FROM event")}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    servers: list[Served] = []
+
+    def make(**env: str) -> Served:
+        server = Served(tmp_path / "data", **env)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+class Clients:
+    """Threads on keep-alive connections, each sending its next event once the last one is
+    answered; every answer is recorded with its event id (a fresh one each time)."""
+
+    def __init__(self, server: Served) -> None:
+        self.server = server
+        self.answers: list[tuple[str, int]] = []
+        self.unanswered: list[str] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._send, args=(n,), daemon=True) for n in range(CLIENTS)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _send(self, number: int) -> None:
+        headers = {"X-Sentry-Auth": f"Sentry sentry_version=7, sentry_key={self.server.key}"}
+        path = f"/api/{self.server.project_id}/envelope/"
+        connection: http.client.HTTPConnection | None = None
+        while not self.stopping.is_set():
+            event_id = uuid.uuid4().hex
+            body = envelope(event_payload(event_id, message=f"client {number}"))
+            try:
+                if connection is None:
+                    connection = http.client.HTTPConnection("127.0.0.1", self.server.port, 30)
+                connection.request("POST", path, body, headers)
+                response = connection.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                with self.lock:
+                    self.unanswered.append(event_id)
+                if connection is not None:
+                    connection.close()
+                connection = None
+                self.stopping.wait(0.05)
+                continue
+            with self.lock:
+                self.answers.append((event_id, response.status))
+        if connection is not None:
+            connection.close()
+
+    def count(self, status: int) -> int:
+        with self.lock:
+            return sum(1 for _, answered in self.answers if answered == status)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(60)
+
+    def ids(self, status: int) -> set[str]:
+        return {event_id for event_id, answered in self.answers if answered == status}
+
+
+def test_no_acknowledged_event_is_lost_to_kill_9_under_load(
+    served: Callable[..., Served],
+) -> None:
+    server = served()
+    clients = Clients(server)
+    try:
+        assert _wait_until(lambda: clients.count(200) >= 200, 120), "the load never got going"
+        killed = server.kill()
+    finally:
+        clients.stop()
+    assert len(killed) >= 2, f"gunicorn's master and its worker, not {killed}"
+    acknowledged = clients.ids(200)
+    assert set(Counter(status for _, status in clients.answers)) == {200}
+
+    server.start()
+    stored = server.stored_ids()
+    assert acknowledged <= stored, f"{len(acknowledged - stored)} acknowledged events lost"
+    # What was stored and not acknowledged (committed, then killed before the answer) is
+    # harmless: the SDK sends it again with the same id, and it is stored once.
+    assert stored <= acknowledged | set(clients.unanswered)
+
+    # Back up, the server groups what it had stored and not yet grouped before it died.
+    assert _wait_until(
+        lambda: server.query("SELECT count(*) FROM event WHERE issue_id IS NULL")[0][0] == 0, 120
+    )
+    ((counted,),) = server.query("SELECT sum(event_count) FROM issue")
+    assert counted == len(stored)
+
+
+def test_over_a_quota_every_200_is_stored_and_every_other_answer_is_a_429(
+    served: Callable[..., Served],
+) -> None:
+    per_minute = 60
+    server = served(TRACEFIX_EVENTS_PER_MINUTE=str(per_minute))
+    clients = Clients(server)
+    try:
+        assert _wait_until(lambda: clients.count(429) >= 100, 120)
+    finally:
+        clients.stop()
+    statuses = Counter(status for _, status in clients.answers)
+    assert set(statuses) == {200, 429}
+    # The bucket starts full: at least a minute's quota is let through before any 429.
+    assert statuses[200] >= per_minute
+    assert clients.unanswered == []
+    stored = server.stored_ids()
+    assert stored == clients.ids(200)
+    assert not stored & clients.ids(429)
