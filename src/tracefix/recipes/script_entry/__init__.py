@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_main_guard
@@ -19,6 +20,7 @@ from tracefix.recipes.script_module_level import in_app_frames_below_script
 from tracefix.recipes.script_module_level import is_inline_code_of
 from tracefix.recipes.script_module_level import script_frame
 from tracefix.recipes.script_module_level import script_path
+from tracefix.recipes.script_module_level.detect import script_failures
 
 
 class ScriptEntry(Recipe):
@@ -137,6 +139,9 @@ class ScriptEntry(Recipe):
         return self.diagnosis(
             explanation, Location(path, line), path=path, line=line, statement=statement
         )
+
+    def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
+        return script_failures(self, path, project, through_project_code=True)
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         return fix_script(diagnosis, project)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
@@ -13,8 +15,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import relocate_line
-from tracefix.recipes.script_module_level.fix import wrap_script_statement
+from tracefix.recipes.script_module_level.detect import script_failures
 
 
 class ScriptModuleLevel(Recipe):
@@ -99,6 +100,9 @@ class ScriptModuleLevel(Recipe):
             explanation, Location(path, line), path=path, line=line, statement=statement
         )
 
+    def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
+        return script_failures(self, path, project, through_project_code=False)
+
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         return fix_script(diagnosis, project)
 
@@ -158,6 +162,8 @@ def is_inline_code_of(frame: Frame, path: str) -> bool:
 
 def current_line(project: Project, path: str, frame: Frame) -> int | None:
     """The frame's line in the project as it is now, or ``None`` if the event is stale."""
+    from tracefix.recipes._codemod import relocate_line  # LibCST: not on scan's path
+
     source = project.source(path)
     if source is None or frame.lineno is None:
         return None
@@ -165,6 +171,9 @@ def current_line(project: Project, path: str, frame: Frame) -> int | None:
 
 
 def fix_script(diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+    from tracefix.recipes._codemod import relocate_line
+    from tracefix.recipes.script_module_level.fix import wrap_script_statement
+
     path = str(diagnosis.facts["path"])
     before = project.source(path)
     if before is None:

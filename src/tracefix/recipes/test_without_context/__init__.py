@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-import libcst as cst
-
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
@@ -22,10 +20,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import add_imports
-from tracefix.recipes._codemod import free_name
-from tracefix.recipes._codemod import relocate_line
-from tracefix.recipes.test_without_context import fix
+from tracefix.recipes.test_without_context.detect import untested_context_failures
 from tracefix.recipes.test_without_context.fixtures import Fixture
 from tracefix.recipes.test_without_context.fixtures import context_source
 from tracefix.recipes.test_without_context.fixtures import declares_plugins
@@ -148,7 +143,13 @@ class AppContextMissingInTest(Recipe):
             },
         )
 
+    def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
+        return untested_context_failures(self, path, project)
+
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes._codemod import relocate_line  # LibCST: loaded only to fix
+        from tracefix.recipes.test_without_context import fix
+
         test = diagnosis.facts["test"]
         path, name = test["path"], test["function"]
         marked = uses_pytest_flask(project)
@@ -191,6 +192,9 @@ class AppContextMissingInTest(Recipe):
         module_names: set[str],
     ) -> tuple[FileChange, ...]:
         """Request the fixtures the neighbouring tests request, the way they request them."""
+        from tracefix.recipes._codemod import add_imports
+        from tracefix.recipes.test_without_context import fix
+
         name = function.name
         already = requested(function)
         for request in pattern.requests:
@@ -233,6 +237,8 @@ class AppContextMissingInTest(Recipe):
         fixture: Fixture,
         module_names: set[str],
     ) -> tuple[FileChange, ...]:
+        from tracefix.recipes.test_without_context import fix
+
         name = function.name
         requested = APP_FIXTURE in _parameters(function)
         where = f"{fixture.path}:{fixture.line}"
@@ -272,6 +278,11 @@ class AppContextMissingInTest(Recipe):
         line: int,
         module_names: set[str],
     ) -> tuple[FileChange, ...]:
+        import libcst as cst
+
+        from tracefix.recipes._codemod import free_name
+        from tracefix.recipes.test_without_context import fix
+
         plugins = declares_plugins(project, path)
         if plugins is not None:
             raise SkipFix(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from collections.abc import Sequence
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import find_app_source
@@ -22,14 +22,15 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import add_imports
-from tracefix.recipes._codemod import statement_chain
-from tracefix.recipes.thread_target import fix
+from tracefix.recipes.thread_target.detect import thread_target_failures
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
 from tracefix.recipes.thread_target.spawns import is_view
 from tracefix.recipes.thread_target.spawns import qualified_names
 from tracefix.recipes.thread_target.spawns import references
+
+if TYPE_CHECKING:
+    import libcst as cst
 
 #: What a thread cannot get back by pushing an app context: it belongs to the request.
 REQUEST_GLOBALS = {
@@ -132,7 +133,12 @@ class ThreadTargetWithoutAppContext(Recipe):
             starts=[{"path": r.path, "line": r.line, "kind": r.role} for r in started],
         )
 
+    def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
+        return thread_target_failures(self, path, project)
+
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes.thread_target import fix  # LibCST: loaded only to fix
+
         path = diagnosis.facts["target"]["path"]
         name = diagnosis.facts["target"]["function"]
         function = project.function(path, name)
@@ -175,6 +181,8 @@ class ThreadTargetWithoutAppContext(Recipe):
     def _pass_app(
         self, project: Project, path: str, function: ast.FunctionDef, started: list[Reference]
     ) -> tuple[FileChange, ...]:
+        from tracefix.recipes.thread_target import fix
+
         name = function.name
         for start in started:
             if not runs_in_app_context(project, start):
@@ -245,6 +253,10 @@ def _is_factory_made(project: Project) -> bool:
 
 def _pass_app_at(project: Project, path: str, starts: list[Reference]) -> cst.Module:
     """The module at ``path`` with ``current_app._get_current_object()`` passed at ``starts``."""
+    from tracefix.recipes._codemod import add_imports
+    from tracefix.recipes._codemod import statement_chain
+    from tracefix.recipes.thread_target import fix
+
     module = project.cst(path)
     first_line = min(start.line for start in starts)
     current_app = bound_name(project, path, "flask.current_app", first_line)

@@ -1,0 +1,122 @@
+"""CTX104's static check: a pytest test whose body needs an app context that neither the test
+nor any fixture it gets pushes.
+
+A test gets the fixtures it names as parameters, those of its ``usefixtures`` marks (on the
+function, or the module's ``pytestmark``) and the autouse fixtures it can see; any of them
+pushing a context (itself or through the fixtures it requests, ``fixtures.context_source``)
+gives the test one, whatever its scope. Silent, as the recipe is, for projects on pytest-flask
+(its fixture pushes a request context), where fixtures may come from ``pytest_plugins``, for
+tests in classes, and when the test reads the request before it needs the app.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.project import Project
+from tracefix.recipes._base import Recipe
+from tracefix.recipes.test_without_context.fixtures import Fixture
+from tracefix.recipes.test_without_context.fixtures import context_source
+from tracefix.recipes.test_without_context.fixtures import declares_plugins
+from tracefix.recipes.test_without_context.fixtures import fixtures_in
+from tracefix.recipes.test_without_context.fixtures import parametrized_names
+from tracefix.recipes.test_without_context.fixtures import uses_pytest_flask
+from tracefix.recipes.test_without_context.fixtures import visible_files
+from tracefix.recipes.test_without_context.fixtures import visible_fixtures
+from tracefix.scan.context_use import analysis
+
+#: Parameters pytest fills with something other than a fixture of the project.
+_NOT_FIXTURES = frozenset({"self", "cls", "request"})
+
+
+def untested_context_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
+    name = PurePosixPath(path).name
+    if not (name.startswith("test_") or name.endswith("_test.py")):
+        return
+    tree = project.ast(path)
+    context = analysis(project)
+    if tree is None or context.remember("pytest-flask", lambda: uses_pytest_flask(project)):
+        return
+    if declares_plugins(project, path) is not None:
+        return
+    module_marks = _module_usefixtures(tree)
+    fixtures = visible_fixtures(project, path)
+    autouse = [fixture for fixture in _autouse_fixtures(project, path)]
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef) or not function.name.startswith("test"):
+            continue
+        wanted = _requested(function) | module_marks
+        given = [fixtures[n] for n in sorted(wanted) if n in fixtures] + autouse
+        if any(context_source(project, fixture) is not None for fixture in given):
+            continue
+        use = context.first_use(function.body, context.function_scope(path, function))
+        if use is None or use.kind != "app":
+            continue
+        lines = (project.source(path) or "").splitlines()
+        yield recipe.diagnosis(
+            f"{use.describe()} needs an app context, but pytest runs {function.name}() outside "
+            "any, and no fixture it requests pushes one",
+            Location(path, use.line, use.column),
+            test={
+                "path": path,
+                "function": function.name,
+                "line": use.line,
+                "context_line": lines[use.line - 1] if use.line <= len(lines) else None,
+                "node_id": f"{path}::{function.name}",
+            },
+        )
+
+
+def _requested(function: ast.FunctionDef) -> set[str]:
+    """The fixtures ``function`` names: its parameters (less parametrized ones) and marks."""
+    arguments = function.args
+    names = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+    names -= parametrized_names(function) | _NOT_FIXTURES
+    for decorator in function.decorator_list:
+        names |= _usefixtures(decorator)
+    return names
+
+
+def _module_usefixtures(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "pytestmark" for t in statement.targets
+        ):
+            value = statement.value
+            marks = value.elts if isinstance(value, ast.List | ast.Tuple) else [value]
+            for mark in marks:
+                names |= _usefixtures(mark)
+    return names
+
+
+def _usefixtures(node: ast.expr) -> set[str]:
+    """The names of ``pytest.mark.usefixtures("a", "b")``."""
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "usefixtures"
+    ):
+        return {
+            argument.value
+            for argument in node.args
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+        }
+    return set()
+
+
+def _autouse_fixtures(project: Project, path: str) -> Iterator[Fixture]:
+    for file in visible_files(project, path):
+        for fixture in fixtures_in(project, file):
+            decorator = next(
+                (d for d in fixture.node.decorator_list if isinstance(d, ast.Call)), None
+            )
+            if decorator is not None and any(
+                k.arg == "autouse" and isinstance(k.value, ast.Constant) and k.value.value
+                for k in decorator.keywords
+            ):
+                yield fixture

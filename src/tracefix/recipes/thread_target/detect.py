@@ -1,0 +1,117 @@
+"""CTX103's static check: a function the project starts as a thread or a timer, whose body
+needs an app context it cannot have (a new thread starts with none).
+
+The starts are ``threading.Thread(target=f)`` and ``threading.Timer(interval, f)`` anywhere in
+the project, however ``threading`` is imported; ``f`` is a top-level function of a project file,
+named or imported where the start is. The finding is at the first place the target fails, as
+``diagnose`` reports it from a traceback. A target that pushes its own context, or reads the
+request (``request``, ``session``: a request-context failure) before it needs the app, is
+another story and stays silent.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.project import Project
+from tracefix.recipes._base import Recipe
+from tracefix.scan.context_use import ContextAnalysis
+from tracefix.scan.context_use import Definition
+from tracefix.scan.context_use import Scope
+from tracefix.scan.context_use import analysis
+
+THREAD_CLASSES = {"threading.Thread": "thread", "threading.Timer": "timer"}
+
+
+@dataclass(frozen=True)
+class Start:
+    """A ``Thread(...)`` or ``Timer(...)`` call that hands a project function over."""
+
+    path: str
+    line: int
+    kind: str
+    target: Definition
+
+
+def thread_target_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
+    from tracefix.recipes.thread_target import pushes_context
+
+    context = analysis(project)
+    starts_by_target: dict[int, list[Start]] = {}
+    for start in thread_starts(context):
+        if start.target.path == path:
+            starts_by_target.setdefault(id(start.target.node), []).append(start)
+    for starts in starts_by_target.values():
+        function = starts[0].target.node
+        assert isinstance(function, ast.FunctionDef)
+        if pushes_context(function):
+            continue
+        use = context.first_use(function.body, context.function_scope(path, function))
+        if use is None or use.kind != "app":
+            continue
+        kind = "timer" if all(start.kind == "timer" for start in starts) else "thread"
+        places = ", ".join(f"{start.path}:{start.line}" for start in starts)
+        yield recipe.diagnosis(
+            f"{use.describe()} needs an app context, but {function.name}() runs in a {kind} "
+            f"started at {places}, and a new thread starts without one",
+            Location(path, use.line, use.column),
+            target={"path": path, "function": function.name, "line": function.lineno},
+            starts=[{"path": s.path, "line": s.line, "kind": s.kind} for s in starts],
+        )
+
+
+def thread_starts(context: ContextAnalysis) -> list[Start]:
+    """Every start of a project function as a thread or timer, found once per project."""
+
+    def compute() -> list[Start]:
+        found: list[Start] = []
+        for path in context.python_files:
+            text = context.project.source(path) or ""
+            if "Thread" not in text and "Timer" not in text:
+                continue
+            tree = context.project.ast(path)
+            if tree is not None:
+                found.extend(_starts_in(context, path, tree.body, Scope(path)))
+        return found
+
+    return context.remember("thread_target.starts", compute)
+
+
+def _starts_in(
+    context: ContextAnalysis, path: str, body: list[ast.stmt], scope: Scope
+) -> Iterator[Start]:
+    pending: list[ast.AST] = list(body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield from _starts_in(context, path, node.body, context.function_scope(path, node))
+            pending.extend(node.decorator_list)
+            continue
+        if isinstance(node, ast.Call):
+            start = _start(context, path, node, scope)
+            if start is not None:
+                yield start
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def _start(context: ContextAnalysis, path: str, call: ast.Call, scope: Scope) -> Start | None:
+    callee = context.qualify(call.func, scope)
+    kind = THREAD_CLASSES.get(getattr(callee, "name", ""))
+    if kind is None:
+        return None
+    keyword = "target" if kind == "thread" else "function"
+    handed = next((k.value for k in call.keywords if k.arg == keyword), None)
+    if handed is None and len(call.args) > 1:
+        handed = call.args[1]
+    target = context.qualify(handed, scope) if handed is not None else None
+    if (
+        isinstance(target, Definition)
+        and isinstance(target.node, ast.FunctionDef)
+        and "." not in target.name
+    ):
+        return Start(path, call.lineno, kind, target)
+    return None

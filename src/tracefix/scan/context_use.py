@@ -1,0 +1,774 @@
+"""Where code fails outside a Flask context, read from the code alone (``ast``; nothing is run).
+
+An application context is what ``current_app``, ``g``, ``url_for``, ``render_template``,
+``jsonify`` and everything Flask-SQLAlchemy does through ``db.session``, ``db.engine``,
+``db.create_all()`` and ``Model.query`` need. ``request``, ``session`` and Flask-Login's
+``current_user`` need a request context: another cause, which the app-context recipes leave
+alone. A ``Use`` is the first expression of a block, in the order Python evaluates it, that
+needs either, found in the block itself or in the project functions it calls (names resolved
+through imports and re-exports, as ``thread_target/spawns.py`` resolves them).
+
+Timid, like the recipes: a name bound at run time, a method of an instance, a decorated function
+(``@click.command``, ``@with_appcontext``, a route), a generator, anything under
+``with x.app_context():`` and everything after an ``x.push()`` is taken to need nothing, so the
+detectors built on this stay silent where they cannot be sure.
+
+One ``ContextAnalysis`` per ``Project`` (``analysis(project)``) remembers what it has resolved,
+so every detector of one scan shares the work and every file is parsed once, by ``Project``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+import weakref
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Literal
+from typing import TypeVar
+
+from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.apps import is_main_guard
+from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.project import Project
+
+Kind = Literal["app", "request"]
+
+#: Proxies whose every attribute, item or call needs an app context.
+APP_PROXIES = frozenset(
+    {"flask.current_app", "flask.g", "flask.globals.current_app", "flask.globals.g"}
+)
+#: Proxies that need a request context (the app-context recipes leave them to other causes).
+REQUEST_PROXIES = frozenset(
+    {
+        "flask.request",
+        "flask.session",
+        "flask.globals.request",
+        "flask.globals.session",
+        "flask_login.current_user",
+        "flask_login.utils.current_user",
+    }
+)
+#: Flask functions that read ``current_app`` when called.
+APP_FUNCTIONS = frozenset(
+    f"flask.{name}"
+    for name in (
+        "url_for",
+        "render_template",
+        "render_template_string",
+        "stream_template",
+        "stream_template_string",
+        "jsonify",
+        "json.jsonify",
+        "make_response",
+        "send_file",
+        "send_from_directory",
+        "helpers.url_for",
+        "templating.render_template",
+    )
+)
+SQLALCHEMY_CLASSES = frozenset(
+    {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
+)
+#: What a ``SQLAlchemy`` instance does only in an app context (Flask-SQLAlchemy 3).
+SQLALCHEMY_CONTEXT_ATTRIBUTES = frozenset(
+    {
+        "session",
+        "engine",
+        "engines",
+        "create_all",
+        "drop_all",
+        "reflect",
+        "get_engine",
+        "paginate",
+        "get_or_404",
+        "first_or_404",
+        "one_or_404",
+    }
+)
+#: Decorators that leave a function's body as it is, so calling it runs that body.
+TRANSPARENT_DECORATORS = frozenset(
+    {"builtins.staticmethod", "builtins.classmethod", "functools.cache", "functools.lru_cache"}
+)
+
+_BUILTINS = frozenset(dir(builtins))
+_IMPORT_LINE = re.compile(r"^\s*(?:from|import)\s", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Use:
+    """An expression that fails outside a context, and, for a call, where inside it fails."""
+
+    path: str
+    line: int
+    #: 1-based, in characters.
+    column: int
+    kind: Kind
+    #: The expression as written: ``db.session``, ``current_app``, ``url_for()``, ``seed()``.
+    what: str
+    #: For a call of a project function: the use inside it that fails.
+    inner: Use | None = None
+
+    @property
+    def deepest(self) -> Use:
+        use = self
+        while use.inner is not None:
+            use = use.inner
+        return use
+
+    def describe(self) -> str:
+        """``db.session``, or ``seed()``, which reaches ``db.session`` (scripts/seed.py:8)."""
+        if self.inner is None:
+            return f"`{self.what}`"
+        deepest = self.deepest
+        return f"`{self.what}`, which reaches `{deepest.what}` ({deepest.path}:{deepest.line}),"
+
+
+@dataclass(frozen=True)
+class External:
+    """A name from outside the project: ``flask.current_app``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Module:
+    """A project module."""
+
+    path: str
+
+
+@dataclass(frozen=True, eq=False)
+class Definition:
+    """What a project file binds at module level (or a class binds): its defining statement."""
+
+    path: str
+    name: str
+    node: ast.stmt
+
+
+Target = External | Module | Definition | None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """How names resolve in a block: the module's bindings, less what a function binds itself
+    (``shadowed``), plus the imports it makes (``imports``)."""
+
+    path: str
+    shadowed: frozenset[str] = frozenset()
+    imports: tuple[tuple[str, Target], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Binding:
+    kind: Literal["import", "from", "define", "other"]
+    #: ``import``: the module bound; ``from``: the absolute module imported from.
+    module: str | None = None
+    #: ``from``: the imported name.
+    name: str | None = None
+    node: ast.stmt | None = None
+
+
+class _ContextPushed(Exception):
+    """Raised inside a walk at ``x.push()``: what follows runs in a context."""
+
+
+_Value = TypeVar("_Value")
+_ANALYSES: dict[int, tuple[weakref.ref[Project], ContextAnalysis]] = {}
+
+
+def analysis(project: Project) -> ContextAnalysis:
+    """The analysis of ``project``, shared by every detector that reads it."""
+    found = _ANALYSES.get(id(project))
+    if found is not None and found[0]() is project:
+        return found[1]
+    for key in [key for key, (ref, _) in _ANALYSES.items() if ref() is None]:
+        del _ANALYSES[key]
+    made = ContextAnalysis(project)
+    _ANALYSES[id(project)] = (weakref.ref(project), made)
+    return made
+
+
+class ContextAnalysis:
+    """Resolves names and finds the first ``Use`` of blocks, functions, scripts and imports."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.python_files = tuple(project.python_files())
+        self._bindings: dict[str, dict[str, _Binding]] = {}
+        self._functions: dict[int, Use | None] = {}
+        self._imports: dict[str, Use | None] = {}
+        self._sqlalchemy: dict[int, bool] = {}
+        self._models: dict[int, bool] = {}
+        self._imported: dict[str, bool] = {}
+        self._lines: dict[str, list[str]] = {}
+        self._memo: dict[object, object] = {}
+
+    def remember(self, key: object, compute: Callable[[], _Value]) -> _Value:
+        """``compute()`` once per analysis: for detectors' own project-wide indexes."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[return-value]
+
+    # --- what fails -------------------------------------------------------------------------
+
+    def first_use(self, statements: Sequence[ast.stmt], scope: Scope) -> Use | None:
+        """The first use in ``statements`` that needs a context, or ``None``."""
+        try:
+            return self._block(statements, scope, None)
+        except _ContextPushed:
+            return None
+
+    def function_use(self, path: str, function: ast.FunctionDef) -> Use | None:
+        """What calling ``function`` of ``path`` first needs a context for, or ``None``.
+
+        ``None`` also for a function whose call does not run its body as written: decorated
+        (bar ``staticmethod``, ``classmethod`` and caches), or a generator.
+        """
+        key = id(function)
+        if key in self._functions:
+            return self._functions[key]
+        self._functions[key] = None
+        found = None
+        if self._runs_as_written(path, function):
+            found = self.first_use(function.body, self.function_scope(path, function))
+        self._functions[key] = found
+        return found
+
+    def import_use(self, path: str) -> Use | None:
+        """The first use that importing ``path`` runs into: its module-level code, or that of
+        a project module it imports first. ``None`` when importing it needs no context."""
+        if path in self._imports:
+            return self._imports[path]
+        self._imports[path] = None
+        tree = self.project.ast(path)
+        found = None
+        if tree is not None:
+            body = [statement for statement in tree.body if not is_main_guard(statement)]
+            try:
+                found = self._block(body, Scope(path), self._imports_hook(path))
+            except _ContextPushed:
+                found = None
+        self._imports[path] = found
+        return found
+
+    def script_use(self, path: str) -> Use | None:
+        """Where ``path``, run as ``__main__`` (``python path``, ``python -m``), first needs a
+        context; ``None`` when it is not a script or it fails some other way first.
+
+        A script is a non-test file that no project file imports, or the
+        ``if __name__ == "__main__":`` block of one that some do (its module-level code then
+        runs on every import: a failure there is an import-time one, another cause). A use
+        reached only after an import whose own module-level code fails is never reached.
+        """
+        if not _may_be_script(path):
+            return None
+        tree = self.project.ast(path)
+        if tree is None or _imports_alembic(tree):
+            return None
+        hook = self._imports_hook(path)
+        scope = Scope(path)
+        try:
+            if not self.imported_by_others(path):
+                return self._block(tree.body, scope, hook)
+            outside = [statement for statement in tree.body if not is_main_guard(statement)]
+            if self._block(outside, scope, hook) is not None:
+                return None
+            guards = [statement for statement in tree.body if is_main_guard(statement)]
+            for guard in guards:
+                assert isinstance(guard, ast.If)
+                found = self._block(guard.body, scope, hook)
+                if found is not None:
+                    return found
+        except _ContextPushed:
+            return None
+        return None
+
+    def imported_by_others(self, path: str) -> bool:
+        """Whether another project file imports ``path`` (anywhere: in a function too)."""
+        if path in self._imported:
+            return self._imported[path]
+        module = self.project.module_name(path)
+        found = False
+        if module is not None:
+            last = re.compile(rf"\b{re.escape(module.rsplit('.', 1)[-1])}\b")
+            for other in self.python_files:
+                text = self.project.source(other) or ""
+                if other == path or not last.search(text) or not _IMPORT_LINE.search(text):
+                    continue
+                if module in self._modules_imported_anywhere(other):
+                    found = True
+                    break
+        self._imported[path] = found
+        return found
+
+    # --- names ------------------------------------------------------------------------------
+
+    def qualify(self, node: ast.expr, scope: Scope) -> Target:
+        """What ``node`` (a name or ``a.b.c``) refers to, or ``None`` when unsure."""
+        if isinstance(node, ast.Name):
+            for name, target in scope.imports:
+                if name == node.id:
+                    return target
+            if node.id in scope.shadowed:
+                return None
+            found = self.definition(scope.path, node.id)
+            if found is None and node.id in _BUILTINS:
+                return External(f"builtins.{node.id}")
+            return found
+        if isinstance(node, ast.Attribute):
+            return self.attribute(self.qualify(node.value, scope), node.attr)
+        return None
+
+    def attribute(self, base: Target, name: str) -> Target:
+        if isinstance(base, External):
+            return External(f"{base.name}.{name}")
+        if isinstance(base, Module):
+            module = self.project.module_name(base.path)
+            submodule = self.project.module_path(f"{module}.{name}") if module else None
+            return Module(submodule) if submodule else self.definition(base.path, name)
+        if isinstance(base, Definition) and isinstance(base.node, ast.ClassDef):
+            return self._member(base, name, depth=0)
+        return None
+
+    def definition(self, path: str, name: str, depth: int = 0) -> Target:
+        """What the module-level name ``name`` of ``path`` is, following re-exports."""
+        binding = self.bindings(path).get(name)
+        if binding is None or depth > 8:
+            return None
+        if binding.kind == "define":
+            assert binding.node is not None
+            return Definition(path, name, binding.node)
+        if binding.kind == "import":
+            return self._module_target(binding.module or "")
+        if binding.kind == "from" and binding.module and binding.name:
+            source = self.project.module_path(binding.module)
+            submodule = self.project.module_path(f"{binding.module}.{binding.name}")
+            if submodule is not None:
+                return Module(submodule)
+            if source is None:
+                return External(f"{binding.module}.{binding.name}")
+            return self.definition(source, binding.name, depth + 1)
+        return None
+
+    def bindings(self, path: str) -> dict[str, _Binding]:
+        """The names ``path`` binds at module level (its top level and the ``if``, ``try``
+        and ``with`` blocks there), each as its last binding there sets it."""
+        if path in self._bindings:
+            return self._bindings[path]
+        found: dict[str, _Binding] = {}
+        tree = self.project.ast(path)
+        if tree is not None:
+            for statement in _module_level(tree.body):
+                for name, binding in self._statement_bindings(path, statement):
+                    found[name] = binding
+        self._bindings[path] = found
+        return found
+
+    def function_scope(self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Scope:
+        """The scope of ``function``'s body: its parameters and local names hide the module's."""
+        shadowed: set[str] = set(_parameters(function.args))
+        declared_global: set[str] = set()
+        imports: list[tuple[str, Target]] = []
+        for node in _own_nodes(function.body):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                for name, binding in self._statement_bindings(path, node):
+                    imports.append((name, self._binding_target(path, name, binding)))
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                shadowed.add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                shadowed.add(node.name)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                shadowed.add(node.name)
+            elif isinstance(node, ast.Global):
+                declared_global.update(node.names)
+        return Scope(path, frozenset(shadowed - declared_global), tuple(reversed(imports)))
+
+    def is_sqlalchemy(self, target: Target) -> bool:
+        """Whether ``target`` is a module-level ``SQLAlchemy(...)`` instance."""
+        if not isinstance(target, Definition):
+            return False
+        key = id(target.node)
+        if key not in self._sqlalchemy:
+            self._sqlalchemy[key] = False
+            value = (
+                target.node.value if isinstance(target.node, ast.Assign | ast.AnnAssign) else None
+            )
+            made = isinstance(value, ast.Call) and self.qualify(value.func, Scope(target.path))
+            self._sqlalchemy[key] = isinstance(made, External) and made.name in SQLALCHEMY_CLASSES
+        return self._sqlalchemy[key]
+
+    def is_model(self, target: Target) -> bool:
+        """Whether ``target`` is a class built on a ``SQLAlchemy`` instance's ``Model``."""
+        if not isinstance(target, Definition) or not isinstance(target.node, ast.ClassDef):
+            return False
+        key = id(target.node)
+        if key not in self._models:
+            self._models[key] = False
+            scope = Scope(target.path)
+            self._models[key] = any(
+                (
+                    isinstance(base, ast.Attribute)
+                    and base.attr == "Model"
+                    and self.is_sqlalchemy(self.qualify(base.value, scope))
+                )
+                or self.is_model(self.qualify(base, scope))
+                for base in target.node.bases
+            )
+        return self._models[key]
+
+    def column(self, path: str, line: int, col_offset: int) -> int:
+        """The 1-based character column of a node's UTF-8 ``col_offset``."""
+        if path not in self._lines:
+            self._lines[path] = (self.project.source(path) or "").splitlines()
+        lines = self._lines[path]
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        if text.isascii():
+            return col_offset + 1
+        return len(text.encode("utf-8")[:col_offset].decode("utf-8", "ignore")) + 1
+
+    # --- walking blocks ---------------------------------------------------------------------
+
+    def _block(
+        self,
+        statements: Sequence[ast.stmt],
+        scope: Scope,
+        on_import: Callable[[ast.Import | ast.ImportFrom], Use | None] | None,
+    ) -> Use | None:
+        for statement in statements:
+            found = self._statement(statement, scope, on_import)
+            if found is not None:
+                return found
+        return None
+
+    def _statement(
+        self,
+        statement: ast.stmt,
+        scope: Scope,
+        on_import: Callable[[ast.Import | ast.ImportFrom], Use | None] | None,
+    ) -> Use | None:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return None
+        if isinstance(statement, ast.With | ast.AsyncWith) and any(
+            is_context_call(item.context_expr) for item in statement.items
+        ):
+            return None
+        if _is_push(statement):
+            raise _ContextPushed
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            return on_import(statement) if on_import is not None else None
+        for part in _statement_parts(statement):
+            if isinstance(part, list):
+                found = self._block(part, scope, on_import)
+            else:
+                found = self._expression(part, scope)
+            if found is not None:
+                return found
+        return None
+
+    def _expression(self, root: ast.expr, scope: Scope) -> Use | None:
+        pending: list[ast.AST] = [root]
+        while pending:
+            node = pending.pop()
+            found = self._use_at(node, scope)
+            if found is not None:
+                return found
+            pending.extend(reversed(_evaluated_children(node)))
+        return None
+
+    def _use_at(self, node: ast.AST, scope: Scope) -> Use | None:
+        if isinstance(node, ast.Attribute | ast.Subscript):
+            base = self.qualify(node.value, scope)
+            if isinstance(base, External):
+                kind: Kind | None = (
+                    "app"
+                    if base.name in APP_PROXIES
+                    else "request"
+                    if base.name in REQUEST_PROXIES
+                    else None
+                )
+                if kind is not None:
+                    return self._use(scope.path, node, kind, _text(node.value))
+            if isinstance(node, ast.Attribute) and isinstance(base, Definition):
+                if node.attr in SQLALCHEMY_CONTEXT_ATTRIBUTES and self.is_sqlalchemy(base):
+                    return self._use(scope.path, node, "app", f"{_text(node.value)}.{node.attr}")
+                if node.attr == "query" and self.is_model(base):
+                    return self._use(scope.path, node, "app", f"{_text(node.value)}.query")
+        elif isinstance(node, ast.Call):
+            target = self.qualify(node.func, scope)
+            if isinstance(target, External) and target.name in APP_FUNCTIONS:
+                return self._use(scope.path, node, "app", f"{_text(node.func)}()")
+            if isinstance(target, Definition) and isinstance(target.node, ast.FunctionDef):
+                inner = self.function_use(target.path, target.node)
+                if inner is not None:
+                    use = self._use(scope.path, node, inner.kind, f"{_text(node.func)}()")
+                    return Use(use.path, use.line, use.column, use.kind, use.what, inner)
+        return None
+
+    def _use(self, path: str, node: ast.AST, kind: Kind, what: str) -> Use:
+        line = getattr(node, "lineno", 1)
+        return Use(path, line, self.column(path, line, getattr(node, "col_offset", 0)), kind, what)
+
+    def _imports_hook(self, path: str) -> Callable[[ast.Import | ast.ImportFrom], Use | None]:
+        def on_import(statement: ast.Import | ast.ImportFrom) -> Use | None:
+            for module in self._modules_run_by(path, statement):
+                file = self.project.module_path(module)
+                if file is not None and file != path:
+                    found = self.import_use(file)
+                    if found is not None:
+                        return found
+            return None
+
+        return on_import
+
+    def _modules_run_by(self, path: str, statement: ast.Import | ast.ImportFrom) -> list[str]:
+        """The modules, parent packages first, that ``statement`` runs when it imports."""
+        modules: list[str] = []
+        if isinstance(statement, ast.Import):
+            names = [alias.name for alias in statement.names]
+        else:
+            base = self.project.absolute_module(path, statement.module, statement.level)
+            if base is None:
+                return []
+            names = [base] + [f"{base}.{alias.name}" for alias in statement.names]
+        for name in names:
+            parts = name.split(".")
+            modules.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
+        return list(dict.fromkeys(modules))
+
+    def _modules_imported_anywhere(self, path: str) -> set[str]:
+        def compute() -> set[str]:
+            tree = self.project.ast(path)
+            found: set[str] = set()
+            if tree is not None:
+                for statement in _all_statements(tree.body):
+                    if isinstance(statement, ast.Import | ast.ImportFrom):
+                        found.update(self._modules_run_by(path, statement))
+            return found
+
+        return self.remember(("imports", path), compute)
+
+    def _statement_bindings(self, path: str, statement: ast.stmt) -> Iterator[tuple[str, _Binding]]:
+        if isinstance(statement, ast.Import):
+            for alias in statement.names:
+                if alias.asname:
+                    yield alias.asname, _Binding("import", alias.name)
+                else:
+                    top = alias.name.split(".")[0]
+                    yield top, _Binding("import", top)
+        elif isinstance(statement, ast.ImportFrom):
+            module = self.project.absolute_module(path, statement.module, statement.level)
+            for alias in statement.names:
+                if alias.name != "*":
+                    yield alias.asname or alias.name, _Binding("from", module, alias.name)
+        elif isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield statement.name, _Binding("define", node=statement)
+        elif isinstance(statement, ast.Assign | ast.AnnAssign):
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            simple = len(targets) == 1 and isinstance(targets[0], ast.Name)
+            for target in targets:
+                for node in ast.walk(target):
+                    if isinstance(node, ast.Name):
+                        yield node.id, _Binding("define" if simple else "other", node=statement)
+        else:
+            for name in _stored_names(statement):
+                yield name, _Binding("other")
+
+    def _binding_target(self, path: str, name: str, binding: _Binding) -> Target:
+        if binding.kind == "import":
+            return self._module_target(binding.module or "")
+        if binding.kind == "from" and binding.module and binding.name:
+            submodule = self.project.module_path(f"{binding.module}.{binding.name}")
+            if submodule is not None:
+                return Module(submodule)
+            source = self.project.module_path(binding.module)
+            if source is None:
+                return External(f"{binding.module}.{binding.name}")
+            return self.definition(source, binding.name)
+        return None
+
+    def _module_target(self, module: str) -> Target:
+        path = self.project.module_path(module)
+        return Module(path) if path is not None else External(module)
+
+    def _member(self, cls: Definition, name: str, depth: int) -> Target:
+        """A method or nested name of the project class ``cls``, looked up in its bases too."""
+        assert isinstance(cls.node, ast.ClassDef)
+        for statement in cls.node.body:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if statement.name == name:
+                    return Definition(cls.path, f"{cls.name}.{name}", statement)
+        if depth > 5:
+            return None
+        for base in cls.node.bases:
+            parent = self.qualify(base, Scope(cls.path))
+            if isinstance(parent, Definition) and isinstance(parent.node, ast.ClassDef):
+                found = self._member(parent, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
+    def _runs_as_written(self, path: str, function: ast.FunctionDef) -> bool:
+        scope = Scope(path)
+        for decorator in function.decorator_list:
+            target = self.qualify(decorator, scope)
+            if isinstance(decorator, ast.Call):
+                target = self.qualify(decorator.func, scope)
+            if not (isinstance(target, External) and target.name in TRANSPARENT_DECORATORS):
+                return False
+        return not any(
+            isinstance(node, ast.Yield | ast.YieldFrom) for node in _own_nodes(function.body)
+        )
+
+
+def _may_be_script(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return path.endswith(".py") and name != "__init__.py" and not is_test_path(path)
+
+
+def _imports_alembic(tree: ast.Module) -> bool:
+    """Alembic's ``env.py`` runs under ``flask db``, which has pushed the context it reads."""
+    return any(
+        (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "alembic")
+        or (
+            isinstance(node, ast.Import)
+            and any(a.name.split(".")[0] == "alembic" for a in node.names)
+        )
+        for node in tree.body
+    )
+
+
+def _is_push(statement: ast.stmt) -> bool:
+    """``<anything>.push()`` as a statement: timidly, any push may push a context."""
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.func.attr == "push"
+    )
+
+
+def _statement_parts(statement: ast.stmt) -> Iterator[ast.expr | list[ast.stmt]]:
+    """The expressions and nested blocks of ``statement``, in the order they run."""
+    if isinstance(statement, ast.Assign):
+        yield statement.value
+        yield from statement.targets
+        return
+    if isinstance(statement, ast.AnnAssign):
+        if statement.value is not None:
+            yield statement.value
+            yield statement.target
+        return
+    for _, value in ast.iter_fields(statement):
+        items = value if isinstance(value, list) else [value]
+        if items and isinstance(items[0], ast.stmt):
+            yield items
+            continue
+        for item in items:
+            if isinstance(item, ast.expr):
+                yield item
+            elif isinstance(item, ast.withitem):
+                yield item.context_expr
+            elif isinstance(item, ast.ExceptHandler):
+                if item.type is not None:
+                    yield item.type
+                yield item.body
+            elif isinstance(item, ast.match_case):
+                if item.guard is not None:
+                    yield item.guard
+                yield item.body
+
+
+def _evaluated_children(node: ast.AST) -> list[ast.AST]:
+    """The children of ``node`` Python evaluates when it evaluates ``node``, in order."""
+    if isinstance(node, ast.Lambda):
+        return [d for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None]
+    if isinstance(node, ast.GeneratorExp):
+        return [node.generators[0].iter]
+    if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp):
+        first, *rest = node.generators
+        body: list[ast.AST] = (
+            [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        )
+        return [first.iter, *first.ifs, *rest, *body]
+    if isinstance(node, ast.NamedExpr):
+        return [node.value]
+    if isinstance(node, ast.expr_context | ast.operator | ast.boolop | ast.unaryop | ast.cmpop):
+        return []
+    return list(ast.iter_child_nodes(node))
+
+
+def _module_level(statements: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    """Statements that run at module level: the top level and its ``if``/``try``/``with``."""
+    for statement in statements:
+        yield statement
+        if isinstance(statement, ast.If):
+            yield from _module_level(statement.body + statement.orelse)
+        elif isinstance(statement, ast.Try | ast.TryStar):
+            yield from _module_level(statement.body)
+            for handler in statement.handlers:
+                yield from _module_level(handler.body)
+            yield from _module_level(statement.orelse + statement.finalbody)
+        elif isinstance(statement, ast.With):
+            yield from _module_level(statement.body)
+
+
+def _all_statements(statements: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, in every block, functions and classes included (no expressions)."""
+    pending = list(reversed(statements))
+    while pending:
+        statement = pending.pop()
+        yield statement
+        for _, value in ast.iter_fields(statement):
+            if isinstance(value, list) and value:
+                if isinstance(value[0], ast.stmt):
+                    pending.extend(reversed(value))
+                elif isinstance(value[0], ast.ExceptHandler | ast.match_case):
+                    for item in reversed(value):
+                        pending.extend(reversed(item.body))
+
+
+def _own_nodes(statements: Sequence[ast.stmt]) -> Iterator[ast.AST]:
+    """The nodes of a body, not descending into nested functions, classes or lambdas (whose
+    own nodes are yielded, so their names count as bound here)."""
+    pending: list[ast.AST] = list(reversed(statements))
+    while pending:
+        node = pending.pop()
+        yield node
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            pending.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _stored_names(statement: ast.stmt) -> Iterator[str]:
+    targets: list[ast.AST] = []
+    if isinstance(statement, ast.AugAssign | ast.For | ast.AsyncFor):
+        targets = [statement.target]
+    elif isinstance(statement, ast.With | ast.AsyncWith):
+        targets = [item.optional_vars for item in statement.items if item.optional_vars]
+    for target in targets:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                yield node.id
+
+
+def _parameters(arguments: ast.arguments) -> Iterator[str]:
+    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+        yield arg.arg
+    for star in (arguments.vararg, arguments.kwarg):
+        if star is not None:
+            yield star.arg
+
+
+def _text(node: ast.expr) -> str:
+    """``node`` as written, for messages: a dotted name, or ``ast.unparse``'s short form."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_text(node.value)}.{node.attr}"
+    text = ast.unparse(node)
+    return text if len(text) <= 40 else text[:37] + "..."
