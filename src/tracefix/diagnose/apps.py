@@ -217,6 +217,56 @@ def pushes_app_context(statements: list[ast.stmt]) -> bool:
     return _pushes_before(statements)
 
 
+def app_name_at(project: Project, path: str, line: int) -> str | None:
+    """A name bound to the project's Flask app where ``line`` of ``path`` runs, or ``None``.
+
+    Inside a top-level function: a local bound before ``line`` to ``Flask(...)`` or a factory
+    call (``app = create_app()`` in ``create_app`` itself, or in a worker's ``main``), or a
+    parameter annotated ``Flask``; else the module's app (``app_name_in_scope``) unless a
+    parameter or a local hides it. Outside functions: the module's app bound before ``line``.
+    A fix that hands the app to code run later (a job, an exit handler) passes this name.
+    """
+    tree = project.ast(path)
+    if tree is None:
+        return None
+    function = next(
+        (
+            node
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.lineno <= line <= (node.end_lineno or node.lineno)
+        ),
+        None,
+    )
+    if function is None:
+        return app_name_in_scope(project, path, before_line=line)
+    index = _Index(project)
+    flask = index.flask_names(path)
+    module_app = app_name_in_scope(project, path, before_line=function.lineno)
+    bound: dict[str, bool] = {}
+    arguments = function.args
+    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+        bound[arg.arg] = arg.annotation is not None and flask.is_class(arg.annotation)
+    for star in (arguments.vararg, arguments.kwarg):
+        if star is not None:
+            bound[star.arg] = False
+    statements = sorted(
+        (
+            node
+            for node in _walk_own_body(function)  # type: ignore[arg-type]
+            if isinstance(node, ast.stmt) and node.lineno < line
+        ),
+        key=lambda node: (node.lineno, node.col_offset),
+    )
+    for statement in statements:
+        for name, is_app in index.bindings(path, statement):
+            bound[name] = is_app
+    names = [name for name, is_app in bound.items() if is_app]
+    if names:
+        return names[-1]
+    return module_app if module_app is not None and module_app not in bound else None
+
+
 # --- the project index --------------------------------------------------------------------
 
 

@@ -1,0 +1,11 @@
+from newsletter import db
+
+
+class Subscriber(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(120), unique=True, nullable=False)
+
+
+class Digest(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    recipients = db.Column(db.Integer, nullable=False)

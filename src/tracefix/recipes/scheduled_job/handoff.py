@@ -1,0 +1,1012 @@
+"""Functions a project hands to something that calls them later, with no Flask context.
+
+A scheduler (APScheduler, Flask-APScheduler, ``schedule``), ``atexit``, ``signal``, a greenlet
+library (gevent, eventlet) or a process (``multiprocessing``, ``ProcessPoolExecutor``) calls the
+function it was given on its own: in a scheduler thread, at exit, between two bytecodes of the
+main thread, in a new greenlet, in another process. None of these has a Flask context. CTX113 to
+CTX116 find the function from the event's frames (the runner's frame, then the project's), then
+read the project here: every reference to the function, each a *handoff* to one of those
+runners, a direct call, or another use.
+
+Names are resolved as Python binds them, from the code alone (imports, aliases, re-exports,
+``module.function``), and objects by what made them: ``scheduler = BackgroundScheduler()`` here
+or in the module it is imported from, ``with ctx.Pool(4) as pool:`` after
+``ctx = multiprocessing.get_context("spawn")``. Whatever cannot be followed (``self.scheduler``,
+an object handed in as a parameter) is not a handoff, so a fix that needs every reference to be
+one skips: a wrong patch is worse than none.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper
+from libcst.metadata import PositionProvider
+
+from tracefix.diagnose.apps import app_name_at
+from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.project import Project
+from tracefix.event import Frame
+from tracefix.patch import FileChange
+from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import add_imports
+from tracefix.recipes._codemod import statement_chain
+from tracefix.recipes.thread_target import runs_in_app_context
+from tracefix.recipes.thread_target.fix import add_first_parameter
+from tracefix.recipes.thread_target.fix import wrap_body
+from tracefix.recipes.thread_target.spawns import Reference
+from tracefix.recipes.thread_target.spawns import bound_name
+
+#: The parameter a fix gives a function to receive the app, when it passes the app along.
+APP_PARAMETER = "app"
+#: The longest line a fix writes without breaking a call over several lines (black's default).
+MAX_LINE = 88
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one kind of call hands a function over."""
+
+    runner: str
+    #: Where the function is among the positional arguments, and its keyword.
+    position: int
+    keyword: str | None
+    #: How an extra first argument reaches the function: ``"after"`` (a positional argument
+    #: right after it, as ``atexit.register(f, *args)``), ``"args"`` (APScheduler's ``args=``),
+    #: or ``None`` when it cannot.
+    passing: str | None
+
+
+#: Module-level callables that hand a function over, by qualified name.
+FUNCTION_HANDOFFS: dict[str, Spec] = {
+    "atexit.register": Spec("atexit", 0, None, "after"),
+    "signal.signal": Spec("signal", 1, "handler", None),
+    **{
+        f"{prefix}.{name}": Spec("greenlet", position, None, "after")
+        for prefix in ("gevent", "gevent.Greenlet", "gevent.greenlet.Greenlet")
+        for name, position in (("spawn", 0), ("spawn_later", 1), ("spawn_raw", 0))
+    },
+    "gevent.Greenlet": Spec("greenlet", 0, "run", "after"),
+    "gevent.greenlet.Greenlet": Spec("greenlet", 0, "run", "after"),
+    **{
+        f"{prefix}.{name}": Spec("greenlet", position, None, "after")
+        for prefix in ("eventlet", "eventlet.greenthread")
+        for name, position in (("spawn", 0), ("spawn_n", 0), ("spawn_after", 1))
+    },
+    "multiprocessing.Process": Spec("process", 1, "target", None),
+    "multiprocessing.context.Process": Spec("process", 1, "target", None),
+}
+
+#: What a call of these makes, by qualified name: the object's kind, for its methods below.
+CONSTRUCTORS: dict[str, str] = {
+    **{
+        f"apscheduler.schedulers.{module}.{name}": "apscheduler"
+        for module, name in (
+            ("background", "BackgroundScheduler"),
+            ("blocking", "BlockingScheduler"),
+            ("asyncio", "AsyncIOScheduler"),
+            ("gevent", "GeventScheduler"),
+            ("tornado", "TornadoScheduler"),
+            ("twisted", "TwistedScheduler"),
+            ("qt", "QtScheduler"),
+        )
+    },
+    "flask_apscheduler.APScheduler": "flask_apscheduler",
+    "flask_apscheduler.scheduler.APScheduler": "flask_apscheduler",
+    "schedule.Scheduler": "schedule",
+    "multiprocessing.Pool": "pool",
+    "multiprocessing.pool.Pool": "pool",
+    "multiprocessing.get_context": "mp_context",
+    "concurrent.futures.ProcessPoolExecutor": "process_pool",
+    "concurrent.futures.process.ProcessPoolExecutor": "process_pool",
+    "gevent.pool.Pool": "gevent_pool",
+    "gevent.pool.Group": "gevent_pool",
+    "eventlet.GreenPool": "eventlet_pool",
+    "eventlet.greenpool.GreenPool": "eventlet_pool",
+}
+#: ``ctx.Pool(...)`` on a ``multiprocessing.get_context()`` makes a pool.
+MADE_BY_METHOD: dict[tuple[str, str], str] = {("mp_context", "Pool"): "pool"}
+
+_POOL_METHODS = (
+    "map",
+    "map_async",
+    "imap",
+    "imap_unordered",
+    "starmap",
+    "starmap_async",
+    "apply",
+    "apply_async",
+)
+#: Methods that hand a function over, by the kind of their object and their name.
+METHOD_HANDOFFS: dict[tuple[str, str], Spec] = {
+    ("apscheduler", "add_job"): Spec("apscheduler", 0, "func", "args"),
+    ("flask_apscheduler", "add_job"): Spec("flask_apscheduler", 1, "func", "args"),
+    ("mp_context", "Process"): Spec("process", 1, "target", None),
+    **{("pool", name): Spec("pool", 0, "func", None) for name in _POOL_METHODS},
+    ("process_pool", "submit"): Spec("pool", 0, "fn", None),
+    ("process_pool", "map"): Spec("pool", 0, "fn", None),
+    **{
+        (kind, name): Spec("greenlet", 0, None, "after")
+        for kind, names in (
+            ("gevent_pool", ("spawn", "apply_async")),
+            ("eventlet_pool", ("spawn", "spawn_n")),
+        )
+        for name in names
+    },
+}
+#: Decorators that hand the decorated function over: methods of an object of a kind, and
+#: module-level callables.
+METHOD_DECORATORS: dict[tuple[str, str], str] = {
+    ("apscheduler", "scheduled_job"): "apscheduler",
+    ("flask_apscheduler", "task"): "flask_apscheduler",
+}
+FUNCTION_DECORATORS: dict[str, str] = {"atexit.register": "atexit", "schedule.repeat": "schedule"}
+#: ``schedule.every(...).minutes.do(job, *args)``: the function is the first argument of ``do``.
+SCHEDULE_DO = Spec("schedule", 0, "job_func", "after")
+
+#: What a function reads that needs an app context (Flask's, by qualified name).
+APP_CONTEXT_GLOBALS = frozenset(
+    {
+        "flask.current_app",
+        "flask.g",
+        "flask.url_for",
+        "flask.render_template",
+        "flask.render_template_string",
+        "flask.stream_template",
+        "flask.jsonify",
+        "flask.abort",
+        "flask.send_file",
+    }
+)
+#: What a function reads that belongs to a request: an app context does not bring it back.
+REQUEST_GLOBALS = {
+    "flask.request": "request",
+    "flask.session": "session",
+    "flask.flash": "flash",
+    "flask.get_flashed_messages": "get_flashed_messages",
+    "flask_login.current_user": "current_user",
+}
+#: Attributes of a Flask-SQLAlchemy ``db`` that need an app context.
+SQLALCHEMY_CONTEXT_ATTRIBUTES = frozenset(
+    {"session", "engine", "engines", "create_all", "drop_all", "reflect", "paginate", "metadatas"}
+)
+SQLALCHEMY_CLASSES = frozenset(
+    {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
+)
+#: Decorators that give a function a context of its own, so it is not a bare handoff target.
+CONTEXT_DECORATORS = frozenset(
+    {
+        "copy_current_request_context",
+        "copy_current_app_context",
+        "with_appcontext",
+        "stream_with_context",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """A name bound by an assignment (or ``with ... as name``): the value, to tell what made the
+    object, and the qualified name when the binding is a module's global."""
+
+    value: ast.expr
+    qualified: str | None = None
+
+
+#: What each name of a scope refers to: a qualified name (imports, definitions), an assigned
+#: value, or ``None`` when unknown.
+Scope = dict[str, "str | Assigned | None"]
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """One reference to the function: a handoff to a runner, a direct call, or another use."""
+
+    path: str
+    line: int
+    #: 0-based, as ``ast`` counts: the start of the call, decorator or string.
+    column: int
+    #: The runner (``"apscheduler"``, ``"atexit"``, ``"greenlet"``...), ``"call"`` for a
+    #: direct call, ``"other"`` for any other use.
+    runner: str
+    #: ``"argument"`` (handed to a call), ``"decorator"``, ``"string"`` (``"pkg.jobs:sync"``,
+    #: APScheduler's textual reference), or ``""`` for a call or another use.
+    form: str
+    #: The top-level function the reference sits directly in, if any.
+    function: str | None
+    module_level: bool
+    #: How an extra first argument reaches the function from here (see ``Spec.passing``).
+    passing: str | None = None
+    #: The source text of the object the function is handed to (``scheduler``), if any.
+    receiver: str | None = None
+    #: Where the function is among the call's positional arguments.
+    position: int = 0
+    #: Where the call, decorator or string ends (line, 0-based column after it).
+    end: tuple[int, int] = (0, 0)
+
+    @property
+    def is_handoff(self) -> bool:
+        return self.runner not in ("call", "other")
+
+    def as_reference(self) -> Reference:
+        """This handoff as CTX103 reads a thread start (to ask whether it runs in a context)."""
+        return Reference(self.path, self.line, "thread", self.function, self.module_level)
+
+
+def references(project: Project, path: str, name: str) -> list[Handoff]:
+    """Every reference, in any project file, to the top-level function ``name`` of ``path``."""
+    module = project.module_name(path)
+    if module is None:
+        return []
+    wanted = f"{module}.{name}"
+    found: list[Handoff] = []
+    for file in project.python_files():
+        source = project.source(file) or ""
+        if name not in source:
+            continue
+        tree = project.ast(file)
+        if tree is not None:
+            found.extend(_Walker(project, file, wanted).run(tree))
+    return sorted(found, key=lambda h: (h.path, h.line, h.column))
+
+
+def handed_frame(
+    frames: Sequence[Frame], project: Project, runners: Iterable[tuple[str, str]]
+) -> Frame | None:
+    """The project frame the last runner frame called, or ``None``.
+
+    ``runners`` are (file suffix, function) pairs such as ``("apscheduler/executors/base.py",
+    "run_job")``; a function matches by its last dotted parts, since compiled gevent names its
+    frames ``gevent._gevent_cgreenlet.Greenlet.run`` under the path ``src/gevent/greenlet.py``.
+    A runner frame is never a project file; the frames between it and the project's must be
+    library frames too.
+    """
+    wanted = tuple(runners)
+    found: Frame | None = None
+    for index, frame in enumerate(frames):
+        if not _is_runner_frame(frame, project, wanted):
+            continue
+        for after in frames[index + 1 :]:
+            if project.source(after.filename) is not None:
+                found = after if after.in_app else None
+                break
+            if _is_runner_frame(after, project, wanted):
+                break
+    return found
+
+
+def target_function(project: Project, frame: Frame) -> ast.FunctionDef | None:
+    """The top-level function ``frame`` ran, if the project still has it around that line."""
+    if frame.lineno is None:
+        return None
+    function = project.function(frame.filename, frame.function)
+    if function is None:
+        return None
+    if not function.lineno <= frame.lineno <= (function.end_lineno or function.lineno):
+        return None
+    return function
+
+
+def pushes_context(function: ast.FunctionDef) -> bool:
+    """Whether ``function``'s body is (partly) a ``with <app>.app_context():`` block."""
+    return any(
+        isinstance(statement, ast.With)
+        and any(is_context_call(item.context_expr) for item in statement.items)
+        for statement in function.body
+    )
+
+
+def has_context_decorator(function: ast.FunctionDef) -> bool:
+    """Whether a decorator such as ``copy_current_request_context`` gives it a context."""
+    return any(_last_name(decorator) in CONTEXT_DECORATORS for decorator in function.decorator_list)
+
+
+def failing_line_has_context(project: Project, frame: Frame) -> bool:
+    return frame.lineno is not None and inside_app_context(project, frame.filename, frame.lineno)
+
+
+def request_reads(project: Project, path: str, function: ast.FunctionDef) -> list[str]:
+    """The request globals ``function`` reads (``request``, ``session``...), sorted."""
+    return sorted(
+        {
+            REQUEST_GLOBALS[q]
+            for q in qualified_reads(project, path, function)
+            if q in REQUEST_GLOBALS
+        }
+    )
+
+
+def qualified_reads(project: Project, path: str, function: ast.FunctionDef) -> set[str]:
+    """The qualified names of what ``function``'s body reads (``flask.current_app``...)."""
+    return {qualified for qualified, _node in _reads(project, path, function)}
+
+
+def first_context_use(project: Project, path: str, function: ast.FunctionDef) -> ast.expr | None:
+    """The first expression in ``function`` that needs an app context, or ``None``.
+
+    Flask's ``current_app``, ``g``, ``url_for``, ``render_template``...; a Flask-SQLAlchemy
+    ``db``'s ``session``, ``engine``, ``create_all``...; a model's ``query``. Only what the
+    function itself reads: what the functions it calls need is not followed.
+    """
+    walker = _Walker(project, path, "")
+    uses: list[ast.expr] = []
+    for qualified, node in _reads(project, path, function):
+        if qualified in APP_CONTEXT_GLOBALS:
+            uses.append(node)
+        elif isinstance(node, ast.Attribute) and _needs_context_through_sqlalchemy(
+            walker, node, qualified
+        ):
+            uses.append(node)
+    return min(uses, key=lambda node: (node.lineno, node.col_offset), default=None)
+
+
+def wrap_with_app(project: Project, path: str, name: str, app: str) -> FileChange:
+    """``path`` with the body of ``name`` under ``with <app>.app_context():``."""
+    module = wrap_body(project.cst(path), name, app)
+    return FileChange(path, project.source(path), module.code)
+
+
+def pass_app(
+    project: Project, path: str, function: ast.FunctionDef, sites: dict[Handoff, str]
+) -> tuple[FileChange, ...]:
+    """Hand each site's app (``sites``: handoff -> the app's expression there) to the function,
+    which gets ``app`` as its first parameter and its body under ``with app.app_context():``."""
+    name = function.name
+    if function.decorator_list:
+        raise SkipFix(f"{name}() is decorated, so a new first parameter may not reach it")
+    if APP_PARAMETER in _all_names(function):
+        raise SkipFix(f"{name}() already uses the name {APP_PARAMETER!r}")
+    edited: dict[str, cst.Module] = {}
+    for site_path in sorted({site.path for site in sites}):
+        module = project.cst(site_path)
+        here = sorted((s for s in sites if s.path == site_path), key=lambda s: (s.line, s.column))
+        shift = 0
+        for site in here:
+            expression = sites[site]
+            if expression.startswith("current_app."):
+                module, expression, added = _with_current_app(project, module, site)
+                shift += added
+            module = pass_app_at(module, site, expression, shift)
+        edited[site_path] = module
+    module = edited.get(path) or project.cst(path)
+    module = add_first_parameter(module, name, APP_PARAMETER)
+    edited[path] = wrap_body(module, name, APP_PARAMETER)
+    return tuple(FileChange(p, project.source(p), m.code) for p, m in sorted(edited.items()))
+
+
+def app_at_site(project: Project, site: Handoff, *, current_app: bool = False) -> str | None:
+    """The expression of the running app at ``site``: a name the code there binds to it, else
+    (with ``current_app``) ``current_app._get_current_object()`` when the site runs in an app
+    context (a view, a request hook, a ``with app.app_context():`` block...)."""
+    name = app_name_at(project, site.path, site.line)
+    if name is not None:
+        return name
+    if current_app and runs_in_app_context(project, site.as_reference()):
+        return "current_app._get_current_object()"
+    return None
+
+
+def pass_app_at(module: cst.Module, site: Handoff, app: str, shift: int = 0) -> cst.Module:
+    """``module`` with ``app`` handed to the function at ``site`` as its first argument."""
+    call = _call_at(module, (site.line + shift, site.column), (site.end[0] + shift, site.end[1]))
+    value = cst.parse_expression(app)
+    arguments = list(call.args)
+    if site.passing == "after":
+        index = _handed_index(call, site)
+        if any(arg.star for arg in arguments[: index + 1]):
+            raise SkipFix(f"the call at {site.path}:{site.line} unpacks its arguments")
+        handed = arguments[index]
+        comma = handed.comma if isinstance(handed.comma, cst.Comma) else cst.MaybeSentinel.DEFAULT
+        arguments[index] = handed.with_changes(comma=_comma_after(handed.comma))
+        arguments.insert(index + 1, cst.Arg(value, comma=comma))
+    elif site.passing == "args":
+        if any(arg.star for arg in arguments):
+            raise SkipFix(f"the call at {site.path}:{site.line} unpacks its arguments")
+        arguments = _prepend_to_args(arguments, value, site)
+    else:
+        raise SkipFix(f"the app cannot be passed through the call at {site.path}:{site.line}")
+    return _replace_call(module, call, call.with_changes(args=arguments), site.line + shift)
+
+
+def location_of(path: str, node: ast.expr) -> Location:
+    return Location(path, node.lineno, node.col_offset + 1)
+
+
+def runs_in_context(project: Project, site: Handoff) -> bool:
+    return runs_in_app_context(project, site.as_reference())
+
+
+def uses_persistent_jobstore(project: Project) -> bool:
+    """Whether the project may keep jobs in a persistent store, where arguments are pickled
+    (so the app cannot be one): any mention of a job store counts."""
+    return any(
+        "jobstore" in (project.source(path) or "").lower() for path in project.python_files()
+    )
+
+
+def module_names_of_kind(project: Project, path: str, kind: str) -> list[str]:
+    """The module-level names of ``path`` bound to an object of ``kind`` (``"flask_apscheduler"``
+    for ``scheduler = APScheduler()`` here or ``from app.extensions import scheduler``)."""
+    tree = project.ast(path)
+    if tree is None:
+        return []
+    walker = _Walker(project, path, "")
+    scope = walker.scope_of(tree.body, module_level=True)
+    return sorted(
+        name for name in scope if walker.kind_of(ast.Name(id=name, ctx=ast.Load()), scope) == kind
+    )
+
+
+def describe(sites: Sequence[Handoff]) -> str:
+    return ", ".join(f"{site.path}:{site.line}" for site in sites)
+
+
+# --- reading code -------------------------------------------------------------------------
+
+
+class _Walker:
+    """Walks one file scope by scope, reporting references to ``wanted``."""
+
+    def __init__(self, project: Project, path: str, wanted: str) -> None:
+        self.project = project
+        self.path = path
+        self.wanted = wanted
+        self.module = project.module_name(path) or ""
+        self.found: list[Handoff] = []
+        module, _, name = wanted.rpartition(".")
+        self.textual = f"{module}:{name}" if module else None
+        self._module_scopes: dict[str, Scope] = {}
+
+    def run(self, tree: ast.Module) -> list[Handoff]:
+        scope = self.scope_of(tree.body, module_level=True)
+        for statement in tree.body:
+            self._visit(statement, scope, function=None, depth=0)
+        return self.found
+
+    def scope_of(
+        self,
+        body: list[ast.stmt],
+        arguments: ast.arguments | None = None,
+        *,
+        module_level: bool = False,
+    ) -> Scope:
+        """What each name bound in a scope refers to: a qualified name (imports, definitions),
+        the expression last assigned to it, or ``None`` when unknown."""
+        scope: Scope = {}
+        if arguments is not None:
+            for arg in _all_arguments(arguments):
+                scope[arg] = None
+        for node in _own_nodes(body):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        scope[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        scope[top] = top
+            elif isinstance(node, ast.ImportFrom):
+                source = self.project.absolute_module(self.path, node.module, node.level)
+                for alias in node.names:
+                    if alias.name != "*":
+                        scope[alias.asname or alias.name] = (
+                            f"{source}.{alias.name}" if source else None
+                        )
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                scope[node.name] = f"{self.module}.{node.name}" if module_level else None
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target = node.targets[0]
+                if isinstance(target, ast.Name):
+                    scope[target.id] = self._assigned(node.value, target.id, module_level)
+                else:
+                    for name in _stored_names(target):
+                        scope[name] = None
+            elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+                name = node.optional_vars.id
+                scope[name] = self._assigned(node.context_expr, name, module_level)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                if not isinstance(scope.get(node.id), Assigned):
+                    scope[node.id] = None
+            elif isinstance(node, ast.Global | ast.Nonlocal):
+                for name in node.names:
+                    scope.pop(name, None)
+        return scope
+
+    def _assigned(self, value: ast.expr, name: str, module_level: bool) -> Assigned:
+        return Assigned(value, f"{self.module}.{name}" if module_level else None)
+
+    def qualify(self, node: ast.expr, scope: Scope) -> str | None:
+        """The canonical qualified name ``node`` refers to, or ``None``."""
+        if isinstance(node, ast.Name):
+            bound = scope.get(node.id)
+            qualified = bound.qualified if isinstance(bound, Assigned) else bound
+        elif isinstance(node, ast.Attribute):
+            base = self.qualify(node.value, scope)
+            qualified = f"{base}.{node.attr}" if base else None
+        else:
+            return None
+        return _canonical(self.project, qualified) if qualified else None
+
+    def kind_of(self, node: ast.expr, scope: Scope, depth: int = 0) -> str | None:
+        """What made the object ``node`` names: ``"apscheduler"`` for a ``BackgroundScheduler()``,
+        ``"pool"`` for a ``multiprocessing.Pool()``..., or ``None``."""
+        if depth > 6:
+            return None
+        if isinstance(node, ast.Call):
+            kind = CONSTRUCTORS.get(self.qualify(node.func, scope) or "")
+            if kind is None and isinstance(node.func, ast.Attribute):
+                made_by = self.kind_of(node.func.value, scope, depth + 1)
+                kind = MADE_BY_METHOD.get((made_by or "", node.func.attr))
+            return kind
+        if isinstance(node, ast.Name):
+            bound = scope.get(node.id)
+            if isinstance(bound, Assigned):
+                return self.kind_of(bound.value, scope, depth + 1)
+            return self._global_kind(bound, depth) if bound else None
+        if isinstance(node, ast.Attribute):
+            return self._global_kind(self.qualify(node, scope), depth)
+        return None
+
+    def _global_kind(self, qualified: str | None, depth: int) -> str | None:
+        """The kind of the object a project module binds at its top level (``pkg.ext.sched``)."""
+        if not qualified or depth > 6:
+            return None
+        module, _, name = qualified.rpartition(".")
+        path = self.project.module_path(module) if module else None
+        if path is None:
+            return None
+        tree = self.project.ast(path)
+        if tree is None:
+            return None
+        walker = _Walker(self.project, path, "")
+        scope = self._module_scopes.get(path)
+        if scope is None:
+            scope = self._module_scopes[path] = walker.scope_of(tree.body, module_level=True)
+        bound = scope.get(name)
+        if isinstance(bound, Assigned):
+            return walker.kind_of(bound.value, scope, depth + 1)
+        if isinstance(bound, str) and bound != qualified:
+            return self._global_kind(bound, depth + 1)
+        return None
+
+    def _visit(self, node: ast.AST, scope: Scope, function: str | None, depth: int) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            for default in [*node.args.defaults, *node.args.kw_defaults]:
+                if default is not None:
+                    self._visit(default, scope, function, depth)
+            if not isinstance(node, ast.Lambda):
+                for decorator in node.decorator_list:
+                    if not self._visit_decorator(node, decorator, scope, function, depth):
+                        self._visit(decorator, scope, function, depth)
+            body: list[ast.stmt] = (
+                [ast.Expr(node.body)] if isinstance(node, ast.Lambda) else node.body
+            )
+            inner = {**scope, **self.scope_of(body, node.args)}
+            name = None if isinstance(node, ast.Lambda) or depth else node.name
+            for statement in body:
+                self._visit(statement, inner, name, depth + 1)
+            return
+        if isinstance(node, ast.ClassDef):
+            for child in [*node.bases, *node.keywords, *node.decorator_list]:
+                self._visit(child, scope, function, depth)
+            inner = {**scope, **self.scope_of(node.body)}
+            for statement in node.body:
+                self._visit(statement, inner, None, depth + 1)
+            return
+        if isinstance(node, ast.Call):
+            self._visit_call(node, scope, function, depth)
+            return
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if self.textual is not None and node.value.strip() == self.textual:
+                self._report(node, "apscheduler", "string", function, depth)
+            return
+        if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
+            if self.qualify(node, scope) == self.wanted:
+                self._report(node, "other", "", function, depth)
+                return
+        for child in ast.iter_child_nodes(node):
+            self._visit(child, scope, function, depth)
+
+    def _visit_decorator(
+        self,
+        decorated: ast.FunctionDef | ast.AsyncFunctionDef,
+        decorator: ast.expr,
+        scope: Scope,
+        function: str | None,
+        depth: int,
+    ) -> bool:
+        """Report ``decorator`` if it hands the wanted function over; whether it did."""
+        if depth or f"{self.module}.{decorated.name}" != self.wanted:
+            return False
+        callee = decorator.func if isinstance(decorator, ast.Call) else decorator
+        runner = FUNCTION_DECORATORS.get(self.qualify(callee, scope) or "")
+        if runner == "schedule" and not isinstance(decorator, ast.Call):
+            runner = None
+        if runner is None and isinstance(decorator, ast.Call) and isinstance(callee, ast.Attribute):
+            kind = self.kind_of(callee.value, scope)
+            runner = METHOD_DECORATORS.get((kind or "", callee.attr))
+        if runner is None:
+            return False
+        receiver = None
+        if isinstance(callee, ast.Attribute) and runner != "atexit":
+            receiver = ast.get_source_segment(self.project.source(self.path) or "", callee.value)
+        self._report(decorator, runner, "decorator", function, depth, receiver=receiver)
+        return True
+
+    def _visit_call(self, call: ast.Call, scope: Scope, function: str | None, depth: int) -> None:
+        callee = self.qualify(call.func, scope)
+        spec = FUNCTION_HANDOFFS.get(callee or "")
+        receiver: ast.expr | None = None
+        if spec is None and isinstance(call.func, ast.Attribute):
+            receiver = call.func.value
+            kind = self.kind_of(receiver, scope)
+            spec = METHOD_HANDOFFS.get((kind or "", call.func.attr))
+            if spec is None and call.func.attr == "do" and self._is_schedule_chain(receiver, scope):
+                spec = SCHEDULE_DO
+        handed = _handed(call, spec) if spec is not None else None
+        if spec is not None and handed is not None and self.qualify(handed, scope) == self.wanted:
+            text = None
+            if receiver is not None:
+                text = ast.get_source_segment(self.project.source(self.path) or "", receiver)
+            self._report(
+                call, spec.runner, "argument", function, depth, spec.passing, text, spec.position
+            )
+        else:
+            handed = None
+            if callee == self.wanted:
+                self._report(call, "call", "", function, depth)
+            else:
+                self._visit(call.func, scope, function, depth)
+        for child in [*call.args, *call.keywords]:
+            value = child.value if isinstance(child, ast.keyword) else child
+            if value is not handed:
+                self._visit(value, scope, function, depth)
+
+    def _is_schedule_chain(self, node: ast.expr, scope: Scope) -> bool:
+        """Whether ``node`` is ``schedule.every(...)...`` (or ``<schedule.Scheduler>.every``)."""
+        while isinstance(node, ast.Attribute | ast.Call):
+            if isinstance(node, ast.Call):
+                func = node.func
+                if self.qualify(func, scope) == "schedule.every":
+                    return True
+                if isinstance(func, ast.Attribute) and func.attr == "every":
+                    if self.kind_of(func.value, scope) == "schedule":
+                        return True
+                node = func
+            else:
+                node = node.value
+        return False
+
+    def _report(
+        self,
+        node: ast.expr,
+        runner: str,
+        form: str,
+        function: str | None,
+        depth: int,
+        passing: str | None = None,
+        receiver: str | None = None,
+        position: int = 0,
+    ) -> None:
+        self.found.append(
+            Handoff(
+                self.path,
+                node.lineno,
+                node.col_offset,
+                runner,
+                form,
+                function if depth == 1 else None,
+                depth == 0,
+                passing,
+                receiver,
+                position,
+                (node.end_lineno or node.lineno, node.end_col_offset or 0),
+            )
+        )
+
+
+def _reads(
+    project: Project, path: str, function: ast.FunctionDef
+) -> Iterator[tuple[str, ast.expr]]:
+    """(qualified name, node) for each name or attribute ``function``'s body reads."""
+    tree = project.ast(path)
+    if tree is None:
+        return
+    walker = _Walker(project, path, "")
+    scope = {
+        **walker.scope_of(tree.body, module_level=True),
+        **walker.scope_of(function.body, function.args),
+    }
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
+            qualified = walker.qualify(node, scope)
+            if qualified:
+                yield qualified, node
+
+
+def _needs_context_through_sqlalchemy(walker: _Walker, node: ast.Attribute, qualified: str) -> bool:
+    """``db.session`` (and the rest) on a Flask-SQLAlchemy ``db``, or ``Model.query``."""
+    owner, _, attribute = qualified.rpartition(".")
+    if attribute in SQLALCHEMY_CONTEXT_ATTRIBUTES:
+        return _is_sqlalchemy_instance(walker, owner)
+    if attribute == "query":
+        return _is_model_class(walker, owner)
+    return False
+
+
+def _is_sqlalchemy_instance(walker: _Walker, qualified: str, depth: int = 0) -> bool:
+    bound = _global_binding(walker.project, qualified)
+    if bound is None or depth > 4:
+        return False
+    path, value, scope, inner = bound
+    if isinstance(value, Assigned) and isinstance(value.value, ast.Call):
+        return inner.qualify(value.value.func, scope) in SQLALCHEMY_CLASSES
+    if isinstance(value, str) and value != qualified:
+        return _is_sqlalchemy_instance(walker, value, depth + 1)
+    return False
+
+
+def _is_model_class(walker: _Walker, qualified: str) -> bool:
+    """Whether ``qualified`` is a project class deriving from a Flask-SQLAlchemy ``db.Model``."""
+    module, _, name = qualified.rpartition(".")
+    path = walker.project.module_path(module) if module else None
+    tree = walker.project.ast(path) if path else None
+    if path is None or tree is None:
+        return False
+    inner = _Walker(walker.project, path, "")
+    scope = inner.scope_of(tree.body, module_level=True)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            for base in node.bases:
+                based = inner.qualify(base, scope)
+                if based and based.endswith(".Model"):
+                    if _is_sqlalchemy_instance(inner, based.rpartition(".")[0]):
+                        return True
+                if based and based != qualified and _is_model_class(inner, based):
+                    return True
+    return False
+
+
+def _global_binding(
+    project: Project, qualified: str
+) -> tuple[str, str | Assigned | None, Scope, _Walker] | None:
+    module, _, name = qualified.rpartition(".")
+    path = project.module_path(module) if module else None
+    tree = project.ast(path) if path else None
+    if path is None or tree is None:
+        return None
+    walker = _Walker(project, path, "")
+    scope = walker.scope_of(tree.body, module_level=True)
+    return path, scope.get(name), scope, walker
+
+
+def _is_runner_frame(frame: Frame, project: Project, runners: tuple[tuple[str, str], ...]) -> bool:
+    if project.source(frame.filename) is not None:
+        return False
+    path = (frame.abs_path or frame.filename).replace("\\", "/")
+    paths = {path, frame.filename.replace("\\", "/")}
+    return any(
+        (frame.function == function or frame.function.endswith("." + function))
+        and any(p == suffix or p.endswith("/" + suffix) for p in paths)
+        for suffix, function in runners
+    )
+
+
+def _handed(call: ast.Call, spec: Spec) -> ast.expr | None:
+    if spec.keyword is not None:
+        for item in call.keywords:
+            if item.arg == spec.keyword:
+                return item.value
+    positional = []
+    for arg in call.args:
+        if isinstance(arg, ast.Starred):
+            break
+        positional.append(arg)
+    return positional[spec.position] if len(positional) > spec.position else None
+
+
+def _handed_index(call: cst.Call, site: Handoff) -> int:
+    """The index, in ``call.args``, of the positional argument that hands the function over."""
+    positional = [i for i, arg in enumerate(call.args) if arg.keyword is None]
+    if len(positional) > site.position and not any(
+        call.args[i].star for i in positional[: site.position + 1]
+    ):
+        return positional[site.position]
+    raise SkipFix(f"the function is not passed positionally at {site.path}:{site.line}")
+
+
+def _prepend_to_args(
+    arguments: list[cst.Arg], value: cst.BaseExpression, site: Handoff
+) -> list[cst.Arg]:
+    """APScheduler's ``add_job(..., args=[x])`` with ``value`` first in ``args``; ``args=[value]``
+    added when there is none. Only written-out lists and tuples are changed."""
+    keywords = {arg.keyword.value: arg for arg in arguments if arg.keyword is not None}
+    if "kwargs" in keywords:
+        kwargs = keywords["kwargs"].value
+        if not isinstance(kwargs, cst.Dict) or any(
+            isinstance(element, cst.DictElement)
+            and isinstance(element.key, cst.SimpleString)
+            and element.key.evaluated_value == APP_PARAMETER
+            for element in kwargs.elements
+        ):
+            raise SkipFix(f"the job's kwargs at {site.path}:{site.line} may already pass an app")
+    positional = [arg for arg in arguments if arg.keyword is None]
+    args_position = 2 if site.runner == "apscheduler" else None
+    current = keywords.get("args")
+    if current is None and args_position is not None and len(positional) > args_position:
+        current = positional[args_position]
+    if current is not None:
+        sequence = current.value
+        if not isinstance(sequence, cst.List | cst.Tuple):
+            raise SkipFix(f"the job's args at {site.path}:{site.line} are not a list or tuple")
+        elements = list(sequence.elements)
+        if elements and len(elements) == 1 and isinstance(sequence, cst.Tuple):
+            elements[0] = elements[0].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        first = cst.Element(
+            value,
+            comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            if elements
+            else (cst.Comma() if isinstance(sequence, cst.Tuple) else cst.MaybeSentinel.DEFAULT),
+        )
+        new = current.with_changes(value=sequence.with_changes(elements=[first, *elements]))
+        return [new if arg is current else arg for arg in arguments]
+    last = arguments[-1]
+    multiline = isinstance(last.comma, cst.Comma) and isinstance(
+        last.comma.whitespace_after, cst.ParenthesizedWhitespace
+    )
+    added = cst.Arg(
+        cst.List([cst.Element(value)]),
+        keyword=cst.Name("args"),
+        equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")),
+        comma=last.comma if multiline else cst.MaybeSentinel.DEFAULT,
+    )
+    if multiline:
+        return [*arguments, added]
+    return [
+        *arguments[:-1],
+        last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+        added,
+    ]
+
+
+def _with_current_app(
+    project: Project, module: cst.Module, site: Handoff
+) -> tuple[cst.Module, str, int]:
+    """``module`` able to name ``flask.current_app`` at ``site``, the expression of the real
+    app there, and how many lines the import added."""
+    name = bound_name(project, site.path, "flask.current_app", site.line)
+    if name is not None:
+        return module, f"{name}._get_current_object()", 0
+    before = statement_chain(module, site.line)[0].index
+    lines = len(module.code.splitlines())
+    module = add_imports(module, ["from flask import current_app"], before=before)
+    return module, "current_app._get_current_object()", len(module.code.splitlines()) - lines
+
+
+def _call_at(module: cst.Module, start: tuple[int, int], end: tuple[int, int]) -> cst.Call:
+    """The call that spans exactly from ``start`` to ``end`` (line, 0-based column)."""
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    calls = [
+        node
+        for node in positions
+        if isinstance(node, cst.Call)
+        and (positions[node].start.line, positions[node].start.column) == start
+        and (positions[node].end.line, positions[node].end.column) == end
+    ]
+    if len(calls) != 1:
+        raise SkipFix(f"cannot find the call at line {start[0]}")
+    return calls[0]
+
+
+def _replace_call(module: cst.Module, call: cst.Call, new: cst.Call, line: int) -> cst.Module:
+    """``module`` with ``call`` replaced, one argument per line if its line grew too long: past
+    ``MAX_LINE``, or past its own length when the file already has longer lines (black's
+    layout, so formatters leave it alone)."""
+    before = len(module.code.splitlines()[line - 1])
+    changed = _replace(module, call, new)
+    after = len(changed.code.splitlines()[line - 1])
+    if after <= max(MAX_LINE, before) or "\n" in module.code_for_node(call):
+        return changed
+    indent = module.default_indent
+
+    def newline(extra: str) -> cst.ParenthesizedWhitespace:
+        return cst.ParenthesizedWhitespace(indent=True, last_line=cst.SimpleWhitespace(extra))
+
+    last = len(new.args) - 1
+    arguments = [
+        arg.with_changes(
+            whitespace_after_arg=cst.SimpleWhitespace(""),
+            comma=cst.Comma(whitespace_after=newline(indent if i < last else "")),
+        )
+        for i, arg in enumerate(new.args)
+    ]
+    laid_out = new.with_changes(args=arguments, whitespace_before_args=newline(indent))
+    return _replace(changed, new, laid_out)
+
+
+def _comma_after(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma:
+    if isinstance(comma, cst.Comma):
+        return comma
+    return cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+
+
+def _replace(module: cst.Module, old: cst.CSTNode, new: cst.CSTNode) -> cst.Module:
+    replaced = module.deep_replace(old, new)
+    assert isinstance(replaced, cst.Module)
+    return replaced
+
+
+def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
+    """``qualified`` with the project's re-exports followed (``pkg.sync`` -> ``pkg.jobs.sync``)."""
+    if depth > 5:
+        return qualified
+    module, _, name = qualified.rpartition(".")
+    if not module or project.module_path(qualified) is not None:
+        return qualified
+    path = project.module_path(module)
+    tree = project.ast(path) if path else None
+    if path is None or tree is None:
+        return qualified
+    origin = qualified
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            source = project.absolute_module(path, node.module, node.level)
+            for alias in node.names:
+                if (alias.asname or alias.name) == name and source:
+                    origin = _canonical(project, f"{source}.{alias.name}", depth + 1)
+        elif (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and node.name == name
+        ):
+            origin = qualified
+    return origin
+
+
+def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """A scope's nodes in source order, not descending into nested functions, classes or
+    lambdas (whose own names, decorators and defaults belong to this scope)."""
+    pending: list[ast.AST] = list(reversed(body))
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        pending.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _all_arguments(arguments: ast.arguments) -> Iterator[str]:
+    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+        yield arg.arg
+    for star in (arguments.vararg, arguments.kwarg):
+        if star is not None:
+            yield star.arg
+
+
+def _stored_names(target: ast.expr) -> Iterator[str]:
+    for node in ast.walk(target):
+        if isinstance(node, ast.Name):
+            yield node.id
+
+
+def _all_names(function: ast.FunctionDef) -> set[str]:
+    names = set(_all_arguments(function.args))
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+    return names
+
+
+def _last_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Call):
+        node = node.func
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return node.id if isinstance(node, ast.Name) else None
