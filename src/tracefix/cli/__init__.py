@@ -122,3 +122,5 @@ def _register_server_commands() -> None:
 
 
 _register_server_commands()
+
+from tracefix.cli import scan as _scan  # noqa: E402, F401  (importing it adds `tracefix scan`)

@@ -1,0 +1,142 @@
+"""Run the recipes' detectors over a project's files and collect what they find.
+
+Every file to scan is parsed once, up front, through ``Project.ast`` (so a file that does not
+parse is reported once, as a ``ScanError``, and skipped, never fatal); then each recipe's
+``detect`` reads the same trees. A detector that raises is reported as an error of that file
+and the scan goes on: one broken recipe must not hide the others' findings. Findings that a
+``# tracefix: ignore`` comment suppresses are counted, not shown.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.project import Project
+from tracefix.recipes._base import Applicability
+from tracefix.recipes._base import Recipe
+from tracefix.scan.suppressions import Suppressions
+from tracefix.scan.suppressions import is_suppressed
+from tracefix.scan.suppressions import suppressions
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One place where a recipe's cause will happen."""
+
+    diagnosis: Diagnosis
+    #: The recipe's fix is declared safe: ``scan --fix`` applies it.
+    fixable: bool
+    fix_title: str
+
+    @property
+    def code(self) -> str:
+        return self.diagnosis.code
+
+    @property
+    def path(self) -> str:
+        return self.diagnosis.location.path
+
+    @property
+    def line(self) -> int:
+        return self.diagnosis.location.line
+
+    @property
+    def column(self) -> int:
+        return max(self.diagnosis.location.column, 1)
+
+    @property
+    def message(self) -> str:
+        return self.diagnosis.explanation
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.code)
+
+
+@dataclass(frozen=True)
+class ScanError:
+    """A file the scan could not check (it does not parse, or a detector failed on it)."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    #: How many files were checked.
+    files: int = 0
+    #: How many findings ``# tracefix: ignore`` comments suppressed.
+    suppressed: int = 0
+
+    @property
+    def found_anything(self) -> bool:
+        return bool(self.findings or self.errors)
+
+
+def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> ScanResult:
+    """What ``recipes`` detect in ``paths`` of ``project``."""
+    result = ScanResult(files=len(paths))
+    parsed = []
+    for path in paths:
+        if project.ast(path) is None:
+            result.errors.append(_syntax_error(project, path))
+        else:
+            parsed.append(path)
+    seen: set[tuple[str, str, int, int]] = set()
+    tables: dict[str, Suppressions] = {}
+    for path in parsed:
+        for recipe in recipes:
+            try:
+                diagnoses = list(recipe.detect(path, project))
+            except Exception as exc:
+                result.errors.append(_detector_error(recipe, path, exc))
+                continue
+            for diagnosis in diagnoses:
+                finding = Finding(
+                    diagnosis, recipe.applicability is Applicability.SAFE, recipe.fix_title
+                )
+                key = (finding.code, finding.path, finding.line, finding.column)
+                if key in seen:
+                    continue
+                seen.add(key)
+                if finding.path not in tables:
+                    tables[finding.path] = suppressions(project.source(finding.path) or "")
+                if is_suppressed(tables[finding.path], finding.line, finding.code):
+                    result.suppressed += 1
+                else:
+                    result.findings.append(finding)
+    result.findings.sort(key=Finding.sort_key)
+    result.errors.sort(key=lambda error: (error.path, error.line, error.column))
+    return result
+
+
+def _syntax_error(project: Project, path: str) -> ScanError:
+    try:
+        ast.parse(project.source(path) or "", filename=path)
+    except SyntaxError as exc:
+        message = (exc.msg or "invalid syntax").splitlines()[0]
+        return ScanError(path, exc.lineno or 1, max(exc.offset or 1, 1), f"SyntaxError: {message}")
+    except ValueError as exc:
+        return ScanError(path, 1, 1, f"SyntaxError: {exc}")
+    return ScanError(path, 1, 1, "SyntaxError: the file does not parse")
+
+
+def _detector_error(recipe: Recipe, path: str, exc: Exception) -> ScanError:
+    if os.environ.get("TRACEFIX_DEBUG"):
+        traceback.print_exc()
+    return ScanError(
+        path,
+        1,
+        1,
+        f"internal error: {recipe.code}'s detector failed ({type(exc).__name__}: {exc}); "
+        "TRACEFIX_DEBUG=1 shows the traceback",
+    )
