@@ -158,10 +158,6 @@ class Journal:
         """Records appended and not yet taken."""
         return self._waiting
 
-    def filling(self) -> bool:
-        """Whether half the files it may have exist: the reader must keep up."""
-        return 2 * len(self._files) > self.max_files
-
     # -- the app's side -------------------------------------------------------------------------
 
     def append(self, data: bytes, created_ns: int, kind: int = ENVELOPE) -> bool:

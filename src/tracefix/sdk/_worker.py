@@ -20,7 +20,6 @@ import os
 import random
 import socket
 import ssl
-import sys
 import threading
 import time
 import uuid
@@ -503,9 +502,6 @@ class Worker:
         self._stopping = False
         self._closed = False
         self._report_now = False
-        #: A caller waits in ``flush`` or ``close``: no giving way to the app (``_give_way``).
-        self._hurry = False
-        self._last_append = 0.0
         self._lost: dict[tuple[str, str], int] = {}
         self._lost_lock = threading.Lock()
         self._failures = 0
@@ -561,8 +557,10 @@ class Worker:
         if not journal.journal.append(data, time.time_ns(), kind):
             return False
         self.stats.queued += 1
-        self._last_append = time.monotonic()
-        self._wake()
+        if self._idle:
+            # Only then: a thread at work sees the record when it looks for more (``_step``
+            # marks itself idle, then looks, under the lock), and the lock costs a microsecond.
+            self._wake()
         return True
 
     def submit(self, event: dict[str, Any]) -> bool:
@@ -589,7 +587,6 @@ class Worker:
         deadline = time.monotonic() + max(0.0, timeout)
         with self._cond:
             self._report_now = True
-            self._hurry = True
             self._idle = False
             self._cond.notify_all()
         while True:
@@ -744,14 +741,12 @@ class Worker:
         if held and self.journal is not None and len(self.journal):
             # Held back: into the spool, bounded and evictable, where other processes see them.
             self.journal.move_waiting(limit=_MOVE_BATCH)
-            self._give_way()
             return True
         if now >= self._retry_at:
             for outbox in self.outboxes:
                 claim = outbox.claim_next(self._blocked)
                 if claim is not None:
                     self._send(outbox, claim)
-                    self._give_way()
                     return True
             if self._report_due(now):
                 self._send_report()
@@ -766,38 +761,18 @@ class Worker:
         with self._cond:
             if self._stopping:
                 return False
-            if self._queue or self._added != added:
+            self._idle = True  # first: an ``append`` from now on wakes it
+            if self._queue or self._added != added or self._journal_waiting():
+                self._idle = False
                 return True
             self._report_now = False
-            self._hurry = False
-            self._idle = True
             self._cond.notify_all()
             self._cond.wait(self._sleep_for(now))
             self._idle = False
             return not self._stopping
 
-    def _give_way(self) -> None:
-        """While the app captures a burst of events, sleep one switch interval after each
-        POST (or batch moved into the spool).
-
-        Events wait safely in the journal meanwhile. Without the pause the thread keeps the
-        GIL through its short system calls whenever the app's thread is slow to wake on a
-        loaded machine, and the app waits for it: a loop of ``capture_exception`` ran twice as
-        long. The pause ends at once when a caller flushes or closes, and is skipped when the
-        last event came more than two switch intervals ago, or the journal is half full: then
-        the thread must keep up."""
-        journal = self.journal
-        interval = sys.getswitchinterval()
-        now = time.monotonic()
-        if journal is None or journal.journal.filling() or now - self._last_append > 2 * interval:
-            return
-        deadline = now + interval
-        with self._cond:
-            while not (self._hurry or self._stopping):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._cond.wait(remaining)
+    def _journal_waiting(self) -> bool:
+        return self.journal is not None and len(self.journal) > 0
 
     def _blocked(self, category: str) -> bool:
         return self.limits.blocked(category, time.monotonic())

@@ -403,23 +403,37 @@ class Scrubber:
         return value
 
     def _scrub_dict(self, value: dict[Any, Any], depth: int) -> dict[Any, Any]:
-        secret = self.is_secret_name
+        # Written out, not a call per item: an event holds a few dozen of them, and a call
+        # costs more than the work for a short string (see ``_scrub_item``).
+        names, texts = self._names, self._texts
         scrubbed: dict[Any, Any] = {}
         for key, item in value.items():
-            if item and isinstance(key, str) and secret(key):
-                scrubbed[key] = FILTERED
-            else:
-                scrubbed[key] = self._scrub_item(item, depth)
+            if item:
+                if type(key) is str:
+                    secret = names.get(key)
+                    if secret is None:
+                        secret = self.is_secret_name(key)
+                    if secret:
+                        scrubbed[key] = FILTERED
+                        continue
+                kind = type(item)
+                if kind is str:
+                    if len(item) >= 8:
+                        known = texts.get(item)
+                        item = known if known is not None else self.scrub_text(item)
+                elif kind is not int and kind is not float and kind is not bool:
+                    item = self.scrub(item, None, depth)
+            scrubbed[key] = item
         return scrubbed
 
     def _scrub_item(self, item: Any, depth: int) -> Any:
-        """``scrub(item, None, depth)`` with its most common cases inline: an event holds a
-        few dozen of them, and a call costs more than the work for a short string."""
-        if isinstance(item, str):
+        """``scrub(item, None, depth)`` with its most common cases inline."""
+        kind = type(item)
+        if kind is str:
             if len(item) < 8:
                 return item
             known = self._texts.get(item)
             return known if known is not None else self.scrub_text(item)
-        if isinstance(item, (int, float)) or item is None:
+        if kind is int or kind is float or kind is bool or item is None:
             return item
         return self.scrub(item, None, depth)
