@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tracefix.recipes._base import Recipe
 from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
+from tracefix.recipes.click_command import ClickCommandWithoutAppContext
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
@@ -17,6 +18,7 @@ from tracefix.recipes.thread_target import ThreadTargetWithoutAppContext
 
 RECIPES: tuple[type[Recipe], ...] = (
     CeleryTaskWithoutAppContext,  # CTX105
+    ClickCommandWithoutAppContext,  # CTX107
     ScheduledJobWithoutAppContext,  # CTX113
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102

@@ -4,6 +4,7 @@ an app context."""
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -31,6 +32,7 @@ from tracefix.recipes.celery_task.celery_apps import CeleryApp
 from tracefix.recipes.celery_task.celery_apps import CelerySetup
 from tracefix.recipes.celery_task.celery_apps import Task
 from tracefix.recipes.celery_task.context_use import ContextUses
+from tracefix.recipes.celery_task.imports import add_imports_in_file_style
 
 #: Where Celery calls a task: ``trace_task`` runs ``fun(*args, **kwargs)`` (celery/app/trace.py).
 TRACE_MODULE = "celery/app/trace.py"
@@ -292,7 +294,9 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
     top = statement_chain(module, celery.line)[0].index
     base = "Task"
     try:
-        module = fix.add_imports_in_file_style(module, ["from celery import Task"], before=top)
+        module = add_imports_in_file_style(
+            module, ["from celery import Task"], before=top, is_first_party=_first_party(project)
+        )
     except SkipFix:
         base = "CeleryTask"
         if base in used:
@@ -315,9 +319,16 @@ def _wrap_task(project: Project, task: Task, plan: Plan) -> FileChange:
     path = task.path
     module = project.cst(path)
     top = statement_chain(module, task.function.lineno)[0].index
-    module = fix.add_imports_in_file_style(module, plan.imports, before=top)
+    module = add_imports_in_file_style(
+        module, plan.imports, before=top, is_first_party=_first_party(project)
+    )
     module = fix.wrap_function_body(module, task.function.name, f"{plan.app}.app_context()")
     return FileChange(path, project.source(path), module.code)
+
+
+def _first_party(project: Project) -> Callable[[str], bool]:
+    """Whether a top-level module is the project's own, for placing imports."""
+    return lambda module: project.module_path(module) is not None
 
 
 def _annotated(celery: CeleryApp, project: Project) -> bool:

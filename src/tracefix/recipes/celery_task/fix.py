@@ -20,12 +20,10 @@ from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import expand_one_line_body
 from tracefix.recipes._codemod import is_context_with
 from tracefix.recipes._codemod import is_docstring_line
-from tracefix.recipes._codemod import names_used
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes._codemod import wrap_statements
@@ -108,76 +106,6 @@ def wrap_function_body(
     if any(is_context_with(statement) for statement in body[start:]):
         raise SkipFix(f"{name}() already pushes an app context in its body")
     return wrap_statements(module, function.body, start, len(body), expression, before=before)
-
-
-def add_imports_in_file_style(
-    module: cst.Module, statements: Sequence[str], *, before: int
-) -> cst.Module:
-    """``add_imports``, except that in a file that writes one name per ``from`` import line
-    everywhere (isort's ``force_single_line``), a name from a module the file already imports
-    from gets a line of its own next to that module's lines, not a place in one of them."""
-    for text in statements:
-        node = cst.parse_statement(text, config=module.config_for_parsing)
-        single = _single_name_from_import(node)
-        lines = _single_name_lines(module, before)
-        if single is None or lines is None or single[0] not in lines:
-            module = add_imports(module, [text], before=before)
-            continue
-        source, name = single
-        if name in names_used(module):
-            module = add_imports(module, [text], before=before)  # raises, or finds it imported
-            continue
-        same = lines[source]
-        after = [index for index, existing in same if existing.lower() <= name.lower()]
-        body = list(module.body)
-        if after:
-            body.insert(after[-1] + 1, node.with_changes(leading_lines=()))
-        else:
-            first = same[0][0]
-            body[first : first + 1] = [
-                node.with_changes(leading_lines=body[first].leading_lines),
-                body[first].with_changes(leading_lines=()),
-            ]
-        module = module.with_changes(body=body)
-        before += 1
-    return module
-
-
-def _single_name_from_import(node: cst.BaseStatement) -> tuple[str, str] | None:
-    """``(module, name)`` of ``from module import name`` (absolute, one name, no alias)."""
-    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
-        return None
-    statement = node.body[0]
-    if (
-        not isinstance(statement, cst.ImportFrom)
-        or statement.relative
-        or statement.module is None
-        or isinstance(statement.names, cst.ImportStar)
-        or len(statement.names) != 1
-        or statement.names[0].asname is not None
-    ):
-        return None
-    module = cst.helpers.get_full_name_for_node(statement.module)
-    name = cst.helpers.get_full_name_for_node(statement.names[0].name)
-    return (module, name) if module and name else None
-
-
-def _single_name_lines(module: cst.Module, before: int) -> dict[str, list[tuple[int, str]]] | None:
-    """The file's ``from`` import lines above ``before`` by module, ``(index, name)`` each, when
-    every one of them imports a single name and some module takes two lines; else ``None``."""
-    found: dict[str, list[tuple[int, str]]] = {}
-    for index, statement in enumerate(module.body[:before]):
-        if not isinstance(statement, cst.SimpleStatementLine):
-            continue
-        for small in statement.body:
-            if isinstance(small, cst.ImportFrom) and not small.relative:
-                single = _single_name_from_import(statement)
-                if single is None:
-                    return None
-                found.setdefault(single[0], []).append((index, single[1]))
-    if not any(len(lines) > 1 for lines in found.values()):
-        return None
-    return found
 
 
 def _call_at(module: cst.Module, line: int, column: int) -> cst.Call:

@@ -1,0 +1,7 @@
+from inventory.extensions import db
+
+
+class Item(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(80), unique=True, nullable=False)
+    quantity = db.Column(db.Integer, nullable=False, default=0)

@@ -1,0 +1,2 @@
+def test_no_items_yet(client):
+    assert client.get("/items").get_json() == {}
