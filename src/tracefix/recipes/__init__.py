@@ -10,6 +10,7 @@ from __future__ import annotations
 from tracefix.recipes._base import Recipe
 from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
 from tracefix.recipes.click_command import ClickCommandWithoutAppContext
+from tracefix.recipes.exit_handler import ExitHandlerWithoutAppContext
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
@@ -20,6 +21,7 @@ RECIPES: tuple[type[Recipe], ...] = (
     CeleryTaskWithoutAppContext,  # CTX105
     ClickCommandWithoutAppContext,  # CTX107
     ScheduledJobWithoutAppContext,  # CTX113
+    ExitHandlerWithoutAppContext,  # CTX114
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102
     ThreadTargetWithoutAppContext,  # CTX103

@@ -6,8 +6,6 @@ import ast
 from collections.abc import Iterable
 from collections.abc import Sequence
 
-from tracefix.diagnose.apps import app_name_in_scope
-from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
@@ -18,20 +16,19 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.scheduled_job.handoff import Handoff
-from tracefix.recipes.scheduled_job.handoff import app_at_site
+from tracefix.recipes.scheduled_job.handoff import check_unshadowed
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
+from tracefix.recipes.scheduled_job.handoff import fix_with_app
 from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import module_names_of_kind
-from tracefix.recipes.scheduled_job.handoff import pass_app
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
-from tracefix.recipes.scheduled_job.handoff import uses_persistent_jobstore
 from tracefix.recipes.scheduled_job.handoff import wrap_with_app
 
 #: The library frames that call a job: APScheduler's executors, Flask-APScheduler's
@@ -197,16 +194,9 @@ class ScheduledJobWithoutAppContext(Recipe):
             )
         scheduler = _flask_scheduler(project, path, jobs)
         if scheduler is not None:
-            _check_unshadowed(function, scheduler)
+            check_unshadowed(function, scheduler)
             return (wrap_with_app(project, path, name, f"{scheduler}.app"),)
-        app = app_name_in_scope(project, path)
-        sites = _sites_with_app(project, jobs)
-        if app is not None and (sites is None or not _is_factory_made(project)):
-            _check_unshadowed(function, app)
-            return (wrap_with_app(project, path, name, app),)
-        if sites is None:
-            raise SkipFix(_no_app_reason(project, name, path, jobs))
-        return pass_app(project, path, function, sites)
+        return fix_with_app(project, path, function, jobs)
 
 
 def _is_job(handoff: Handoff) -> bool:
@@ -225,58 +215,6 @@ def _flask_scheduler(project: Project, path: str, jobs: Sequence[Handoff]) -> st
         return None
     names = module_names_of_kind(project, path, "flask_apscheduler")
     return names[0] if len(names) == 1 else None
-
-
-def _sites_with_app(project: Project, jobs: Sequence[Handoff]) -> dict[Handoff, str] | None:
-    """Each registration with the app to pass there, or ``None`` if one cannot pass it."""
-    sites: dict[Handoff, str] = {}
-    for job in jobs:
-        if job.form != "argument" or job.passing is None:
-            return None
-        if job.passing == "args" and uses_persistent_jobstore(project):
-            return None
-        app = app_at_site(project, job)
-        if app is None:
-            return None
-        sites[job] = app
-    return sites
-
-
-def _no_app_reason(project: Project, name: str, path: str, jobs: Sequence[Handoff]) -> str:
-    for job in jobs:
-        if job.form != "argument" or job.passing is None:
-            return (
-                f"{path} has no app to push, and the job registered at {job.path}:{job.line} "
-                f"cannot be handed one"
-            )
-        if job.passing == "args" and uses_persistent_jobstore(project):
-            return (
-                f"the project configures a job store, which pickles job arguments, so {name}() "
-                f"cannot be passed the app, and {path} has no app of its own"
-            )
-    return (
-        f"{path} has no app to push, and no app is at hand where {name}() is registered "
-        f"({describe(jobs)}) to pass it; making a second app in the job would lose the running "
-        "app's configuration"
-    )
-
-
-def _is_factory_made(project: Project) -> bool:
-    source = find_app_source(project)
-    return source is None or source.kind == "factory"
-
-
-def _check_unshadowed(function: ast.FunctionDef, name: str) -> None:
-    base = name.split(".")[0]
-    arguments = function.args
-    own = {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
-    own.update(
-        node.id
-        for node in ast.walk(function)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    )
-    if base in own:
-        raise SkipFix(f"{function.name}() has a local {base!r} that hides the module's")
 
 
 def _fact(job: Handoff) -> dict[str, object]:

@@ -29,6 +29,8 @@ from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
 from tracefix.diagnose.apps import app_name_at
+from tracefix.diagnose.apps import app_name_in_scope
+from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.diagnosis import Location
@@ -37,10 +39,13 @@ from tracefix.event import Frame
 from tracefix.patch import FileChange
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import add_imports
+from tracefix.recipes._codemod import expand_one_line_body
+from tracefix.recipes._codemod import is_docstring_line
 from tracefix.recipes._codemod import statement_chain
+from tracefix.recipes._codemod import top_level_function
+from tracefix.recipes._codemod import wrap_statements
 from tracefix.recipes.thread_target import runs_in_app_context
 from tracefix.recipes.thread_target.fix import add_first_parameter
-from tracefix.recipes.thread_target.fix import wrap_body
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
 
@@ -60,14 +65,15 @@ class Spec:
     keyword: str | None
     #: How an extra first argument reaches the function: ``"after"`` (a positional argument
     #: right after it, as ``atexit.register(f, *args)``), ``"args"`` (APScheduler's ``args=``),
-    #: or ``None`` when it cannot.
+    #: ``"partial"`` (``functools.partial(f, app)`` in its place, for ``signal.signal``), or
+    #: ``None`` when it cannot.
     passing: str | None
 
 
 #: Module-level callables that hand a function over, by qualified name.
 FUNCTION_HANDOFFS: dict[str, Spec] = {
     "atexit.register": Spec("atexit", 0, None, "after"),
-    "signal.signal": Spec("signal", 1, "handler", None),
+    "signal.signal": Spec("signal", 1, "handler", "partial"),
     **{
         f"{prefix}.{name}": Spec("greenlet", position, None, "after")
         for prefix in ("gevent", "gevent.Greenlet", "gevent.greenlet.Greenlet")
@@ -353,6 +359,29 @@ def wrap_with_app(project: Project, path: str, name: str, app: str) -> FileChang
     return FileChange(path, project.source(path), module.code)
 
 
+def wrap_body(module: cst.Module, name: str, app: str) -> cst.Module:
+    """``module`` with the body of function ``name`` under ``with <app>.app_context():``; its
+    docstring and its ``global``/``nonlocal`` declarations stay first, above the ``with``."""
+    function = top_level_function(module, name)
+    if isinstance(function.body, cst.SimpleStatementSuite):
+        module = expand_one_line_body(module, function)
+        function = top_level_function(module, name)
+    assert isinstance(function.body, cst.IndentedBlock)
+    body = function.body.body
+    start = 1 if body and is_docstring_line(body[0]) else 0
+    while start < len(body) and _is_declaration(body[start]):
+        start += 1
+    if start == len(body):
+        raise SkipFix(f"{name}() has nothing to put under a context")
+    return wrap_statements(module, function.body, start, len(body), f"{app}.app_context()")
+
+
+def _is_declaration(statement: cst.CSTNode) -> bool:
+    return isinstance(statement, cst.SimpleStatementLine) and all(
+        isinstance(small, cst.Global | cst.Nonlocal) for small in statement.body
+    )
+
+
 def pass_app(
     project: Project, path: str, function: ast.FunctionDef, sites: dict[Handoff, str]
 ) -> tuple[FileChange, ...]:
@@ -373,12 +402,117 @@ def pass_app(
             if expression.startswith("current_app."):
                 module, expression, added = _with_current_app(project, module, site)
                 shift += added
+            if site.passing == "partial":
+                module, added = _with_functools(project, module, site, shift)
+                shift += added
             module = pass_app_at(module, site, expression, shift)
         edited[site_path] = module
     module = edited.get(path) or project.cst(path)
     module = add_first_parameter(module, name, APP_PARAMETER)
     edited[path] = wrap_body(module, name, APP_PARAMETER)
     return tuple(FileChange(p, project.source(p), m.code) for p, m in sorted(edited.items()))
+
+
+def fix_with_app(
+    project: Project,
+    path: str,
+    function: ast.FunctionDef,
+    handoffs: Sequence[Handoff],
+    *,
+    current_app: bool = False,
+) -> tuple[FileChange, ...]:
+    """Push an app context in ``function``, handed over at ``handoffs``, with the project's app.
+
+    The module's own app (``app = Flask(__name__)``, ``from app import app``) when it has one and
+    either the project makes no app with a factory or the app at every handoff is that same
+    one; otherwise the app at hand where the function is handed over (a ``create_app``'s
+    local, a worker's ``app = create_app()``, with ``current_app`` the running app of a view),
+    passed as a new first argument. Never a second app made in the function: it would lose the
+    running app's configuration (a test's database, say).
+    """
+    name = function.name
+    module_app = app_name_in_scope(project, path)
+    sites = _sites_with_app(project, handoffs, current_app=current_app)
+    if module_app is not None and (
+        sites is None
+        or not _is_factory_made(project)
+        or all(site.path == path and app == module_app for site, app in sites.items())
+    ):
+        _check_unshadowed(function, module_app)
+        return (wrap_with_app(project, path, name, module_app),)
+    if sites is None:
+        raise SkipFix(_no_app_reason(project, function, path, handoffs, current_app=current_app))
+    return pass_app(project, path, function, sites)
+
+
+def check_unshadowed(function: ast.FunctionDef, name: str) -> None:
+    """Raise ``SkipFix`` when ``function`` binds ``name`` (the app's) itself."""
+    _check_unshadowed(function, name)
+
+
+def _check_unshadowed(function: ast.FunctionDef, name: str) -> None:
+    base = name.split(".")[0]
+    own = set(_all_arguments(function.args))
+    own.update(
+        node.id
+        for node in ast.walk(function)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    )
+    if base in own:
+        raise SkipFix(f"{function.name}() has a local {base!r} that hides the module's")
+
+
+def _sites_with_app(
+    project: Project, handoffs: Sequence[Handoff], *, current_app: bool
+) -> dict[Handoff, str] | None:
+    """Each handoff with the app to pass there, or ``None`` if one cannot pass it."""
+    sites: dict[Handoff, str] = {}
+    for handoff in handoffs:
+        if handoff.form != "argument" or handoff.passing is None:
+            return None
+        if handoff.passing == "args" and uses_persistent_jobstore(project):
+            return None
+        app = app_at_site(project, handoff, current_app=current_app)
+        if app is None:
+            return None
+        sites[handoff] = app
+    return sites
+
+
+def _no_app_reason(
+    project: Project,
+    function: ast.FunctionDef,
+    path: str,
+    handoffs: Sequence[Handoff],
+    *,
+    current_app: bool,
+) -> str:
+    name = function.name
+    for handoff in handoffs:
+        if handoff.form != "argument" or handoff.passing is None:
+            how = "by a decorator" if handoff.form == "decorator" else "there"
+            return (
+                f"{path} has no app to push, and {name}() cannot be handed one where it is "
+                f"registered ({handoff.path}:{handoff.line}, {how})"
+            )
+        if handoff.passing == "args" and uses_persistent_jobstore(project):
+            return (
+                f"the project configures a job store, which pickles job arguments, so {name}() "
+                f"cannot be passed the app, and {path} has no app of its own"
+            )
+    where = (
+        "no app is at hand, and no app context is active," if current_app else "no app is at hand"
+    )
+    return (
+        f"{path} has no app to push, and {where} where {name}() is handed over "
+        f"({describe(handoffs)}) to pass it; making a second app there would lose the running "
+        "app's configuration"
+    )
+
+
+def _is_factory_made(project: Project) -> bool:
+    source = find_app_source(project)
+    return source is None or source.kind == "factory"
 
 
 def app_at_site(project: Project, site: Handoff, *, current_app: bool = False) -> str | None:
@@ -406,6 +540,18 @@ def pass_app_at(module: cst.Module, site: Handoff, app: str, shift: int = 0) -> 
         comma = handed.comma if isinstance(handed.comma, cst.Comma) else cst.MaybeSentinel.DEFAULT
         arguments[index] = handed.with_changes(comma=_comma_after(handed.comma))
         arguments.insert(index + 1, cst.Arg(value, comma=comma))
+    elif site.passing == "partial":
+        index = _handed_index(call, site)
+        handed = arguments[index]
+        functools = _functools_name(module)
+        partial = cst.Call(
+            cst.parse_expression(f"{functools}.partial"),
+            args=[
+                cst.Arg(handed.value, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                cst.Arg(value),
+            ],
+        )
+        arguments[index] = handed.with_changes(value=partial)
     elif site.passing == "args":
         if any(arg.star for arg in arguments):
             raise SkipFix(f"the call at {site.path}:{site.line} unpacks its arguments")
@@ -873,6 +1019,32 @@ def _prepend_to_args(
         last.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
         added,
     ]
+
+
+def _with_functools(
+    project: Project, module: cst.Module, site: Handoff, shift: int
+) -> tuple[cst.Module, int]:
+    """``module`` importing ``functools`` (for ``functools.partial``), and the lines added."""
+    if _functools_name(module) != "functools" or "import functools" in module.code:
+        return module, 0
+    before = statement_chain(module, site.line + shift)[0].index
+    lines = len(module.code.splitlines())
+    module = add_imports(module, ["import functools"], before=before)
+    return module, len(module.code.splitlines()) - lines
+
+
+def _functools_name(module: cst.Module) -> str:
+    """How ``module`` names the ``functools`` module: its alias, else ``functools``."""
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        if cst.helpers.get_full_name_for_node(alias.name) == "functools":
+                            if alias.asname is not None:
+                                return cst.helpers.get_full_name_for_node(alias.asname.name) or ""
+                            return "functools"
+    return "functools"
 
 
 def _with_current_app(
