@@ -19,7 +19,7 @@ Suppressions = dict[int, frozenset[str] | None]
 
 def suppressions(source: str) -> Suppressions:
     """The suppression comments of ``source``, by line."""
-    if "tracefix" not in source:
+    if "tracefix" not in source.lower():
         return {}
     found: Suppressions = {}
     for line, comment in _comments(source):
