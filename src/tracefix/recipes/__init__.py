@@ -10,6 +10,7 @@ from __future__ import annotations
 from tracefix.recipes._base import Recipe
 from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
 from tracefix.recipes.click_command import ClickCommandWithoutAppContext
+from tracefix.recipes.executor_task import ExecutorTaskWithoutAppContext
 from tracefix.recipes.exit_handler import ExitHandlerWithoutAppContext
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
@@ -24,6 +25,7 @@ RECIPES: tuple[type[Recipe], ...] = (
     ExitHandlerWithoutAppContext,  # CTX114
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102
+    ExecutorTaskWithoutAppContext,  # CTX106
     ThreadTargetWithoutAppContext,  # CTX103
     AppContextMissingInTest,  # CTX104
 )

@@ -81,7 +81,7 @@ def pass_app(module: cst.Module, line: int, kind: str, app: str) -> cst.Module:
         current = positional[index] if len(positional) > index else keywords["args"]
         new = current.with_changes(value=_prepend(current.value, value, line))
         arguments = [new if arg is current else arg for arg in arguments]
-        return _replace_call(module, call, call.with_changes(args=arguments), line)
+        return replace_call(module, call, call.with_changes(args=arguments), line)
     handed = keywords.get("target" if kind == "thread" else "function")
     if handed is None:
         handed = positional[1] if len(positional) > 1 else None
@@ -94,10 +94,10 @@ def pass_app(module: cst.Module, line: int, kind: str, app: str) -> cst.Module:
         comma=handed.comma,
     )
     arguments.insert(arguments.index(handed) + 1, added)
-    return _replace_call(module, call, call.with_changes(args=arguments), line)
+    return replace_call(module, call, call.with_changes(args=arguments), line)
 
 
-def _replace_call(module: cst.Module, call: cst.Call, new: cst.Call, line: int) -> cst.Module:
+def replace_call(module: cst.Module, call: cst.Call, new: cst.Call, line: int) -> cst.Module:
     """``module`` with ``call`` replaced, one argument per line if its line got too long.
 
     Too long is past ``MAX_LINE`` or, in a file that already has longer lines, past the line's

@@ -1,4 +1,5 @@
-"""Where a project refers to a function: as a thread's target, a timer's function, or otherwise.
+"""Where a project refers to a function: as a thread's target, a timer's function, a task handed
+to a thread pool (``executor.submit(f, ...)``, ``executor.map(f, ...)``), or otherwise.
 
 Names are resolved the way Python binds them, from the code alone: module-level and
 function-level imports (absolute or relative, ``as`` aliases, re-exports through a package's
@@ -16,9 +17,20 @@ from typing import Literal
 
 from tracefix.diagnose.project import Project
 
-Role = Literal["thread", "timer", "call", "other"]
+Role = Literal["thread", "timer", "submit", "map", "call", "other"]
 
 THREAD_CLASSES: dict[str, Role] = {"threading.Thread": "thread", "threading.Timer": "timer"}
+#: Executors whose tasks run in plain worker threads, which start without Flask's contexts.
+#: Not ``ProcessPoolExecutor`` (another process: the app cannot be handed over) and not
+#: Flask-Executor's ``Executor`` (it pushes a context around each task itself).
+EXECUTOR_CLASSES = frozenset(
+    {"concurrent.futures.ThreadPoolExecutor", "concurrent.futures.thread.ThreadPoolExecutor"}
+)
+EXECUTOR_METHODS: dict[str, Role] = {"submit": "submit", "map": "map"}
+#: Appended to an executor class's qualified name, it stands for an instance of that class: what
+#: a name bound by ``pool = ThreadPoolExecutor()`` or ``with ThreadPoolExecutor() as pool:``
+#: refers to.
+INSTANCE = "()"
 #: Decorators, by the last part of their dotted name, that run a function in an app context.
 VIEW_DECORATORS = frozenset(
     {
@@ -51,6 +63,32 @@ class Reference:
     function: str | None
     #: Whether it sits at module level (outside any function or class).
     module_level: bool
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """One place that starts a thread, a timer or a pool task, and what it runs."""
+
+    path: str
+    line: int
+    #: 1-based column of the callable handed over.
+    column: int
+    role: Role
+    #: The qualified name of the callable handed over (``shop.mail.send``), if it resolves.
+    target: str | None
+    function: str | None
+    module_level: bool
+
+
+def spawns_in(project: Project, path: str) -> list[Spawn]:
+    """Every thread, timer and pool task ``path`` starts."""
+    tree = project.ast(path)
+    if tree is None:
+        return []
+    walker = _Walker(project, path, "")
+    walker.spawns = []
+    walker.run(tree)
+    return walker.spawns
 
 
 def references(project: Project, path: str, name: str) -> list[Reference]:
@@ -135,6 +173,8 @@ class _Walker:
         self.wanted = wanted
         self.module = project.module_name(path) or ""
         self.found: list[Reference] = []
+        #: Every start seen, when asked for (``spawns_in``).
+        self.spawns: list[Spawn] | None = None
 
     def run(self, tree: ast.Module) -> list[Reference]:
         scope = self.scope_of(tree.body, module_level=True)
@@ -148,8 +188,13 @@ class _Walker:
         arguments: ast.arguments | None = None,
         *,
         module_level: bool = False,
+        enclosing: dict[str, str | None] | None = None,
     ) -> dict[str, str | None]:
-        """What each name bound in a scope refers to: a qualified name, or ``None`` (unknown)."""
+        """What each name bound in a scope refers to: a qualified name, or ``None`` (unknown).
+
+        A name bound only to new thread pools refers to an executor instance (``INSTANCE``);
+        ``enclosing`` is the scope around this one, which names the pool's class.
+        """
         scope: dict[str, str | None] = {}
         if arguments is not None:
             for arg in _all_arguments(arguments):
@@ -175,7 +220,32 @@ class _Walker:
             elif isinstance(node, ast.Global | ast.Nonlocal):
                 for name in node.names:
                     scope.pop(name, None)
+        scope.update(self._executor_names(body, {**(enclosing or {}), **scope}))
         return scope
+
+    def _executor_names(self, body: list[ast.stmt], scope: dict[str, str | None]) -> dict[str, str]:
+        """The names of a scope that every binding sets to a new thread pool, with its class.
+
+        A pool made with an ``initializer`` does not count: that may push a context in each
+        worker thread."""
+        made: dict[str, list[str | None]] = {}
+        stores: dict[str, int] = {}
+        for node in _own_nodes(body):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            for target, value in _bindings(node):
+                if isinstance(value, ast.Call):
+                    pushes = any(keyword.arg == "initializer" for keyword in value.keywords)
+                    made.setdefault(target, []).append(
+                        None if pushes else self.qualify(value.func, scope)
+                    )
+        return {
+            name: f"{classes[0]}{INSTANCE}"
+            for name, classes in made.items()
+            if len(classes) == stores.get(name, 0)
+            and len(set(classes)) == 1
+            and classes[0] in EXECUTOR_CLASSES
+        }
 
     def qualify(self, node: ast.expr, scope: dict[str, str | None]) -> str | None:
         """The canonical qualified name ``node`` refers to, or ``None``."""
@@ -201,7 +271,7 @@ class _Walker:
             body: list[ast.stmt] = (
                 [ast.Expr(node.body)] if isinstance(node, ast.Lambda) else node.body
             )
-            inner = {**scope, **self.scope_of(body, node.args)}
+            inner = {**scope, **self.scope_of(body, node.args, enclosing=scope)}
             name = None if isinstance(node, ast.Lambda) or depth else node.name
             for statement in body:
                 self._visit(statement, inner, name, depth + 1)
@@ -209,7 +279,7 @@ class _Walker:
         if isinstance(node, ast.ClassDef):
             for child in [*node.bases, *node.keywords, *node.decorator_list]:
                 self._visit(child, scope, function, depth)
-            inner = {**scope, **self.scope_of(node.body)}
+            inner = {**scope, **self.scope_of(node.body, enclosing=scope)}
             for statement in node.body:
                 self._visit(statement, inner, None, depth + 1)
             return
@@ -227,10 +297,25 @@ class _Walker:
         self, call: ast.Call, scope: dict[str, str | None], function: str | None, depth: int
     ) -> None:
         callee = self.qualify(call.func, scope)
-        kind = THREAD_CLASSES.get(callee or "")
+        kind = THREAD_CLASSES.get(callee or "") or self._executor_method(call, scope)
         handed = _handed_function(call, kind) if kind else None
+        if kind and handed is not None and self.spawns is not None:
+            self.spawns.append(
+                Spawn(
+                    self.path,
+                    call.lineno,
+                    self._column(handed),
+                    kind,
+                    self.qualify(handed, scope),
+                    function if depth == 1 else None,
+                    depth == 0,
+                )
+            )
         if kind and handed is not None and self.qualify(handed, scope) == self.wanted:
             self._report(call, kind, function, depth)
+            if kind in EXECUTOR_METHODS.values():
+                assert isinstance(call.func, ast.Attribute)
+                self._visit(call.func.value, scope, function, depth)
         else:
             handed = None
             if callee == self.wanted:
@@ -242,14 +327,68 @@ class _Walker:
             if value is not handed:
                 self._visit(value, scope, function, depth)
 
+    def _column(self, node: ast.expr) -> int:
+        """``node``'s 1-based column in characters (``ast`` counts UTF-8 bytes)."""
+        lines = (self.project.source(self.path) or "").splitlines()
+        text = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
+        return len(text.encode()[: node.col_offset].decode(errors="replace")) + 1
+
+    def _executor_method(self, call: ast.Call, scope: dict[str, str | None]) -> Role | None:
+        """``submit`` or ``map`` when ``call`` hands a task to a thread pool, else ``None``."""
+        func = call.func
+        if not isinstance(func, ast.Attribute) or func.attr not in EXECUTOR_METHODS:
+            return None
+        pool = func.value
+        if isinstance(pool, ast.Call):
+            made = self.qualify(pool.func, scope)
+            return EXECUTOR_METHODS[func.attr] if made in EXECUTOR_CLASSES else None
+        qualified = self.qualify(pool, scope)
+        if qualified is not None and is_executor(self.project, qualified):
+            return EXECUTOR_METHODS[func.attr]
+        return None
+
     def _report(self, node: ast.expr, role: Role, function: str | None, depth: int) -> None:
         self.found.append(
             Reference(self.path, node.lineno, role, function if depth == 1 else None, depth == 0)
         )
 
 
+def is_executor(project: Project, qualified: str, depth: int = 0) -> bool:
+    """Whether ``qualified`` names a thread pool: an instance, or a module-level name of a
+    project module that every binding sets to a new one (``app.extensions.executor``)."""
+    module, _, name = qualified.rpartition(".")
+    if qualified.endswith(INSTANCE):
+        return qualified.removesuffix(INSTANCE) in EXECUTOR_CLASSES
+    path = project.module_path(module) if module else None
+    tree = project.ast(path) if path else None
+    if path is None or tree is None or depth > 5:
+        return False
+    bound = _Walker(project, path, "").scope_of(tree.body, module_level=True).get(name)
+    return bound is not None and is_executor(project, bound, depth + 1)
+
+
+def _bindings(node: ast.AST) -> list[tuple[str, ast.expr]]:
+    """``(name, value)`` for a plain name an assignment or a ``with ... as`` binds."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+        return [(target.id, node.value)] if isinstance(target, ast.Name) else []
+    if isinstance(node, ast.AnnAssign) and node.value is not None:
+        return [(node.target.id, node.value)] if isinstance(node.target, ast.Name) else []
+    if isinstance(node, ast.With | ast.AsyncWith):
+        return [
+            (item.optional_vars.id, item.context_expr)
+            for item in node.items
+            if isinstance(item.optional_vars, ast.Name)
+        ]
+    return []
+
+
 def _handed_function(call: ast.Call, kind: str) -> ast.expr | None:
-    """The callable a ``Thread(...)`` or ``Timer(...)`` call will run."""
+    """The callable a ``Thread(...)`` or ``Timer(...)`` call, or a pool's ``submit`` or
+    ``map``, will run."""
+    if kind in EXECUTOR_METHODS.values():
+        first = call.args[0] if call.args else None
+        return None if isinstance(first, ast.Starred) else first
     keyword = "target" if kind == "thread" else "function"
     for item in call.keywords:
         if item.arg == keyword:
