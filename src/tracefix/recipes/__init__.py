@@ -12,6 +12,7 @@ from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
 from tracefix.recipes.click_command import ClickCommandWithoutAppContext
 from tracefix.recipes.executor_task import ExecutorTaskWithoutAppContext
 from tracefix.recipes.exit_handler import ExitHandlerWithoutAppContext
+from tracefix.recipes.greenlet_target import GreenletTargetWithoutAppContext
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
@@ -23,6 +24,7 @@ RECIPES: tuple[type[Recipe], ...] = (
     ClickCommandWithoutAppContext,  # CTX107
     ScheduledJobWithoutAppContext,  # CTX113
     ExitHandlerWithoutAppContext,  # CTX114
+    GreenletTargetWithoutAppContext,  # CTX115
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102
     ExecutorTaskWithoutAppContext,  # CTX106

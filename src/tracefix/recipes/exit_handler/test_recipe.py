@@ -182,7 +182,7 @@ def test_factory_passes_its_app(registration, expected, parameters):
         ),
         pytest.param(
             {"shop/__init__.py": FACTORY.replace("app = Flask(__name__)", "application = None")},
-            "no app is at hand",
+            "there is no app at hand",
             id="no app where it is registered",
         ),
         pytest.param(

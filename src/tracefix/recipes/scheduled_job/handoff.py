@@ -500,12 +500,10 @@ def _no_app_reason(
                 f"the project configures a job store, which pickles job arguments, so {name}() "
                 f"cannot be passed the app, and {path} has no app of its own"
             )
-    where = (
-        "no app is at hand, and no app context is active," if current_app else "no app is at hand"
-    )
+    missing = "no app at hand nor an active app context" if current_app else "no app at hand"
     return (
-        f"{path} has no app to push, and {where} where {name}() is handed over "
-        f"({describe(handoffs)}) to pass it; making a second app there would lose the running "
+        f"{path} has no app to push, and where {name}() is handed over ({describe(handoffs)}) "
+        f"there is {missing} to pass it; making a second app there would lose the running "
         "app's configuration"
     )
 
@@ -1080,11 +1078,13 @@ def _replace_call(module: cst.Module, call: cst.Call, new: cst.Call, line: int) 
     """``module`` with ``call`` replaced, one argument per line if its line grew too long: past
     ``MAX_LINE``, or past its own length when the file already has longer lines (black's
     layout, so formatters leave it alone)."""
-    before = len(module.code.splitlines()[line - 1])
+    text = module.code.splitlines()[line - 1]
     changed = _replace(module, call, new)
     after = len(changed.code.splitlines()[line - 1])
-    if after <= max(MAX_LINE, before) or "\n" in module.code_for_node(call):
+    if after <= max(MAX_LINE, len(text)) or "\n" in module.code_for_node(call):
         return changed
+    if not _opens_no_bracket_before(text, module.code_for_node(call)):
+        return changed  # inside a comprehension or another call: a formatter lays that out
     indent = module.default_indent
 
     def newline(extra: str) -> cst.ParenthesizedWhitespace:
@@ -1100,6 +1100,13 @@ def _replace_call(module: cst.Module, call: cst.Call, new: cst.Call, line: int) 
     ]
     laid_out = new.with_changes(args=arguments, whitespace_before_args=newline(indent))
     return _replace(changed, new, laid_out)
+
+
+def _opens_no_bracket_before(line: str, call: str) -> bool:
+    """Whether ``call`` on ``line`` is not inside a bracket opened earlier on the line."""
+    start = line.find(call.split("(", 1)[0])
+    prefix = line[:start] if start >= 0 else line
+    return sum(prefix.count(c) for c in "([{") == sum(prefix.count(c) for c in ")]}")
 
 
 def _comma_after(comma: cst.Comma | cst.MaybeSentinel) -> cst.Comma:

@@ -326,7 +326,7 @@ def test_flask_apscheduler_add_job_elsewhere_uses_the_schedulers_app():
         ),
         pytest.param(
             {"shop/__init__.py": FACTORY.replace("app = Flask(__name__)", "flask_app = None")},
-            "no app is at hand",
+            "there is no app at hand",
             id="no app where the job is registered",
         ),
     ],
