@@ -12,12 +12,15 @@ from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
 from tracefix.recipes.click_command import ClickCommandWithoutAppContext
 from tracefix.recipes.executor_task import ExecutorTaskWithoutAppContext
 from tracefix.recipes.exit_handler import ExitHandlerWithoutAppContext
+from tracefix.recipes.extension_not_registered import ExtensionNotRegistered
 from tracefix.recipes.greenlet_target import GreenletTargetWithoutAppContext
+from tracefix.recipes.import_time_use import ImportTimeContextUse
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
 from tracefix.recipes.test_without_context import AppContextMissingInTest
 from tracefix.recipes.thread_target import ThreadTargetWithoutAppContext
+from tracefix.recipes.url_for_outside_request import UrlForOutsideRequest
 
 RECIPES: tuple[type[Recipe], ...] = (
     CeleryTaskWithoutAppContext,  # CTX105
@@ -25,11 +28,14 @@ RECIPES: tuple[type[Recipe], ...] = (
     ScheduledJobWithoutAppContext,  # CTX113
     ExitHandlerWithoutAppContext,  # CTX114
     GreenletTargetWithoutAppContext,  # CTX115
+    UrlForOutsideRequest,  # CTX112
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102
     ExecutorTaskWithoutAppContext,  # CTX106
     ThreadTargetWithoutAppContext,  # CTX103
     AppContextMissingInTest,  # CTX104
+    ImportTimeContextUse,  # CTX110
+    ExtensionNotRegistered,  # CTX111
 )
 
 

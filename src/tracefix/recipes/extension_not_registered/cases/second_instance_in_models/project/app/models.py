@@ -1,0 +1,11 @@
+from datetime import date
+
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+class Book(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    title = db.Column(db.String(200), nullable=False)
+    published = db.Column(db.Date, default=date(2000, 1, 1))

@@ -1,0 +1,4 @@
+from app import create_app, db
+
+app = create_app()
+db.create_all()

@@ -1,0 +1,7 @@
+from flask import url_for
+
+from app import create_app
+
+app = create_app()
+with app.app_context():
+    print(url_for("users.list_users", _external=True))

@@ -1,0 +1,34 @@
+import os
+
+from flask import Flask, url_for
+from flask_sqlalchemy import SQLAlchemy
+
+db = SQLAlchemy()
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("SECRET_KEY", "dev"),
+        SQLALCHEMY_DATABASE_URI=os.environ.get("DATABASE_URL", "sqlite:///seed-app.db"),
+    )
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    db.init_app(app)
+
+    from app import views
+
+    app.register_blueprint(views.bp)
+
+    @app.cli.command("print-links")
+    def print_links():
+        """Print the links the weekly email shows."""
+        print(url_for("users.list_users"))
+
+    with app.app_context():
+        from app import models  # noqa: F401
+
+        db.create_all()
+
+    return app
