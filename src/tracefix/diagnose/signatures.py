@@ -2,6 +2,9 @@
 
 Flask matches have changed wording across versions (lower case before 0.11, reworded bodies in
 3.2), so matching is on the first line only, case-insensitively (docs/context-errors.md §0.1).
+Older libraries word the same causes differently, and are matched as the same cause: Flask-
+SQLAlchemy 2.x fails with its own message where 3.x reaches Flask's, and Flask 3.2 says "There
+is no request in this context." for a request read in an app context that has no request.
 """
 
 from __future__ import annotations
@@ -12,13 +15,28 @@ from tracefix.event import Frame
 APP_CONTEXT_MESSAGE = "working outside of application context"
 REQUEST_CONTEXT_MESSAGE = "working outside of request context"
 
+#: First lines, lower case, that mean "no app context here". Flask before 0.11 wrote Flask's own
+#: in lower case. Flask-SQLAlchemy 2.x raised its own when ``db`` had no app (``init_app``
+#: style) and no context was pushed: 2.0 and earlier the first, 2.1 to 2.5 the second. Pushing
+#: an app context fixes each.
+APP_CONTEXT_MESSAGES = (
+    APP_CONTEXT_MESSAGE,
+    "application not registered on db instance and no application bound to current context",
+    "no application found. either work inside a view function or push an application context",
+)
+#: First lines, lower case, that mean "no request here": Flask 3.2 raises the second when an app
+#: context is pushed but has no request (``with app.app_context(): request.args``).
+REQUEST_CONTEXT_MESSAGES = (REQUEST_CONTEXT_MESSAGE, "there is no request in this context")
+
 
 def is_app_context_error(exc: ExceptionInfo) -> bool:
-    return exc.type == "RuntimeError" and exc.first_line.lower().startswith(APP_CONTEXT_MESSAGE)
+    return exc.type == "RuntimeError" and exc.first_line.lower().startswith(APP_CONTEXT_MESSAGES)
 
 
 def is_request_context_error(exc: ExceptionInfo) -> bool:
-    return exc.type == "RuntimeError" and exc.first_line.lower().startswith(REQUEST_CONTEXT_MESSAGE)
+    return exc.type == "RuntimeError" and exc.first_line.lower().startswith(
+        REQUEST_CONTEXT_MESSAGES
+    )
 
 
 def is_context_error(exc: ExceptionInfo) -> bool:
