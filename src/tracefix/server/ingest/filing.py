@@ -15,38 +15,60 @@ On PostgreSQL the open issues are locked (``FOR UPDATE``, in id order) until the
 person resolving or merging one waits for it instead of racing it; on SQLite the transaction
 holds the database's write lock from its start.
 
-The statements are built once per dialect: building a SQLAlchemy statement (and its cache key)
-costs more than running it on SQLite, and this runs once per commit.
+The four statements are SQL run on the driver's own cursor, inside the SQLAlchemy transaction
+of the caller, for SQLite and PostgreSQL. Through SQLAlchemy Core they cost about 0.8 ms of CPU
+a commit (statement set-up, events, result wrapping), three times what SQLite spends storing
+the events, and the intake commits up to a thousand times a second. Other databases get a
+plain SQLAlchemy insert, and all their events go to the digest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections import Counter
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy import DateTime
-from sqlalchemy import Executable
-from sqlalchemy import bindparam
-from sqlalchemy import case
 from sqlalchemy import insert
-from sqlalchemy import select
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 
 from tracefix.server.ingest.protocol import IncomingEvent
 from tracefix.server.models import Event
-from tracefix.server.models import GroupHash
-from tracefix.server.models import Issue
-from tracefix.server.models import IssueRelease
 
 #: Issue states in which another event only adds to the counts.
 OPEN_STATUSES = ("unresolved", "regressed", "ignored")
+
+_OPEN_ISSUES = (
+    "SELECT group_hash.project_id, group_hash.fingerprint, issue.id"
+    " FROM group_hash JOIN issue ON issue.id = group_hash.issue_id"
+    " WHERE group_hash.project_id IN ({projects}) AND group_hash.fingerprint IN ({fingerprints})"
+    " AND issue.status IN ({statuses}) AND issue.merged_into_id IS NULL"
+    " ORDER BY issue.id{lock}"
+)
+_EVENT_COLUMNS = (
+    "project_id, event_id, received_at, payload, digested, issue_id, release, environment"
+)
+_INSERT_EVENTS = (
+    "INSERT INTO event (" + _EVENT_COLUMNS + ") VALUES {rows}"
+    " ON CONFLICT (project_id, event_id) DO NOTHING"
+    " RETURNING issue_id, release, environment"
+)
+_COUNT_ISSUE = (
+    "UPDATE issue SET event_count = event_count + ?,"
+    " last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END"
+    " WHERE id = ?"
+)
+_COUNT_RELEASE = (
+    "INSERT INTO issue_release"
+    " (issue_id, release, environment, event_count, first_seen, last_seen)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (issue_id, release, environment) DO UPDATE SET"
+    " event_count = issue_release.event_count + excluded.event_count,"
+    " last_seen = CASE WHEN issue_release.last_seen < excluded.last_seen"
+    " THEN excluded.last_seen ELSE issue_release.last_seen END"
+)
 
 
 @dataclass(frozen=True)
@@ -60,11 +82,26 @@ class StoredEvents:
 
 
 @dataclass(frozen=True)
-class _Statements:
-    open_issues: Executable
-    insert_events: Executable
-    count_issues: Executable
-    count_releases: Executable
+class _Driver:
+    """How one driver wants its SQL and values: what SQLAlchemy would otherwise do for us."""
+
+    placeholder: str
+    lock_issues: str
+    time: Callable[[dt.datetime], Any]
+    flag: Callable[[bool], Any]
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+    def marks(self, count: int) -> str:
+        return ", ".join([self.placeholder] * count)
+
+
+_DRIVERS = {
+    # As SQLAlchemy stores them on SQLite: text, always with microseconds; booleans as 0 and 1.
+    "sqlite": _Driver("?", "", lambda value: value.strftime("%Y-%m-%d %H:%M:%S.%f"), int),
+    "postgresql": _Driver("%s", " FOR UPDATE OF issue", lambda value: value, bool),
+}
 
 
 def store_events(
@@ -74,127 +111,86 @@ def store_events(
 ) -> StoredEvents:
     """Insert ``(project_id, event)`` pairs, filing those of open issues; in the caller's
     transaction, which must commit before any of them is acknowledged."""
-    statements = _statements(connection.dialect.name)
-    issues = _open_issues(connection, statements, events) if statements is not None else {}
-    rows = []
-    for project_id, event in events:
-        issue_id = issues.get((project_id, event.fingerprint or ""))
-        rows.append(
-            {
-                "project_id": project_id,
-                "event_id": event.event_id,
-                "received_at": received,
-                "payload": event.payload,
-                "digested": issue_id is not None,
-                "issue_id": issue_id,
-                "release": event.release,
-                "environment": event.environment,
-            }
-        )
-    if statements is None:
-        connection.execute(insert(Event), rows)
-        return StoredEvents(inserted=len(rows), filed=0)
-    inserted = connection.execute(statements.insert_events, rows).all()
-    filed = [row for row in inserted if row.issue_id is not None]
-    if filed:
-        _count(connection, statements, filed, received)
+    driver = _DRIVERS.get(connection.dialect.name)
+    if driver is None:
+        connection.execute(insert(Event), [_row(p, e, received, None) for p, e in events])
+        return StoredEvents(inserted=len(events), filed=0)
+    cursor = connection.connection.cursor()
+    try:
+        issues = _open_issues(cursor, driver, events)
+        seen = driver.time(received)
+        values: list[Any] = []
+        for project_id, event in events:
+            issue_id = issues.get((project_id, event.fingerprint or ""))
+            values += (
+                project_id,
+                event.event_id,
+                seen,
+                event.payload,
+                driver.flag(issue_id is not None),
+                issue_id,
+                event.release,
+                event.environment,
+            )
+        rows = ", ".join([f"({driver.marks(8)})"] * len(events))
+        cursor.execute(driver.sql(_INSERT_EVENTS.format(rows=rows)), values)
+        inserted = cursor.fetchall()
+        filed = [row for row in inserted if row[0] is not None]
+        if filed:
+            _count(cursor, driver, filed, seen)
+    finally:
+        cursor.close()
     return StoredEvents(inserted=len(inserted), filed=len(filed))
 
 
-@functools.cache
-def _statements(dialect: str) -> _Statements | None:
-    """The statements for ``dialect``; None where there is no upsert (events then all go to
-    the digest, and a repeated event id is the unique constraint's error)."""
-    if dialect not in ("sqlite", "postgresql"):
-        return None
-    upsert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    open_issues = (
-        select(GroupHash.project_id, GroupHash.fingerprint, Issue.id)
-        .join(Issue, Issue.id == GroupHash.issue_id)
-        .where(
-            GroupHash.project_id.in_(bindparam("projects", expanding=True)),
-            GroupHash.fingerprint.in_(bindparam("fingerprints", expanding=True)),
-            Issue.status.in_(OPEN_STATUSES),
-            Issue.merged_into_id.is_(None),
-        )
-        .order_by(Issue.id)
-    )
-    if dialect == "postgresql":
-        open_issues = open_issues.with_for_update(of=Issue)
-    insert_events = (
-        upsert(Event)
-        .on_conflict_do_nothing(index_elements=["project_id", "event_id"])
-        .returning(Event.issue_id, Event.release, Event.environment)
-    )
-    seen = bindparam("filed_seen", type_=DateTime())
-    count_issues = (
-        update(Issue)
-        .where(Issue.id == bindparam("filed_issue_id"))
-        .values(
-            event_count=Issue.event_count + bindparam("filed_count"),
-            last_seen=case((Issue.last_seen < seen, seen), else_=Issue.last_seen),
-        )
-    )
-    releases = upsert(IssueRelease)
-    later = releases.excluded.last_seen
-    count_releases = releases.on_conflict_do_update(
-        index_elements=["issue_id", "release", "environment"],
-        set_={
-            "event_count": IssueRelease.event_count + releases.excluded.event_count,
-            "last_seen": case(
-                (IssueRelease.last_seen < later, later), else_=IssueRelease.last_seen
-            ),
-        },
-    )
-    return _Statements(open_issues, insert_events, count_issues, count_releases)
+def _row(
+    project_id: int, event: IncomingEvent, received: dt.datetime, issue_id: int | None
+) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "event_id": event.event_id,
+        "received_at": received,
+        "payload": event.payload,
+        "digested": issue_id is not None,
+        "issue_id": issue_id,
+        "release": event.release,
+        "environment": event.environment,
+    }
 
 
 def _open_issues(
-    connection: Connection,
-    statements: _Statements,
-    events: Sequence[tuple[int, IncomingEvent]],
+    cursor: Any, driver: _Driver, events: Sequence[tuple[int, IncomingEvent]]
 ) -> dict[tuple[int, str], int]:
     """The open issue of each ``(project_id, fingerprint)`` of the batch that has one."""
     wanted = {(project_id, e.fingerprint) for project_id, e in events if e.fingerprint}
     if not wanted:
         return {}
-    found = connection.execute(
-        statements.open_issues,
-        {
-            "projects": sorted({project_id for project_id, _ in wanted}),
-            "fingerprints": sorted({fingerprint for _, fingerprint in wanted}),
-        },
+    projects = sorted({project_id for project_id, _ in wanted})
+    fingerprints = sorted({fingerprint for _, fingerprint in wanted})
+    query = _OPEN_ISSUES.format(
+        projects=driver.marks(len(projects)),
+        fingerprints=driver.marks(len(fingerprints)),
+        statuses=driver.marks(len(OPEN_STATUSES)),
+        lock=driver.lock_issues,
     )
+    cursor.execute(query, [*projects, *fingerprints, *OPEN_STATUSES])
     return {
         (project_id, fingerprint): issue_id
-        for project_id, fingerprint, issue_id in found
+        for project_id, fingerprint, issue_id in cursor.fetchall()
         if (project_id, fingerprint) in wanted
     }
 
 
-def _count(
-    connection: Connection, statements: _Statements, filed: Sequence[Any], seen: dt.datetime
-) -> None:
-    per_issue = Counter(row.issue_id for row in filed)
-    connection.execute(
-        statements.count_issues,
-        [
-            {"filed_issue_id": issue, "filed_count": n, "filed_seen": seen}
-            for issue, n in sorted(per_issue.items())
-        ],
+def _count(cursor: Any, driver: _Driver, filed: Sequence[Any], seen: Any) -> None:
+    per_issue = Counter(issue_id for issue_id, _, _ in filed)
+    cursor.executemany(
+        driver.sql(_COUNT_ISSUE),
+        [(n, seen, seen, issue_id) for issue_id, n in sorted(per_issue.items())],
     )
-    per_release = Counter((row.issue_id, row.release or "", row.environment or "") for row in filed)
-    connection.execute(
-        statements.count_releases,
-        [
-            {
-                "issue_id": issue,
-                "release": release,
-                "environment": environment,
-                "event_count": n,
-                "first_seen": seen,
-                "last_seen": seen,
-            }
-            for (issue, release, environment), n in sorted(per_release.items())
-        ],
+    per_release = Counter(
+        (issue_id, release or "", environment or "") for issue_id, release, environment in filed
+    )
+    cursor.executemany(
+        driver.sql(_COUNT_RELEASE),
+        [(*key, n, seen, seen) for key, n in sorted(per_release.items())],
     )
