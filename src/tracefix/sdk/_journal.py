@@ -151,8 +151,9 @@ class Journal:
         self._made = 0
         #: Records read ahead by the reader and not yet taken: still WAITING in their file.
         self._ahead: deque[JournalRecord] = deque()
-        #: Files to unlink, outside the lock: ``(path, name)``.
-        self._to_unlink: list[tuple[str, str]] = []
+        #: Files retired or removed under the lock, whose system calls (``madvise``, ``munmap``,
+        #: ``unlink``) wait for ``_release``, outside it.
+        self._released: list[_JournalFile] = []
 
     def __len__(self) -> int:
         """Records appended and not yet taken."""
@@ -170,6 +171,7 @@ class Journal:
         crc = zlib.crc32(data, zlib.crc32(_CHECKED.pack(kind, len(data), created_ns, serial)))
         header = RECORD.pack(0, kind, len(data), crc, created_ns, serial)
         dropped = 0
+        started = False
         with self._lock:
             if self._closed:
                 return False
@@ -182,6 +184,7 @@ class Journal:
                 active = self._start_file_locked()
                 if active is None:
                     return False
+                started = True
                 dropped = self._keep_bounds_locked()
             mapping = active.map
             offset = active.end
@@ -191,8 +194,9 @@ class Journal:
             active.end = offset + size
             active.appended += 1
             self._waiting += 1
+        if started:
+            self._release()
         if dropped:
-            self._unlink_removed()
             self._on_drop(dropped)
         return True
 
@@ -228,17 +232,16 @@ class Journal:
         return journal_file
 
     def _retire_locked(self, journal_file: _JournalFile) -> None:
-        """No more appends to it. Its pages leave the process's RSS (they stay in the page
-        cache, a shared mapping's data is the file's): only the file appended to and the one
-        being read count."""
+        """No more appends to it. ``_release`` then drops its pages from the process's RSS
+        (they stay in the page cache: a shared mapping's data is the file's), so that only the
+        file appended to and the one being read count."""
         journal_file.retired = True
         if self._active is journal_file:
             self._active = None
         if journal_file.done == journal_file.appended:
             self._remove_locked(journal_file)
-        elif _DONTNEED is not None:
-            with contextlib.suppress(OSError, ValueError):
-                journal_file.map.madvise(_DONTNEED)
+        else:
+            self._released.append(journal_file)
 
     def _keep_bounds_locked(self) -> int:
         """Drop the oldest files while there are more than ``max_files``; the number of records
@@ -253,22 +256,31 @@ class Journal:
         return dropped
 
     def _remove_locked(self, journal_file: _JournalFile) -> None:
+        """Out of the journal: nobody touches its mapping again but ``_release``."""
         journal_file.removed = True
         with contextlib.suppress(ValueError):
             self._files.remove(journal_file)
         if self._active is journal_file:
             self._active = None
-        with contextlib.suppress(Exception):
-            journal_file.map.close()
-        self._to_unlink.append((journal_file.path, journal_file.name))
+        self._released.append(journal_file)
 
-    def _unlink_removed(self) -> None:
+    def _release(self) -> None:
+        """The system calls of retiring and removing files, outside the lock: the app's thread
+        must never wait on it while a reader's system call lets another thread run."""
         with self._lock:
-            removed, self._to_unlink = self._to_unlink, []
-        for path, name in removed:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            LIVE_NAMES.discard(name)
+            released, self._released = self._released, []
+            advise = [f for f in released if not f.removed]
+        for journal_file in released:
+            if journal_file.removed:
+                with contextlib.suppress(Exception):
+                    journal_file.map.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(journal_file.path)
+                LIVE_NAMES.discard(journal_file.name)
+        for journal_file in advise:
+            if _DONTNEED is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    journal_file.map.madvise(_DONTNEED)
 
     # -- the reader's side ----------------------------------------------------------------------
 
@@ -313,7 +325,7 @@ class Journal:
             journal_file.done += 1
             if journal_file.retired and journal_file.done == journal_file.appended:
                 self._remove_locked(journal_file)
-        self._unlink_removed()
+        self._release()
 
     def retire_if_done(self) -> None:
         """Delete the active file when every record in it is done: an idle process leaves no
@@ -322,7 +334,7 @@ class Journal:
             active = self._active
             if active is not None and active.done == active.appended:
                 self._retire_locked(active)
-        self._unlink_removed()
+        self._release()
 
     def close(self) -> None:
         """No more appends; the files go once their records are done."""
@@ -330,7 +342,7 @@ class Journal:
             self._closed = True
             if self._active is not None:
                 self._retire_locked(self._active)
-        self._unlink_removed()
+        self._release()
 
     def after_fork(self) -> None:
         """In a forked child: the files are the parent's, which reads them; start afresh."""
@@ -342,7 +354,7 @@ class Journal:
         self._active = None
         self._waiting = 0
         self._ahead = deque()
-        self._to_unlink = []
+        self._released = []
         LIVE_NAMES.clear()
 
 

@@ -6,6 +6,11 @@ The disk spool keeps one envelope per file, exactly the bytes that would be POST
     <time_ns:020d>-<pid>-<seq:08d>-<size>.<category>.env                waiting to be sent
     <time_ns:020d>-<pid>-<seq:08d>-<size>.<category>.env.sending-<pid>  claimed by that process
     .tmp-<pid>-<seq>                                                    being written
+    .journal-<pid>-...                                                  a process's journal
+
+A process's events reach the spool through its journal (``_journal``): the transport's thread
+moves a record into a spool file when it cannot send it at once, and a scan recovers the journals
+of dead processes into spool files.
 
 Names sort by capture time, so the oldest goes first and is evicted first; the size and the
 data category live in the name so that scanning and bounding need no ``stat`` and no read.
