@@ -307,6 +307,7 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
         module,
         celery.line + shift,
         celery.column,
+        callee=ast.unparse(celery.call.func),
         app=app,
         name=name,
         base=base,

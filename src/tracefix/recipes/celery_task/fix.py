@@ -51,15 +51,16 @@ def add_task_class(
     line: int,
     column: int,
     *,
+    callee: str = "Celery",
     app: str,
     name: str,
     base: str,
     annotated: bool,
 ) -> cst.Module:
     """``module`` with the class ``name`` that pushes ``app``'s context defined just above the
-    statement holding the ``Celery(...)`` call at ``line``:``column``, and that call passing it
-    as ``task_cls``."""
-    call = _call_at(module, line, column)
+    statement holding the ``callee(...)`` call at ``line``:``column`` (``Celery(...)``), and that
+    call passing it as ``task_cls``."""
+    call = _call_at(module, line, column, callee)
     if any(
         arg.keyword is not None and arg.keyword.value == TASK_CLASS_KEYWORD for arg in call.args
     ):
@@ -108,12 +109,17 @@ def wrap_function_body(
     return wrap_statements(module, function.body, start, len(body), expression, before=before)
 
 
-def _call_at(module: cst.Module, line: int, column: int) -> cst.Call:
+def _call_at(module: cst.Module, line: int, column: int, callee: str) -> cst.Call:
+    """The call of ``callee`` (as written: ``Celery``, ``celery.Celery``) at ``line``:``column``."""
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     for node, where in positions.items():
-        if isinstance(node, cst.Call) and (where.start.line, where.start.column) == (line, column):
+        if (
+            isinstance(node, cst.Call)
+            and (where.start.line, where.start.column) == (line, column)
+            and module.code_for_node(node.func) == callee
+        ):
             return node
-    raise SkipFix(f"cannot find the Celery(...) call at line {line}")
+    raise SkipFix(f"cannot find the {callee}(...) call at line {line}")
 
 
 def _replace_call(module: cst.Module, call: cst.Call, new: cst.Call, line: int) -> cst.Module:
