@@ -185,7 +185,7 @@ class ImportTimeContextUse(Recipe):
         )
         if shape.shape == "create_all":
             assert shape.name is not None
-            advice = where_tables_belong(project, path, shape.name)
+            advice = where_tables_belong(project, path, shape.name, statement.lineno)
         elif shape.shape == "config":
             advice = (
                 f" `{shape.name}` reads `current_app.config` then; read the value inside the "

@@ -90,7 +90,7 @@ def move_create_all(
     target = registration.path
     placement = _placement(project, path, statement, registration)
     context = f"{registration.app_name}.app_context()"
-    scope = placement.body
+    scope = [s for s in placement.body if s is not statement]
     comments = _comments_above(project.cst(path), line)
     removal: _Edit = (line, lambda module: _remove(module, line))
     edits: list[_Edit] = [removal]
@@ -100,7 +100,11 @@ def move_create_all(
         edits = [(line, lambda module: _wrap_in_place(module, line, context))]
     else:
         existing = next(
-            (s for s in scope[placement.ready + 1 :] if _is_context_with(s, registration.app_name)),
+            (
+                s
+                for s in placement.body[placement.ready + 1 :]
+                if _is_context_with(s, registration.app_name)
+            ),
             None,
         )
         header = f"with {context}:"
@@ -112,14 +116,14 @@ def move_create_all(
             )
         elif placement.returns is not None:
             returns = placement.returns
-            if scope.index(returns) <= placement.ready:
+            if placement.body.index(returns) <= placement.ready:
                 raise SkipFix(f"the factory in {target} returns before `{create}` could run")
             addition = (
                 returns.lineno,
                 lambda module: _insert_before(module, returns, header, create, comments),
             )
         else:
-            anchor = scope[placement.ready]
+            anchor = placement.body[placement.ready]
             addition = (
                 anchor.lineno,
                 lambda module: _insert_after(module, anchor, header, create, comments),
@@ -293,9 +297,9 @@ def _config_constants(
     return found
 
 
-def where_tables_belong(project: Project, path: str, name: str) -> str:
-    """A sentence saying where the project registers ``name`` on its app, and so where
-    ``create_all()`` belongs; generic when that is not clear."""
+def where_tables_belong(project: Project, path: str, name: str, line: int) -> str:
+    """A sentence saying where the project registers ``name`` on its app, and so where the
+    ``create_all()`` at ``path:line`` belongs; generic when that is not clear."""
     try:
         registration = _registration(project, path, name)
     except SkipFix:
@@ -320,6 +324,8 @@ def where_tables_belong(project: Project, path: str, name: str) -> str:
             ),
             [],
         )
+    if registration.path == path:
+        body = [s for s in body if not s.lineno <= line <= (s.end_lineno or s.lineno)]
     if _calls_create_all(body, registration.db_name):
         return (
             f" {scope[0].upper()}{scope[1:]} registers `{name}` ({where}) and already creates "
