@@ -22,7 +22,6 @@ from tracefix.diagnose.project import Project
 from tracefix.patch import FileChange
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import Statement
-from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import is_import_line
 from tracefix.recipes._codemod import statement_chain
@@ -33,6 +32,7 @@ from tracefix.recipes.extension_not_registered.sqlalchemy_setup import Instance
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import app_variable
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import files_imported_by
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import flask_classes
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import module_level_statements
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import modules_run_by
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import registrations
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import resolve
@@ -68,7 +68,9 @@ def add_init_app(project: Project, instance: Instance) -> tuple[FileChange, ...]
     call = f"{db}.init_app({app})"
     module = _insert(module, body, position, call)
     if imports:
-        module = add_imports(module, imports, before=_first_statement_index(module, tree))
+        source_module, name = imports
+        position = _first_statement_index(module)
+        module = _add_project_import(project, module, position, source_module, name)
     return (FileChange(path, before, module.code),)
 
 
@@ -192,9 +194,9 @@ def _imports_project_module(project: Project, statement: Statement) -> bool:
 
 def _name_for(
     project: Project, path: str, instance: Instance, scopes: tuple[FunctionNode, ...]
-) -> tuple[str, list[str]]:
-    """The name ``instance`` has in ``path`` where the call goes, and the import that binds it
-    when it has none there."""
+) -> tuple[str, tuple[str, str] | None]:
+    """The name ``instance`` has in ``path`` where the call goes, and the (module, name) to
+    import when it has none there."""
     tree = project.ast(path)
     assert tree is not None
     candidates = {instance.name}
@@ -205,16 +207,20 @@ def _name_for(
             candidates.update(t.id for t in node.targets if isinstance(t, ast.Name))
     for name in sorted(candidates):
         if resolve(project, path, name, scopes) == instance.key:
-            return name, []
+            return name, None
+    if _binds_anywhere(tree, instance.name):
+        raise SkipFix(f"{path} already uses the name `{instance.name}` for something else")
     module = project.module_name(instance.path)
     if module is None:
         raise SkipFix(f"{instance.path} is not importable as a module")
-    if path in modules_run_by(project, instance.path):
+    tree = project.ast(instance.path)
+    statements = list(module_level_statements(tree)) if tree is not None else []
+    if path in files_imported_by(project, instance.path, statements):
         raise SkipFix(
             f"{instance.path} imports {path}: importing `{instance.name}` there would run in "
             "a circle"
         )
-    return instance.name, [f"from {module} import {instance.name}"]
+    return instance.name, (module, instance.name)
 
 
 def _position(body: list[ast.stmt], app: str, db: str, instance: Instance, path: str) -> int:
@@ -288,7 +294,21 @@ def _is_init_app(statement: Statement) -> bool:
     )
 
 
-def _first_statement_index(module: cst.Module, tree: ast.Module) -> int:
+def _binds_anywhere(tree: ast.Module, name: str) -> bool:
+    """Whether ``name`` means something in ``tree`` already (read, bound or imported)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name:
+            return True
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            if any((a.asname or a.name.split(".")[0]) == name for a in node.names):
+                return True
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == name:
+                return True
+    return False
+
+
+def _first_statement_index(module: cst.Module) -> int:
     """Where new imports may go: above the first statement that is not an import."""
     for index, statement in enumerate(module.body):
         if not (
@@ -350,7 +370,7 @@ def _drop_unused_extension_import(module: cst.Module) -> cst.Module:
     body: list[Statement] = []
     dropped_leading: list[cst.EmptyLine] | None = None
     for statement in module.body:
-        if dropped_leading is not None and not statement.leading_lines:
+        if dropped_leading is not None and (not body or not statement.leading_lines):
             statement = statement.with_changes(leading_lines=dropped_leading)
         dropped_leading = None
         if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
