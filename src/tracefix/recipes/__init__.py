@@ -8,6 +8,7 @@ missing from the table, a code repeats, or a recipe has no fix case and no noop 
 from __future__ import annotations
 
 from tracefix.recipes._base import Recipe
+from tracefix.recipes.async_executor import ExecutorCallInAsyncViewWithoutContext
 from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
 from tracefix.recipes.click_command import ClickCommandWithoutAppContext
 from tracefix.recipes.executor_task import ExecutorTaskWithoutAppContext
@@ -28,6 +29,7 @@ RECIPES: tuple[type[Recipe], ...] = (
     ScheduledJobWithoutAppContext,  # CTX113
     ExitHandlerWithoutAppContext,  # CTX114
     GreenletTargetWithoutAppContext,  # CTX115
+    ExecutorCallInAsyncViewWithoutContext,  # CTX117
     UrlForOutsideRequest,  # CTX112
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102

@@ -575,6 +575,29 @@ def uses_persistent_jobstore(project: Project) -> bool:
     )
 
 
+def resolve_function(
+    project: Project, path: str, node: ast.expr, within: ast.AST | None = None
+) -> tuple[str, ast.FunctionDef] | None:
+    """The project's top-level function that ``node`` (in ``path``, inside the function
+    ``within``) names, also through ``functools.partial(f, ...)``: (its file, its definition)."""
+    tree = project.ast(path)
+    if tree is None:
+        return None
+    walker = _Walker(project, path, "")
+    scope = walker.scope_of(tree.body, module_level=True)
+    if isinstance(within, ast.FunctionDef | ast.AsyncFunctionDef):
+        scope = {**scope, **walker.scope_of(within.body, within.args)}
+    if isinstance(node, ast.Call) and walker.qualify(node.func, scope) == "functools.partial":
+        if not node.args:
+            return None
+        node = node.args[0]
+    qualified = walker.qualify(node, scope)
+    module, _, name = (qualified or "").rpartition(".")
+    target = project.module_path(module) if module else None
+    function = project.function(target, name) if target else None
+    return (target, function) if target is not None and function is not None else None
+
+
 def module_names_of_kind(project: Project, path: str, kind: str) -> list[str]:
     """The module-level names of ``path`` bound to an object of ``kind`` (``"flask_apscheduler"``
     for ``scheduler = APScheduler()`` here or ``from app.extensions import scheduler``)."""
@@ -1168,8 +1191,9 @@ def _all_arguments(arguments: ast.arguments) -> Iterator[str]:
 
 
 def _stored_names(target: ast.expr) -> Iterator[str]:
+    """The names an assignment to ``target`` binds (not ``g`` in ``g.user = ...``)."""
     for node in ast.walk(target):
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             yield node.id
 
 
