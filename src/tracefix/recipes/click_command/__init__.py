@@ -246,14 +246,14 @@ def plan_fix(project: Project, cli: ClickCli, command: Command) -> Plan:
             f"{name}() reads {', '.join(reads)}, which belong to a request; a command has none"
         )
     if cli.uses_flask_group():
-        kinds = {parent.kind for parent in cli.ancestors(path, name)}
-        if "flask_group" in kinds:
-            if kinds - {"flask_group", "plain"}:
-                raise SkipFix(
-                    f"{name}() hangs under a FlaskGroup and under other groups; which one runs "
-                    "it decides the fix"
-                )
+        routes = cli.routes(path, name)
+        if routes == {"flask"}:
             return Plan("with_appcontext")
+        if "flask" in routes:
+            raise SkipFix(
+                f"{name}() hangs under a FlaskGroup and under other groups; which one runs "
+                "it decides the fix"
+            )
     module = project.cst(path)
     local = _local_names(function)
     in_scope = app_name_in_scope(project, path)

@@ -137,6 +137,31 @@ class ClickCli:
         target = self.names.resolve(path, callee)
         return isinstance(target, External) and target.dotted in CLICK_DECORATORS
 
+    def routes(self, path: str, name: str) -> set[Literal["flask", "plain", "unknown"]]:
+        """How each way up from ``name`` to a top-level group ends: ``"flask"`` when it passes
+        a ``FlaskGroup`` or an app's ``cli`` (they keep the app for ``with_appcontext``),
+        ``"plain"`` when it reaches a plain group or command with nothing above it, and
+        ``"unknown"`` when a group on the way cannot be read."""
+        found: set[Literal["flask", "plain", "unknown"]] = set()
+        pending = [(path, name, frozenset({(path, name)}))]
+        while pending:
+            current_path, current, seen = pending.pop()
+            parents = self.parents(current_path, current)
+            if not parents:
+                found.add("plain")
+            for parent in parents:
+                if parent.kind in ("flask_group", "flask_cli"):
+                    found.add("flask")
+                elif parent.kind == "unknown" or parent.binding is None:
+                    found.add("unknown")
+                else:
+                    key = (parent.binding.path, parent.binding.name)
+                    if key in seen:
+                        found.add("unknown")
+                    else:
+                        pending.append((*key, seen | {key}))
+        return found
+
     def uses_flask_group(self) -> bool:
         """Whether any file of the project names ``FlaskGroup``."""
         return any(
