@@ -101,7 +101,7 @@ def pass_arguments(
         ]
         arguments[1:1] = added
     new = call.with_changes(args=arguments)
-    if _is_whole_statement(module, call, line):
+    if is_whole_statement(module, call, line):
         return thread_fix.replace_call(module, call, new, line)
     replaced = module.deep_replace(call, new)
     assert isinstance(replaced, cst.Module)
@@ -299,7 +299,7 @@ def _bind_before(module: cst.Module, line: int, function: str, text: str) -> cst
     return edit_block(module, inner.block, edit)
 
 
-def _is_whole_statement(module: cst.Module, call: cst.Call, line: int) -> bool:
+def is_whole_statement(module: cst.Module, call: cst.Call, line: int) -> bool:
     """Whether ``call`` is all its statement computes (``f = pool.submit(...)``), so that
     breaking it one argument per line is the layout black gives it; inside a comprehension or
     a longer expression it is left on its line."""

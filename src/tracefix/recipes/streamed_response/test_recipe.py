@@ -1,0 +1,354 @@
+"""CTX109 streamed-response-without-context: bodies found, codemod, diagnosis, detection, and the
+cases run for real."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from tracefix.diagnose.project import Project
+from tracefix.event import Event
+from tracefix.event import ExceptionInfo
+from tracefix.event import Frame
+from tracefix.recipes._base import FixSkip
+from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._base import SkipFix
+from tracefix.recipes._fixing import apply_fix
+from tracefix.recipes.streamed_response import StreamedResponseWithoutContext
+from tracefix.recipes.streamed_response import fix
+from tracefix.testing import case_dirs
+from tracefix.testing import load_case
+
+RECIPE = StreamedResponseWithoutContext()
+REQUEST_MESSAGE = "Working outside of request context."
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+# --- the codemod ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "column", "after"),
+    [
+        pytest.param(
+            "return Response(gen(), mimetype='text/csv')\n",
+            16,
+            "return Response(swc(gen()), mimetype='text/csv')\n",
+            id="first argument",
+        ),
+        pytest.param(
+            "return gen(a), {'Content-Type': 'text/plain'}\n",
+            7,
+            "return swc(gen(a)), {'Content-Type': 'text/plain'}\n",
+            id="returned in a tuple",
+        ),
+        pytest.param(
+            "return flask.Response(rows_of_the_fiscal_year(year), mimetype='text/csv', "
+            "headers=headers)\n",
+            22,
+            code("""
+                return flask.Response(
+                    swc(rows_of_the_fiscal_year(year)),
+                    mimetype='text/csv',
+                    headers=headers,
+                )
+            """),
+            id="a statement grown too long goes one argument per line",
+        ),
+    ],
+)
+def test_wrap_call(before, column, after):
+    assert fix.wrap_call(cst.parse_module(before), 1, column, "swc").code == after
+
+
+def test_wrap_call_without_the_call_skips():
+    with pytest.raises(SkipFix, match="cannot find"):
+        fix.wrap_call(cst.parse_module("x = 1\n"), 1, 0, "swc")
+
+
+# --- diagnosis and fix on small projects ----------------------------------------------------
+
+FACTORY = code("""
+    from flask import Flask
+
+
+    def create_app():
+        app = Flask(__name__)
+        from shop.views import bp
+
+        app.register_blueprint(bp)
+        return app
+""")
+VIEWS = code("""
+    from flask import Blueprint
+    from flask import Response
+    from flask import request
+
+    bp = Blueprint("shop", __name__)
+
+
+    @bp.get("/items.csv")
+    def items():
+        def generate():
+            yield request.args["q"]
+
+        return Response(generate(), mimetype="text/csv")
+""")
+
+
+def body_event(
+    path: str = "shop/views.py",
+    function: str = "generate",
+    line: int = 11,
+    *,
+    message: str = REQUEST_MESSAGE,
+    loop: str = "/site-packages/werkzeug/wrappers/response.py",
+) -> Event:
+    frames = (
+        Frame("/site-packages/werkzeug/wrappers/response.py", "get_data", 281),
+        Frame("/site-packages/werkzeug/wsgi.py", "__next__", 272),
+        Frame(loop, "_iter_encoded", 32),
+        Frame(path, function, line, in_app=True),
+        Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519),
+    )
+    return Event((ExceptionInfo("RuntimeError", message, frames=frames),), thread_name="MainThread")
+
+
+def shop(files: dict[str, str] | None = None) -> Project:
+    return Project({"shop/__init__.py": FACTORY, "shop/views.py": VIEWS, **(files or {})})
+
+
+def fixed(project: Project, event: Event | None = None) -> dict[str, str]:
+    diagnosis = RECIPE.diagnose(event or body_event(), project)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    changed = {c.path: c.after for c in result.changes}
+    again = apply_fix(RECIPE, diagnosis, project.with_changes(changed))
+    assert isinstance(again, FixSkip), again
+    return changed
+
+
+def test_nested_generator_is_wrapped_where_the_view_hands_it_over():
+    diagnosis = RECIPE.diagnose(body_event(), shop())
+    assert diagnosis is not None
+    assert "handed over at shop/views.py:13" in diagnosis.explanation
+    views = fixed(shop())["shop/views.py"]
+    assert "from flask import stream_with_context\n" in views
+    assert 'return Response(stream_with_context(generate()), mimetype="text/csv")' in views
+
+
+@pytest.mark.parametrize(
+    ("views", "expected"),
+    [
+        pytest.param(
+            VIEWS.replace('Response(generate(), mimetype="text/csv")', "generate()"),
+            "return stream_with_context(generate())",
+            id="returned",
+        ),
+        pytest.param(
+            VIEWS.replace(
+                '    return Response(generate(), mimetype="text/csv")',
+                "    body = generate()\n    return body, 200",
+            ),
+            "body = stream_with_context(generate())",
+            id="through a name",
+        ),
+        pytest.param(
+            VIEWS.replace(
+                'Response(generate(), mimetype="text/csv")',
+                "current_app.response_class(generate())",
+            ).replace("import request", "import current_app, request"),
+            "current_app.response_class(stream_with_context(generate()))",
+            id="the app's response class",
+        ),
+        pytest.param(
+            VIEWS.replace(
+                "from flask import Blueprint\n", "import flask\nfrom flask import Blueprint\n"
+            ),
+            "Response(flask.stream_with_context(generate()),",
+            id="named through import flask",
+        ),
+        pytest.param(
+            VIEWS.replace('@bp.get("/items.csv")\n', "").replace(
+                "bp = Blueprint", 'bp = Blueprint("x", __name__)\nother = Blueprint'
+            )
+            + '\n\nbp.add_url_rule("/items.csv", view_func=items)\n',
+            "Response(stream_with_context(generate())",
+            id="view registered with add_url_rule",
+        ),
+    ],
+)
+def test_handed_over_variants(views, expected):
+    project = shop({"shop/views.py": views})
+    event = body_event(line=next(i for i, t in enumerate(views.splitlines(), 1) if "yield" in t))
+    assert expected in fixed(project, event)["shop/views.py"]
+
+
+def test_top_level_generator_of_another_module():
+    rows = code("""
+        from flask import g
+
+
+        def rows(n):
+            for i in range(n):
+                yield g.prefix + str(i)
+    """)
+    views = code("""
+        from flask import Blueprint
+        from flask import Response
+
+        from shop.rows import rows
+
+        bp = Blueprint("shop", __name__)
+
+
+        @bp.get("/rows")
+        def listing():
+            return Response(rows(3))
+    """)
+    project = shop({"shop/rows.py": rows, "shop/views.py": views})
+    event = body_event("shop/rows.py", "rows", 6, message="Working outside of application context.")
+    changed = fixed(project, event)
+    assert list(changed) == ["shop/views.py"]
+    assert "return Response(stream_with_context(rows(3)))" in changed["shop/views.py"]
+
+
+@pytest.mark.parametrize(
+    ("views", "reason"),
+    [
+        pytest.param(
+            VIEWS.replace(
+                "        yield request.args",
+                '        session["seen"] = 1\n        yield request.args',
+            ).replace("import request", "import request, session"),
+            "changes the session",
+            id="generator writes the session",
+        ),
+        pytest.param(
+            VIEWS.replace('@bp.get("/items.csv")\n', ""),
+            "may run outside a request",
+            id="not a view",
+        ),
+    ],
+)
+def test_fix_skips(views, reason):
+    project = shop({"shop/views.py": views})
+    event = body_event(line=next(i for i, t in enumerate(views.splitlines(), 1) if "yield" in t))
+    diagnosis = RECIPE.diagnose(event, project)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSkip), result
+    assert reason in result.reason
+
+
+@pytest.mark.parametrize(
+    ("event", "views"),
+    [
+        pytest.param(
+            body_event(message="Working outside of the loop."), VIEWS, id="not a context error"
+        ),
+        pytest.param(body_event(loop="/site-packages/other.py"), VIEWS, id="not a response body"),
+        pytest.param(body_event(function="other"), VIEWS, id="frame is not the generator"),
+        pytest.param(
+            body_event(),
+            VIEWS.replace("Response(generate(),", "Response(stream_with_context(generate()),"),
+            id="already wrapped",
+        ),
+        pytest.param(
+            body_event(),
+            VIEWS.replace('Response(generate(), mimetype="text/csv")', '"".join(generate())'),
+            id="generator consumed in the view",
+        ),
+    ],
+)
+def test_not_diagnosed(event, views):
+    assert RECIPE.diagnose(event, shop({"shop/views.py": views})) is None
+
+
+# --- detection ------------------------------------------------------------------------------
+
+
+def test_detect_finds_the_first_read_in_the_generator():
+    [finding] = RECIPE.detect("shop/views.py", shop())
+    assert (finding.location.line, finding.location.column) == (11, 15)
+    assert "`request` needs a request" in finding.explanation
+    assert finding.facts["generator"] == {
+        "path": "shop/views.py",
+        "function": "generate",
+        "line": 10,
+    }
+    result = apply_fix(RECIPE, finding, shop())
+    assert isinstance(result, FixSuccess), result
+
+
+@pytest.mark.parametrize(
+    "views",
+    [
+        pytest.param(
+            VIEWS.replace('yield request.args["q"]', "yield q").replace(
+                "    def generate():", '    q = request.args["q"]\n\n    def generate():'
+            ),
+            id="values read in the view",
+        ),
+        pytest.param(
+            VIEWS.replace("Response(generate(),", "Response(stream_with_context(generate()),"),
+            id="already wrapped",
+        ),
+        pytest.param(
+            VIEWS.replace('Response(generate(), mimetype="text/csv")', '"".join(generate())'),
+            id="consumed in the view",
+        ),
+    ],
+)
+def test_detect_stays_silent(views):
+    assert list(RECIPE.detect("shop/views.py", shop({"shop/views.py": views}))) == []
+
+
+@pytest.mark.parametrize(
+    "case_dir", [d for d in case_dirs(__file__) if (d / "expected").is_dir()], ids=lambda d: d.name
+)
+def test_detect_finds_each_fix_case(case_dir):
+    case = load_case(case_dir)
+    diagnosis = RECIPE.diagnose(case.event, case.project)
+    assert diagnosis is not None
+    generator = diagnosis.facts["generator"]
+    findings = list(RECIPE.detect(generator["path"], case.project))
+    assert [f.facts["generator"] for f in findings] == [generator]
+
+
+# --- the cases, run for real ----------------------------------------------------------------
+
+FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
+FAILURE = "Working outside of"
+
+
+@pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
+def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
+    case = load_case(case_dir)
+    returncode, output = _run(case_dir / "project", case.command, tmp_path / "before")
+    assert returncode != 0 and FAILURE in output, output
+    returncode, output = _run(
+        case_dir / "project", case.command, tmp_path / "after", case_dir / "expected"
+    )
+    assert returncode == 0 and "Traceback" not in output, output
+
+
+def _run(project: Path, command: str, where: Path, overlay: Path | None = None) -> tuple[int, str]:
+    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
+    if overlay is not None:
+        shutil.copytree(overlay, where, dirs_exist_ok=True)
+    argv = shlex.split(command)
+    argv[0] = sys.executable if argv[0] == "python" else argv[0]
+    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout + done.stderr
