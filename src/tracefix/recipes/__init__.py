@@ -19,6 +19,7 @@ from tracefix.recipes.import_time_use import ImportTimeContextUse
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
+from tracefix.recipes.streamed_response import StreamedResponseWithoutContext
 from tracefix.recipes.test_without_context import AppContextMissingInTest
 from tracefix.recipes.thread_target import ThreadTargetWithoutAppContext
 from tracefix.recipes.url_for_outside_request import UrlForOutsideRequest
@@ -33,6 +34,7 @@ RECIPES: tuple[type[Recipe], ...] = (
     UrlForOutsideRequest,  # CTX112
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102
+    StreamedResponseWithoutContext,  # CTX109
     ExecutorTaskWithoutAppContext,  # CTX106
     ThreadTargetWithoutAppContext,  # CTX103
     AppContextMissingInTest,  # CTX104
