@@ -167,10 +167,17 @@ class Database:
             yield session
 
     @contextmanager
-    def writing(self) -> Iterator[Connection]:
-        """A Core connection in a write transaction, for bulk inserts."""
-        with self.write_lock, self.writer.begin() as connection:
-            yield connection
+    def writing(self, connection: Connection | None = None) -> Iterator[Connection]:
+        """A Core connection in a write transaction, for bulk inserts: ``connection`` (from
+        ``writer.connect()``, kept by a caller that writes often: no pool check-out, and on
+        PostgreSQL no ping, per transaction), else one from the pool."""
+        with self.write_lock:
+            if connection is None:
+                with self.writer.begin() as pooled:
+                    yield pooled
+            else:
+                with connection.begin():
+                    yield connection
 
     def upgrade(self) -> None:
         upgrade(self.engine)

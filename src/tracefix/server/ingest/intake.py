@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 
+from sqlalchemy import Connection
+
 from tracefix.server.db import Database
 from tracefix.server.ingest.filing import StoredEvents
 from tracefix.server.ingest.filing import store_events
@@ -68,6 +70,8 @@ class Intake:
         self._queue: deque[_Pending] = deque()
         self._committing = False
         self._closed = False
+        #: Kept between commits (only the leading thread uses it); dropped after an error.
+        self._connection: Connection | None = None
         self.stored = 0
         self.commits = 0
 
@@ -102,6 +106,9 @@ class Intake:
         with self._lock:
             self._closed = True
             self._idle.wait_for(lambda: not self._committing, timeout)
+            if not self._committing and self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def _give_up(self, pending: _Pending) -> bool:
         """After a timeout: whether the request may answer that storage is unavailable. Not
@@ -136,6 +143,17 @@ class Intake:
                     self._committing = False
                     self._idle.notify_all()
 
+    def _drop_connection(self) -> None:
+        """After an error: the next attempt starts from a new connection (the database may
+        have restarted under the old one)."""
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+                self._connection.close()
+            except Exception:
+                logger.debug("tracefix: closing a failed connection failed", exc_info=True)
+            self._connection = None
+
     def _commit(self, batch: list[_Pending]) -> None:
         error: BaseException | None = None
         stored = StoredEvents(inserted=0, filed=0)
@@ -143,13 +161,16 @@ class Intake:
         try:
             for attempt in range(3):
                 try:
-                    with self.db.writing() as connection:
+                    if self._connection is None:
+                        self._connection = self.db.writer.connect()
+                    with self.db.writing(self._connection) as connection:
                         stored = store_events(connection, events, utcnow())
                     error = None
                     break
                 except Exception as exc:  # the database is down or locked: again, then give up
                     error = exc
                     logger.warning("tracefix: could not store %d events: %s", len(events), exc)
+                    self._drop_connection()
                     time.sleep(0.05 * (attempt + 1))
         except BaseException as exc:  # the thread is being torn down: nothing was acknowledged
             error = exc
