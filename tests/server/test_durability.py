@@ -1,9 +1,14 @@
-"""What a ``200`` promises, against the real ``tracefix serve`` (gunicorn, SQLite, WAL):
+"""What a ``200`` promises.
+
+Against the real ``tracefix serve`` (gunicorn, SQLite, WAL):
 
 - an acknowledged event survives ``kill -9`` of the gunicorn master and its worker under load,
   and is grouped once the server is back;
 - over a per-project quota (``TRACEFIX_EVENTS_PER_MINUTE``), every ``200`` is a stored event
   and every other answer is a ``429``: an event is never acknowledged and then dropped.
+
+In process, on SQLite and PostgreSQL: an acknowledged event is counted once in its issue,
+whether the intake files it (an open issue) or the digest does (a new or resolved one).
 
 These assert behaviour, not speed: the load is whatever 8 client threads get through.
 """
@@ -26,7 +31,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from sqlalchemy import func
+from sqlalchemy import select
 
+from tracefix.server.config import ServerConfig
+from tracefix.server.models import Event
+from tracefix.server.models import Issue
+from tracefix.server.models import IssueRelease
+from tracefix.server.models import utcnow
+from tracefix.server.projects import create_project
+from tracefix.server.web import create_app
+from tracefix.server.web.ingest import forget_cached_projects
+
+from .conftest import state
+from .test_ingest import auth
 from .test_ingest import envelope
 from .test_ingest import event_payload
 
@@ -258,3 +277,119 @@ def test_over_a_quota_every_200_is_stored_and_every_other_answer_is_a_429(
     stored = server.stored_ids()
     assert stored == clients.ids(200)
     assert not stored & clients.ids(429)
+
+
+POSTGRES_URL = os.environ.get("TRACEFIX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database: a SQLite file, or a PostgreSQL database of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/filing.db"
+        return
+    import psycopg
+
+    server, _, _ = POSTGRES_URL.rpartition("/")
+    name = f"tracefix_filing_{uuid.uuid4().hex[:12]}"
+    try:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("PostgreSQL is not reachable")
+    try:
+        yield f"{server}/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _crash(where: str) -> dict[str, object]:
+    """An error raised at ``where``: one fingerprint per place."""
+    payload = event_payload(uuid.uuid4().hex, message=f"crash {uuid.uuid4().hex[:6]}")
+    payload["exception"]["values"][0]["stacktrace"]["frames"][0]["function"] = where
+    return payload
+
+
+@pytest.fixture
+def app_on(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The server's app on ``database_url``, fixes left to be started by hand."""
+    forget_cached_projects()
+    config = ServerConfig.from_env({}, data_dir=tmp_path / "data", database_url=database_url)
+    app = create_app(config)
+    state(app).jobs.auto_fix = False  # type: ignore[attr-defined]
+    yield app
+    state(app).close()
+    forget_cached_projects()
+
+
+def test_every_acknowledged_event_is_counted_once_in_its_issue(app_on: Flask) -> None:
+    app = app_on
+    with state(app).db.write_session() as session:
+        created = create_project(session, "shop")
+        project_id, key = created.id, created.public_key
+    path = f"/api/{project_id}/envelope/"
+
+    def post(payload: dict[str, object], client: object = None) -> int:
+        response = (client or app.test_client()).post(  # type: ignore[attr-defined]
+            path, data=envelope(payload), headers=auth(key)
+        )
+        return int(response.status_code)
+
+    # Two issues, made by the digest; then one of them is resolved.
+    assert post(_crash("open") | {"release": "r1"}) == 200
+    assert post(_crash("fixed") | {"release": "r1"}) == 200
+    assert state(app).jobs.wait_digested(30)  # type: ignore[attr-defined]
+    with state(app).db.write_session() as session:
+        fixed = session.scalars(select(Issue).where(Issue.culprit.endswith("in fixed"))).one()
+        fixed.status, fixed.resolved_at = "resolved", utcnow()
+        fixed_id = fixed.id
+
+    # Eight clients at once: events of both, over two releases, and each one sent twice (an
+    # SDK retrying after a lost answer). The open issue's are filed by the intake; the first
+    # of the resolved one goes to the digest, which reopens it as regressed, and the intake
+    # files those after that.
+    sent: Counter[tuple[str, str]] = Counter()
+    lock = threading.Lock()
+
+    def send(number: int) -> None:
+        client = app.test_client()
+        for n in range(12):
+            where, release = ("open", "fixed")[n % 2], f"r{1 + (n + number) % 2}"
+            payload = _crash(where) | {"release": release}
+            assert post(payload, client) == 200
+            assert post(payload, client) == 200
+            with lock:
+                sent[(where, release)] += 1
+
+    clients = [threading.Thread(target=send, args=(n,)) for n in range(CLIENTS)]
+    for thread in clients:
+        thread.start()
+    for thread in clients:
+        thread.join(120)
+    assert sum(sent.values()) == CLIENTS * 12
+    assert state(app).jobs.wait_digested(30)  # type: ignore[attr-defined]
+
+    with state(app).db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 2 + CLIENTS * 12
+        assert session.scalar(select(func.count()).where(Event.issue_id.is_(None))) == 0
+        issues = {i.culprit.rpartition(" in ")[2]: i for i in session.scalars(select(Issue))}
+        assert set(issues) == {"open", "fixed"}
+        assert issues["fixed"].id == fixed_id and issues["fixed"].status == "regressed"
+        for where, issue in issues.items():
+            expected = 1 + sum(n for (place, _), n in sent.items() if place == where)
+            assert issue.event_count == expected
+            events = select(func.count()).where(Event.issue_id == issue.id)
+            assert session.scalar(events) == expected
+            releases = {
+                row.release: row.event_count
+                for row in session.scalars(
+                    select(IssueRelease).where(IssueRelease.issue_id == issue.id)
+                )
+            }
+            assert releases == {
+                "r1": 1 + sent[(where, "r1")],
+                "r2": sent[(where, "r2")],
+            }
