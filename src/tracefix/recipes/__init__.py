@@ -16,6 +16,7 @@ from tracefix.recipes.exit_handler import ExitHandlerWithoutAppContext
 from tracefix.recipes.extension_not_registered import ExtensionNotRegistered
 from tracefix.recipes.greenlet_target import GreenletTargetWithoutAppContext
 from tracefix.recipes.import_time_use import ImportTimeContextUse
+from tracefix.recipes.process_target import ProcessTargetWithoutAppContext
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
@@ -30,6 +31,7 @@ RECIPES: tuple[type[Recipe], ...] = (
     ScheduledJobWithoutAppContext,  # CTX113
     ExitHandlerWithoutAppContext,  # CTX114
     GreenletTargetWithoutAppContext,  # CTX115
+    ProcessTargetWithoutAppContext,  # CTX116
     ExecutorCallInAsyncViewWithoutContext,  # CTX117
     UrlForOutsideRequest,  # CTX112
     ScriptModuleLevel,  # CTX101

@@ -359,9 +359,10 @@ def wrap_with_app(project: Project, path: str, name: str, app: str) -> FileChang
     return FileChange(path, project.source(path), module.code)
 
 
-def wrap_body(module: cst.Module, name: str, app: str) -> cst.Module:
-    """``module`` with the body of function ``name`` under ``with <app>.app_context():``; its
-    docstring and its ``global``/``nonlocal`` declarations stay first, above the ``with``."""
+def wrap_body(module: cst.Module, name: str, app: str, *, before: Sequence[str] = ()) -> cst.Module:
+    """``module`` with the body of function ``name`` under ``with <app>.app_context():``, after
+    the ``before`` lines; its docstring and its ``global``/``nonlocal`` declarations stay first,
+    above them."""
     function = top_level_function(module, name)
     if isinstance(function.body, cst.SimpleStatementSuite):
         module = expand_one_line_body(module, function)
@@ -373,7 +374,9 @@ def wrap_body(module: cst.Module, name: str, app: str) -> cst.Module:
         start += 1
     if start == len(body):
         raise SkipFix(f"{name}() has nothing to put under a context")
-    return wrap_statements(module, function.body, start, len(body), f"{app}.app_context()")
+    return wrap_statements(
+        module, function.body, start, len(body), f"{app}.app_context()", before=before
+    )
 
 
 def _is_declaration(statement: cst.CSTNode) -> bool:

@@ -1,0 +1,7 @@
+from flask import current_app
+
+
+def thumbnail_name(photo):
+    """The thumbnail's file name for ``photo`` (resizing itself is done by the image service)."""
+    width, height = current_app.config["THUMBNAIL_SIZE"]
+    return f"{current_app.config['PHOTO_DIR']}/{photo}.{width}x{height}.jpg"

@@ -1,0 +1,6 @@
+from gallery import app
+
+
+@app.get("/")
+def index():
+    return {"thumbnail_size": app.config["THUMBNAIL_SIZE"]}

@@ -1,0 +1,299 @@
+"""CTX116 process-target-without-app-context: child frames, diagnosis, fix, detect, the cases."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tracefix.diagnose.project import Project
+from tracefix.event import Event
+from tracefix.event import ExceptionInfo
+from tracefix.event import Frame
+from tracefix.recipes._base import FixSkip
+from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._fixing import apply_fix
+from tracefix.recipes.process_target import ProcessTargetWithoutAppContext
+from tracefix.recipes.process_target.remote import child_frames
+from tracefix.recipes.scheduled_job.handoff import references
+from tracefix.testing import case_dirs
+from tracefix.testing import load_case
+
+RECIPE = ProcessTargetWithoutAppContext()
+APP_MESSAGE = "Working outside of application context."
+WERKZEUG = Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519)
+
+
+def code(text: str) -> str:
+    return textwrap.dedent(text).lstrip("\n")
+
+
+def process_event(path: str, function: str, line: int, message: str = APP_MESSAGE) -> Event:
+    frames = (
+        Frame("/stdlib/multiprocessing/process.py", "_bootstrap", 314),
+        Frame("/stdlib/multiprocessing/process.py", "run", 108),
+        Frame(path, function, line, in_app=True),
+        WERKZEUG,
+    )
+    return Event((ExceptionInfo("RuntimeError", message, frames=frames),), thread_name="MainThread")
+
+
+def pool_event(root: str, path: str, function: str, line: int) -> Event:
+    remote = (
+        '\n"""\nTraceback (most recent call last):\n'
+        '  File "/usr/lib/python3.11/multiprocessing/pool.py", line 125, in worker\n'
+        "    result = (True, func(*args, **kwds))\n"
+        '  File "/usr/lib/python3.11/multiprocessing/pool.py", line 48, in mapstar\n'
+        "    return list(map(*args))\n"
+        f'  File "{root}{path}", line {line}, in {function}\n'
+        "    return current_app.name\n"
+        '  File "/venv/lib/python3.11/site-packages/werkzeug/local.py", line 519, in x\n'
+        "    raise RuntimeError(unbound_message) from None\n"
+        f'RuntimeError: {APP_MESSAGE}\n"""'
+    )
+    parent = (
+        Frame("run.py", "<module>", 5, abs_path=f"{root}run.py", in_app=True),
+        Frame("/usr/lib/python3.11/multiprocessing/pool.py", "get", 774),
+    )
+    return Event(
+        (
+            ExceptionInfo("RemoteTraceback", remote, module="multiprocessing.pool"),
+            ExceptionInfo("RuntimeError", APP_MESSAGE, frames=parent),
+        ),
+        thread_name="MainThread",
+    )
+
+
+TASKS = "from flask import current_app\n\n\ndef work(n):\n    return current_app.name\n"
+
+
+def test_child_frames_are_read_from_the_remote_traceback_under_the_projects_root():
+    project = Project({"shop/tasks.py": TASKS, "run.py": ""})
+    frames = child_frames(pool_event("/srv/app/", "shop/tasks.py", "work", 5), project)
+    assert [(f.filename, f.function, f.in_app) for f in frames] == [
+        ("/usr/lib/python3.11/multiprocessing/pool.py", "worker", False),
+        ("/usr/lib/python3.11/multiprocessing/pool.py", "mapstar", False),
+        ("shop/tasks.py", "work", True),
+        ("/venv/lib/python3.11/site-packages/werkzeug/local.py", "x", False),
+    ]
+    assert frames[2].context_line == "return current_app.name"
+
+
+MODULE_APP = code("""
+    import multiprocessing
+
+    from flask import Flask
+    from flask import current_app
+
+    app = Flask(__name__)
+
+
+    def work(n):
+        return current_app.name
+
+
+    if __name__ == "__main__":
+        with multiprocessing.Pool(2) as pool:
+            pool.map(work, [1, 2])
+""")
+
+
+def test_pool_target_in_a_module_with_the_app_pushes_it():
+    project = Project({"app.py": MODULE_APP, "run.py": ""})
+    diagnosis = RECIPE.diagnose(pool_event("/srv/app/", "app.py", "work", 10), project)
+    assert diagnosis is not None and "a process pool" in diagnosis.explanation
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    assert "def work(n):\n    with app.app_context():\n" in result.changes[0].after
+
+
+FACTORY = code("""
+    from flask import Flask
+
+
+    def create_app(config="default"):
+        app = Flask(__name__)
+        return app
+""")
+MANAGE = "from shop import create_app\n\napp = create_app('production')\n"
+STARTS = code("""
+    import multiprocessing
+
+    from shop.tasks import work
+
+    multiprocessing.Process(target=work, args=(1,)).start()
+""")
+
+
+def test_process_target_makes_the_app_the_projects_way():
+    project = Project(
+        {"shop/__init__.py": FACTORY, "shop/tasks.py": TASKS, "manage.py": MANAGE, "run.py": STARTS}
+    )
+    diagnosis = RECIPE.diagnose(process_event("shop/tasks.py", "work", 5), project)
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert change.after == code("""
+        from flask import current_app
+        from shop import create_app
+
+
+        def work(n):
+            app = create_app('production')
+            with app.app_context():
+                return current_app.name
+    """)
+    again = apply_fix(RECIPE, diagnosis, project.with_changes({change.path: change.after}))
+    assert isinstance(again, FixSkip)
+
+
+@pytest.mark.parametrize(
+    ("files", "reason"),
+    [
+        pytest.param(
+            {
+                "run.py": STARTS.replace(
+                    "multiprocessing.Process(target=work, args=(1,)).start()",
+                    "multiprocessing.Pool().map(work, [1])",
+                )
+            },
+            "once per task",
+            id="pool with a factory",
+        ),
+        pytest.param(
+            {"cli.py": "from shop.tasks import work\n\nwork(1)\n"},
+            "also called at cli.py:3",
+            id="called directly",
+        ),
+        pytest.param(
+            {"shop/tasks.py": TASKS.replace("def work(n):", "def work(n, app=None):")},
+            "local 'app'",
+            id="the function has an app of its own",
+        ),
+        pytest.param(
+            {
+                "shop/__init__.py": "from shop import tasks  # noqa: F401\n" + FACTORY,
+                "manage.py": "",
+            },
+            "cannot be found without guessing",
+            id="the app's module imports the function's",
+        ),
+    ],
+)
+def test_fix_skips(files, reason):
+    base = {
+        "shop/__init__.py": FACTORY,
+        "shop/tasks.py": TASKS,
+        "manage.py": MANAGE,
+        "run.py": STARTS,
+    }
+    project = Project({**base, **files})
+    diagnosis = RECIPE.diagnose(process_event("shop/tasks.py", "work", 5), project)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSkip), result
+    assert reason in result.reason
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(
+            process_event("shop/tasks.py", "work", 5, "Working outside of request context."),
+            id="request error",
+        ),
+        pytest.param(
+            Event(
+                (
+                    ExceptionInfo(
+                        "RuntimeError",
+                        APP_MESSAGE,
+                        frames=(Frame("shop/tasks.py", "work", 5, in_app=True), WERKZEUG),
+                    ),
+                )
+            ),
+            id="no process frame",
+        ),
+    ],
+)
+def test_not_diagnosed(event):
+    project = Project({"shop/__init__.py": FACTORY, "shop/tasks.py": TASKS, "run.py": STARTS})
+    assert RECIPE.diagnose(event, project) is None
+
+
+def test_process_handoffs_through_contexts_and_pools():
+    project = Project(
+        {
+            "tasks.py": "def work(n):\n    pass\n",
+            "run.py": code("""
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            from tasks import work
+
+            ctx = mp.get_context("spawn")
+            ctx.Process(target=work).start()
+            with ctx.Pool(2) as pool:
+                pool.apply_async(work, (1,))
+            with ProcessPoolExecutor() as executor:
+                executor.submit(work, 1)
+        """),
+        }
+    )
+    assert [h.runner for h in references(project, "tasks.py", "work")] == [
+        "process",
+        "pool",
+        "pool",
+    ]
+
+
+# --- detect and the cases ------------------------------------------------------------------
+
+FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
+NOOP_CASES = [d for d in case_dirs(__file__) if not (d / "expected").is_dir()]
+
+
+@pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
+def test_detect_finds_the_case_and_its_fix_is_the_expected_one(case_dir):
+    case = load_case(case_dir)
+    found = [d for path in case.project.python_files() for d in RECIPE.detect(path, case.project)]
+    assert len(found) == 1, found
+    result = apply_fix(RECIPE, found[0], case.project)
+    assert isinstance(result, FixSuccess), result
+    assert {c.path: c.after for c in result.changes} == case.expected
+
+
+@pytest.mark.parametrize("case_dir", NOOP_CASES, ids=[d.name for d in NOOP_CASES])
+def test_detect_on_noop_cases_never_leads_to_a_patch(case_dir):
+    case = load_case(case_dir)
+    for path in case.project.python_files():
+        for diagnosis in RECIPE.detect(path, case.project):
+            assert isinstance(apply_fix(RECIPE, diagnosis, case.project), FixSkip)
+
+
+@pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
+def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
+    case = load_case(case_dir)
+    code_before, before = run_case(case_dir / "project", case.command, tmp_path / "before")
+    assert code_before != 0 and "Working outside of application context" in before, before
+    code_after, after = run_case(
+        case_dir / "project", case.command, tmp_path / "after", case_dir / "expected"
+    )
+    assert code_after == 0 and "Traceback" not in after, after
+
+
+def run_case(
+    project: Path, command: str, where: Path, overlay: Path | None = None
+) -> tuple[int, str]:
+    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
+    if overlay is not None:
+        shutil.copytree(overlay, where, dirs_exist_ok=True)
+    argv = shlex.split(command)
+    argv[0] = sys.executable if argv[0] == "python" else argv[0]
+    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout + done.stderr
