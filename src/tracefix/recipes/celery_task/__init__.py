@@ -113,7 +113,10 @@ class CeleryTaskWithoutAppContext(Recipe):
     worker would share one context, and one Flask-SQLAlchemy session, between all tasks). The
     context is that of the app the project already configures Celery from, never a second app:
     no fix is offered when a factory-made app is out of reach where the Celery app is made,
-    since calling the factory in each task would build an app per task. A task declared with
+    since calling the factory in each task would build an app per task, nor when the factory
+    only configures a module-level Celery app later (`celery.conf.update(app.config)`), since a
+    task class set there (`celery.Task = ...`) misses the tasks Celery created before it ran,
+    as when pytest imports them first. A task declared with
     `base=` (which replaces the app's task class), a Celery app that already has a task class,
     and a task that reads `request`, `session` or `current_user` (which no app context gives)
     are left alone.
@@ -251,10 +254,12 @@ def plan_fix(project: Project, setup: CelerySetup, task: Task) -> Plan:
         app = setup.app_name_at(celery)
         if app is not None:
             return Plan("task_class", app, celery)
-    return _task_body_plan(project, task, celery)
+    return _task_body_plan(project, setup, task, celery)
 
 
-def _task_body_plan(project: Project, task: Task, celery: CeleryApp | None) -> Plan:
+def _task_body_plan(
+    project: Project, setup: CelerySetup, task: Task, celery: CeleryApp | None
+) -> Plan:
     in_scope = app_name_in_scope(project, task.path)
     if in_scope is not None:
         if in_scope in _local_names(task.function):
@@ -266,6 +271,16 @@ def _task_body_plan(project: Project, task: Task, celery: CeleryApp | None) -> P
         raise SkipFix(
             f"the Celery app is made {where}, with no Flask app at hand, and no single Flask app "
             f"can be imported into {task.path} without guessing"
+        )
+    configuration = setup.configuration_of(celery) if celery is not None else None
+    if source.kind == "factory" and configuration is not None:
+        raise SkipFix(
+            f"the Celery app is made {where} and configured from the Flask app in "
+            f"{configuration.function.name}() ({configuration.path}:"
+            f"{configuration.statement.lineno}); a task class set there (celery.Task = ...) "
+            "would miss the tasks Celery creates before it runs (when the tasks are imported "
+            "first, as pytest's collection does). Make the Celery app in a function that "
+            "receives the Flask app (Flask's celery_init_app pattern)"
         )
     if source.kind == "factory":
         raise SkipFix(
@@ -339,10 +354,12 @@ def _annotated(celery: CeleryApp, project: Project) -> bool:
     else:
         tree = project.ast(celery.path)
         functions = [s for s in tree.body if isinstance(s, ast.FunctionDef)] if tree else []
-    return any(
-        function.returns is not None
-        or any(arg.annotation is not None for arg in function.args.args)
-        for function in functions
+    return any(_annotated_function(function) for function in functions)
+
+
+def _annotated_function(function: ast.FunctionDef) -> bool:
+    return function.returns is not None or any(
+        arg.annotation is not None for arg in function.args.args
     )
 
 

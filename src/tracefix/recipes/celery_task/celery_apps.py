@@ -75,6 +75,18 @@ class CeleryApp:
         return f"{self.path}:{self.line} ({where})"
 
 
+@dataclass(frozen=True)
+class Configuration:
+    """A statement that configures a module-level Celery app from the Flask app at hand."""
+
+    path: str
+    function: ast.FunctionDef
+    statement: ast.stmt
+    #: How the function names the Celery app, and the Flask app.
+    celery: str
+    app: str
+
+
 class CelerySetup:
     """The Celery set-up of one project."""
 
@@ -154,18 +166,62 @@ class CelerySetup:
         ``Flask(...)``, or a module-level app bound before the call; ``None`` if out of reach."""
         if app.function is None:
             return app_name_in_scope(self.project, app.path, before_line=app.line)
-        function = app.function
-        local = self.names.local_scope(app.path, function)
+        return self.app_name_in(app.path, app.function, before_line=app.line)
+
+    def app_name_in(self, path: str, function: ast.FunctionDef, *, before_line: int) -> str | None:
+        """The Flask app ``function`` has at hand before ``before_line``: a parameter that is
+        the app, or a local it makes with ``Flask(...)``."""
+        local = self.names.local_scope(path, function)
         for arg in [*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs]:
-            if self._is_app_parameter(app.path, function, arg, local) and not _rebound(
+            if self._is_app_parameter(path, function, arg, local) and not _rebound(
                 function, arg.arg
             ):
                 return arg.arg
         for node in own_nodes(function.body):
-            if isinstance(node, ast.Assign) and node.lineno < app.line:
+            if isinstance(node, ast.Assign) and node.lineno < before_line:
                 value = assigned_value(node, _single_target(node) or "")
-                if isinstance(value, ast.Call) and self._is_flask_class(app.path, value.func):
+                if isinstance(value, ast.Call) and self._is_flask_class(path, value.func):
                     return _single_target(node)
+        return None
+
+    def configuration_of(self, app: CeleryApp) -> Configuration | None:
+        """The one place that configures the module-level Celery ``app`` from a Flask app:
+        a statement such as ``celery.conf.update(app.config)`` directly in the body of a
+        function that has the Flask app at hand (the factory, an ``init_celery(app)``).
+        ``None`` when there is none, or more than one."""
+        if app.function is not None:
+            return None
+        bound = self._module_binding(app)
+        if bound is None:
+            return None
+        found: list[Configuration] = []
+        for path in self.project.python_files():
+            if bound.name not in (self.project.source(path) or ""):
+                continue
+            tree = self.project.ast(path)
+            for function in tree.body if tree is not None else ():
+                if not isinstance(function, ast.FunctionDef):
+                    continue
+                local = self.names.local_scope(path, function)
+                for statement in function.body:
+                    name = _configured_name(statement)
+                    if name is None:
+                        continue
+                    target = self.names.resolve(path, ast.Name(name, ast.Load()), local)
+                    if target != bound:
+                        continue
+                    flask_app = self.app_name_in(path, function, before_line=statement.lineno)
+                    if flask_app is not None:
+                        found.append(Configuration(path, function, statement, name, flask_app))
+        return found[0] if len(found) == 1 else None
+
+    def _module_binding(self, app: CeleryApp) -> Binding | None:
+        """The module-level ``name = Celery(...)`` statement that keeps ``app``."""
+        tree = self.project.ast(app.path)
+        for statement in module_statements(tree) if tree is not None else ():
+            if isinstance(statement, ast.Assign) and statement.value is app.call:
+                name = _single_target(statement)
+                return Binding(app.path, name, statement) if name else None
         return None
 
     def task_class(self, app: CeleryApp) -> ast.expr | None:
@@ -273,6 +329,41 @@ def _calls(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | None, ast.Call]
 def _single_target(statement: ast.Assign) -> str | None:
     if len(statement.targets) == 1 and isinstance(statement.targets[0], ast.Name):
         return statement.targets[0].id
+    return None
+
+
+#: Methods that configure a Celery app, called on it or on its ``conf``.
+CONFIGURE_METHODS = frozenset({"config_from_object", "config_from_envvar", "update", "setdefault"})
+
+
+def _configured_name(statement: ast.stmt) -> str | None:
+    """``celery`` in ``celery.conf.update(...)``, ``celery.config_from_object(...)``,
+    ``celery.conf.broker_url = ...`` or ``celery.conf["x"] = ...``; else ``None``."""
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        func = statement.value.func
+        if isinstance(func, ast.Attribute) and func.attr in CONFIGURE_METHODS:
+            owner = func.value
+            if isinstance(owner, ast.Attribute) and owner.attr == "conf":
+                owner = owner.value
+            if isinstance(owner, ast.Name) and (
+                func.attr.startswith("config_from") or func.value is not owner
+            ):
+                return owner.id
+        return None
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+        target = statement.targets[0]
+        if isinstance(target, ast.Subscript):
+            target = target.value
+        elif isinstance(target, ast.Attribute):
+            target = target.value
+        else:
+            return None
+        if (
+            isinstance(target, ast.Attribute)
+            and target.attr == "conf"
+            and isinstance(target.value, ast.Name)
+        ):
+            return target.value.id
     return None
 
 

@@ -20,6 +20,7 @@ from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import Statement
 from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import expand_one_line_body
 from tracefix.recipes._codemod import is_context_with
@@ -78,7 +79,7 @@ def add_task_class(
         template.format(name=name, base=base, app=app), config=module.config_for_parsing
     )
 
-    def insert(body: list[cst.SimpleStatementLine | cst.BaseCompoundStatement]) -> list:  # type: ignore[type-arg]
+    def insert(body: list[Statement]) -> list[Statement]:
         statement = body[located.index]
         outside, comments = _split_leading_lines(statement.leading_lines)
         gap = [cst.EmptyLine(indent=False)] * (2 if at_module_level else 1)
