@@ -199,19 +199,25 @@ class CeleryTaskWithoutAppContext(Recipe):
 
 
 def failing_task(event: Event, project: Project, setup: CelerySetup) -> Task | None:
-    """The project's task that Celery's tracer called, from the frames; ``None`` if none is."""
+    """The project's task that Celery's tracer called, from the frames; ``None`` if none is.
+
+    Between the tracer and the task there may be library wrappers (an error tracker's) and a
+    task class's ``__call__``; any other project frame first means the tracer ran something
+    else (a signal handler), not the task.
+    """
     frames = event.frames
     traced = [i for i, frame in enumerate(frames) if _is_trace_frame(frame)]
     if not traced:
         return None
     for frame in frames[traced[-1] + 1 :]:
-        if frame.in_app and project.source(frame.filename) is not None:
-            task = setup.task(frame.filename, frame.function)
-            if task is not None:
-                return task if _names_agree(event, project, task) else None
-            if frame.function != "__call__":
-                return None
-        elif frame.in_app or "/celery/" not in (frame.abs_path or frame.filename):
+        if not frame.in_app:
+            continue  # Celery's own Task.__call__, an error tracker's wrapper
+        if project.source(frame.filename) is None:
+            return None
+        task = setup.task(frame.filename, frame.function)
+        if task is not None:
+            return task if _names_agree(event, project, task) else None
+        if frame.function != "__call__":
             return None
     return None
 

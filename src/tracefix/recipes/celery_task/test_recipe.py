@@ -524,6 +524,23 @@ def test_not_diagnosed(event):
     assert RECIPE.diagnose(event, flaskr()) is None
 
 
+def test_an_error_trackers_wrapper_between_the_tracer_and_the_task_is_passed_over():
+    tracer, task, werkzeug = worker_event().frames
+    wrapper = Frame("/site-packages/sentry_sdk/integrations/celery/__init__.py", "_inner", 1)
+    frames = (tracer, wrapper, task, werkzeug)
+    wrapped = Event((ExceptionInfo("RuntimeError", APP_MESSAGE, frames=frames),))
+    assert RECIPE.diagnose(wrapped, flaskr()) is not None
+
+
+def test_a_project_function_the_tracer_runs_that_is_not_a_task_is_not_diagnosed():
+    tracer, task, werkzeug = worker_event().frames
+    handler = Frame("flaskr/signals.py", "on_prerun", 2, in_app=True)
+    frames = (tracer, handler, task, werkzeug)
+    signals = {"flaskr/signals.py": "def on_prerun(**kwargs):\n    pass\n"}
+    handled = Event((ExceptionInfo("RuntimeError", APP_MESSAGE, frames=frames),))
+    assert RECIPE.diagnose(handled, flaskr(signals)) is None
+
+
 def test_task_that_already_pushes_is_not_diagnosed():
     tasks = TASKS.replace(
         "    return db.session", "    with current_app.app_context():\n        return db.session"

@@ -340,16 +340,42 @@ def _scope_at(
 
 
 def _has_context_from_elsewhere(project: Project, cli: ClickCli, command: Command) -> bool:
-    """Whether something outside the command may give it a context: a group above it that is
-    a Flask CLI (``app.cli``) or pushes one, or an unknown group (``detect`` stays silent)."""
+    """Whether something outside the command may give it a context, so ``detect`` stays
+    silent: a group above it that is a Flask CLI (``app.cli``) or pushes one, a group it cannot
+    read, or a call of the command or a group above it made inside an app context
+    (``with app.app_context(): cli()``)."""
+    wanted = {(command.path, command.function.name)}
     for parent in cli.ancestors(command.path, command.function.name):
         if parent.kind in ("flask_cli", "unknown", "app_group"):
             return True
         binding = parent.binding
-        if binding is not None and isinstance(binding.statement, ast.FunctionDef):
-            if pushes_context(binding.statement):
+        if binding is not None:
+            wanted.add((binding.path, binding.name))
+            if isinstance(binding.statement, ast.FunctionDef) and pushes_context(binding.statement):
                 return True
-    return False
+    return any(inside_app_context(project, path, line) for path, line in _calls_of(cli, wanted))
+
+
+def _calls_of(cli: ClickCli, wanted: set[tuple[str, str]]) -> list[tuple[str, int]]:
+    """Where the project calls one of the ``wanted`` commands or groups: ``cli()``,
+    ``cli.main(...)``."""
+    names = {name for _, name in wanted}
+    found = []
+    for path in cli.project.python_files():
+        source = cli.project.source(path) or ""
+        if not any(name in source for name in names):
+            continue
+        tree = cli.project.ast(path)
+        for node in ast.walk(tree) if tree is not None else ():
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "main":
+                func = func.value
+            target = cli.names.resolve(path, func)
+            if isinstance(target, Binding) and (target.path, target.name) in wanted:
+                found.append((path, node.lineno))
+    return found
 
 
 def _first_party(project: Project) -> Callable[[str], bool]:

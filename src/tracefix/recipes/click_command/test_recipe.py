@@ -462,6 +462,12 @@ def test_detect_reports_each_command_with_its_first_use():
         pytest.param(
             MANAGE.replace("    db.session.commit()", "    click.echo('hi')"), id="no Flask"
         ),
+        pytest.param(
+            MANAGE.replace(
+                "    cli()", '    with create_app("dev").app_context():\n        cli()'
+            ).replace("from app import db", "from app import create_app, db"),
+            id="the script calls the group inside an app context",
+        ),
     ],
 )
 def test_detect_is_silent(manage_py):
