@@ -124,7 +124,8 @@ class ExtensionNotRegistered(Recipe):
                 Location(path, line),
                 kind="unclear",
             )
-        return self._verdict(project, instance, where, Location(path, line))
+        running = next((v for v in trigger.vars.values() if v.startswith("<Flask ")), None)
+        return self._verdict(project, instance, where, Location(path, line), running)
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
         if is_test_path(path):
@@ -157,17 +158,23 @@ class ExtensionNotRegistered(Recipe):
         raise SkipFix(str(facts.get("reason") or "which instance or app to change is unclear"))
 
     def _verdict(
-        self, project: Project, instance: Instance, where: str, location: Location
+        self,
+        project: Project,
+        instance: Instance,
+        where: str,
+        location: Location,
+        running: str | None = None,
     ) -> Diagnosis:
         made = f"`{instance.name}` ({instance.path}:{instance.line})"
         identity = {"path": instance.path, "name": instance.name, "line": instance.line}
         registered = registrations(project, instance)
         if registered:
             first = registered[0]
+            under = f" ({running})" if running else ""
             reason = (
                 f"{made} is registered on an app at {first.path}:{first.line}, so the code runs "
-                "under another app (a bare `Flask(__name__)`, a second `create_app()`): use the "
-                "app it was registered with"
+                f"under another app{under}, such as a bare `Flask(__name__)` or a second "
+                "`create_app()`: use the app it was registered with"
             )
             return self.diagnosis(
                 f"{where} uses {made}, which the running app never registered. {reason}.",
@@ -191,7 +198,8 @@ class ExtensionNotRegistered(Recipe):
             reg = registrations(project, shared)[0]
             return self.diagnosis(
                 f"{where} uses {made}, a second `SQLAlchemy()` instance: the app registers "
-                f"only `{shared.name}` ({shared.path}:{shared.line}, at {reg.path}:{reg.line}). "
+                f"only the `{shared.name}` made at {shared.path}:{shared.line} (registered at "
+                f"{reg.path}:{reg.line}). "
                 "Each instance keeps its own models and sessions, and the context is fine: "
                 f"{instance.path} should import `{shared.name}` rather than make its own.",
                 location,

@@ -70,7 +70,7 @@ def add_init_app(project: Project, instance: Instance) -> tuple[FileChange, ...]
     if imports:
         source_module, name = imports
         position = _first_statement_index(module)
-        module = _add_project_import(project, module, position, source_module, name)
+        module = _add_project_import(project, path, module, position, source_module, name)
     return (FileChange(path, before, module.code),)
 
 
@@ -111,18 +111,22 @@ def share_instance(project: Project, second: Instance, shared: Instance) -> tupl
         rest[0] = rest[0].with_changes(leading_lines=removed.leading_lines)
     module = module.with_changes(body=[*module.body[:position], *rest])
     alias = "" if second.name == shared.name else f" as {second.name}"
-    module = _add_project_import(project, module, position, module_name, f"{shared.name}{alias}")
+    module = _add_project_import(
+        project, second.path, module, position, module_name, f"{shared.name}{alias}"
+    )
     module = _drop_unused_extension_import(module)
     return (FileChange(second.path, before, module.code),)
 
 
 def _add_project_import(
-    project: Project, module: cst.Module, position: int, source: str, name: str
+    project: Project, path: str, module: cst.Module, position: int, target: str, name: str
 ) -> cst.Module:
-    """``module`` with ``from source import name`` among its imports above ``position``.
+    """``module`` (the file ``path``) with ``from target import name`` among its imports above
+    ``position``, written relative (``from .extensions import db``) when the file imports its
+    own package that way.
 
     (``add_imports`` refuses a name the file already reads, and here the file reads ``db``
-    because it used its own.) The name joins a one-line import from ``source`` if there is one;
+    because it used its own.) The name joins a one-line import from ``target`` if there is one;
     else the line goes after the last import of a project module, else after the last import,
     as a group of its own, else where the removed statement was.
     """
@@ -135,9 +139,7 @@ def _add_project_import(
         if (
             len(statement.body) == 1
             and isinstance(small, cst.ImportFrom)
-            and not small.relative
-            and small.module is not None
-            and cst.helpers.get_full_name_for_node(small.module) == source
+            and _imported_module(project, path, small) == target
             and not isinstance(small.names, cst.ImportStar)
             and small.lpar is None
         ):
@@ -145,6 +147,7 @@ def _add_project_import(
             names = [n.with_changes(comma=cst.MaybeSentinel.DEFAULT) for n in names]
             merged = statement.with_changes(body=[small.with_changes(names=names)])
             return module.with_changes(body=[*body[:index], merged, *module.body[index + 1 :]])
+    source = _written_form(project, path, module, target)
     new = cst.parse_statement(f"from {source} import {name}\n", config=module.config_for_parsing)
     own = [i for i in imports if _imports_project_module(project, body[i])]
     if own:
@@ -159,6 +162,35 @@ def _add_project_import(
     statements = list(module.body)
     statements.insert(at, new.with_changes(leading_lines=leading))
     return module.with_changes(body=statements)
+
+
+def _imported_module(project: Project, path: str, node: cst.ImportFrom) -> str | None:
+    """The absolute module a ``from ... import`` in ``path`` names."""
+    name = cst.helpers.get_full_name_for_node(node.module) if node.module is not None else None
+    return project.absolute_module(path, name, len(node.relative))
+
+
+def _written_form(project: Project, path: str, module: cst.Module, target: str) -> str:
+    """``target`` as ``path`` would write it: relative (``..extensions``) when the file already
+    imports from its own package relatively and ``target`` is in that package, else absolute."""
+    relative = any(
+        isinstance(statement, cst.SimpleStatementLine)
+        and any(isinstance(small, cst.ImportFrom) and small.relative for small in statement.body)
+        for statement in module.body
+    )
+    own = project.module_name(path)
+    if not relative or own is None:
+        return target
+    package = own.split(".")
+    if not path.endswith("__init__.py"):
+        package = package[:-1]
+    parts = target.split(".")
+    common = 0
+    while common < min(len(package), len(parts)) and package[common] == parts[common]:
+        common += 1
+    if common == 0:
+        return target
+    return "." * (len(package) - common + 1) + ".".join(parts[common:])
 
 
 def _alias(text: str) -> cst.ImportAlias:

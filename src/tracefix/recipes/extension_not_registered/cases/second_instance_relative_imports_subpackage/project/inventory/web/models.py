@@ -1,0 +1,11 @@
+from flask_sqlalchemy import SQLAlchemy
+
+from .units import UNITS
+
+database = SQLAlchemy()
+
+
+class Item(database.Model):
+    id = database.Column(database.Integer, primary_key=True)
+    name = database.Column(database.String(100), nullable=False)
+    unit = database.Column(database.Enum(*UNITS, name="unit"), default="piece")

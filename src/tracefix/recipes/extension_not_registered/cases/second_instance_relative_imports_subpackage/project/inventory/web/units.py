@@ -1,0 +1,1 @@
+UNITS = ("piece", "box", "kg")
