@@ -26,6 +26,7 @@ CASES = Path(recipe_package.__file__).parent / "cases"
     [
         pytest.param("flask_apscheduler_task_factory", id="Flask-APScheduler: scheduler.app"),
         pytest.param("schedule_worker_src_layout", id="schedule: the worker's app passed"),
+        pytest.param("job_shared_with_view_wrapper", id="job a view calls: a wrapper registered"),
     ],
 )
 def test_scheduled_job_is_fixed_and_verified(case, tmp_path):
@@ -50,7 +51,7 @@ def test_scheduled_job_is_fixed_and_verified(case, tmp_path):
 
 
 def test_skipped_job_is_a_known_cause_without_a_patch(tmp_path):
-    case_dir = CASES / "skip_job_also_called_by_view"
+    case_dir = CASES / "skip_decorated_job_factory_project"
     repo = tmp_path / "project"
     shutil.copytree(
         case_dir / "project", repo, ignore=shutil.ignore_patterns("__pycache__", "instance")
@@ -63,5 +64,5 @@ def test_skipped_job_is_a_known_cause_without_a_patch(tmp_path):
     )
 
     assert outcome.returncode == 17, outcome.stdout + outcome.stderr
-    assert "also called at inventory/views.py:7" in outcome.stdout + outcome.stderr
+    assert "by a decorator" in outcome.stdout + outcome.stderr
     assert read_tree(repo) == before

@@ -25,6 +25,7 @@ from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
+from tracefix.recipes.scheduled_job.handoff import register_wrapper
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
 
@@ -155,19 +156,22 @@ class ExitHandlerWithoutAppContext(Recipe):
         handlers = [h for h in found if _is_handler(h)]
         if not handlers:
             raise SkipFix(f"{name}() is no longer registered with atexit or signal")
-        others = [h for h in found if not _is_handler(h)]
-        if others:
-            how = "called" if others[0].runner == "call" else "used"
-            raise SkipFix(
-                f"{name}() is also {how} at {others[0].path}:{others[0].line}; a context pushed "
-                "inside it, or a new parameter, would change that caller too"
-            )
         reads = request_reads(project, path, function)
         if reads:
             raise SkipFix(
                 f"{name}() reads {', '.join(reads)}, which belong to a request; an exit or "
                 "signal handler has none"
             )
+        others = [h for h in found if not _is_handler(h)]
+        if any(other.runner != "call" for other in others):
+            other = next(other for other in others if other.runner != "call")
+            raise SkipFix(
+                f"{name}() is also used at {other.path}:{other.line}, which may run it outside "
+                "the handler"
+            )
+        if others:
+            why = "the interpreter calls its exit and signal handlers without one"
+            return register_wrapper(project, function, handlers, why)
         return fix_with_app(project, path, function, handlers)
 
 

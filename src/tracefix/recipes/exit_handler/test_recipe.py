@@ -167,9 +167,9 @@ def test_factory_passes_its_app(registration, expected, parameters):
     ("files", "reason"),
     [
         pytest.param(
-            {"shop/cli.py": "from shop.hooks import on_exit\n\non_exit()\n"},
-            "also called at shop/cli.py:3",
-            id="handler also called directly",
+            {"shop/cli.py": "from shop.hooks import on_exit\n\nHOOKS = [on_exit]\n"},
+            "also used at shop/cli.py:3",
+            id="handler also handed elsewhere",
         ),
         pytest.param(
             {
@@ -206,6 +206,20 @@ def test_fix_skips(files, reason):
         return
     assert isinstance(result, FixSkip), result
     assert reason in result.reason
+
+
+def test_handler_also_called_directly_is_registered_through_a_wrapper():
+    cli = "from shop.hooks import on_exit\n\non_exit()\n"
+    project = Project({"shop/__init__.py": FACTORY, "shop/hooks.py": HOOKS, "shop/cli.py": cli})
+    diagnosis = RECIPE.diagnose(event(Frame("shop/hooks.py", "on_exit", 5, in_app=True)), project)
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert change.path == "shop/__init__.py"
+    assert "        with app.app_context():\n            return on_exit(*args, **kwargs)\n" in (
+        change.after
+    )
+    assert "    atexit.register(on_exit_in_app_context)\n" in change.after
 
 
 REQUEST_MESSAGE = "Working outside of request context."

@@ -27,6 +27,7 @@ from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import module_names_of_kind
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
+from tracefix.recipes.scheduled_job.handoff import register_wrapper
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
 from tracefix.recipes.scheduled_job.handoff import wrap_with_app
@@ -179,18 +180,22 @@ class ScheduledJobWithoutAppContext(Recipe):
         jobs = [h for h in found if _is_job(h)]
         if not jobs:
             raise SkipFix(f"{name}() is no longer handed to a scheduler")
-        others = [h for h in found if not _is_job(h)]
-        if others:
-            how = "called" if others[0].runner == "call" else "used"
-            raise SkipFix(
-                f"{name}() is also {how} at {others[0].path}:{others[0].line}; a context pushed "
-                "inside it, or a new parameter, would change that caller too"
-            )
         reads = request_reads(project, path, function)
         if reads:
             raise SkipFix(
                 f"{name}() reads {', '.join(reads)}, which belong to a request; a scheduled job "
                 "has none: pass the values it needs when the job is added"
+            )
+        others = [h for h in found if not _is_job(h)]
+        if any(other.runner != "call" for other in others):
+            other = next(other for other in others if other.runner != "call")
+            raise SkipFix(
+                f"{name}() is also used at {other.path}:{other.line}, which may run it without "
+                "the scheduler"
+            )
+        if others:
+            return register_wrapper(
+                project, function, jobs, "the scheduler runs its jobs without one"
             )
         scheduler = _flask_scheduler(project, path, jobs)
         if scheduler is not None:

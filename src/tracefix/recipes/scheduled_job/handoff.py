@@ -38,9 +38,12 @@ from tracefix.diagnose.project import Project
 from tracefix.event import Frame
 from tracefix.patch import FileChange
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import Statement
 from tracefix.recipes._codemod import add_imports
+from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import expand_one_line_body
 from tracefix.recipes._codemod import is_docstring_line
+from tracefix.recipes._codemod import names_used
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes._codemod import wrap_statements
@@ -446,6 +449,78 @@ def fix_with_app(
     if sites is None:
         raise SkipFix(_no_app_reason(project, function, path, handoffs, current_app=current_app))
     return pass_app(project, path, function, sites)
+
+
+def register_wrapper(
+    project: Project, function: ast.FunctionDef, handoffs: Sequence[Handoff], why: str
+) -> tuple[FileChange, ...]:
+    """Hand over, in ``function``'s place, a wrapper that calls it in an app context.
+
+    For a function that other code also calls (a view, a test), where pushing a context inside
+    it would change those callers: the one place that hands it to the runner gets
+    ``<name>_in_app_context``, defined just above that place with the app at hand there (the
+    module's, a factory's local, one imported the project's way), which calls the function
+    under ``with app.app_context():`` with the arguments it is given. ``why`` ends its
+    docstring: what calls it without a context ("the scheduler runs its jobs without one").
+    """
+    name = function.name
+    if len(handoffs) != 1 or handoffs[0].form != "argument":
+        raise SkipFix(
+            f"{name}() is handed over at {describe(handoffs)}; a wrapper is registered only "
+            "in place of a single handoff written as an argument"
+        )
+    [site] = handoffs
+    app = app_name_at(project, site.path, site.line)
+    imports: list[str] = []
+    if app is None:
+        source = find_app_source(project, near=site.path)
+        if source is None or source.kind != "instance" or _is_factory_made(project):
+            raise SkipFix(
+                f"there is no app at {site.path}:{site.line} to push for {name}(), and making "
+                "one there would not be the running app"
+            )
+        app, imports = source.name, [source.import_statement]
+    wrapper = f"{name}_in_app_context"
+    module = project.cst(site.path)
+    if wrapper in names_used(module):
+        raise SkipFix(f"{site.path} already uses the name {wrapper!r}")
+    shift = 0
+    if imports:
+        before = statement_chain(module, site.line)[0].index
+        lines = len(module.code.splitlines())
+        module = add_imports(module, imports, before=before)
+        shift = len(module.code.splitlines()) - lines
+    call = _call_at(module, (site.line + shift, site.column), (site.end[0] + shift, site.end[1]))
+    index = _handed_index(call, site)
+    arguments = list(call.args)
+    handed = arguments[index]
+    callee = module.code_for_node(handed.value)
+    arguments[index] = handed.with_changes(value=cst.Name(wrapper))
+    module = _replace(module, call, call.with_changes(args=arguments))
+    definition = cst.parse_statement(
+        f"def {wrapper}(*args, **kwargs):\n"
+        f'    """{callee}() in an app context: {why}."""\n'
+        f"    with {app}.app_context():\n"
+        f"        return {callee}(*args, **kwargs)\n",
+        config=module.config_for_parsing,
+    )
+    located = statement_chain(module, site.line + shift)[-1]
+    separator = [cst.EmptyLine(indent=False)] * (2 if located.block is module else 1)
+
+    def insert(body: list[Statement]) -> list[Statement]:
+        statement = body[located.index]
+        above = list(statement.leading_lines)
+        blanks = next((i for i, line in enumerate(above) if line.comment is not None), len(above))
+        new = definition.with_changes(leading_lines=separator if located.index else above)
+        return [
+            *body[: located.index],
+            new,
+            statement.with_changes(leading_lines=[*separator, *above[blanks:]]),
+            *body[located.index + 1 :],
+        ]
+
+    module = edit_block(module, located.block, insert)
+    return (FileChange(site.path, project.source(site.path), module.code),)
 
 
 def check_unshadowed(function: ast.FunctionDef, name: str) -> None:

@@ -287,9 +287,9 @@ def test_flask_apscheduler_add_job_elsewhere_uses_the_schedulers_app():
     ("files", "reason"),
     [
         pytest.param(
-            {"shop/cli.py": "from shop.tasks import sync\n\n\ndef main():\n    sync()\n"},
-            "also called at shop/cli.py:5",
-            id="job also called directly",
+            {"shop/cli.py": "from shop.tasks import sync\n\nJOBS = [sync]\n"},
+            "also used at shop/cli.py:3",
+            id="job also handed to something else",
         ),
         pytest.param(
             {
@@ -340,6 +340,37 @@ def test_fix_skips(files, reason):
     result = apply_fix(RECIPE, diagnosis, project)
     assert isinstance(result, FixSkip), result
     assert reason in result.reason
+
+
+def test_job_a_view_also_calls_is_registered_through_a_wrapper():
+    cli = "from shop.tasks import sync\n\n\ndef main():\n    sync()\n"
+    project = Project({"shop/__init__.py": FACTORY, "shop/tasks.py": TASKS, "shop/cli.py": cli})
+    diagnosis = RECIPE.diagnose(job_event("shop/tasks.py", "sync", 5), project)
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert change.path == "shop/__init__.py"
+    assert change.after == code('''
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from flask import Flask
+
+        scheduler = BackgroundScheduler()
+
+
+        def create_app():
+            app = Flask(__name__)
+            from shop.tasks import sync
+
+            def sync_in_app_context(*args, **kwargs):
+                """sync() in an app context: the scheduler runs its jobs without one."""
+                with app.app_context():
+                    return sync(*args, **kwargs)
+
+            scheduler.add_job(sync_in_app_context, "interval", minutes=5)
+            return app
+    ''')
+    again = apply_fix(RECIPE, diagnosis, project.with_changes({change.path: change.after}))
+    assert isinstance(again, FixSkip)
 
 
 @pytest.mark.parametrize(

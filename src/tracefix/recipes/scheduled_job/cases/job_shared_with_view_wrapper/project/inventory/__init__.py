@@ -5,4 +5,7 @@ app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///inventory.db"
 db = SQLAlchemy(app)
 
-from inventory import views  # noqa: E402,F401
+from inventory import models, views  # noqa: E402,F401
+
+with app.app_context():
+    db.create_all()
