@@ -36,12 +36,16 @@ from tracefix.recipes._codemod import relocate_line
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import FunctionNode
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import Registration
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import app_variable
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import builds_app
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import files_imported_by
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import flask_classes
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import functions_around
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import instance_for
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import modules_run_by
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import registrations
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import resolve
 from tracefix.recipes.import_time_use.reading import flask_names
 from tracefix.recipes.import_time_use.reading import import_time_uses
 from tracefix.recipes.import_time_use.reading import is_config_read
@@ -360,7 +364,72 @@ def _registration(project: Project, path: str, name: str) -> Registration:
             f"`{registration.db_name}` is registered at {registration.path}:{registration.line} "
             "inside a block or a class, not in a factory's own body or at module level"
         )
+    if registration.function is not None:
+        return _through_helper(project, registration, instance.key)
     return registration
+
+
+def _through_helper(
+    project: Project, registration: Registration, key: tuple[str, str]
+) -> Registration:
+    """The factory's own registration when ``registration`` sits in a helper it calls with its
+    app (``register_extensions(app)``, as cookiecutter-flask does); ``registration`` itself
+    when it is in the factory."""
+    tree = project.ast(registration.path)
+    assert tree is not None
+    classes = flask_classes(tree)
+    functions = {n.name: n for n in tree.body if isinstance(n, FunctionNode)}
+    helper = functions.get(registration.function or "")
+    if helper is None or builds_app(helper, classes) or _makes_app(helper, classes):
+        return registration
+    parameters = [a.arg for a in helper.args.posonlyargs + helper.args.args]
+    if registration.app_name not in parameters[:1]:
+        raise SkipFix(
+            f"{helper.name}() registers `{registration.db_name}` on `{registration.app_name}`, "
+            "not on the app it is given"
+        )
+    for factory in functions.values():
+        app = app_variable(factory, classes)
+        if app is None:
+            continue
+        for index, statement in enumerate(factory.body):
+            if (
+                isinstance(statement, ast.Expr)
+                and isinstance(statement.value, ast.Call)
+                and isinstance(statement.value.func, ast.Name)
+                and statement.value.func.id == helper.name
+                and statement.value.args[:1]
+                and isinstance(statement.value.args[0], ast.Name)
+                and statement.value.args[0].id == app
+            ):
+                db_name = next(
+                    (
+                        name
+                        for name in (registration.db_name, key[1])
+                        if resolve(project, registration.path, name, (factory,)) == key
+                    ),
+                    None,
+                )
+                if db_name is None:
+                    raise SkipFix(
+                        f"{factory.name}() has no name for the `{registration.db_name}` its "
+                        f"helper {helper.name}() registers"
+                    )
+                return Registration(
+                    registration.path, statement.lineno, db_name, app, factory.name, index
+                )
+    raise SkipFix(
+        f"`{registration.db_name}` is registered in {helper.name}() "
+        f"({registration.path}:{registration.line}), which no factory of that file calls with "
+        "its app"
+    )
+
+
+def _makes_app(function: FunctionNode, classes: set[str]) -> bool:
+    return any(
+        isinstance(node, ast.Call) and ast.unparse(node.func) in classes
+        for node in ast.walk(function)
+    )
 
 
 def _placement(

@@ -146,6 +146,55 @@ def test_create_all_follows_the_name_and_app_the_factory_uses():
     )
 
 
+HELPER_FACTORY = textwrap.dedent("""\
+    from flask import Flask
+
+    from app.extensions import db
+
+
+    def create_app():
+        app = Flask(__name__)
+        register_extensions(app)
+        from app import views
+
+        return app
+
+
+    def register_extensions(app):
+        db.init_app(app)
+    """)
+EXTENSIONS = "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n"
+
+
+def test_create_all_goes_to_the_factory_that_calls_the_registering_helper():
+    before = project(
+        {
+            "app/__init__.py": HELPER_FACTORY,
+            "app/extensions.py": EXTENSIONS,
+            "app/models.py": MODELS.replace("from app import db", "from app.extensions import db"),
+        }
+    )
+    after = fixed(before, move_create_all(before, "app/models.py", 8, "db.create_all()"))
+    assert (
+        "    from app import views\n\n    with app.app_context():\n        db.create_all()\n"
+        in (after.source("app/__init__.py") or "")
+    )
+
+
+def test_a_registering_helper_no_factory_calls_is_not_followed():
+    before = project(
+        {
+            "app/__init__.py": HELPER_FACTORY.replace("    register_extensions(app)\n", ""),
+            "app/extensions.py": EXTENSIONS,
+            "app/cli.py": "from app import create_app, register_extensions\n\n"
+            "register_extensions(create_app())\n",
+            "app/models.py": MODELS.replace("from app import db", "from app.extensions import db"),
+        }
+    )
+    with pytest.raises(SkipFix, match="no factory of that file calls"):
+        move_create_all(before, "app/models.py", 8, "db.create_all()")
+
+
 def test_module_level_app_gets_the_block_after_the_import_of_the_models():
     instance = """\
         from flask import Flask

@@ -1,0 +1,4 @@
+"""Create an application instance."""
+from myapp.app import create_app
+
+app = create_app()

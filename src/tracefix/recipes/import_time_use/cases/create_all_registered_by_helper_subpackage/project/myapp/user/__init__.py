@@ -1,0 +1,2 @@
+"""The user module."""
+from . import views  # noqa
