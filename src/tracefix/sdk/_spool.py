@@ -238,15 +238,13 @@ class DiskSpool:
         category: str,
         created_ns: int | None = None,
         *,
-        claim: bool = False,
         sync: bool = True,
         origin: tuple[int, int] | None = None,
-    ) -> Claim | None:
+    ) -> None:
         """Write ``data`` as a new file: temp file, fsync, atomic rename. Raises OSError.
-        ``created_ns`` (when the event was captured) orders the file among the others. With
-        ``claim`` the file is born claimed by this process and returned, to be sent at once
-        without a rename and a read. ``sync=False`` skips the fsync (when the spool fsyncs at
-        all): the file still survives a kill of the process, not a crash of the machine.
+        ``created_ns`` (when the event was captured) orders the file among the others.
+        ``sync=False`` skips the fsync (when the spool fsyncs at all): the file still survives
+        a kill of the process, not a crash of the machine.
         ``origin``, the ``(pid, serial)`` of a journal record, names the file as that record's,
         so that writing it twice leaves one file."""
         pid = os.getpid()
@@ -254,7 +252,7 @@ class DiskSpool:
         created_ns = time.time_ns() if created_ns is None else created_ns
         name_pid, name_seq = (pid, seq) if origin is None else origin
         name = f"{created_ns:020d}-{name_pid}-{name_seq:08d}-{len(data)}.{category}{_SUFFIX}"
-        final = os.path.join(self._dir, f"{name}{_CLAIMED}{pid}" if claim else name)
+        final = os.path.join(self._dir, name)
         tmp = os.path.join(self._dir, f"{_TMP}{pid}-{seq}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
@@ -278,13 +276,11 @@ class DiskSpool:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
-            if not claim:
-                _insert_sorted(self._pending.setdefault(category, deque()), (name, len(data)))
+            _insert_sorted(self._pending.setdefault(category, deque()), (name, len(data)))
             self._counted(category, 1, len(data))
             evicted = self._evict_locked()
         for evicted_category, quantity in evicted.items():
             self._on_evict(evicted_category, quantity)
-        return Claim(name, category, len(data), data, final) if claim else None
 
     def _counted(self, category: str, count: int, size: int) -> None:
         # Client reports left at exit are tiny and few; they must not push out an event.
@@ -370,16 +366,6 @@ class DiskSpool:
             evicted = self._evict_locked()  # what was in flight counts again
         for category, quantity in evicted.items():
             self._on_evict(category, quantity)
-
-    def oldest(self, blocked: Callable[[str], bool]) -> str | None:
-        """The name ``claim_next`` would take, without taking it."""
-        with self._lock:
-            heads = [
-                names[0][0]
-                for category, names in self._pending.items()
-                if names and not blocked(category)
-            ]
-        return min(heads, default=None)
 
     def refresh(self) -> None:
         """Re-read the directory: pick up files of other and earlier processes, remove dead

@@ -477,7 +477,7 @@ class Worker:
         self.outboxes: list[Outbox] = [self.memory]
         if spool is not None:
             self.outboxes.append(spool)
-        self.journal: JournalOutbox | None = None
+        self.journal_outbox: JournalOutbox | None = None
         if spool is not None:
             journal = Journal(
                 str(spool.directory),
@@ -485,8 +485,10 @@ class Worker:
                 on_drop=self._dropped_from_journal,
                 max_files=spool.max_bytes // FILE_BYTES,
             )
-            self.journal = JournalOutbox(journal, spool, self.memory, self.stats, self.record_lost)
-            self.outboxes.append(self.journal)
+            self.journal_outbox = JournalOutbox(
+                journal, spool, self.memory, self.stats, self.record_lost
+            )
+            self.outboxes.append(self.journal_outbox)
         self.conn = Connection(dsn, connect_timeout, read_timeout)
         self.limits = RateLimits()
         self._init_state()
@@ -526,8 +528,8 @@ class Worker:
         self.memory.after_fork()
         if self.spool is not None:
             self.spool.after_fork()
-        if self.journal is not None:
-            self.journal.journal.after_fork()
+        if self.journal_outbox is not None:
+            self.journal_outbox.journal.after_fork()
         self.conn.forget()
         if closed:
             self._closed = self._stopping = True
@@ -540,8 +542,8 @@ class Worker:
         """Serialise ``event`` on the caller's thread and copy it into the journal: on disk
         when this returns, with no system call and no wait. False when there is no journal or
         it cannot take the event (then ``submit`` it)."""
-        journal = self.journal
-        if journal is None or self._closed:
+        journal_outbox = self.journal_outbox
+        if journal_outbox is None or self._closed:
             return False
         event = self._with_event_id(event)
         kind = EVENT
@@ -555,7 +557,7 @@ class Worker:
                 logger.debug("tracefix: could not serialise an event", exc_info=True)
                 self.record_lost("internal_sdk_error", "error")
                 return True
-        if not journal.journal.append(data, time.time_ns(), kind):
+        if not journal_outbox.journal.append(data, time.time_ns(), kind):
             return False
         self.stats.queued += 1
         if self._idle:
@@ -614,16 +616,16 @@ class Worker:
             self._closed = True
             self._stopping = True
             self._cond.notify_all()
-        if self.journal is not None:
-            self.journal.journal.close()
+        if self.journal_outbox is not None:
+            self.journal_outbox.journal.close()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.0, deadline - time.monotonic()))
-        if self.journal is not None:
+        if self.journal_outbox is not None:
             # What the thread left (it may be stuck in a POST to a hung server), as far as the
             # time allows; the thread moves the rest as it ends, else the next process does.
             # Without fsync, which the journal's copy did not have either: a timeout is a promise.
-            self.journal.move_waiting(deadline=deadline, sync=False)
+            self.journal_outbox.move_waiting(deadline=deadline, sync=False)
         self.store_queued()
         for claim in self.memory.drain():
             self.record_lost("network_error", claim.category)
@@ -719,8 +721,9 @@ class Worker:
             try:
                 if not self._step():
                     self.conn.close()
-                    if self.journal is not None:
-                        self.journal.move_waiting()  # closed: the spool is for whoever comes next
+                    if self.journal_outbox is not None:
+                        # Closed: what is left goes into the spool, for whoever comes next.
+                        self.journal_outbox.move_waiting()
                     return
             except Exception:
                 logger.debug("tracefix: internal error in the transport thread", exc_info=True)
@@ -743,9 +746,9 @@ class Worker:
             self._next_scan = now + self.scan_interval
             self.spool.refresh()
         held = now < self._retry_at or self.limits.blocked("error", now)
-        if held and self.journal is not None and len(self.journal):
+        if held and self.journal_outbox is not None and len(self.journal_outbox):
             # Held back: into the spool, bounded and evictable, where other processes see them.
-            self.journal.move_waiting(limit=_MOVE_BATCH)
+            self.journal_outbox.move_waiting(limit=_MOVE_BATCH)
             return True
         if now >= self._retry_at:
             for outbox in self.outboxes:
@@ -761,8 +764,8 @@ class Worker:
                 return False
             if self._queue or self._added != added:
                 return True  # something came while this turn looked elsewhere
-        if self.journal is not None:
-            self.journal.journal.retire_if_done()
+        if self.journal_outbox is not None:
+            self.journal_outbox.journal.retire_if_done()
         with self._cond:
             if self._stopping:
                 return False
@@ -777,7 +780,7 @@ class Worker:
             return not self._stopping
 
     def _journal_waiting(self) -> bool:
-        return self.journal is not None and len(self.journal) > 0
+        return self.journal_outbox is not None and len(self.journal_outbox) > 0
 
     def _blocked(self, category: str) -> bool:
         return self.limits.blocked(category, time.monotonic())
