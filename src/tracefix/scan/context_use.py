@@ -205,7 +205,6 @@ class ContextAnalysis:
         self._imports: dict[str, Use | None] = {}
         self._sqlalchemy: dict[int, bool] = {}
         self._models: dict[int, bool] = {}
-        self._imported: dict[str, bool] = {}
         self._lines: dict[str, list[str]] = {}
         self._memo: dict[object, object] = {}
 
@@ -266,6 +265,9 @@ class ContextAnalysis:
         runs on every import: a failure there is an import-time one, another cause). A use
         reached only after an import whose own module-level code fails is never reached.
         """
+        return self.remember(("script", path), lambda: self._script_use(path))
+
+    def _script_use(self, path: str) -> Use | None:
         if not _may_be_script(path):
             return None
         tree = self.project.ast(path)
@@ -291,21 +293,29 @@ class ContextAnalysis:
 
     def imported_by_others(self, path: str) -> bool:
         """Whether another project file imports ``path`` (anywhere: in a function too)."""
-        if path in self._imported:
-            return self._imported[path]
         module = self.project.module_name(path)
-        found = False
-        if module is not None:
-            last = re.compile(rf"\b{re.escape(module.rsplit('.', 1)[-1])}\b")
-            for other in self.python_files:
-                text = self.project.source(other) or ""
-                if other == path or not last.search(text) or not _IMPORT_LINE.search(text):
+        importers = self._importers().get(module or "", set())
+        return bool(importers - {path})
+
+    def _importers(self) -> dict[str, set[str]]:
+        """Each module the project imports, with the files that import it: read once, from
+        the files whose text has an import statement."""
+
+        def compute() -> dict[str, set[str]]:
+            found: dict[str, set[str]] = {}
+            for path in self.python_files:
+                if not _IMPORT_LINE.search(self.project.source(path) or ""):
                     continue
-                if module in self._modules_imported_anywhere(other):
-                    found = True
-                    break
-        self._imported[path] = found
-        return found
+                tree = self.project.ast(path)
+                if tree is None:
+                    continue
+                for statement in _all_statements(tree.body):
+                    if isinstance(statement, ast.Import | ast.ImportFrom):
+                        for module in self._modules_run_by(path, statement):
+                            found.setdefault(module, set()).add(path)
+            return found
+
+        return self.remember("importers", compute)
 
     # --- names ------------------------------------------------------------------------------
 
@@ -540,18 +550,6 @@ class ContextAnalysis:
             parts = name.split(".")
             modules.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
         return list(dict.fromkeys(modules))
-
-    def _modules_imported_anywhere(self, path: str) -> set[str]:
-        def compute() -> set[str]:
-            tree = self.project.ast(path)
-            found: set[str] = set()
-            if tree is not None:
-                for statement in _all_statements(tree.body):
-                    if isinstance(statement, ast.Import | ast.ImportFrom):
-                        found.update(self._modules_run_by(path, statement))
-            return found
-
-        return self.remember(("imports", path), compute)
 
     def _statement_bindings(self, path: str, statement: ast.stmt) -> Iterator[tuple[str, _Binding]]:
         if isinstance(statement, ast.Import):
