@@ -248,6 +248,9 @@ class CelerySetup:
         whose ``__call__`` pushes one, a worker module that pushes one at import, a signal
         handler. ``detect`` stays silent when there is one."""
         for path in self.project.python_files():
+            source = self.project.source(path) or ""
+            if not any(sign in source for sign in ("push(", "__call__", *CONTEXT_SIGNALS)):
+                continue
             tree = self.project.ast(path)
             if tree is None:
                 continue
@@ -394,7 +397,3 @@ def _call_pushes(cls: ast.ClassDef) -> bool:
                 if isinstance(node, ast.Call) and is_context_call(node, with_client=False):
                     return True
     return False
-
-
-def pushes_in_call(cls: ast.ClassDef) -> bool:
-    return _call_pushes(cls)

@@ -474,6 +474,16 @@ def test_detect_is_silent(manage_py):
     assert detected(manage(manage_py)) == []
 
 
+def test_detect_is_silent_for_plain_commands_the_factory_adds_to_app_cli():
+    factory = FACTORY.replace(
+        "    return app\n",
+        "    from app.commands import seed\n\n    app.cli.add_command(seed)\n    return app\n",
+    )
+    project = manage(FLASK_GROUP_MANAGE, {"app/__init__.py": factory, "app/commands.py": COMMANDS})
+    project = Project({k: v for k, v in project.files.items() if k != "manage.py"})
+    assert detected(project) == []
+
+
 # --- the cases, run for real --------------------------------------------------------------
 
 
