@@ -6,8 +6,8 @@ Each process appends to files of its own in the spool directory::
     .journal-<pid>-<created_ns:020d>-<n>                     being written, or read by its process
     .journal-<pid>-<created_ns:020d>-<n>.recovering-<pid2>   being recovered by process pid2
 
-A file is ``FILE_BYTES`` long, created sparse (all zeros) and memory-mapped while it is the one
-appended to. The app's thread appends a record by copying it into the mapping: no system call,
+A file is ``FILE_BYTES`` long, allocated full of zeros, and memory-mapped for as long as it is
+in use. The app's thread appends a record by copying it into the mapping: no system call,
 so no moment where it releases the GIL. That matters in a burst of errors: every system call on
 the app's thread (the five of writing a spool file, say) lets the SDK's thread take the GIL,
 and a busy SDK thread keeps it for up to the switch interval (5 ms) while the app waits.
@@ -68,6 +68,7 @@ EVENT = 1
 _READ_AHEAD = 64 * 1024
 
 _DONTNEED: int | None = getattr(mmap, "MADV_DONTNEED", None)
+_CAN_RESERVE = hasattr(os, "posix_fallocate")
 #: A file appended to for longer than this is retired at the next append: a live process's
 #: journal files stay young, and only an abandoned one grows old (see ``stale_after``).
 MAX_FILE_AGE_NS = 60 * 1_000_000_000
@@ -163,9 +164,10 @@ class Journal:
 
     def append(self, data: bytes, created_ns: int, kind: int = ENVELOPE) -> bool:
         """Copy one record in; False when it cannot be (too big for a file, the journal closed,
-        a file could not be made): the caller keeps the event some other way."""
+        a file could not be made, a platform without ``posix_fallocate``, macOS): the caller
+        keeps the event some other way."""
         size = RECORD.size + len(data)
-        if size > self.file_bytes:
+        if size > self.file_bytes or not _CAN_RESERVE:
             return False
         serial = self._serials()
         crc = zlib.crc32(data, zlib.crc32(_CHECKED.pack(kind, len(data), created_ns, serial)))
@@ -217,7 +219,9 @@ class Journal:
             LIVE_NAMES.discard(name)
             return None
         try:
-            os.ftruncate(fd, self.file_bytes)
+            # Blocks reserved now, not as pages are first written: on a full disk a write to
+            # a mapped page without its block kills the process (SIGBUS), here it fails.
+            os.posix_fallocate(fd, 0, self.file_bytes)
             mapping = mmap.mmap(fd, self.file_bytes)
         except (OSError, ValueError):
             with contextlib.suppress(OSError):

@@ -104,15 +104,15 @@ class HttpTransport(Transport):
     process in a burst of captures and finds every event it had captured delivered). An event
     in flight at the kill may be sent twice; the server drops the repeat by its ``event_id``.
     The exceptions: an event the journal cannot take (over 1 MiB serialised, a journal file
-    that could not be created, or after ``close``) goes through the memory queue as without a
-    spool, and the thread writes it to the spool with an fsync; a kill -9 loses those still
-    queued. Measured on this 2-core machine, loopback, events 1 ms apart: that queue path took
-    170-410 ms (median) from ``capture_event`` to a file on disk, as the thread fell behind the
-    fsyncs; through the journal an event was delivered 0.8-1.7 ms (median) after
-    ``capture_event`` returned. A crash of the machine (not of the process) can lose the
-    journal's records not yet sent nor moved into an fsynced spool file: that window is the
-    time to delivery while the server is up, and the length of the backlog of fsyncs while it
-    is down.
+    that could not be created, no ``posix_fallocate`` (macOS), or after ``close``) goes through
+    the memory queue as without a spool, and the thread writes it to the spool with an fsync;
+    a kill -9 loses those still queued. Measured on this 2-core machine over loopback, events
+    1 ms apart: that queue path took 170-410 ms (median) from ``capture_event`` to a file on
+    disk, as the thread fell behind the fsyncs; through the journal an event was delivered
+    0.8-1.7 ms (median) after ``capture_event`` returned. A crash of the machine (not of the
+    process) can lose the journal's records not yet sent nor moved into an fsynced spool file:
+    that window is the time to delivery while the server is up, and the backlog of fsyncs
+    while it is down.
 
     ``flush`` waits until the thread has sent what it can (the rest stays on disk, in the
     journal or the spool), and ``close`` moves what the thread left into the spool as far as
