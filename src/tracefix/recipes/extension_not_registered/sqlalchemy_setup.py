@@ -14,10 +14,13 @@ Names are resolved the way Python binds them: a function's own imports and assig
 from __future__ import annotations
 
 import ast
+import weakref
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TypeVar
 
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
@@ -30,6 +33,27 @@ _IGNORED_DIRS = frozenset(
     {"site-packages", "dist-packages", ".venv", "venv", ".tox", "node_modules"}
 )
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+Result = TypeVar("Result")
+
+
+def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Result]:
+    """``function`` computed once per ``Project``: a project never changes (``with_changes``
+    makes a new one), and ``tracefix scan`` asks every file's ``detect`` the same
+    project-wide questions."""
+    results: dict[int, tuple[weakref.ref[Project], Result]] = {}
+
+    def cached(project: Project) -> Result:
+        found = results.get(id(project))
+        if found is not None and found[0]() is project:
+            return found[1]
+        for key in [k for k, (ref, _) in results.items() if ref() is None]:
+            del results[key]
+        result = function(project)
+        results[id(project)] = (weakref.ref(project), result)
+        return result
+
+    cached.__doc__ = function.__doc__
+    return cached
 
 
 @dataclass(frozen=True)
@@ -82,6 +106,7 @@ def project_files(
             yield path, tree
 
 
+@per_project
 def instances(project: Project) -> list[Instance]:
     """Every module-level ``SQLAlchemy(...)`` instance of the project, tests included."""
     found = []
@@ -142,20 +167,20 @@ def instance_for(
 
 def registrations(project: Project, instance: Instance) -> list[Registration]:
     """Where ``instance`` is registered on an app, tests included, in file order."""
-    found = []
-    if instance.app_argument is not None:
-        tree = project.ast(instance.path)
-        index = _module_index(tree, instance.line) if tree is not None else None
-        found.append(
-            Registration(
-                instance.path,
-                instance.line,
-                instance.name,
-                instance.app_argument,
-                None,
-                index,
+    return list(_registrations(project).get(instance.key, ()))
+
+
+@per_project
+def _registrations(project: Project) -> dict[tuple[str, str], list[Registration]]:
+    found: dict[tuple[str, str], list[Registration]] = {}
+    for instance in instances(project):
+        if instance.app_argument is not None:
+            tree = project.ast(instance.path)
+            index = _module_index(tree, instance.line) if tree is not None else None
+            registration = Registration(
+                instance.path, instance.line, instance.name, instance.app_argument, None, index
             )
-        )
+            found.setdefault(instance.key, []).append(registration)
     for path, tree in project_files(project, mentioning="init_app"):
         for call, scopes in calls_with_scopes(tree):
             func = call.func
@@ -165,12 +190,15 @@ def registrations(project: Project, instance: Instance) -> list[Registration]:
                 and isinstance(func.value, ast.Name)
             ):
                 continue
-            if instance_for(project, path, func.value.id, scopes) != instance:
+            registered = instance_for(project, path, func.value.id, scopes)
+            if registered is None:
                 continue
             app = call.args[0] if call.args else _keyword(call, "app")
             app_name = app.id if isinstance(app, ast.Name) else ast.unparse(app) if app else ""
             function, index = _place(tree, call.lineno)
-            found.append(Registration(path, call.lineno, func.value.id, app_name, function, index))
+            found.setdefault(registered.key, []).append(
+                Registration(path, call.lineno, func.value.id, app_name, function, index)
+            )
     return found
 
 

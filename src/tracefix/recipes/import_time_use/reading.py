@@ -28,6 +28,7 @@ from tracefix.recipes.extension_not_registered.sqlalchemy_setup import files_imp
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import flask_classes
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import instance_for
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import modules_run_by
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import resolve
 
@@ -35,9 +36,13 @@ Shape = Literal["create_all", "config", "other"]
 
 #: Methods of a Flask-SQLAlchemy instance that need an app context when called.
 INSTANCE_METHODS = frozenset({"create_all", "drop_all", "reflect"})
-#: Attributes of a Flask-SQLAlchemy instance that need an app context when read.
-INSTANCE_ATTRIBUTES = frozenset({"session", "engine", "engines"})
-#: Flask names that need an app context when read (``current_app.config``, ``g.user``)...
+#: Properties of a Flask-SQLAlchemy instance that need an app context when read.
+INSTANCE_PROPERTIES = frozenset({"engine", "engines"})
+#: The instance's scoped session: naming it is fine (``event.listen(db.session, ...)``),
+#: calling it or its methods (``db.session.add(...)``) needs a context.
+SESSION = "session"
+#: Flask proxies that need an app context once unwrapped: ``current_app.config``, ``g.user``,
+#: ``current_app()``; naming them alone (``proxy = current_app``) is fine.
 FLASK_PROXIES = frozenset({"current_app", "g"})
 #: ...or when called.
 FLASK_FUNCTIONS = frozenset({"url_for", "render_template", "render_template_string"})
@@ -69,6 +74,7 @@ class Classified:
     reason: str | None = None
 
 
+@per_project
 def app_modules(project: Project) -> dict[str, bool]:
     """The files the app imports, each with whether some import of it runs outside an app
     context (``False`` when the factory imports it only under ``with app.app_context():``)."""
@@ -206,21 +212,34 @@ class _UseReader:
 
     def uses(self, statement: ast.stmt) -> Iterator[tuple[str, int, int]]:
         """(what, line, 1-based column) of each use in ``statement``."""
+        parents = {
+            id(child): node for node in ast.walk(statement) for child in ast.iter_child_nodes(node)
+        }
         for node in _evaluated_at_import(statement):
-            what = self._use(node)
+            what = self._use(node, parents)
             if what is not None and isinstance(node, ast.expr):
                 yield what, node.lineno, node.col_offset + 1
 
-    def _use(self, node: ast.AST) -> str | None:
+    def _use(self, node: ast.AST, parents: dict[int, ast.AST]) -> str | None:
+        parent = parents.get(id(node))
         if isinstance(node, ast.Name) and self.flask.get(node.id) in FLASK_PROXIES:
-            return f"`{node.id}`"
+            if _unwraps(node, parent):
+                return f"`{node.id}`"
+            return None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if self.flask.get(node.func.id) in FLASK_FUNCTIONS:
                 return f"`{node.func.id}()`"
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             name = node.value.id
-            if node.attr in INSTANCE_ATTRIBUTES | INSTANCE_METHODS and self._is_instance(name):
+            called = _is_called(node, parents)
+            if node.attr in INSTANCE_METHODS and called and self._is_instance(name):
+                return f"`{name}.{node.attr}()`"
+            if node.attr in INSTANCE_PROPERTIES and self._is_instance(name):
                 return f"`{name}.{node.attr}`"
+            if node.attr == SESSION and self._is_instance(name):
+                method = isinstance(parent, ast.Attribute) and _is_called(parent, parents)
+                if called or method:
+                    return f"`{name}.session`"
             if node.attr == "query" and self._is_model(name):
                 return f"`{name}.query`"
         return None
@@ -235,6 +254,18 @@ class _UseReader:
         if name not in self._model:
             self._model[name] = _is_model_class(self.project, self.path, name)
         return self._model[name]
+
+
+def _is_called(node: ast.AST, parents: dict[int, ast.AST]) -> bool:
+    parent = parents.get(id(node))
+    return isinstance(parent, ast.Call) and parent.func is node
+
+
+def _unwraps(proxy: ast.Name, parent: ast.AST | None) -> bool:
+    """Whether ``proxy`` is looked into where it stands: an attribute, an item, a call."""
+    return (isinstance(parent, ast.Attribute | ast.Subscript) and parent.value is proxy) or (
+        isinstance(parent, ast.Call) and parent.func is proxy
+    )
 
 
 def _is_model_class(project: Project, path: str, name: str) -> bool:

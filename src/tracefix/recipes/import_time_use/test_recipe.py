@@ -427,6 +427,16 @@ def test_detect_is_silent_outside_the_apps_import_time_code():
     assert detect(project({"tests/test_models.py": MODELS}), "tests/test_models.py") == []
 
 
+def test_detect_ignores_what_does_not_touch_the_context():
+    models = MODELS.replace(
+        "db.create_all()",
+        "db.event.listen(db.session, 'before_commit', print)\n"
+        "proxy = current_app\n"
+        "later = db.create_all\n",
+    ).replace("from app import db", "from flask import current_app\n\nfrom app import db")
+    assert detect(project({"app/models.py": models}), "app/models.py") == []
+
+
 def frame(path: str, function: str, line: int, module: str, text: str) -> Frame:
     return Frame(path, function, line, module, context_line=text, in_app=True)
 

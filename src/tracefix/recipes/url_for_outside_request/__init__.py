@@ -21,6 +21,7 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import relocate_line
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
@@ -106,13 +107,11 @@ class UrlForOutsideRequest(Recipe):
         return None
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
-        if is_test_path(path) or not _is_script(project, path):
-            return
         tree = project.ast(path)
         source = project.source(path)
-        if tree is None or source is None or not _imports_url_for(tree):
+        if tree is None or source is None or is_test_path(path) or not _imports_url_for(tree):
             return
-        if server_name(project).state != "none":
+        if server_name(project).state != "none" or not _is_script(project, path):
             return
         lines = source.splitlines()
         for statement in _script_statements(tree):
@@ -358,19 +357,23 @@ def _is_script(project: Project, path: str) -> bool:
     if any(is_main_guard(statement) for statement in tree.body):
         return True
     module = project.module_name(path)
-    if module is None:
-        return False
-    for other, other_tree in project_files(project, mentioning=module.rsplit(".", 1)[-1]):
-        if other == path:
-            continue
-        for node in ast.walk(other_tree):
-            if isinstance(node, ast.Import) and any(a.name == module for a in node.names):
-                return False
-            if isinstance(node, ast.ImportFrom):
-                source = project.absolute_module(other, node.module, node.level)
-                if source == module or any(f"{source}.{a.name}" == module for a in node.names):
-                    return False
-    return True
+    return module is not None and module not in _imported_modules(project)
+
+
+@per_project
+def _imported_modules(project: Project) -> set[str]:
+    """Every module some project file imports (``from a import b`` counts ``a`` and ``a.b``)."""
+    found: set[str] = set()
+    for path, tree in project_files(project):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                source = project.absolute_module(path, node.module, node.level)
+                if source:
+                    found.add(source)
+                    found.update(f"{source}.{alias.name}" for alias in node.names)
+    return found
 
 
 def _imports_url_for(tree: ast.Module) -> bool:

@@ -21,6 +21,7 @@ from typing import Literal
 
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 
 State = Literal["none", "set", "unclear"]
@@ -34,6 +35,7 @@ class ServerName:
     places: tuple[str, ...] = ()
 
 
+@per_project
 def server_name(project: Project) -> ServerName:
     """What the project's (non-test) code says about ``SERVER_NAME``."""
     places: list[str] = []
