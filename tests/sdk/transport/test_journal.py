@@ -4,6 +4,7 @@ marked, a kill -9 in the middle of a burst)."""
 
 from __future__ import annotations
 
+import errno
 import itertools
 import json
 import os
@@ -163,6 +164,27 @@ def test_an_event_too_big_for_the_journal_still_arrives(
     assert transport.flush(5)
 
     assert sorted(receiver.event_ids()) == sorted([big["event_id"], small["event_id"]])
+
+
+def test_on_a_full_disk_the_journal_steps_aside_and_the_event_still_arrives(
+    receiver: Any,
+    make_transport: MakeTransport,
+    make_event: MakeEvent,
+    spool_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_space(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_space)
+    transport = make_transport(receiver.dsn, spool_dir=spool_dir)
+    event = make_event(0)
+
+    transport.capture_event(event)
+    assert transport.flush(5)
+
+    assert receiver.event_ids() == [event["event_id"]]
+    assert _journal_files(spool_dir) == []
 
 
 # --- recovery -------------------------------------------------------------------------------
