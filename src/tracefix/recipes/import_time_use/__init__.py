@@ -83,15 +83,19 @@ class ImportTimeContextUse(Recipe):
     ## Fix safety
     Safe. `db.create_all()` moves to where that `db` is registered on the app (the one
     `db.init_app(app)` or `SQLAlchemy(app)` of the project's code, found by following the
-    imports): into the factory, under its `with app.app_context():` if it has one after the
-    registration, else under a new one just before `return app`; or, for a module-level app,
-    right after the registration and the import that loads the models. It still runs once per
-    app, with every model imported, and it is only removed where the factory already creates
-    the tables. A constant read from `current_app.config` is replaced by the same read at each
-    use, only when every use is inside a function body, nothing else imports the constant,
-    and no function that reads it runs at import time. No fix is offered for anything else
-    (queries in a form's class body, calls of project code, a `db` registered in several
-    places or never): the explanation says where to move it.
+    imports, in the factory itself or in a helper the factory calls with its app, such as
+    `register_extensions(app)`): into the factory, under its `with app.app_context():` if it
+    has one after the registration, else under a new one just before `return app`; or, for a
+    module-level app, right after the registration and the import that loads the models. It
+    still runs once per app, with every model imported, and it is only removed where the
+    factory already creates the tables. A constant read from `current_app.config` is replaced
+    by the same read at each use (or by a local variable set first thing in the function,
+    where the read would make a line too long), only when every use is inside a function
+    body, nothing else imports the constant, and no function that reads it runs at import
+    time; those functions read the config when they run, as any code using `current_app`
+    does. No fix is offered for anything else (queries in a form's class body, calls of
+    project code, a `db` registered in several places or never): the explanation says where
+    to move it.
 
     ## References
     - Flask docs, "The Application Context": Lifetime of the Context; "Application Factories"

@@ -289,6 +289,12 @@ def _no_fix_reason(
             "the context comes from a task runner; a task that builds URLs needs `SERVER_NAME` "
             "in the worker's configuration, or the URL built by the view and passed in"
         )
+    if event.in_thread:
+        return (
+            "it runs in a background thread; the URL it needs is best built by the code that "
+            "starts the thread (a view has a request) and passed in, or `SERVER_NAME` set in "
+            "the configuration"
+        )
     return (
         "the app context is pushed in a function other code may call too, not in a script's "
         "own top-level code: a request context there would change those callers"

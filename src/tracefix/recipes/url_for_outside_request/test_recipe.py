@@ -212,6 +212,37 @@ def test_the_server_name_error_in_a_shared_function_is_explained_only():
     assert "other code may call" in diagnosis.explanation
 
 
+def test_the_server_name_error_in_a_thread_is_explained_only():
+    worker = textwrap.dedent("""\
+        from flask import url_for
+
+
+        def notify(app):
+            with app.app_context():
+                print(url_for("users"))
+        """)
+    frames = (
+        Frame("/stdlib/threading.py", "run", 982, "threading"),
+        Frame(
+            "app/jobs.py",
+            "notify",
+            6,
+            "app.jobs",
+            context_line='print(url_for("users"))',
+            in_app=True,
+        ),
+        URL_FOR,
+        APP_URL_FOR,
+    )
+    failing = Event(
+        exceptions=(ExceptionInfo("RuntimeError", NO_SERVER_NAME, "builtins", frames),),
+        thread_name="Thread-1 (notify)",
+    )
+    diagnosis = UrlForOutsideRequest().diagnose(failing, project({"app/jobs.py": worker}))
+    assert diagnosis is not None and diagnosis.facts["kind"] == "none"
+    assert "background thread" in diagnosis.explanation
+
+
 def test_the_server_name_error_with_server_name_configured_is_explained_only():
     before = project({"config.py": CONFIG + '    SERVER_NAME = os.environ["HOST"]\n'})
     diagnosis = UrlForOutsideRequest().diagnose(
