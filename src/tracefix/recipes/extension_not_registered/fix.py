@@ -14,6 +14,7 @@ differently from the first, or an import that would run in a circle.
 from __future__ import annotations
 
 import ast
+import re
 
 import libcst as cst
 
@@ -257,19 +258,24 @@ def _name_for(
 
 def _position(body: list[ast.stmt], app: str, db: str, instance: Instance, path: str) -> int:
     """The index in ``body`` before which ``db.init_app(app)`` goes: after the app is made and
-    configured (and after ``db`` itself, when ``body`` makes it), before any use of ``db``."""
+    configured (and after ``db`` itself is made or imported there), before any use of ``db``."""
+    config = re.compile(rf"\b{re.escape(app)}\.config\b")
     ready = -1
     for index, statement in enumerate(body):
-        text = ast.unparse(statement)
         makes_app = app in _assigned(statement)
-        configures = f"{app}.config" in text
+        configures = config.search(ast.unparse(statement)) is not None
         makes_db = path == instance.path and statement.lineno == instance.line
-        if makes_app or configures or makes_db:
+        imports_db = isinstance(statement, ast.Import | ast.ImportFrom) and any(
+            (alias.asname or alias.name) == db for alias in statement.names
+        )
+        if makes_app or configures or makes_db or imports_db:
             ready = index
     if ready < 0:
         raise SkipFix(f"where the app `{app}` is made in {path} is unclear")
     for statement in body[: ready + 1]:
         if path == instance.path and statement.lineno == instance.line:
+            continue
+        if isinstance(statement, ast.Import | ast.ImportFrom):
             continue
         if db in _names(statement):
             raise SkipFix(

@@ -99,6 +99,25 @@ def test_init_app_imports_the_instance_where_the_factory_lacks_it():
     assert '"sqlite://"\n    db.init_app(app)\n\n    return app\n' in change.after
 
 
+def test_init_app_follows_the_factorys_own_import_of_the_instance():
+    factory = textwrap.dedent("""\
+        from flask import Flask
+
+
+        def create_app():
+            app = Flask(__name__)
+            app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+            from app.extensions import db
+
+            return app
+        """)
+    before = project({"app/__init__.py": factory})
+    (change,) = add_init_app(before, instance(before, "app/extensions.py"))
+    assert "    from app.extensions import db\n    db.init_app(app)\n\n    return app\n" in (
+        change.after
+    )
+
+
 def test_init_app_after_a_module_level_app_and_its_config():
     single = textwrap.dedent("""\
         from flask import Flask
