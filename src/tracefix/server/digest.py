@@ -3,10 +3,18 @@
 Takes undigested events in id order, a batch per transaction: fingerprints them (``grouping``),
 finds each fingerprint's issue through ``GroupHash`` (so merges stick) or creates one, updates
 counts, first and last seen, releases and environments, and reopens a resolved issue as
-``regressed``. Returns the issues that are new or regressed: those get a fix attempt.
+``regressed``. Returns the issues that are new or regressed: those get a fix attempt. Events of
+open issues mostly never come here: the intake files them as it stores them
+(``ingest.filing``); what comes is a new fingerprint, a resolved issue's event, and whatever
+was stored before.
 
-Safe to run in several processes at once: on PostgreSQL the batch is taken with
-``FOR UPDATE SKIP LOCKED``; on SQLite the write transaction holds the database's write lock.
+The batch is read and fingerprinted (JSON parsing, the costly part) before the write
+transaction, so that the intake's commits do not wait behind it; the transaction then takes the
+events still undigested. Safe to run in several processes at once, and next to the intake: on
+PostgreSQL the events are taken with ``FOR UPDATE SKIP LOCKED``, and the issues to count in are
+locked in id order, as the intake locks them, before their counts are read, so that neither
+overwrites the other's counts nor deadlocks with it; on SQLite the write transaction holds the
+database's write lock.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -51,10 +60,15 @@ def digest_pending(db: Database, batch: int = BATCH) -> DigestResult:
     """Digest every event waiting; the issues that are new or regressed."""
     total = DigestResult()
     while True:
+        with db.session() as session:
+            rows = session.execute(_undigested(batch)).all()
+        if not rows:
+            return total
+        groupings = {row.id: group(_json(row.payload)) for row in rows}
         for attempt in range(5):
             try:
                 with db.write_session() as session:
-                    result = digest_batch(session, batch)
+                    result = digest_rows(session, rows, groupings)
                 break
             except IntegrityError:
                 # Another digester created the same fingerprint's issue first: take its issue.
@@ -64,12 +78,13 @@ def digest_pending(db: Database, batch: int = BATCH) -> DigestResult:
         total.events += result.events
         total.new_issues += result.new_issues
         total.regressed_issues += result.regressed_issues
-        if result.events < batch:
+        if len(rows) < batch or result.events == 0:
+            # Fewer than a batch: that was all. None taken: another digester holds them.
             return total
 
 
-def digest_batch(session: Session, batch: int) -> DigestResult:
-    query = (
+def _undigested(batch: int) -> Any:
+    return (
         select(
             Event.id,
             Event.project_id,
@@ -82,20 +97,33 @@ def digest_batch(session: Session, batch: int) -> DigestResult:
         .order_by(Event.id)
         .limit(batch)
     )
+
+
+def digest_rows(
+    session: Session, rows: Sequence[Any], groupings: dict[int, Grouping]
+) -> DigestResult:
+    """File ``rows`` (read before this transaction, ``groupings`` by event id) in their issues,
+    those of them still undigested."""
+    taken = select(Event.id).where(
+        Event.id.in_([row.id for row in rows]), Event.digested.is_(False)
+    )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = session.execute(query).all()
+        taken = taken.with_for_update(skip_locked=True)
+    still = set(session.scalars(taken))
+    rows = [row for row in rows if row.id in still]
     result = DigestResult(events=len(rows))
     if not rows:
         return result
-    issue_of: dict[tuple[int, str], Issue] = {}
+    issue_of = _existing_issues(
+        session, {(r.project_id, groupings[r.id].fingerprint) for r in rows}
+    )
     assigned: dict[int, list[int]] = defaultdict(list)
     releases: dict[tuple[int, str, str], list[Any]] = {}
     for row in rows:
-        grouping = group(_json(row.payload))
+        grouping = groupings[row.id]
         issue = issue_of.get((row.project_id, grouping.fingerprint))
         if issue is None:
-            issue = _issue_for(session, row.project_id, grouping, row.received_at, result)
+            issue = _new_issue(session, row.project_id, grouping, row.received_at, result)
             issue_of[(row.project_id, grouping.fingerprint)] = issue
         _count(issue, row.received_at, result)
         assigned[issue.id].append(row.id)
@@ -107,7 +135,7 @@ def digest_batch(session: Session, batch: int) -> DigestResult:
         session.execute(
             update(Event).where(Event.id.in_(event_ids)).values(issue_id=issue_id, digested=True)
         )
-    for (issue_id, release, environment), (count, first, last) in releases.items():
+    for (issue_id, release, environment), (count, first, last) in sorted(releases.items()):
         _count_release(session, issue_id, release, environment, count, first, last)
     return result
 
@@ -120,14 +148,31 @@ def _json(payload: bytes) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _issue_for(
+def _existing_issues(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], Issue]:
+    """The issue of each ``(project_id, fingerprint)`` that has one, locked (in id order) for
+    the rest of the transaction on PostgreSQL."""
+    hashes = session.execute(
+        select(GroupHash.project_id, GroupHash.fingerprint, GroupHash.issue_id).where(
+            GroupHash.project_id.in_({project_id for project_id, _ in keys}),
+            GroupHash.fingerprint.in_({fingerprint for _, fingerprint in keys}),
+        )
+    ).all()
+    wanted = {row.issue_id for row in hashes if (row.project_id, row.fingerprint) in keys}
+    locked = select(Issue).where(Issue.id.in_(wanted)).order_by(Issue.id).with_for_update()
+    issues = {
+        issue.id: issue
+        for issue in session.scalars(locked.execution_options(populate_existing=True))
+    }
+    return {
+        (row.project_id, row.fingerprint): issues[row.issue_id]
+        for row in hashes
+        if (row.project_id, row.fingerprint) in keys and row.issue_id in issues
+    }
+
+
+def _new_issue(
     session: Session, project_id: int, grouping: Grouping, seen: Any, result: DigestResult
 ) -> Issue:
-    hashed = session.get(GroupHash, (project_id, grouping.fingerprint))
-    if hashed is not None:
-        issue = session.get(Issue, hashed.issue_id)
-        if issue is not None:
-            return issue
     issue = Issue(
         project_id=project_id,
         title=grouping.title,
@@ -185,12 +230,22 @@ def _count_release(
 
 def merge_issues(session: Session, into_id: int, other_ids: list[int]) -> Issue:
     """Merge ``other_ids`` into ``into_id``: their fingerprints, events, counts and releases
-    move over, so later events of any of them land in the merged issue."""
-    into = session.get(Issue, into_id)
+    move over, so later events of any of them land in the merged issue. The issues are
+    locked first, in id order, as the intake and the digest lock them (their counts are added
+    up here)."""
+    locked = (
+        select(Issue)
+        .where(Issue.id.in_([into_id, *other_ids]))
+        .order_by(Issue.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    issues = {issue.id: issue for issue in session.scalars(locked)}
+    into = issues.get(into_id)
     if into is None:
         raise LookupError(f"no issue {into_id}")
     for other_id in other_ids:
-        other = session.get(Issue, other_id)
+        other = issues.get(other_id)
         if other is None or other.id == into.id or other.project_id != into.project_id:
             continue
         session.execute(
