@@ -16,6 +16,7 @@ These assert behaviour, not speed: the load is whatever 8 client threads get thr
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import signal
 import socket
@@ -36,6 +37,10 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from tracefix.server.config import ServerConfig
+from tracefix.server.db import Database
+from tracefix.server.digest import digest_pending
+from tracefix.server.ingest.filing import store_events
+from tracefix.server.ingest.protocol import incoming_event
 from tracefix.server.models import Event
 from tracefix.server.models import Issue
 from tracefix.server.models import IssueRelease
@@ -347,17 +352,18 @@ def test_every_acknowledged_event_is_counted_once_in_its_issue(app_on: Flask) ->
         fixed.status, fixed.resolved_at = "resolved", utcnow()
         fixed_id = fixed.id
 
-    # Eight clients at once: events of both, over two releases, and each one sent twice (an
-    # SDK retrying after a lost answer). The open issue's are filed by the intake; the first
-    # of the resolved one goes to the digest, which reopens it as regressed, and the intake
-    # files those after that.
+    # Eight clients at once: events of both and of a new one, over two releases, each sent twice
+    # (an SDK retrying after a lost answer). The open issue's are filed by the intake; the first
+    # of the resolved one goes to the digest, which reopens it as regressed, and the first of
+    # the new one too, which makes its issue; the intake files those after that, while the
+    # digest may still be counting earlier ones in the same issue.
     sent: Counter[tuple[str, str]] = Counter()
     lock = threading.Lock()
 
     def send(number: int) -> None:
         client = app.test_client()
         for n in range(12):
-            where, release = ("open", "fixed")[n % 2], f"r{1 + (n + number) % 2}"
+            where, release = ("open", "fixed", "new")[n % 3], f"r{1 + (n + number) % 2}"
             payload = _crash(where) | {"release": release}
             assert post(payload, client) == 200
             assert post(payload, client) == 200
@@ -376,10 +382,11 @@ def test_every_acknowledged_event_is_counted_once_in_its_issue(app_on: Flask) ->
         assert session.scalar(select(func.count()).select_from(Event)) == 2 + CLIENTS * 12
         assert session.scalar(select(func.count()).where(Event.issue_id.is_(None))) == 0
         issues = {i.culprit.rpartition(" in ")[2]: i for i in session.scalars(select(Issue))}
-        assert set(issues) == {"open", "fixed"}
+        assert set(issues) == {"open", "fixed", "new"}
         assert issues["fixed"].id == fixed_id and issues["fixed"].status == "regressed"
         for where, issue in issues.items():
-            expected = 1 + sum(n for (place, _), n in sent.items() if place == where)
+            first = 0 if where == "new" else 1
+            expected = first + sum(n for (place, _), n in sent.items() if place == where)
             assert issue.event_count == expected
             events = select(func.count()).where(Event.issue_id == issue.id)
             assert session.scalar(events) == expected
@@ -389,7 +396,57 @@ def test_every_acknowledged_event_is_counted_once_in_its_issue(app_on: Flask) ->
                     select(IssueRelease).where(IssueRelease.issue_id == issue.id)
                 )
             }
-            assert releases == {
-                "r1": 1 + sent[(where, "r1")],
-                "r2": sent[(where, "r2")],
-            }
+            assert releases == {"r1": first + sent[(where, "r1")], "r2": sent[(where, "r2")]}
+
+
+def test_the_digest_waits_for_the_intakes_counts_instead_of_overwriting_them(
+    database_url: str,
+) -> None:
+    """The digest counts an event stored before its issue existed while the intake, in a
+    transaction of its own, counts a newer one in the same issue: both counts must stay."""
+    db = Database(database_url)
+    db.upgrade()
+    try:
+        with db.write_session() as session:
+            project_id = create_project(session, "shop").id
+        first = _crash("racing")
+        payload = json.dumps(first).encode()
+        incoming = incoming_event(payload, None)
+        store_undigested(db, project_id, payload, uuid.uuid4().hex)
+        digest_pending(db)  # makes the issue
+        store_undigested(db, project_id, payload, uuid.uuid4().hex)  # before the issue existed
+
+        intake_counted = threading.Event()
+
+        def intake_commits_slowly() -> None:
+            with db.writing() as connection:
+                stored = store_events(connection, [(project_id, incoming)], utcnow())
+                assert stored.filed == 1
+                intake_counted.set()
+                time.sleep(1.0)  # the digest reads the issue meanwhile, or waits for it
+
+        intake = threading.Thread(target=intake_commits_slowly)
+        intake.start()
+        assert intake_counted.wait(30)
+        assert digest_pending(db).events == 1
+        intake.join(30)
+
+        with db.session() as session:
+            (issue,) = session.scalars(select(Issue))
+            assert issue.event_count == 3
+            assert session.scalar(select(func.sum(IssueRelease.event_count))) == 3
+    finally:
+        db.dispose()
+
+
+def store_undigested(db: Database, project_id: int, payload: bytes, event_id: str) -> None:
+    with db.write_session() as session:
+        session.add(
+            Event(
+                project_id=project_id,
+                event_id=event_id,
+                payload=payload,
+                received_at=utcnow(),
+                release="r1",
+            )
+        )
