@@ -92,18 +92,24 @@ def add_task_class(
 
 
 def wrap_function_body(
-    module: cst.Module, name: str, expression: str, *, before: Sequence[str] = ()
+    module: cst.Module,
+    name: str,
+    expression: str,
+    *,
+    before: Sequence[str] = (),
+    start: int | None = None,
 ) -> cst.Module:
-    """``module`` with the body of the top-level function ``name`` (after its docstring) under
-    ``with <expression>:``, after the ``before`` lines."""
+    """``module`` with the body of the top-level function ``name`` (after its docstring, or
+    from its statement ``start`` on) under ``with <expression>:``, after the ``before`` lines."""
     function = top_level_function(module, name)
     if isinstance(function.body, cst.SimpleStatementSuite):
         module = expand_one_line_body(module, function)
         function = top_level_function(module, name)
     assert isinstance(function.body, cst.IndentedBlock)
     body = function.body.body
-    start = 1 if body and is_docstring_line(body[0]) else 0
-    if start == len(body):
+    if start is None:
+        start = 1 if body and is_docstring_line(body[0]) else 0
+    if start >= len(body):
         raise SkipFix(f"{name}() has nothing but a docstring")
     if any(is_context_with(statement) for statement in body[start:]):
         raise SkipFix(f"{name}() already pushes an app context in its body")

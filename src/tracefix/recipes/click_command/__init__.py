@@ -33,6 +33,7 @@ from tracefix.recipes.celery_task.context_use import ContextUses
 from tracefix.recipes.celery_task.fix import wrap_function_body
 from tracefix.recipes.celery_task.imports import add_imports_in_file_style
 from tracefix.recipes.celery_task.names import Binding
+from tracefix.recipes.celery_task.names import External
 from tracefix.recipes.celery_task.names import Names
 from tracefix.recipes.celery_task.names import Target
 from tracefix.recipes.click_command.commands import ClickCli
@@ -60,6 +61,9 @@ class Plan:
     setup: tuple[str, ...] = ()
     #: For ``push``: the text that says where the app comes from.
     source: str = ""
+    #: For ``push``: the first statement of the body to wrap, when the command makes its own
+    #: app in the statements before it.
+    start: int | None = None
 
 
 class ClickCommandWithoutAppContext(Recipe):
@@ -208,7 +212,7 @@ class ClickCommandWithoutAppContext(Recipe):
                 module, plan.imports, before=top, is_first_party=first_party
             )
             module = wrap_function_body(
-                module, name, f"{plan.app}.app_context()", before=plan.setup
+                module, name, f"{plan.app}.app_context()", before=plan.setup, start=plan.start
             )
         return (FileChange(path, project.source(path), module.code),)
 
@@ -254,6 +258,12 @@ def plan_fix(project: Project, cli: ClickCli, command: Command) -> Plan:
                 f"{name}() hangs under a FlaskGroup and under other groups; which one runs "
                 "it decides the fix"
             )
+    own = _own_app(cli, path, function)
+    if own is not None:
+        index, app_name = own
+        return Plan(
+            "push", app_name, source=f"the app it makes itself ({app_name})", start=index + 1
+        )
     module = project.cst(path)
     local = _local_names(function)
     in_scope = app_name_in_scope(project, path)
@@ -295,6 +305,47 @@ def plan_fix(project: Project, cli: ClickCli, command: Command) -> Plan:
         source.name,
         imports=(source.import_statement,),
         source=f"the project's app ({source.import_statement})",
+    )
+
+
+def _own_app(cli: ClickCli, path: str, function: ast.FunctionDef) -> tuple[int, str] | None:
+    """``(index, name)`` of a statement of the command's body that makes a Flask app,
+    ``name = create_app(...)`` or ``name = Flask(...)``, with the body after it not rebinding
+    ``name``: the command's own app, which then only needs its context pushed."""
+    local = cli.names.local_scope(path, function)
+    for index, statement in enumerate(function.body):
+        if not (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and isinstance(statement.value, ast.Call)
+        ):
+            continue
+        name = statement.targets[0].id
+        made_by = cli.names.resolve(path, statement.value.func, local)
+        if not (_is_flask_class(made_by) or _makes_flask_app(cli, made_by)):
+            continue
+        later = function.body[index + 1 :]
+        rebound = any(
+            isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
+            for statement_after in later
+            for node in ast.walk(statement_after)
+        )
+        return None if rebound or not later else (index, name)
+    return None
+
+
+def _is_flask_class(target: object) -> bool:
+    return isinstance(target, External) and target.dotted in ("flask.Flask", "flask.app.Flask")
+
+
+def _makes_flask_app(cli: ClickCli, target: object) -> bool:
+    """Whether ``target`` is a project function that calls ``Flask(...)``: a factory."""
+    if not isinstance(target, Binding) or not isinstance(target.statement, ast.FunctionDef):
+        return False
+    return any(
+        isinstance(node, ast.Call) and _is_flask_class(cli.names.resolve(target.path, node.func))
+        for node in ast.walk(target.statement)
     )
 
 

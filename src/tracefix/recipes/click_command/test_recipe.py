@@ -216,6 +216,18 @@ def test_the_project_instance_is_imported():
     assert "    with app.app_context():\n        click.echo(current_app.name)\n" in after
 
 
+def test_a_command_that_makes_its_own_app_gets_that_apps_context():
+    script = MANAGE.replace(
+        "def seed():\n    db.session.commit()",
+        'def seed():\n    """Seed."""\n    app = create_app("dev")\n    db.session.commit()',
+    ).replace("from app import db", "from app import create_app, db")
+    after = fixed(manage(script))
+    assert (
+        'def seed():\n    """Seed."""\n    app = create_app("dev")\n'
+        "    with app.app_context():\n        db.session.commit()\n"
+    ) in after
+
+
 def test_the_failing_line_in_a_helper_still_pushes_in_the_command():
     script = MANAGE.replace("    db.session.commit()", "    helpers.reset()")
     script = script.replace("from app import db\n", "from app import helpers\n")
