@@ -30,7 +30,7 @@ from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes.celery_task import fix
 from tracefix.recipes.celery_task.celery_apps import CeleryApp
 from tracefix.recipes.celery_task.celery_apps import CelerySetup
-from tracefix.recipes.celery_task.celery_apps import Task
+from tracefix.recipes.celery_task.celery_apps import TaskFunction
 from tracefix.recipes.celery_task.context_use import ContextUses
 from tracefix.recipes.celery_task.imports import add_imports_in_file_style
 
@@ -198,7 +198,7 @@ class CeleryTaskWithoutAppContext(Recipe):
         return (_wrap_task(project, task, plan),)
 
 
-def failing_task(event: Event, project: Project, setup: CelerySetup) -> Task | None:
+def failing_task(event: Event, project: Project, setup: CelerySetup) -> TaskFunction | None:
     """The project's task that Celery's tracer called, from the frames; ``None`` if none is.
 
     Between the tracer and the task there may be library wrappers (an error tracker's) and a
@@ -231,7 +231,7 @@ def pushes_context(function: ast.FunctionDef) -> bool:
     )
 
 
-def plan_fix(project: Project, setup: CelerySetup, task: Task) -> Plan:
+def plan_fix(project: Project, setup: CelerySetup, task: TaskFunction) -> Plan:
     """Where the context goes for ``task``; ``SkipFix`` says why nowhere is safe."""
     name = task.function.name
     request_reads = ContextUses(project, setup.names).reads_request(task.path, task.function)
@@ -264,7 +264,7 @@ def plan_fix(project: Project, setup: CelerySetup, task: Task) -> Plan:
 
 
 def _task_body_plan(
-    project: Project, setup: CelerySetup, task: Task, celery: CeleryApp | None
+    project: Project, setup: CelerySetup, task: TaskFunction, celery: CeleryApp | None
 ) -> Plan:
     in_scope = app_name_in_scope(project, task.path)
     if in_scope is not None:
@@ -337,7 +337,7 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
     return FileChange(path, source, module.code)
 
 
-def _wrap_task(project: Project, task: Task, plan: Plan) -> FileChange:
+def _wrap_task(project: Project, task: TaskFunction, plan: Plan) -> FileChange:
     path = task.path
     module = project.cst(path)
     top = statement_chain(module, task.function.lineno)[0].index
@@ -374,7 +374,7 @@ def _is_trace_frame(frame: Frame) -> bool:
     return not frame.in_app and path.endswith("/" + TRACE_MODULE)
 
 
-def _names_agree(event: Event, project: Project, task: Task) -> bool:
+def _names_agree(event: Event, project: Project, task: TaskFunction) -> bool:
     """When the event names its task (the SDK's Celery context) by its default name, it is
     ``task``: a frame of another function would mean the frames are not what they seem."""
     name = event.celery.task if event.celery else None
@@ -387,7 +387,7 @@ def _names_agree(event: Event, project: Project, task: Task) -> bool:
     return (named_module, function) == (module, task.function.name)
 
 
-def _trigger_line(event: Event, project: Project, task: Task) -> int | None:
+def _trigger_line(event: Event, project: Project, task: TaskFunction) -> int | None:
     """The line of the task's own frame (where it called into Flask, or into project code)."""
     frame = next(
         (
@@ -426,7 +426,7 @@ def _all_names(project: Project, path: str) -> set[str]:
 
 
 def _explanation(
-    task: Task,
+    task: TaskFunction,
     line: int,
     plan: Plan | None,
     unfixable: str,

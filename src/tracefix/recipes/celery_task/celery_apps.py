@@ -17,6 +17,7 @@ from typing import Literal
 
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.apps import pushes_app_context
 from tracefix.diagnose.project import Project
 from tracefix.recipes.celery_task.names import Binding
 from tracefix.recipes.celery_task.names import External
@@ -40,7 +41,7 @@ CONTEXT_SIGNALS = frozenset({"task_prerun", "worker_process_init", "worker_init"
 
 
 @dataclass(frozen=True)
-class Task:
+class TaskFunction:
     """A function the project declares as a Celery task."""
 
     path: str
@@ -95,7 +96,7 @@ class CelerySetup:
         self.names = names or Names(project)
         self._apps: list[CeleryApp] | None = None
 
-    def task(self, path: str, name: str) -> Task | None:
+    def task(self, path: str, name: str) -> TaskFunction | None:
         """The top-level function ``name`` of ``path`` if it is declared as a Celery task."""
         function = self.project.function(path, name)
         if function is None:
@@ -104,13 +105,13 @@ class CelerySetup:
             callee, call = decorator_call(decorator)
             target = self.names.resolve(path, callee)
             if isinstance(target, External) and target.dotted in SHARED_TASK:
-                return Task(path, function, "shared", None, keyword(call, "base"))
+                return TaskFunction(path, function, "shared", None, keyword(call, "base"))
             if isinstance(callee, ast.Attribute) and callee.attr == "task":
                 if self.celery_of(path, callee.value) is not None:
-                    return Task(path, function, "app", callee.value, keyword(call, "base"))
+                    return TaskFunction(path, function, "app", callee.value, keyword(call, "base"))
         return None
 
-    def tasks(self, path: str) -> Iterator[Task]:
+    def tasks(self, path: str) -> Iterator[TaskFunction]:
         tree = self.project.ast(path)
         if tree is None:
             return
@@ -135,7 +136,7 @@ class CelerySetup:
                         self._apps.append(CeleryApp(path, call, function))
         return self._apps
 
-    def app_of(self, task: Task) -> CeleryApp | None:
+    def app_of(self, task: TaskFunction) -> CeleryApp | None:
         """The ``Celery(...)`` call whose app runs ``task``; ``None`` when unclear."""
         if task.kind == "shared":
             apps = self.apps()
@@ -254,9 +255,10 @@ class CelerySetup:
             tree = self.project.ast(path)
             if tree is None:
                 continue
-            for statement in module_statements(tree):
-                if _pushes_at_module_level(statement):
-                    return f"{path}:{statement.lineno} pushes an app context at import"
+            if pushes_app_context(tree.body) or any(
+                _pushes_at_module_level(statement) for statement in module_statements(tree)
+            ):
+                return f"{path} pushes an app context at import"
             for node in ast.walk(tree):
                 if isinstance(node, ast.ClassDef) and _call_pushes(node):
                     return f"{path}:{node.lineno} {node.name}.__call__ pushes an app context"

@@ -550,10 +550,11 @@ def test_task_that_already_pushes_is_not_diagnosed():
 
 def test_a_task_class_elsewhere_in_the_project_does_not_hide_the_failure():
     """The event is the truth: the task failed, so whatever else pushes did not cover it."""
-    worker = "from flaskr import create_app\n\napp = create_app()\napp.app_context().push()\n"
-    project = flaskr({"worker.py": worker})
-    assert RECIPE.diagnose(worker_event(), project) is not None
-    assert list(RECIPE.detect("flaskr/tasks.py", project)) == []
+    for push in ("app.app_context().push()\n", "ctx = app.app_context()\nctx.push()\n"):
+        worker = "from flaskr import create_app\n\napp = create_app()\n" + push
+        project = flaskr({"worker.py": worker})
+        assert RECIPE.diagnose(worker_event(), project) is not None
+        assert list(RECIPE.detect("flaskr/tasks.py", project)) == []
 
 
 # --- detect -------------------------------------------------------------------------------
