@@ -160,7 +160,8 @@ class CeleryTaskWithoutAppContext(Recipe):
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
-        if "celery" not in (project.source(path) or "").lower():
+        source = project.source(path) or ""
+        if ".task" not in source and "shared_task" not in source:
             return
         setup = CelerySetup(project)
         tasks = list(setup.tasks(path))
