@@ -17,7 +17,6 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import relocate_line
 from tracefix.recipes.scheduled_job.handoff import REQUEST_GLOBALS
 from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import handed_frame
@@ -88,6 +87,8 @@ class ExecutorCallInAsyncViewWithoutContext(Recipe):
     applicability = Applicability.SAFE
 
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
+        from tracefix.recipes._codemod import relocate_line  # LibCST: not on scan's path
+
         if not is_context_error(event.exception):
             return None
         frame = handed_frame(event.frames, project, EXECUTOR_RUNNER_FRAMES)
@@ -150,6 +151,7 @@ class ExecutorCallInAsyncViewWithoutContext(Recipe):
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes._codemod import relocate_line
         from tracefix.recipes.async_executor.fix import copy_context_into_executor_call
 
         path = str(diagnosis.facts["path"])

@@ -20,12 +20,10 @@ from tracefix.recipes.scheduled_job.handoff import Handoff
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
-from tracefix.recipes.scheduled_job.handoff import fix_with_app
 from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
-from tracefix.recipes.scheduled_job.handoff import register_wrapper
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
 
@@ -145,6 +143,9 @@ class ExitHandlerWithoutAppContext(Recipe):
                 )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes.scheduled_job.handoff_fix import fix_with_app
+        from tracefix.recipes.scheduled_job.handoff_fix import register_wrapper
+
         path = diagnosis.facts["target"]["path"]
         name = diagnosis.facts["target"]["function"]
         function = project.function(path, name)

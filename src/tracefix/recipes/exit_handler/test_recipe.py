@@ -21,7 +21,7 @@ from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.exit_handler import ExitHandlerWithoutAppContext
 from tracefix.recipes.scheduled_job.handoff import references
-from tracefix.recipes.scheduled_job.handoff import wrap_body
+from tracefix.recipes.scheduled_job.handoff_fix import wrap_body
 from tracefix.testing import case_dirs
 from tracefix.testing import load_case
 

@@ -19,7 +19,6 @@ from tracefix.recipes.scheduled_job.handoff import Handoff
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
-from tracefix.recipes.scheduled_job.handoff import fix_with_app
 from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
@@ -152,6 +151,8 @@ class GreenletTargetWithoutAppContext(Recipe):
                 )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes.scheduled_job.handoff_fix import fix_with_app
+
         path = diagnosis.facts["target"]["path"]
         name = diagnosis.facts["target"]["function"]
         function = project.function(path, name)

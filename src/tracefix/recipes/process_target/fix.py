@@ -9,7 +9,7 @@ from tracefix.diagnose.project import Project
 from tracefix.patch import FileChange
 from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import top_level_function
-from tracefix.recipes.scheduled_job.handoff import wrap_body
+from tracefix.recipes.scheduled_job.handoff_fix import wrap_body
 
 
 def push_module_app(

@@ -20,17 +20,14 @@ from tracefix.recipes.scheduled_job.handoff import check_unshadowed
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
-from tracefix.recipes.scheduled_job.handoff import fix_with_app
 from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import module_names_of_kind
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
-from tracefix.recipes.scheduled_job.handoff import register_wrapper
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
-from tracefix.recipes.scheduled_job.handoff import wrap_with_app
 
 #: The library frames that call a job: APScheduler's executors, Flask-APScheduler's
 #: ``run_job`` (its "run now" API), ``schedule``'s ``Job.run``.
@@ -169,6 +166,10 @@ class ScheduledJobWithoutAppContext(Recipe):
                 )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes.scheduled_job.handoff_fix import fix_with_app
+        from tracefix.recipes.scheduled_job.handoff_fix import register_wrapper
+        from tracefix.recipes.scheduled_job.handoff_fix import wrap_with_app
+
         path = diagnosis.facts["target"]["path"]
         name = diagnosis.facts["target"]["function"]
         function = project.function(path, name)

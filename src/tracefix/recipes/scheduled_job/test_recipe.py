@@ -498,3 +498,53 @@ def run_case(project: Path, command: str, where: Path, overlay: Path | None = No
     argv[0] = sys.executable if argv[0] == "python" else argv[0]
     done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
     return Ran(done.returncode, done.stdout + done.stderr)
+
+
+# --- the scan path stays on ast --------------------------------------------------------------
+
+NO_LIBCST = textwrap.dedent(
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import types
+    from pathlib import Path
+
+    sys.modules["libcst"] = None  # any import of LibCST now raises ImportError
+    spec = importlib.util.find_spec("tracefix.recipes")
+    package = types.ModuleType("tracefix.recipes")
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules["tracefix.recipes"] = package
+
+    from tracefix.testing import load_case
+
+    found = 0
+    for name in sys.argv[1:]:
+        module = importlib.import_module(f"tracefix.recipes.{name}")
+        [recipe] = [
+            value() for value in vars(module).values()
+            if isinstance(value, type) and value.__module__ == module.__name__
+            and hasattr(value, "code")
+        ]
+        for case_dir in sorted((Path(module.__file__).parent / "cases").iterdir()):
+            case = load_case(case_dir)
+            for path in case.project.python_files():
+                found += len(list(recipe.detect(path, case.project)))
+    print(found)
+    """
+)
+
+
+def test_detect_of_the_handoff_recipes_never_imports_libcst():
+    recipes = [
+        "scheduled_job",
+        "exit_handler",
+        "greenlet_target",
+        "process_target",
+        "async_executor",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", NO_LIBCST, *recipes], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 0
