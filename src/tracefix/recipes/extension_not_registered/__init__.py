@@ -136,10 +136,7 @@ class ExtensionNotRegistered(Recipe):
             if not _used(project, instance) or find_app_source(project) is None:
                 continue
             diagnosis = self._verdict(
-                project,
-                instance,
-                f"`{instance.name}`",
-                Location(path, instance.line, instance.column),
+                project, instance, None, Location(path, instance.line, instance.column)
             )
             if diagnosis.facts["kind"] in ("missing_init_app", "second_instance"):
                 yield diagnosis
@@ -161,11 +158,14 @@ class ExtensionNotRegistered(Recipe):
         self,
         project: Project,
         instance: Instance,
-        where: str,
+        where: str | None,
         location: Location,
         running: str | None = None,
     ) -> Diagnosis:
+        """The cause, read from the project: ``where`` is the failing line (``None`` for
+        ``detect``, which has no failure, only the instance)."""
         made = f"`{instance.name}` ({instance.path}:{instance.line})"
+        uses = f"{where} uses {made}" if where else f"The project uses {made}"
         identity = {"path": instance.path, "name": instance.name, "line": instance.line}
         registered = registrations(project, instance)
         if registered:
@@ -177,7 +177,7 @@ class ExtensionNotRegistered(Recipe):
                 "`create_app()`: use the app it was registered with"
             )
             return self.diagnosis(
-                f"{where} uses {made}, which the running app never registered. {reason}.",
+                f"{uses}, which the running app never registered. {reason}.",
                 location,
                 kind="other_app",
                 instance=identity,
@@ -197,11 +197,12 @@ class ExtensionNotRegistered(Recipe):
             shared = others[0]
             reg = registrations(project, shared)[0]
             return self.diagnosis(
-                f"{where} uses {made}, a second `SQLAlchemy()` instance: the app registers "
+                f"{uses}, a second `SQLAlchemy()` instance: the app registers "
                 f"only the `{shared.name}` made at {shared.path}:{shared.line} (registered at "
                 f"{reg.path}:{reg.line}). "
-                "Each instance keeps its own models and sessions, and the context is fine: "
-                f"{instance.path} should import `{shared.name}` rather than make its own.",
+                "Each instance keeps its own models and sessions"
+                + (", and the context is fine" if where else "")
+                + f": {instance.path} should import `{shared.name}` rather than make its own.",
                 location,
                 kind="second_instance",
                 instance=identity,
@@ -217,9 +218,10 @@ class ExtensionNotRegistered(Recipe):
                 else ""
             )
             return self.diagnosis(
-                f"{where} uses {made}, which nothing registers on the app: no code calls "
-                f"`{instance.name}.init_app(app)`, and it was not made as `SQLAlchemy(app)`. The "
-                f"context is fine; register the extension where the app is set up{setup}.",
+                f"{uses}, which nothing registers on the app: no code calls "
+                f"`{instance.name}.init_app(app)`, and it was not made as `SQLAlchemy(app)`."
+                + (" The context is fine; register" if where else " Register")
+                + f" the extension where the app is set up{setup}.",
                 location,
                 kind="missing_init_app",
                 instance=identity,
@@ -229,7 +231,7 @@ class ExtensionNotRegistered(Recipe):
             f"and which one {instance.path} should use is unclear"
         )
         return self.diagnosis(
-            f"{where} uses {made}, which the running app never registered; {reason}.",
+            f"{uses}, which the running app never registered; {reason}.",
             location,
             kind="unclear",
             instance=identity,

@@ -14,7 +14,6 @@ differently from the first, or an import that would run in a circle.
 from __future__ import annotations
 
 import ast
-import re
 
 import libcst as cst
 
@@ -108,7 +107,7 @@ def share_instance(project: Project, second: Instance, shared: Instance) -> tupl
     position = chain[0].index
     removed = module.body[position]
     rest = list(module.body[position + 1 :])
-    if rest and removed.leading_lines and not rest[0].leading_lines:
+    if rest and removed.leading_lines and not rest[0].leading_lines and not is_import_line(rest[0]):
         rest[0] = rest[0].with_changes(leading_lines=removed.leading_lines)
     module = module.with_changes(body=[*module.body[:position], *rest])
     alias = "" if second.name == shared.name else f" as {second.name}"
@@ -256,32 +255,92 @@ def _name_for(
     return instance.name, (module, instance.name)
 
 
+#: ``app.config`` methods that change the configuration ``init_app`` reads.
+CONFIG_WRITES = frozenset(
+    {
+        "update",
+        "setdefault",
+        "from_object",
+        "from_mapping",
+        "from_pyfile",
+        "from_envvar",
+        "from_prefixed_env",
+        "from_file",
+    }
+)
+
+
 def _position(body: list[ast.stmt], app: str, db: str, instance: Instance, path: str) -> int:
-    """The index in ``body`` before which ``db.init_app(app)`` goes: after the app is made and
-    configured (and after ``db`` itself is made or imported there), before any use of ``db``."""
-    config = re.compile(rf"\b{re.escape(app)}\.config\b")
+    """The index in ``body`` before which ``db.init_app(app)`` goes.
+
+    After the app is made, after every write to its config (``init_app`` reads
+    ``SQLALCHEMY_DATABASE_URI`` then) and after ``db`` is made or imported there; among the
+    other calls that take the app (``login.init_app(app)``), after those before the first use of
+    ``db`` (``migrate.init_app(app, db)``); never after a use of ``db``.
+    """
+
+    def own(statement: ast.stmt) -> bool:
+        made = path == instance.path and statement.lineno == instance.line
+        return made or (
+            isinstance(statement, ast.Import | ast.ImportFrom)
+            and any((alias.asname or alias.name) == db for alias in statement.names)
+        )
+
+    first_use = next((i for i, s in enumerate(body) if not own(s) and db in _names(s)), len(body))
     ready = -1
     for index, statement in enumerate(body):
-        makes_app = app in _assigned(statement)
-        configures = config.search(ast.unparse(statement)) is not None
-        makes_db = path == instance.path and statement.lineno == instance.line
-        imports_db = isinstance(statement, ast.Import | ast.ImportFrom) and any(
-            (alias.asname or alias.name) == db for alias in statement.names
-        )
-        if makes_app or configures or makes_db or imports_db:
+        if app in _assigned(statement) or own(statement) or _writes_config(statement, app):
             ready = index
     if ready < 0:
         raise SkipFix(f"where the app `{app}` is made in {path} is unclear")
-    for statement in body[: ready + 1]:
-        if path == instance.path and statement.lineno == instance.line:
-            continue
-        if isinstance(statement, ast.Import | ast.ImportFrom):
-            continue
-        if db in _names(statement):
-            raise SkipFix(
-                f"{path}:{statement.lineno} uses `{db}` before the app's configuration is complete"
-            )
+    if first_use <= ready:
+        raise SkipFix(
+            f"{path}:{body[first_use].lineno} uses `{db}` before the app's configuration is "
+            "complete"
+        )
+    for index in range(ready + 1, first_use):
+        if _passes_app(body[index], app):
+            ready = index
     return ready + 1
+
+
+def _writes_config(statement: ast.stmt, app: str) -> bool:
+    """Whether ``statement`` (or a block in it) changes ``app.config``."""
+    for node in ast.walk(statement):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Subscript | ast.Attribute) and _is_config(target.value, app):
+                return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in CONFIG_WRITES
+            and _is_config(node.func.value, app)
+        ):
+            return True
+    return False
+
+
+def _is_config(node: ast.expr, app: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "config"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == app
+    )
+
+
+def _passes_app(statement: ast.stmt, app: str) -> bool:
+    """A top-level call that is given the app: ``login.init_app(app)``, ``configure(app)``."""
+    value = statement.value if isinstance(statement, ast.Expr | ast.Assign) else None
+    return isinstance(value, ast.Call) and any(
+        isinstance(argument, ast.Name) and argument.id == app
+        for argument in [*value.args, *(k.value for k in value.keywords)]
+    )
 
 
 def _insert(module: cst.Module, body: list[ast.stmt], position: int, call: str) -> cst.Module:

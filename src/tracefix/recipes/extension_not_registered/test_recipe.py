@@ -78,13 +78,25 @@ def test_init_app_joins_the_other_extensions_after_the_config():
     assert change.path == "app/__init__.py"
     assert (
         '    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"\n'
-        "    db.init_app(app)\n"
-        "    login.init_app(app)\n" in change.after
+        "    login.init_app(app)\n"
+        "    db.init_app(app)\n" in change.after
     )
     after = before.with_changes({change.path: change.after})
     assert registrations(after, instance(after, "app/extensions.py"))
     with pytest.raises(SkipFix, match="registered already"):
         add_init_app(after, instance(after, "app/extensions.py"))
+
+
+def test_init_app_goes_before_the_first_use_of_db():
+    factory = FACTORY.replace(
+        "    login.init_app(app)\n",
+        "    login.init_app(app)\n    migrate.init_app(app, db)\n    mail.init_app(app)\n",
+    )
+    before = project({"app/__init__.py": factory})
+    (change,) = add_init_app(before, instance(before, "app/extensions.py"))
+    assert "    login.init_app(app)\n    db.init_app(app)\n    migrate.init_app(app, db)\n" in (
+        change.after
+    )
 
 
 def test_init_app_imports_the_instance_where_the_factory_lacks_it():
