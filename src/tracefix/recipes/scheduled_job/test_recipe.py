@@ -548,3 +548,64 @@ def test_detect_of_the_handoff_recipes_never_imports_libcst():
     )
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) > 0
+
+
+# --- apps.app_name_at: the app at hand where a function is handed over ----------------------
+
+APP_SOURCES = {
+    "shop/__init__.py": code("""
+        from flask import Flask
+
+
+        def create_app():
+            app = Flask(__name__)
+            return app
+    """),
+    "worker.py": code("""
+        from flask import Flask
+
+        from shop import create_app
+
+        app = create_app()
+
+
+        def main(app=None):
+            return app
+
+
+        def build():
+            flask_app = Flask(__name__)
+            other = 1
+            return flask_app
+
+
+        def typed(application: Flask):
+            return application
+    """),
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "expected"),
+    [
+        pytest.param("worker.py", "app = create_app()", None, id="before the module's app"),
+        pytest.param("worker.py", "return app", None, id="a parameter hides the module's app"),
+        pytest.param("worker.py", "other = 1", "flask_app", id="a local Flask()"),
+        pytest.param(
+            "worker.py", "return application", "application", id="a parameter typed Flask"
+        ),
+        pytest.param("shop/__init__.py", "return app", "app", id="inside the factory"),
+    ],
+)
+def test_app_name_at(path, text, expected):
+    from tracefix.diagnose.apps import app_name_at
+
+    project = Project(APP_SOURCES)
+    assert app_name_at(project, path, line_of(project, path, text)) == expected
+
+
+def test_app_name_at_module_level_after_the_app():
+    from tracefix.diagnose.apps import app_name_at
+
+    project = Project({**APP_SOURCES, "worker.py": APP_SOURCES["worker.py"] + "\nrun = 1\n"})
+    assert app_name_at(project, "worker.py", line_of(project, "worker.py", "run = 1")) == "app"
