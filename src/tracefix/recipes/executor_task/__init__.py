@@ -54,6 +54,9 @@ class Passed:
     parameter: str
     #: The expression the start evaluates, or ``RUNNING_APP``.
     expression: str
+    #: A global the expression starts with (``flask.request``), which each start's file names
+    #: its own way, importing it if need be; ``expression`` is then the rest (``.args["q"]``).
+    root: str | None = None
 
 
 class ExecutorTaskWithoutAppContext(Recipe):

@@ -25,6 +25,7 @@ from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import is_call_of
 from tracefix.recipes._codemod import is_import_line
+from tracefix.recipes._codemod import names_used
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes.executor_task import LOCAL_APP_NAMES
@@ -161,10 +162,17 @@ def _pass_at(
     if partial is None and any(start.role == "map" for start in starts):
         imports.append(("import functools", "concurrent"))
         partial = "functools.partial"
+    spellings: dict[str, str] = {}
+    for root in sorted({value.root for value in passed if value.root is not None}):
+        spelling = bound_name(project, path, root, first_line)
+        if spelling is None:
+            source, _, spelling = root.rpartition(".")
+            imports.append((f"from {source} import {spelling}", source.split(".")[0]))
+        spellings[root] = spelling
     lines = len(module.code.splitlines())
     for text, package in imports:
         before = statement_chain(module, first_line + len(module.code.splitlines()) - lines)[0]
-        module = _import_in_group(module, text, package, before.index)
+        module = import_in_group(module, text, package, before.index)
     shift = len(module.code.splitlines()) - lines
     running_app = f"{current_app}._get_current_object()"
     groups: dict[str | None, list[Reference]] = {}
@@ -176,7 +184,11 @@ def _pass_at(
         if function and local is None:
             raise SkipFix(f"{function}() in {path} has no free name for the running app")
         values = [
-            (local or running_app) if value.expression == RUNNING_APP else value.expression
+            (local or running_app)
+            if value.expression == RUNNING_APP
+            else spellings[value.root] + value.expression
+            if value.root is not None
+            else value.expression
             for value in passed
         ]
         for start in sorted(here, key=lambda s: s.line, reverse=True):
@@ -207,7 +219,7 @@ def _pass_at_start(
     return pass_arguments(module, line, start.role, values, partial=partial or "functools.partial")
 
 
-def _import_in_group(module: cst.Module, text: str, package: str, before: int) -> cst.Module:
+def import_in_group(module: cst.Module, text: str, package: str, before: int) -> cst.Module:
     """``module`` with the import line ``text`` in the group of import lines (above ``before``)
     that already imports from ``package``, in isort's place: ``import`` lines sorted first,
     then ``from`` lines sorted by module. When the file already imports from the same module,
@@ -215,9 +227,15 @@ def _import_in_group(module: cst.Module, text: str, package: str, before: int) -
     body = list(module.body)
     lines = [i for i in range(min(before, len(body))) if is_import_line(body[i])]
     added = cst.parse_statement(text, config=module.config_for_parsing)
+    same = [i for i in lines if _isort_key(body[i]) == _isort_key(added)]
+    if len(same) == 1 and _one_name_per_line(body) and isinstance(added, cst.SimpleStatementLine):
+        return _beside(module, same[0], added)
     anchor = next((i for i in lines if package in _top_packages(body[i])), None)
-    if anchor is None or any(_isort_key(body[i]) == _isort_key(added) for i in lines):
+    if anchor is None or same:
         return add_imports(module, [text], before=before)
+    bound = text.split()[-1]
+    if bound in names_used(module):
+        raise SkipFix(f"the name {bound!r} is already used in the file")
     start = anchor
     while start - 1 in lines and not body[start].leading_lines:
         start -= 1
@@ -231,6 +249,43 @@ def _import_in_group(module: cst.Module, text: str, package: str, before: int) -
         body[start] = body[start].with_changes(leading_lines=())
     body.insert(position, added)
     return module.with_changes(body=body)
+
+
+def _one_name_per_line(body: Sequence[Statement]) -> bool:
+    """Whether the file writes one name per ``from`` import line (isort's force_single_line):
+    at least two such lines for some module, and none with more."""
+    counts: dict[str, int] = {}
+    for statement in body:
+        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            if isinstance(small, cst.ImportFrom) and small.module is not None:
+                if isinstance(small.names, cst.ImportStar) or len(small.names) != 1:
+                    return False
+                module = cst.helpers.get_full_name_for_node(small.module) or ""
+                counts[module] = counts.get(module, 0) + 1
+    return any(count >= 2 for count in counts.values())
+
+
+def _beside(module: cst.Module, index: int, added: cst.SimpleStatementLine) -> cst.Module:
+    """``module`` with ``added`` (``from x import b``) next to its line ``from x import a``,
+    in isort's order of names: constants, classes, then functions."""
+    body = list(module.body)
+    existing = body[index]
+    if _name_key(added) < _name_key(existing):
+        added = added.with_changes(leading_lines=existing.leading_lines)
+        body[index] = existing.with_changes(leading_lines=())
+        body.insert(index, added)
+    else:
+        body.insert(index + 1, added)
+    return module.with_changes(body=body)
+
+
+def _name_key(line: Statement) -> tuple[int, str]:
+    small = line.body[0] if isinstance(line, cst.SimpleStatementLine) else None
+    name = ""
+    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+        name = cst.helpers.get_full_name_for_node(small.names[0].name) or ""
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return kind, name.lower()
 
 
 def _isort_key(line: Statement) -> tuple[int, str]:

@@ -190,7 +190,7 @@ def test_pass_arguments_skips(before, reason):
 )
 def test_import_in_group(before, text, package, after):
     module = cst.parse_module(before)
-    assert fix._import_in_group(module, text, package, len(module.body)).code == after
+    assert fix.import_in_group(module, text, package, len(module.body)).code == after
 
 
 # --- diagnosis and fix on small projects ----------------------------------------------------

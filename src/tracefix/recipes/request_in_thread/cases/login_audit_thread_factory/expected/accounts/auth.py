@@ -1,0 +1,29 @@
+import threading
+
+from flask import Blueprint
+from flask import abort
+from flask import current_app
+from flask import redirect
+from flask import request
+from flask_login import current_user
+from flask_login import login_user
+
+from accounts import db
+from accounts.audit import record_login
+from accounts.models import User
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.post("/login")
+def login():
+    user = db.session.scalar(db.select(User).where(User.email == request.form["email"]))
+    if user is None:
+        abort(401)
+    login_user(user)
+    threading.Thread(
+        target=record_login,
+        args=(current_app._get_current_object(), current_user.id, request.remote_addr),
+        daemon=True,
+    ).start()
+    return redirect("/")
