@@ -17,6 +17,7 @@ from tracefix.recipes.extension_not_registered import ExtensionNotRegistered
 from tracefix.recipes.greenlet_target import GreenletTargetWithoutAppContext
 from tracefix.recipes.import_time_use import ImportTimeContextUse
 from tracefix.recipes.process_target import ProcessTargetWithoutAppContext
+from tracefix.recipes.request_in_thread import RequestReadInThread
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
@@ -37,6 +38,7 @@ RECIPES: tuple[type[Recipe], ...] = (
     ScriptModuleLevel,  # CTX101
     ScriptEntry,  # CTX102
     StreamedResponseWithoutContext,  # CTX109
+    RequestReadInThread,  # CTX108
     ExecutorTaskWithoutAppContext,  # CTX106
     ThreadTargetWithoutAppContext,  # CTX103
     AppContextMissingInTest,  # CTX104
