@@ -16,7 +16,6 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.scheduled_job.handoff import Handoff
-from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import handed_frame
@@ -26,6 +25,8 @@ from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
+from tracefix.recipes.scheduled_job.handoff import unfollowed
+from tracefix.recipes.scheduled_job.handoff import where
 
 #: The library frames that run a greenlet's function: gevent's ``Greenlet.run`` (compiled
 #: gevent names it ``gevent._gevent_cgreenlet.Greenlet.run``) and eventlet's ``main``.
@@ -119,8 +120,6 @@ class GreenletTargetWithoutAppContext(Recipe):
         if function is None or _has_context(function) or failing_line_has_context(project, frame):
             return None
         spawns = [h for h in references(project, frame.filename, function.name) if _is_spawn(h)]
-        if not spawns:
-            return None
         assert frame.lineno is not None
         return self.diagnosis(
             _explanation(function, frame.filename, frame.lineno, spawns),
@@ -163,7 +162,7 @@ class GreenletTargetWithoutAppContext(Recipe):
         found = references(project, path, name)
         spawns = [h for h in found if _is_spawn(h)]
         if not spawns:
-            raise SkipFix(f"{name}() is no longer spawned in a greenlet")
+            raise SkipFix(unfollowed(name, "a greenlet", found))
         others = [h for h in found if not _is_spawn(h)]
         if others:
             how = "called" if others[0].runner == "call" else "used"
@@ -192,8 +191,8 @@ def _explanation(
     function: ast.FunctionDef, path: str, failed: int, spawns: Sequence[Handoff]
 ) -> str:
     return (
-        f"{function.name}() ({path}:{function.lineno}) runs in a greenlet spawned at "
-        f"{describe(spawns)}, and needs an app context at {path}:{failed}. Flask's contexts are "
+        f"{function.name}() ({path}:{function.lineno}) runs in a greenlet spawned "
+        f"{where(spawns)}, and needs an app context at {path}:{failed}. Flask's contexts are "
         "context variables, and a new greenlet starts with none of them, even when a view "
         "spawned it."
     )

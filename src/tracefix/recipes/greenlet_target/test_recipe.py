@@ -173,8 +173,8 @@ def test_eventlet_with_a_module_app_wraps_the_body():
         ),
         pytest.param(
             {"shop__views": VIEWS.replace("gevent.spawn(work, 1)", "gevent.spawn(*[work, 1])")},
-            "",
-            id="unpacked spawn is not a handoff",
+            "cannot be followed in the code (it is used at shop/views.py:11",
+            id="unpacked spawn: diagnosed, the function is only used",
         ),
     ],
 )

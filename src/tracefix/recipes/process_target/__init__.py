@@ -30,6 +30,8 @@ from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
+from tracefix.recipes.scheduled_job.handoff import unfollowed
+from tracefix.recipes.scheduled_job.handoff import where
 
 #: The child's frames that call the function: ``Process.run``, a ``Pool`` worker, a
 #: ``ProcessPoolExecutor`` worker.
@@ -126,8 +128,6 @@ class ProcessTargetWithoutAppContext(Recipe):
         if function is None or _has_context(function) or failing_line_has_context(project, frame):
             return None
         handoffs = [h for h in references(project, frame.filename, function.name) if _is_process(h)]
-        if not handoffs:
-            return None
         assert frame.lineno is not None
         return self.diagnosis(
             _explanation(function, frame.filename, frame.lineno, handoffs),
@@ -173,7 +173,7 @@ class ProcessTargetWithoutAppContext(Recipe):
         found = references(project, path, name)
         handoffs = [h for h in found if _is_process(h)]
         if not handoffs:
-            raise SkipFix(f"{name}() is no longer handed to another process")
+            raise SkipFix(unfollowed(name, "another process", found))
         others = [h for h in found if not _is_process(h)]
         if others:
             how = "called" if others[0].runner == "call" else "used"
@@ -223,10 +223,11 @@ def _has_context(function: ast.FunctionDef) -> bool:
 def _explanation(
     function: ast.FunctionDef, path: str, failed: int, handoffs: Sequence[Handoff]
 ) -> str:
-    how = "a process pool" if all(h.runner == "pool" for h in handoffs) else "another process"
+    pooled = bool(handoffs) and all(h.runner == "pool" for h in handoffs)
+    how = "a process pool" if pooled else "another process"
     return (
-        f"{function.name}() ({path}:{function.lineno}) runs in {how} (handed over at "
-        f"{describe(handoffs)}) and needs an app context at {path}:{failed}. No Flask context "
+        f"{function.name}() ({path}:{function.lineno}) runs in {how} (handed over "
+        f"{where(handoffs)}) and needs an app context at {path}:{failed}. No Flask context "
         "crosses into a child process: with the spawn or forkserver start method it has no app "
         "at all, and with fork only a copy of whatever context the parent had."
     )

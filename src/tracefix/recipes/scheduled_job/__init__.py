@@ -17,7 +17,6 @@ from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.scheduled_job.handoff import Handoff
 from tracefix.recipes.scheduled_job.handoff import check_unshadowed
-from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import handed_frame
@@ -28,6 +27,8 @@ from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
+from tracefix.recipes.scheduled_job.handoff import unfollowed
+from tracefix.recipes.scheduled_job.handoff import where
 
 #: The library frames that call a job: APScheduler's executors, Flask-APScheduler's
 #: ``run_job`` (its "run now" API), ``schedule``'s ``Job.run``.
@@ -134,8 +135,6 @@ class ScheduledJobWithoutAppContext(Recipe):
         if failing_line_has_context(project, frame):
             return None
         jobs = [h for h in references(project, frame.filename, function.name) if _is_job(h)]
-        if not jobs:
-            return None
         assert frame.lineno is not None
         return self.diagnosis(
             _explanation(function, frame.filename, frame.lineno, jobs),
@@ -180,7 +179,7 @@ class ScheduledJobWithoutAppContext(Recipe):
         found = references(project, path, name)
         jobs = [h for h in found if _is_job(h)]
         if not jobs:
-            raise SkipFix(f"{name}() is no longer handed to a scheduler")
+            raise SkipFix(unfollowed(name, "a scheduler", found))
         reads = request_reads(project, path, function)
         if reads:
             raise SkipFix(
@@ -228,7 +227,9 @@ def _fact(job: Handoff) -> dict[str, object]:
 
 
 def _explanation(function: ast.FunctionDef, path: str, failed: int, jobs: Sequence[Handoff]) -> str:
-    runners = sorted({RUNNER_NAMES.get(job.runner, "APScheduler") for job in jobs})
+    runners = sorted({RUNNER_NAMES.get(job.runner, "APScheduler") for job in jobs}) or [
+        "a scheduler"
+    ]
     logs = (
         " APScheduler catches the job's exception and only logs it, so the job's work is "
         "silently lost on every run."
@@ -237,7 +238,7 @@ def _explanation(function: ast.FunctionDef, path: str, failed: int, jobs: Sequen
     )
     return (
         f"{function.name}() ({path}:{function.lineno}) is a scheduled job ({' and '.join(runners)}"
-        f", registered at {describe(jobs)}) and needs an app context at {path}:{failed}. A "
+        f", registered {where(jobs)}) and needs an app context at {path}:{failed}. A "
         "scheduler calls its jobs on its own, outside any request or `flask` command, so no app "
         f"context is pushed.{logs}"
     )

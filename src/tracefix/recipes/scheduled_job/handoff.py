@@ -418,6 +418,21 @@ def describe(sites: Sequence[Handoff]) -> str:
     return ", ".join(f"{site.path}:{site.line}" for site in sites)
 
 
+def unfollowed(name: str, runner: str, found: Sequence[Handoff]) -> str:
+    """Why no fix is offered when the code that hands ``name`` to ``runner`` is not found."""
+    used = f" (it is used at {found[0].path}:{found[0].line})" if found else ""
+    return (
+        f"where {name}() is handed to {runner} cannot be followed in the code{used}, so other "
+        "callers that a change to it would reach cannot be ruled out"
+    )
+
+
+def where(sites: Sequence[Handoff]) -> str:
+    """``at a.py:3, b.py:9``; for none, that the code that hands the function over is beyond
+    what reading the code follows (``self.scheduler``, a name bound at run time)."""
+    return f"at {describe(sites)}" if sites else "by code tracefix cannot follow"
+
+
 # --- reading code -------------------------------------------------------------------------
 
 

@@ -404,19 +404,40 @@ def test_job_a_view_also_calls_is_registered_through_a_wrapper():
             id="job already pushes a context",
         ),
         pytest.param(
-            job_event("app.py", "tick", 10),
+            Event(
+                (
+                    ExceptionInfo(
+                        "RuntimeError",
+                        APP_MESSAGE,
+                        frames=(
+                            APSCHEDULER_RUN_JOB,
+                            Frame("app.py", "<lambda>", 13, in_app=True),
+                            Frame("app.py", "tick", 10, in_app=True),
+                            WERKZEUG,
+                        ),
+                    ),
+                ),
+            ),
             MODULE_APP.replace("scheduler.add_job(tick,", "scheduler.add_job(lambda: tick(),"),
-            id="job handed as a lambda",
-        ),
-        pytest.param(
-            job_event("app.py", "tick", 10, runner=SCHEDULE_RUN),
-            MODULE_APP.replace("scheduler.add_job(tick,", "print(tick,"),
-            id="never handed to a scheduler",
+            id="job handed as a lambda: the scheduler ran the lambda",
         ),
     ],
 )
 def test_not_diagnosed(event, source):
     assert RECIPE.diagnose(event, Project({"app.py": source})) is None
+
+
+def test_a_job_registered_beyond_reading_is_diagnosed_without_a_patch():
+    source = MODULE_APP.replace(
+        "scheduler.add_job(tick,", "jobs = [tick]\nscheduler.add_job(*jobs,"
+    )
+    project = Project({"app.py": source})
+    diagnosis = RECIPE.diagnose(job_event("app.py", "tick", 10, runner=SCHEDULE_RUN), project)
+    assert diagnosis is not None
+    assert "registered by code tracefix cannot follow" in diagnosis.explanation
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSkip), result
+    assert "cannot be followed in the code (it is used at app.py:13" in result.reason
 
 
 # --- detect: the static check, and scan --fix through the same codemod ---------------------
