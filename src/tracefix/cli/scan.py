@@ -122,7 +122,7 @@ def _scan(
 
     cwd = Path.cwd()
     root = find_root(cwd)
-    recipes = sorted(all_recipes(), key=lambda recipe: recipe.code)
+    recipes = list(all_recipes())
     try:
         config = load_config(root, config_path).with_command_line(select, ignore)
         config.check_codes(recipe.code for recipe in recipes)

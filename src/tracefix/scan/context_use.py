@@ -53,11 +53,11 @@ REQUEST_PROXIES = frozenset(
         "flask_login.utils.current_user",
     }
 )
-#: Flask functions that read ``current_app`` when called.
+#: Flask functions that read ``current_app`` when called. ``url_for`` is not one of them here:
+#: outside a request it needs ``SERVER_NAME`` as well as a context, another cause's fix.
 APP_FUNCTIONS = frozenset(
     f"flask.{name}"
     for name in (
-        "url_for",
         "render_template",
         "render_template_string",
         "stream_template",
@@ -67,10 +67,10 @@ APP_FUNCTIONS = frozenset(
         "make_response",
         "send_file",
         "send_from_directory",
-        "helpers.url_for",
         "templating.render_template",
     )
 )
+REQUEST_FUNCTIONS = frozenset({"flask.url_for", "flask.helpers.url_for"})
 SQLALCHEMY_CLASSES = frozenset(
     {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
 )
@@ -90,6 +90,9 @@ SQLALCHEMY_CONTEXT_ATTRIBUTES = frozenset(
         "one_or_404",
     }
 )
+#: Modules a server imports by convention (``gunicorn wsgi:app``): run as ``__main__`` only in
+#: their ``if __name__ == "__main__":`` block.
+SERVER_ENTRY_FILES = frozenset({"wsgi.py", "asgi.py"})
 #: Decorators that leave a function's body as it is, so calling it runs that body.
 TRANSPARENT_DECORATORS = frozenset(
     {"builtins.staticmethod", "builtins.classmethod", "functools.cache", "functools.lru_cache"}
@@ -276,7 +279,10 @@ class ContextAnalysis:
         hook = self._imports_hook(path)
         scope = Scope(path)
         try:
-            if not self.imported_by_others(path):
+            if (
+                not self.imported_by_others(path)
+                and PurePosixPath(path).name not in SERVER_ENTRY_FILES
+            ):
                 return self._block(tree.body, scope, hook)
             outside = [statement for statement in tree.body if not is_main_guard(statement)]
             if self._block(outside, scope, hook) is not None:
@@ -510,14 +516,40 @@ class ContextAnalysis:
                 if node.attr == "query" and self.is_model(base):
                     return self._use(scope.path, node, "app", f"{_text(node.value)}.query")
         elif isinstance(node, ast.Call):
+            arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
+            for argument in arguments:
+                handed = self.qualify(argument, scope)
+                if isinstance(handed, External) and handed.name in REQUEST_PROXIES:
+                    return self._use(scope.path, argument, "request", _text(argument))
+            session = (
+                self._session_use(node.func.value, scope)
+                if isinstance(node.func, ast.Attribute)
+                else None
+            )
+            if session is not None:
+                # ``db.session.add(...)`` fails in the call, after its arguments ran.
+                for argument in arguments:
+                    found = self._expression(argument, scope)
+                    if found is not None:
+                        return found
+                return session
             target = self.qualify(node.func, scope)
             if isinstance(target, External) and target.name in APP_FUNCTIONS:
                 return self._use(scope.path, node, "app", f"{_text(node.func)}()")
+            if isinstance(target, External) and target.name in REQUEST_FUNCTIONS:
+                return self._use(scope.path, node, "request", f"{_text(node.func)}()")
             if isinstance(target, Definition) and isinstance(target.node, ast.FunctionDef):
                 inner = self.function_use(target.path, target.node)
                 if inner is not None:
                     use = self._use(scope.path, node, inner.kind, f"{_text(node.func)}()")
                     return Use(use.path, use.line, use.column, use.kind, use.what, inner)
+        return None
+
+    def _session_use(self, node: ast.expr, scope: Scope) -> Use | None:
+        """``db.session`` or ``db.engine`` of a ``SQLAlchemy`` instance, as a use."""
+        if isinstance(node, ast.Attribute) and node.attr in ("session", "engine"):
+            if self.is_sqlalchemy(self.qualify(node.value, scope)):
+                return self._use(scope.path, node, "app", f"{_text(node.value)}.{node.attr}")
         return None
 
     def _use(self, path: str, node: ast.AST, kind: Kind, what: str) -> Use:

@@ -83,7 +83,8 @@ class ScanResult:
 
 
 def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> ScanResult:
-    """What ``recipes`` detect in ``paths`` of ``project``."""
+    """What ``recipes`` detect in ``paths`` of ``project``; where two report the same line,
+    the one earlier in ``recipes``."""
     result = ScanResult(files=len(paths))
     parsed = []
     for path in paths:
@@ -91,7 +92,7 @@ def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> S
             result.errors.append(_syntax_error(project, path))
         else:
             parsed.append(path)
-    seen: set[tuple[str, str, int, int]] = set()
+    seen: set[tuple[str, int]] = set()
     tables: dict[str, Suppressions] = {}
     for path in parsed:
         for recipe in recipes:
@@ -104,7 +105,9 @@ def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> S
                 finding = Finding(
                     diagnosis, recipe.applicability is Applicability.SAFE, recipe.fix_title
                 )
-                key = (finding.code, finding.path, finding.line, finding.column)
+                # One failure per line: the recipe first in ``recipes`` (RECIPES' order, the
+                # order ``diagnose`` asks them in) names it.
+                key = (finding.path, finding.line)
                 if key in seen:
                     continue
                 seen.add(key)
