@@ -1,0 +1,191 @@
+"""The CTX101-CTX104 detectors on small projects: what fails, where, and what is left alone."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tracefix.diagnose.project import Project
+from tracefix.recipes import all_recipes
+from tracefix.scan.engine import scan
+
+APP = {
+    "app/__init__.py": """\
+        from flask import Flask
+        from flask_sqlalchemy import SQLAlchemy
+
+        db = SQLAlchemy()
+
+
+        def create_app():
+            app = Flask(__name__)
+            db.init_app(app)
+            return app
+        """,
+    "app/models.py": """\
+        from app import db
+
+
+        class User(db.Model):
+            id = db.Column(db.Integer, primary_key=True)
+        """,
+    "app/services.py": """\
+        from flask import current_app
+
+        from app import db
+
+
+        def count_users():
+            return db.session.scalar(db.select(db.func.count()))
+
+
+        def report():
+            title = current_app.config["TITLE"]
+            return title, count_users()
+        """,
+}
+
+
+def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
+    project = Project({p: textwrap.dedent(t) for p, t in {**APP, **files}.items()})
+    chosen = [p for p in project.python_files() if p in files]
+    recipes = [r for r in all_recipes() if r.code in ("CTX101", "CTX102", "CTX103", "CTX104")]
+    return {(f.code, f.path, f.line) for f in scan(project, chosen, recipes).findings}
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        pytest.param(
+            {"tools/report.py": "from app.services import report\n\nprint(report())\n"},
+            {("CTX102", "tools/report.py", 3)},
+            id="script calls project code two calls deep",
+        ),
+        pytest.param(
+            {"tools/a.py": "from app.models import User\n\nrows = User.query.all()\n"},
+            {("CTX101", "tools/a.py", 3)},
+            id="Model.query at top level",
+        ),
+        pytest.param(
+            {"wsgi.py": "from app import create_app, db\n\napp = create_app()\ndb.create_all()\n"},
+            set(),
+            id="a server's entry module fails on import: another cause",
+        ),
+        pytest.param(
+            {
+                "run.py": """\
+                    from app import create_app, db
+
+                    app = create_app()
+                    app.app_context().push()
+                    db.create_all()
+                    """
+            },
+            set(),
+            id="a pushed context covers what follows",
+        ),
+        pytest.param(
+            {"tools/links.py": "from flask import url_for\n\nprint(url_for('index'))\n"},
+            set(),
+            id="url_for outside a request is another cause",
+        ),
+        pytest.param(
+            {
+                "tools/seed.py": """\
+                    import click
+
+                    from app import db
+
+
+                    @click.command()
+                    def seed():
+                        db.session.commit()
+
+
+                    if __name__ == "__main__":
+                        seed()
+                    """
+            },
+            set(),
+            id="a click command runs through click: another cause",
+        ),
+        pytest.param(
+            {
+                "app/mail.py": """\
+                    import threading
+
+                    from flask import request
+
+                    from app import db
+
+
+                    def log(ip):
+                        db.session.add(ip)
+
+
+                    def audit():
+                        db.session.add(request.remote_addr)
+
+
+                    def start():
+                        threading.Thread(target=log, args=("x",)).start()
+                        threading.Timer(1.0, audit).start()
+                    """
+            },
+            {("CTX103", "app/mail.py", 9)},
+            id="thread target; the request read first is another cause",
+        ),
+        pytest.param(
+            {
+                "tests/conftest.py": """\
+                    import pytest
+
+                    from app import create_app
+
+
+                    @pytest.fixture
+                    def app():
+                        app = create_app()
+                        with app.app_context():
+                            yield app
+
+
+                    @pytest.fixture
+                    def plain():
+                        return create_app()
+                    """,
+                "tests/test_users.py": """\
+                    import pytest
+
+                    from app.services import count_users
+
+
+                    def test_without(plain):
+                        assert count_users() == 0
+
+
+                    def test_with(app):
+                        assert count_users() == 0
+
+
+                    @pytest.mark.usefixtures("app")
+                    def test_marked():
+                        assert count_users() == 0
+                    """,
+            },
+            {("CTX104", "tests/test_users.py", 7)},
+            id="tests: only the one no fixture gives a context",
+        ),
+    ],
+)
+def test_detectors(files, expected):
+    assert findings(files) == expected
+
+
+def test_a_project_on_pytest_flask_is_left_to_its_fixtures():
+    files = {
+        "requirements.txt": "pytest-flask\n",
+        "tests/test_x.py": "from app.services import count_users as c\n\ndef test_x():\n    c()\n",
+    }
+    assert findings(files) == set()
