@@ -15,9 +15,6 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import relocate_line
-from tracefix.recipes.extension_not_registered.fix import add_init_app
-from tracefix.recipes.extension_not_registered.fix import share_instance
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import Instance
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import functions_around
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import instance_for
@@ -97,6 +94,8 @@ class ExtensionNotRegistered(Recipe):
     applicability = Applicability.SAFE
 
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
+        from tracefix.recipes._codemod import relocate_line  # LibCST: not on scan's path
+
         exception = event.exception
         if exception.type != "RuntimeError":
             return None
@@ -142,6 +141,9 @@ class ExtensionNotRegistered(Recipe):
                 yield diagnosis
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes.extension_not_registered.fix import add_init_app
+        from tracefix.recipes.extension_not_registered.fix import share_instance
+
         facts = diagnosis.facts
         kind = facts["kind"]
         if kind == "missing_init_app":

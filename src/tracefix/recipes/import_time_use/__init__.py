@@ -19,15 +19,12 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import relocate_line
-from tracefix.recipes.import_time_use.fix import move_create_all
-from tracefix.recipes.import_time_use.fix import read_config_lazily
-from tracefix.recipes.import_time_use.fix import where_tables_belong
 from tracefix.recipes.import_time_use.reading import Classified
 from tracefix.recipes.import_time_use.reading import app_modules
 from tracefix.recipes.import_time_use.reading import classify
 from tracefix.recipes.import_time_use.reading import import_time_uses
 from tracefix.recipes.import_time_use.reading import top_level_statement
+from tracefix.recipes.import_time_use.reading import where_tables_belong
 from tracefix.recipes.script_module_level import script_frame
 
 
@@ -110,6 +107,8 @@ class ImportTimeContextUse(Recipe):
     applicability = Applicability.SAFE
 
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
+        from tracefix.recipes._codemod import relocate_line  # LibCST: not on scan's path
+
         if not is_app_context_error(event.exception) or event.in_thread:
             return None
         site = import_site(event)
@@ -154,6 +153,9 @@ class ImportTimeContextUse(Recipe):
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes.import_time_use.fix import move_create_all
+        from tracefix.recipes.import_time_use.fix import read_config_lazily
+
         facts = diagnosis.facts
         path, line, text = str(facts["path"]), int(facts["line"]), facts.get("statement")
         if facts["shape"] == "create_all":

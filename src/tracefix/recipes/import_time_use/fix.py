@@ -25,7 +25,6 @@ from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
 from tracefix.diagnose.apps import inside_app_context
-from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
 from tracefix.patch import FileChange
 from tracefix.recipes._base import SkipFix
@@ -36,19 +35,15 @@ from tracefix.recipes._codemod import relocate_line
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import FunctionNode
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import Registration
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import app_variable
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import builds_app
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import files_imported_by
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import flask_classes
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import functions_around
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import instance_for
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import modules_run_by
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import registrations
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import resolve
+from tracefix.recipes.import_time_use.reading import calls_create_all
 from tracefix.recipes.import_time_use.reading import flask_names
 from tracefix.recipes.import_time_use.reading import import_time_uses
 from tracefix.recipes.import_time_use.reading import is_config_read
+from tracefix.recipes.import_time_use.reading import registration_of
 from tracefix.recipes.import_time_use.reading import top_level_statement
 
 #: An edit of a file's tree, with the line it happens at: edits apply bottom-up, so each one's
@@ -88,7 +83,7 @@ def move_create_all(
         raise SkipFix(f"the arguments of `create_all` at {path}:{line} are not constants")
     _no_other_uses(project, path, statement.lineno)
     assert isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
-    registration = _registration(project, path, call.func.value.id)
+    registration = registration_of(project, path, call.func.value.id)
     arguments = (ast.get_source_segment(before, call) or "").split("(", 1)[1]
     create = f"{registration.db_name}.create_all({arguments}"
     target = registration.path
@@ -98,7 +93,7 @@ def move_create_all(
     comments = _comments_above(project.cst(path), line)
     removal: _Edit = (line, lambda module: _remove(module, line))
     edits: list[_Edit] = [removal]
-    if _calls_create_all(scope, registration.db_name):
+    if calls_create_all(scope, registration.db_name):
         pass
     elif target == path and placement.ready < tree.body.index(statement):
         edits = [(line, lambda module: _wrap_in_place(module, line, context))]
@@ -301,135 +296,7 @@ def _config_constants(
     return found
 
 
-def where_tables_belong(project: Project, path: str, name: str, line: int) -> str:
-    """A sentence saying where the project registers ``name`` on its app, and so where the
-    ``create_all()`` at ``path:line`` belongs; generic when that is not clear."""
-    try:
-        registration = _registration(project, path, name)
-    except SkipFix:
-        return (
-            f" Create the tables where `{name}` is registered on the app, under "
-            "`with app.app_context():`, once the models are imported."
-        )
-    where = f"{registration.path}:{registration.line}"
-    scope = (
-        f"the factory `{registration.function}()`"
-        if registration.function
-        else "the module that makes the app"
-    )
-    tree = project.ast(registration.path)
-    body = tree.body if tree is not None else []
-    if registration.function and tree is not None:
-        body = next(
-            (
-                n.body
-                for n in tree.body
-                if isinstance(n, FunctionNode) and n.name == registration.function
-            ),
-            [],
-        )
-    if registration.path == path:
-        body = [s for s in body if not s.lineno <= line <= (s.end_lineno or s.lineno)]
-    if _calls_create_all(body, registration.db_name):
-        return (
-            f" {scope[0].upper()}{scope[1:]} registers `{name}` ({where}) and already creates "
-            "the tables there: the import-time call only has to go."
-        )
-    return (
-        f" {scope[0].upper()}{scope[1:]} registers `{name}` on the app ({where}): create the "
-        "tables there, under `with app.app_context():`, once the models are imported."
-    )
-
-
 # --- create_all ---------------------------------------------------------------------------
-
-
-def _registration(project: Project, path: str, name: str) -> Registration:
-    instance = instance_for(project, path, name)
-    if instance is None:
-        raise SkipFix(f"`{name}` in {path} is not a Flask-SQLAlchemy instance tracefix can follow")
-    found = [r for r in registrations(project, instance) if not is_test_path(r.path)]
-    where = f"`{instance.name}` ({instance.path}:{instance.line})"
-    if not found:
-        raise SkipFix(
-            f"{where} is never registered on an app with `init_app`: there is no app setup to "
-            "move `create_all()` into (CTX111)"
-        )
-    if len(found) > 1:
-        places = ", ".join(f"{r.path}:{r.line}" for r in found)
-        raise SkipFix(f"{where} is registered in several places ({places}); which app is unclear")
-    registration = found[0]
-    if registration.index is None or registration.function == "":
-        raise SkipFix(
-            f"`{registration.db_name}` is registered at {registration.path}:{registration.line} "
-            "inside a block or a class, not in a factory's own body or at module level"
-        )
-    if registration.function is not None:
-        return _through_helper(project, registration, instance.key)
-    return registration
-
-
-def _through_helper(
-    project: Project, registration: Registration, key: tuple[str, str]
-) -> Registration:
-    """The factory's own registration when ``registration`` sits in a helper it calls with its
-    app (``register_extensions(app)``, as cookiecutter-flask does); ``registration`` itself
-    when it is in the factory."""
-    tree = project.ast(registration.path)
-    assert tree is not None
-    classes = flask_classes(tree)
-    functions = {n.name: n for n in tree.body if isinstance(n, FunctionNode)}
-    helper = functions.get(registration.function or "")
-    if helper is None or builds_app(helper, classes) or _makes_app(helper, classes):
-        return registration
-    parameters = [a.arg for a in helper.args.posonlyargs + helper.args.args]
-    if registration.app_name not in parameters[:1]:
-        raise SkipFix(
-            f"{helper.name}() registers `{registration.db_name}` on `{registration.app_name}`, "
-            "not on the app it is given"
-        )
-    for factory in functions.values():
-        app = app_variable(factory, classes)
-        if app is None:
-            continue
-        for index, statement in enumerate(factory.body):
-            if (
-                isinstance(statement, ast.Expr)
-                and isinstance(statement.value, ast.Call)
-                and isinstance(statement.value.func, ast.Name)
-                and statement.value.func.id == helper.name
-                and statement.value.args[:1]
-                and isinstance(statement.value.args[0], ast.Name)
-                and statement.value.args[0].id == app
-            ):
-                db_name = next(
-                    (
-                        name
-                        for name in (registration.db_name, key[1])
-                        if resolve(project, registration.path, name, (factory,)) == key
-                    ),
-                    None,
-                )
-                if db_name is None:
-                    raise SkipFix(
-                        f"{factory.name}() has no name for the `{registration.db_name}` its "
-                        f"helper {helper.name}() registers"
-                    )
-                return Registration(
-                    registration.path, statement.lineno, db_name, app, factory.name, index
-                )
-    raise SkipFix(
-        f"`{registration.db_name}` is registered in {helper.name}() "
-        f"({registration.path}:{registration.line}), which no factory of that file calls with "
-        "its app"
-    )
-
-
-def _makes_app(function: FunctionNode, classes: set[str]) -> bool:
-    return any(
-        isinstance(node, ast.Call) and ast.unparse(node.func) in classes
-        for node in ast.walk(function)
-    )
 
 
 def _placement(
@@ -488,18 +355,6 @@ def _create_all_call(statement: ast.stmt | None) -> ast.Call | None:
         if isinstance(func.value, ast.Name):
             return statement.value
     return None
-
-
-def _calls_create_all(body: list[ast.stmt], db_name: str) -> bool:
-    return any(
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "create_all"
-        and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == db_name
-        for statement in body
-        for node in ast.walk(statement)
-    )
 
 
 def _is_context_with(statement: ast.stmt, app_name: str) -> bool:

@@ -22,7 +22,10 @@ from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
+from tracefix.recipes._base import SkipFix
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import FunctionNode
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import Registration
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import app_variable
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import builds_app
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import files_imported_by
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import flask_classes
@@ -30,6 +33,7 @@ from tracefix.recipes.extension_not_registered.sqlalchemy_setup import instance_
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import modules_run_by
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
+from tracefix.recipes.extension_not_registered.sqlalchemy_setup import registrations
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import resolve
 
 Shape = Literal["create_all", "config", "other"]
@@ -194,6 +198,146 @@ def top_level_statement(tree: ast.Module, line: int) -> ast.stmt | None:
     return next(
         (s for s in tree.body if _first_line(s) <= line <= (s.end_lineno or s.lineno)),
         None,
+    )
+
+
+def where_tables_belong(project: Project, path: str, name: str, line: int) -> str:
+    """A sentence saying where the project registers ``name`` on its app, and so where the
+    ``create_all()`` at ``path:line`` belongs; generic when that is not clear."""
+    try:
+        registration = registration_of(project, path, name)
+    except SkipFix:
+        return (
+            f" Create the tables where `{name}` is registered on the app, under "
+            "`with app.app_context():`, once the models are imported."
+        )
+    where = f"{registration.path}:{registration.line}"
+    scope = (
+        f"the factory `{registration.function}()`"
+        if registration.function
+        else "the module that makes the app"
+    )
+    tree = project.ast(registration.path)
+    body = tree.body if tree is not None else []
+    if registration.function and tree is not None:
+        body = next(
+            (
+                n.body
+                for n in tree.body
+                if isinstance(n, FunctionNode) and n.name == registration.function
+            ),
+            [],
+        )
+    if registration.path == path:
+        body = [s for s in body if not s.lineno <= line <= (s.end_lineno or s.lineno)]
+    if calls_create_all(body, registration.db_name):
+        return (
+            f" {scope[0].upper()}{scope[1:]} registers `{name}` ({where}) and already creates "
+            "the tables there: the import-time call only has to go."
+        )
+    return (
+        f" {scope[0].upper()}{scope[1:]} registers `{name}` on the app ({where}): create the "
+        "tables there, under `with app.app_context():`, once the models are imported."
+    )
+
+
+def registration_of(project: Project, path: str, name: str) -> Registration:
+    instance = instance_for(project, path, name)
+    if instance is None:
+        raise SkipFix(f"`{name}` in {path} is not a Flask-SQLAlchemy instance tracefix can follow")
+    found = [r for r in registrations(project, instance) if not is_test_path(r.path)]
+    where = f"`{instance.name}` ({instance.path}:{instance.line})"
+    if not found:
+        raise SkipFix(
+            f"{where} is never registered on an app with `init_app`: there is no app setup to "
+            "move `create_all()` into (CTX111)"
+        )
+    if len(found) > 1:
+        places = ", ".join(f"{r.path}:{r.line}" for r in found)
+        raise SkipFix(f"{where} is registered in several places ({places}); which app is unclear")
+    registration = found[0]
+    if registration.index is None or registration.function == "":
+        raise SkipFix(
+            f"`{registration.db_name}` is registered at {registration.path}:{registration.line} "
+            "inside a block or a class, not in a factory's own body or at module level"
+        )
+    if registration.function is not None:
+        return _through_helper(project, registration, instance.key)
+    return registration
+
+
+def _through_helper(
+    project: Project, registration: Registration, key: tuple[str, str]
+) -> Registration:
+    """The factory's own registration when ``registration`` sits in a helper it calls with its
+    app (``register_extensions(app)``, as cookiecutter-flask does); ``registration`` itself
+    when it is in the factory."""
+    tree = project.ast(registration.path)
+    assert tree is not None
+    classes = flask_classes(tree)
+    functions = {n.name: n for n in tree.body if isinstance(n, FunctionNode)}
+    helper = functions.get(registration.function or "")
+    if helper is None or builds_app(helper, classes) or _makes_app(helper, classes):
+        return registration
+    parameters = [a.arg for a in helper.args.posonlyargs + helper.args.args]
+    if registration.app_name not in parameters[:1]:
+        raise SkipFix(
+            f"{helper.name}() registers `{registration.db_name}` on `{registration.app_name}`, "
+            "not on the app it is given"
+        )
+    for factory in functions.values():
+        app = app_variable(factory, classes)
+        if app is None:
+            continue
+        for index, statement in enumerate(factory.body):
+            if (
+                isinstance(statement, ast.Expr)
+                and isinstance(statement.value, ast.Call)
+                and isinstance(statement.value.func, ast.Name)
+                and statement.value.func.id == helper.name
+                and statement.value.args[:1]
+                and isinstance(statement.value.args[0], ast.Name)
+                and statement.value.args[0].id == app
+            ):
+                db_name = next(
+                    (
+                        name
+                        for name in (registration.db_name, key[1])
+                        if resolve(project, registration.path, name, (factory,)) == key
+                    ),
+                    None,
+                )
+                if db_name is None:
+                    raise SkipFix(
+                        f"{factory.name}() has no name for the `{registration.db_name}` its "
+                        f"helper {helper.name}() registers"
+                    )
+                return Registration(
+                    registration.path, statement.lineno, db_name, app, factory.name, index
+                )
+    raise SkipFix(
+        f"`{registration.db_name}` is registered in {helper.name}() "
+        f"({registration.path}:{registration.line}), which no factory of that file calls with "
+        "its app"
+    )
+
+
+def _makes_app(function: FunctionNode, classes: set[str]) -> bool:
+    return any(
+        isinstance(node, ast.Call) and ast.unparse(node.func) in classes
+        for node in ast.walk(function)
+    )
+
+
+def calls_create_all(body: list[ast.stmt], db_name: str) -> bool:
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "create_all"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == db_name
+        for statement in body
+        for node in ast.walk(statement)
     )
 
 

@@ -551,6 +551,49 @@ def test_detect_findings_reuse_the_codemod():
     assert {change.path for change in changes} == {"app/models.py", "app/__init__.py"}
 
 
+NO_LIBCST = textwrap.dedent(
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import types
+    from pathlib import Path
+
+    sys.modules["libcst"] = None  # any import of LibCST now raises ImportError
+    spec = importlib.util.find_spec("tracefix.recipes")
+    package = types.ModuleType("tracefix.recipes")
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules["tracefix.recipes"] = package
+
+    from tracefix.testing import load_case
+
+    found = 0
+    for name in sys.argv[1:]:
+        module = importlib.import_module(f"tracefix.recipes.{name}")
+        [recipe] = [
+            value() for value in vars(module).values()
+            if isinstance(value, type) and value.__module__ == module.__name__
+            and hasattr(value, "code")
+        ]
+        for case_dir in sorted((Path(module.__file__).parent / "cases").iterdir()):
+            case = load_case(case_dir)
+            for path in case.project.python_files():
+                found += len(list(recipe.detect(path, case.project)))
+    print(found)
+    """
+)
+
+
+def test_detect_of_ctx110_to_ctx112_never_imports_libcst():
+    """``tracefix scan`` stays on ``ast``: LibCST loads only to fix."""
+    recipes = ["import_time_use", "extension_not_registered", "url_for_outside_request"]
+    done = subprocess.run(
+        [sys.executable, "-c", NO_LIBCST, *recipes], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) > 0
+
+
 def fix_cases(recipe_file: str) -> list[Path]:
     return [case for case in case_dirs(recipe_file) if (case / "expected").is_dir()]
 

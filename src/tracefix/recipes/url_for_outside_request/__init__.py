@@ -20,21 +20,19 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import relocate_line
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
 from tracefix.recipes.script_module_level import script_frame
-from tracefix.recipes.url_for_outside_request.fix import APP_CONTEXT
-from tracefix.recipes.url_for_outside_request.fix import REQUEST_CONTEXT
-from tracefix.recipes.url_for_outside_request.fix import swap_to_request_context
-from tracefix.recipes.url_for_outside_request.fix import wrap_for_url_for
 from tracefix.recipes.url_for_outside_request.server_name import ServerName
 from tracefix.recipes.url_for_outside_request.server_name import server_name
 
 #: Flask's message when ``url_for`` has an app context but no request and no ``SERVER_NAME``.
 NO_SERVER_NAME_MESSAGE = "unable to build urls outside an active request without 'server_name'"
+#: The two contexts a fix may push: an app context, or a test request context with it.
+APP_CONTEXT = "app_context"
+REQUEST_CONTEXT = "test_request_context"
 #: ``url_for(..., _external=True)``: an absolute URL, which needs the real host.
 EXTERNAL = re.compile(r"_external\s*=\s*True")
 
@@ -133,6 +131,9 @@ class UrlForOutsideRequest(Recipe):
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes.url_for_outside_request.fix import swap_to_request_context
+        from tracefix.recipes.url_for_outside_request.fix import wrap_for_url_for
+
         facts = diagnosis.facts
         kind = facts.get("kind")
         path, line, text = str(facts.get("path")), int(facts.get("line", 0)), facts.get("statement")
@@ -248,6 +249,8 @@ def _url_for_raised(event: Event) -> bool:
 
 def _context_site(event: Event, project: Project) -> tuple[Frame, int] | None:
     """The script frame whose ``with x.app_context():`` pushed the context, and its line."""
+    from tracefix.recipes._codemod import relocate_line  # LibCST: not on scan's path
+
     script = script_frame(event)
     for frame in reversed(event.frames):
         if not frame.in_app or frame.lineno is None or project.source(frame.filename) is None:

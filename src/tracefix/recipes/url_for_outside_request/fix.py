@@ -22,9 +22,8 @@ from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import relocate_line
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes.script_module_level.fix import wrap_script_statement
-
-APP_CONTEXT = "app_context"
-REQUEST_CONTEXT = "test_request_context"
+from tracefix.recipes.url_for_outside_request import APP_CONTEXT
+from tracefix.recipes.url_for_outside_request import REQUEST_CONTEXT
 
 
 def swap_to_request_context(
