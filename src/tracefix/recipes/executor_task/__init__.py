@@ -104,6 +104,15 @@ class ExecutorTaskWithoutAppContext(Recipe):
                 return db.session.scalar(...)
 
     `executor.map(task, items)` becomes `executor.map(functools.partial(task, app), items)`.
+    A task the project also calls directly (a view that runs it for one account) stays as it
+    is; the pool runs it through a helper written beside the submission instead:
+
+        def in_app_context(app, task, /, *args, **kwargs):
+            with app.app_context():
+                return task(*args, **kwargs)
+
+        futures = [pool.submit(in_app_context, app, recompute, i) for i in ids]
+
     When the task's module already has the project's app (`app = Flask(__name__)`, or
     `from app import app`), the task only gets `with app.app_context():` around its body; in a
     project that makes its apps with a factory, that module-level app is used only when the task
@@ -116,12 +125,14 @@ class ExecutorTaskWithoutAppContext(Recipe):
     without `pop()` would leak the context, its `g` and its session into every later task of
     that thread. When the app is passed, the task's signature and its `submit`/`map` calls
     change together. The fix passes the real app (`current_app._get_current_object()`), never
-    the `current_app` proxy and never a second app from the factory. It is offered only when
-    every reference to the task is a pool submission (or a thread start), so no view or test
-    that calls it directly is affected; only when each submission runs in an app context or
-    the task's module has the app; never when the task reads `request`, `session`, `g` or
-    `current_user` (CTX108), and never for a `ProcessPoolExecutor`, whose tasks run in another
-    process, or for Flask-Executor, which pushes a context itself.
+    the `current_app` proxy and never a second app from the factory. The task's signature
+    changes only when every reference to it is a pool submission (or a thread start); a task
+    also called or used otherwise goes through the helper, its callers unaffected, and then
+    only when every start is a pool submission made in an app context. Otherwise the fix is
+    offered only when each submission runs in an app context or the task's module has the
+    app. Never when the task reads `request`, `session`, `g` or `current_user` (CTX108), and
+    never for a `ProcessPoolExecutor`, whose tasks run in another process, or for
+    Flask-Executor, which pushes a context itself.
 
     ## References
     - Python docs, `concurrent.futures`: ThreadPoolExecutor, Future.result
@@ -183,7 +194,10 @@ class ExecutorTaskWithoutAppContext(Recipe):
             raise SkipFix(f"{path} no longer defines {name}()")
         if pushes_context(function):
             raise SkipFix(f"{name}() ({path}:{function.lineno}) already pushes an app context")
-        starts = only_spawned(project, path, name)
+        from tracefix.recipes.executor_task import fix  # LibCST: loaded only to fix
+
+        found = references(project, path, name)
+        starts = [reference for reference in found if reference.role in SPAWN_ROLES]
         if not any(start.role in POOL_ROLES for start in starts):
             raise SkipFix(f"{name}() is no longer handed to a thread pool anywhere")
         reads = request_reads(project, path, function)
@@ -192,10 +206,38 @@ class ExecutorTaskWithoutAppContext(Recipe):
                 f"{name}() reads {', '.join(reads)}, which belong to the request, not to the "
                 "app context; read them where the task is submitted and pass the values instead"
             )
-        from tracefix.recipes.executor_task.fix import hand_over  # LibCST: loaded only to fix
-
+        if len(starts) < len(found):
+            return self._through_helper(project, name, starts, found)
         passed, wrap_with = app_for(project, path, function, starts)
-        return hand_over(project, path, name, starts, passed, wrap_with=wrap_with)
+        return fix.hand_over(project, path, name, starts, passed, wrap_with=wrap_with)
+
+    def _through_helper(
+        self,
+        project: Project,
+        name: str,
+        starts: Sequence[Reference],
+        found: Sequence[Reference],
+    ) -> tuple[FileChange, ...]:
+        """The fix for a task the project also calls or uses otherwise: the pool runs a helper
+        that pushes the context around it, and the task stays as it is for those callers."""
+        from tracefix.recipes.executor_task import fix
+
+        other = next(reference for reference in found if reference.role not in SPAWN_ROLES)
+        how = "called" if other.role == "call" else "used"
+        for start in starts:
+            if start.role not in POOL_ROLES:
+                raise SkipFix(
+                    f"{name}() is also {how} at {other.path}:{other.line} and started as a "
+                    f"thread at {start.path}:{start.line}; a change inside it would change that "
+                    "caller too"
+                )
+            if not runs_in_app_context(project, start):
+                raise SkipFix(
+                    f"{name}() is also {how} at {other.path}:{other.line}, and submitted at "
+                    f"{start.path}:{start.line}, where no app context is active to take the app "
+                    "from"
+                )
+        return fix.submit_through_helper(project, name, starts)
 
 
 def spawned_here(

@@ -23,6 +23,7 @@ from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import Statement
 from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import edit_block
+from tracefix.recipes._codemod import free_name
 from tracefix.recipes._codemod import is_call_of
 from tracefix.recipes._codemod import is_import_line
 from tracefix.recipes._codemod import names_used
@@ -35,6 +36,15 @@ from tracefix.recipes.executor_task import Passed
 from tracefix.recipes.thread_target import fix as thread_fix
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
+
+#: Names for the helper that runs a shared task in an app context, in order of preference.
+HELPER_NAMES = ("in_app_context", "run_in_app_context")
+HELPER = '''
+def {name}(app, task, /, *args, **kwargs):
+    """Run ``task`` in an app context of ``app``: a thread pool's threads have none."""
+    with app.app_context():
+        return task(*args, **kwargs)
+'''.lstrip()
 
 
 def hand_over(
@@ -109,6 +119,43 @@ def pass_arguments(
     return replaced
 
 
+def _submit_through(
+    module: cst.Module,
+    line: int,
+    role: str,
+    helper: str,
+    values: Sequence[str],
+    partial: str | None,
+) -> cst.Module:
+    """``module`` with the pool call at ``line`` submitting ``helper`` with ``values`` and
+    then its own function: ``pool.submit(helper, app, f, x)``, ``pool.map(partial(helper,
+    app, f), items)``."""
+    call = _pool_call(module, line, role)
+    arguments = list(call.args)
+    if not arguments or arguments[0].keyword is not None or arguments[0].star:
+        raise SkipFix(f"cannot tell which function the {role}() call at line {line} runs")
+    first = arguments[0]
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    handed = [cst.Arg(cst.parse_expression(helper))]
+    handed += [cst.Arg(cst.parse_expression(value)) for value in values]
+    handed.append(cst.Arg(first.value))
+    if role == "map":
+        wrapped = cst.Call(cst.parse_expression(partial or "functools.partial"), handed)
+        arguments[0] = first.with_changes(value=_joined(wrapped))
+    else:
+        tail = first.comma if len(arguments) > 1 else cst.MaybeSentinel.DEFAULT
+        handed = [arg.with_changes(comma=comma) for arg in handed[:-1]] + [
+            handed[-1].with_changes(comma=tail)
+        ]
+        arguments[0:1] = handed
+    new = call.with_changes(args=arguments)
+    if is_whole_statement(module, call, line):
+        return thread_fix.replace_call(module, call, new, line)
+    replaced = module.deep_replace(call, new)
+    assert isinstance(replaced, cst.Module)
+    return replaced
+
+
 def passed_keywords(module: cst.Module, line: int, role: str) -> set[str] | None:
     """The keyword arguments the start at ``line`` passes to its function, or ``None`` when it
     cannot tell (``**options``, ``kwargs=options``)."""
@@ -141,8 +188,51 @@ def passed_keywords(module: cst.Module, line: int, role: str) -> set[str] | None
     return {arg.keyword.value for arg in call.args if arg.keyword is not None}
 
 
+def submit_through_helper(
+    project: Project, name: str, starts: Sequence[Reference]
+) -> tuple[FileChange, ...]:
+    """The changes that make each pool start of function ``name`` submit a helper instead,
+    which pushes an app context of the running app around the call: ``pool.submit(f, x)``
+    becomes ``pool.submit(in_app_context, app, f, x)``, with the helper written once in each
+    submitting module. ``f`` itself does not change, for the callers that call it directly."""
+    changes = []
+    for path in sorted({start.path for start in starts}):
+        here = [start for start in starts if start.path == path]
+        if any(start.function is None for start in here):
+            raise SkipFix(f"{name}() is submitted at {path} outside a top-level function")
+        helper = free_name(project.cst(path), HELPER_NAMES)
+        if helper is None:
+            raise SkipFix(f"{path} has no free name for a helper that pushes the app")
+        module = _pass_at(project, path, here, [Passed("app", RUNNING_APP)], through=helper)
+        first = min(here, key=lambda start: start.line)
+        module = _add_helper(module, first.function or "", helper)
+        changes.append(FileChange(path, project.source(path), module.code))
+    return tuple(changes)
+
+
+def _add_helper(module: cst.Module, before: str, name: str) -> cst.Module:
+    """``module`` with the helper ``name`` defined just before its top-level ``before``."""
+    helper = cst.parse_statement(HELPER.format(name=name), config=module.config_for_parsing)
+    body = list(module.body)
+    index = next(
+        i
+        for i, statement in enumerate(body)
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == before
+    )
+    two_blank = [cst.EmptyLine(indent=False), cst.EmptyLine(indent=False)]
+    helper = helper.with_changes(leading_lines=body[index].leading_lines or two_blank)
+    body[index] = body[index].with_changes(leading_lines=two_blank)
+    body.insert(index, helper)
+    return module.with_changes(body=body)
+
+
 def _pass_at(
-    project: Project, path: str, starts: Sequence[Reference], passed: Sequence[Passed]
+    project: Project,
+    path: str,
+    starts: Sequence[Reference],
+    passed: Sequence[Passed],
+    *,
+    through: str | None = None,
 ) -> cst.Module:
     """The module at ``path`` with ``passed`` handed over at each of ``starts``, importing what
     the values need (``current_app``, ``functools``) the way the file already names them.
@@ -150,6 +240,7 @@ def _pass_at(
     A pool task submitted from a function gets the running app through a local variable bound
     just before the statement that submits it, as the pool may take it in a loop or a
     comprehension; a thread, or a task submitted at module level, gets the call written in.
+    With ``through``, each start submits that helper with the values and the function.
     """
     module = project.cst(path)
     first_line = min(start.line for start in starts)
@@ -192,9 +283,11 @@ def _pass_at(
             for value in passed
         ]
         for start in sorted(here, key=lambda s: s.line, reverse=True):
-            module = _pass_at_start(
-                module, path, start, start.line + shift, values, passed, partial
-            )
+            line = start.line + shift
+            if through is not None:
+                module = _submit_through(module, line, start.role, through, values, partial)
+            else:
+                module = _pass_at_start(module, path, start, line, values, passed, partial)
         if local is not None and any(value.expression == RUNNING_APP for value in passed):
             line = min(start.line for start in here) + shift
             module = _bind_before(module, line, function or "", f"{local} = {running_app}")

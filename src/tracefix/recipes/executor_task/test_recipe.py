@@ -320,6 +320,25 @@ def test_module_app_in_scope_is_pushed_without_changing_the_signature():
     assert "def work(n):\n    with app.app_context():\n" in changed["shop/tasks.py"]
 
 
+def test_task_also_called_directly_runs_through_a_helper():
+    cli = "from shop.tasks import work\n\n\ndef main():\n    work(1)\n"
+    views = VIEWS.replace(
+        "        pool.submit(work, 1).result()\n",
+        "        pool.submit(work, 1).result()\n        list(pool.map(work, [2]))\n",
+    ).replace(
+        "    pool.submit(work, 1).result()\n",
+        "    pool.submit(work, 1).result()\n    list(pool.map(work, [2]))\n",
+    )
+    changed = changed_files(shop({"shop/cli.py": cli, "shop/views.py": views}))
+    assert list(changed) == ["shop/views.py"]
+    views = changed["shop/views.py"]
+    assert "def in_app_context(app, task, /, *args, **kwargs):\n" in views
+    assert "    with app.app_context():\n        return task(*args, **kwargs)\n" in views
+    assert "pool.submit(in_app_context, app, work, 1).result()" in views
+    assert "pool.map(functools.partial(in_app_context, app, work), [2])" in views
+    assert views.index("def in_app_context") < views.index('@bp.get("/")')
+
+
 def _line_of_work(project: Project) -> int:
     source = project.source("shop/tasks.py") or ""
     return next(i for i, text in enumerate(source.splitlines(), 1) if text.startswith("def work"))
@@ -329,9 +348,20 @@ def _line_of_work(project: Project) -> int:
     ("files", "reason"),
     [
         pytest.param(
-            {"shop/cli.py": "from shop.tasks import work\n\n\ndef main():\n    work(1)\n"},
-            "also called at shop/cli.py:5",
-            id="task also called directly",
+            {
+                "shop/cli.py": "from shop.tasks import work\n\n\ndef main():\n    work(1)\n",
+                "shop/views.py": VIEWS.replace('@bp.get("/")\n', ""),
+            },
+            "where no app context is active",
+            id="task also called directly, submitted outside an app context",
+        ),
+        pytest.param(
+            {
+                "shop/cli.py": "import threading\n\nfrom shop.tasks import work\n\n\n"
+                "def main():\n    work(1)\n    threading.Thread(target=work).start()\n"
+            },
+            "started as a thread at shop/cli.py:8",
+            id="task also called directly and started as a thread",
         ),
         pytest.param(
             {
