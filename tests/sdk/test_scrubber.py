@@ -4,6 +4,7 @@ and normal values stay."""
 from __future__ import annotations
 
 import base64
+import enum
 import glob
 import json
 import logging
@@ -280,6 +281,54 @@ def test_source_lines_lose_only_unambiguous_secrets() -> None:
     assert frame["context_line"] == '    password = request.form["password"]'
     assert frame["pre_context"] == ['STRIPE_KEY = "[Filtered]"']
     assert frame["post_context"] == ["    token = make_token(user)"]
+
+
+def test_what_the_scrubber_remembers_never_changes_its_answer() -> None:
+    # It remembers scrubbed texts and source lines: the second of two alike events, and a
+    # third after its memory was cleared, come out as the first did.
+    frame = {
+        "context_line": '    client = Client("sk_live_4eC39HqLyjWDarjtT1zdp7dc")',
+        "pre_context": ["def pay():"],
+        "post_context": ["    return client"],
+        "vars": {"note": "'retry with Zx9qT3vLp8RkW2mN7bYc4HsJ6dFg1AeU'", "password": "'x'"},
+    }
+
+    def event() -> dict[str, Any]:
+        return {
+            "exception": {
+                "values": [
+                    {
+                        "value": "token=Zx9qT3vLp8RkW2mN7bYc4HsJ6dFg1AeU",
+                        "stacktrace": {"frames": [json.loads(json.dumps(frame))]},
+                    }
+                ]
+            },
+            "extra": {"argv": ["serve", "--api-key=AKIAIOSFODNN7EXAMPLE"], "cwd": "/srv/shop"},
+        }
+
+    scrubber = Scrubber()
+    first, second, third = event(), event(), event()
+    scrubber.scrub_event(first)
+    scrubber.scrub_event(second)
+    scrubber._texts.clear()
+    scrubber._sources.clear()
+    scrubber.scrub_event(third)
+
+    assert first == second == third
+    payload = json.dumps(first)
+    for secret in ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "Zx9qT3vLp8RkW2mN7bYc4HsJ6dFg1AeU"):
+        assert secret not in payload
+    assert "AKIAIOSFODNN7EXAMPLE" not in payload
+    assert first["extra"]["cwd"] == "/srv/shop"
+
+
+def test_a_secret_name_filters_under_a_str_subclass_key() -> None:
+    class Field(enum.StrEnum):
+        PASSWORD = "password"
+
+    event = {"extra": {"form": {Field.PASSWORD: "hunter2", "user": "ann"}}}
+    Scrubber().scrub_event(event)
+    assert event["extra"]["form"] == {Field.PASSWORD: FILTERED, "user": "ann"}
 
 
 # --- the high-entropy heuristic, measured ---------------------------------------------------

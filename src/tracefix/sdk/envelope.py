@@ -103,13 +103,10 @@ _HEX = frozenset("0123456789abcdef")
 _EVENT_ITEM_HEAD = b'{"type":"event","length":%d,"content_type":"application/json"}\n'
 
 
-class _ModulesJson:
-    """The JSON of the last ``modules`` an event carried. Every event of a process carries the
-    same installed packages, and encoding them is a third of encoding the event; comparing
-    two dicts is a fraction of that."""
-
-    modules: dict[str, Any] | None = None
-    encoded = b""
+#: The last ``modules`` an event carried, and its JSON, in one tuple (threads replace it whole).
+#: Every event of a process carries the same installed packages, and encoding them is a third
+#: of encoding the event; comparing two dicts is a fraction of that.
+_modules_json: tuple[dict[str, Any], bytes] = ({}, b"{}")
 
 
 def serialize_event(event: dict[str, Any], event_id: str, dsn: Dsn | str | None) -> bytes:
@@ -118,18 +115,19 @@ def serialize_event(event: dict[str, Any], event_id: str, dsn: Dsn | str | None)
     and the ``modules``."""
     if len(event_id) != 32 or not _HEX.issuperset(event_id):
         return serialize_envelope([("event", event)], event_id=event_id, dsn=dsn)
+    global _modules_json
     modules = event.get("modules")
     if type(modules) is dict and modules:
-        cache = _ModulesJson
-        if modules != cache.modules:
-            cache.encoded = dump_json(modules)
-            cache.modules = dict(modules)
+        known, encoded = _modules_json
+        if modules != known:
+            encoded = dump_json(modules)
+            _modules_json = (dict(modules), encoded)
         rest = {key: value for key, value in event.items() if key != "modules"}
         body = dump_json(rest)
         if len(body) > 2:
-            body = b'%s,"modules":%s}' % (body[:-1], cache.encoded)
+            body = b'%s,"modules":%s}' % (body[:-1], encoded)
         else:
-            body = b'{"modules":%s}' % cache.encoded
+            body = b'{"modules":%s}' % encoded
     else:
         body = dump_json(event)
     return b"".join(

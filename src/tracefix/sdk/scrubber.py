@@ -409,7 +409,7 @@ class Scrubber:
         scrubbed: dict[Any, Any] = {}
         for key, item in value.items():
             if item:
-                if type(key) is str:
+                if isinstance(key, str):
                     secret = names.get(key)
                     if secret is None:
                         secret = self.is_secret_name(key)
