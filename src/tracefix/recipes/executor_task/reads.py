@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import re
 from collections.abc import Iterator
 
 from tracefix.diagnose.project import Project
@@ -33,8 +34,10 @@ REQUEST_GLOBALS = {
     "flask_login.current_user": "current_user",
     "flask_login.utils.current_user": "current_user",
 }
-#: Words a file that starts threads or pool tasks must contain.
-SPAWN_WORDS = ("Thread", "Timer", "submit", "map")
+#: Words a file that starts threads must contain, and a pool's method call.
+THREAD_WORDS = ("Thread", "Timer")
+POOL_CALL = re.compile(r"\.(?:submit|map)\(")
+POOL_CLASS = "ThreadPoolExecutor"
 
 
 def request_reads(project: Project, path: str, function: ast.FunctionDef) -> list[str]:
@@ -74,10 +77,11 @@ def project_spawns(context: ContextAnalysis) -> list[Spawn]:
     """Every thread, timer and pool task the project starts, found once per analysis."""
 
     def compute() -> list[Spawn]:
+        texts = {path: context.project.source(path) or "" for path in context.python_files}
+        pools = any(POOL_CLASS in text for text in texts.values())
         found: list[Spawn] = []
-        for path in context.python_files:
-            text = context.project.source(path) or ""
-            if any(word in text for word in SPAWN_WORDS):
+        for path, text in texts.items():
+            if any(word in text for word in THREAD_WORDS) or (pools and POOL_CALL.search(text)):
                 found.extend(spawns_in(context.project, path))
         return found
 

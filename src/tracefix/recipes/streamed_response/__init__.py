@@ -120,12 +120,12 @@ class StreamedResponseWithoutContext(Recipe):
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
         context = analysis(project)
         for generator in generators_in(project, path):
-            calls = [call for call in body_calls(project, generator) if not call.wrapped]
-            if not calls:
-                continue
             scope = context.function_scope(path, generator.node)
             use = context.first_use(generator.node.body, scope)
             if use is None:
+                continue
+            calls = [call for call in body_calls(project, generator) if not call.wrapped]
+            if not calls:
                 continue
             places = ", ".join(f"{call.path}:{call.line}" for call in calls)
             kind = "a request" if use.kind == "request" else "an app context"

@@ -88,7 +88,17 @@ def generator_at(project: Project, path: str, name: str, line: int) -> Generator
 
 
 def is_generator(function: ast.FunctionDef) -> bool:
+    """Whether calling ``function`` gives a plain generator: it yields, and no decorator but
+    ``copy_current_request_context`` (which pushes the context only while it is created)
+    wraps it; ``@stream_with_context`` already keeps the context."""
+    if any(not _copies_request(decorator) for decorator in function.decorator_list):
+        return False
     return any(isinstance(node, ast.Yield | ast.YieldFrom) for node in _own_nodes(function.body))
+
+
+def _copies_request(decorator: ast.expr) -> bool:
+    name = decorator.attr if isinstance(decorator, ast.Attribute) else getattr(decorator, "id", "")
+    return name == "copy_current_request_context"
 
 
 def body_calls(project: Project, generator: Generator) -> list[BodyCall]:
@@ -111,6 +121,8 @@ def body_calls(project: Project, generator: Generator) -> list[BodyCall]:
 
 def generators_in(project: Project, path: str) -> list[Generator]:
     """The generator functions of ``path``: top-level, or nested in a top-level function."""
+    if "yield" not in (project.source(path) or ""):
+        return []
     tree = project.ast(path)
     if tree is None:
         return []

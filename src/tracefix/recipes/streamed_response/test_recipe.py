@@ -270,6 +270,11 @@ def test_fix_skips(views, reason):
             VIEWS.replace('Response(generate(), mimetype="text/csv")', '"".join(generate())'),
             id="generator consumed in the view",
         ),
+        pytest.param(
+            body_event(line=12),
+            VIEWS.replace("    def generate():", "    @stream_with_context\n    def generate():"),
+            id="generator decorated with stream_with_context",
+        ),
     ],
 )
 def test_not_diagnosed(event, views):
@@ -308,6 +313,10 @@ def test_detect_finds_the_first_read_in_the_generator():
         pytest.param(
             VIEWS.replace('Response(generate(), mimetype="text/csv")', '"".join(generate())'),
             id="consumed in the view",
+        ),
+        pytest.param(
+            VIEWS.replace("    def generate():", "    @stream_with_context\n    def generate():"),
+            id="decorated with stream_with_context",
         ),
     ],
 )

@@ -99,6 +99,8 @@ def references(project: Project, path: str, name: str) -> list[Reference]:
     wanted = f"{module}.{name}"
     found: list[Reference] = []
     for file in project.python_files():
+        if name not in (project.source(file) or ""):
+            continue  # every way to refer to it spells its name
         tree = project.ast(file)
         if tree is not None:
             found.extend(_Walker(project, file, wanted).run(tree))
@@ -175,6 +177,10 @@ class _Walker:
         self.found: list[Reference] = []
         #: Every start seen, when asked for (``spawns_in``).
         self.spawns: list[Spawn] | None = None
+        #: Only a file that names the class can make a pool of its own.
+        self.may_make_pools = any(
+            cls.rpartition(".")[2] in (project.source(path) or "") for cls in EXECUTOR_CLASSES
+        )
 
     def run(self, tree: ast.Module) -> list[Reference]:
         scope = self.scope_of(tree.body, module_level=True)
@@ -220,7 +226,8 @@ class _Walker:
             elif isinstance(node, ast.Global | ast.Nonlocal):
                 for name in node.names:
                     scope.pop(name, None)
-        scope.update(self._executor_names(body, {**(enclosing or {}), **scope}))
+        if self.may_make_pools:
+            scope.update(self._executor_names(body, {**(enclosing or {}), **scope}))
         return scope
 
     def _executor_names(self, body: list[ast.stmt], scope: dict[str, str | None]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from ledger.models import db
 def client():
     app = create_app("ledger.config.TestingConfig")
     with app.app_context():
+        db.drop_all()
         db.create_all()
         db.session.add_all([Account(id=1), Account(id=2)])
         db.session.add_all([Entry(account_id=1, amount=5), Entry(account_id=2, amount=7)])

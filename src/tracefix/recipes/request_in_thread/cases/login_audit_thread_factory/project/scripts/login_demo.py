@@ -7,8 +7,9 @@ from accounts import db
 from accounts.models import LoginEvent
 from accounts.models import User
 
-app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///:memory:"})
+app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///login-demo.db"})
 with app.app_context():
+    db.drop_all()
     db.create_all()
     db.session.add(User(email="ada@example.com"))
     db.session.commit()

@@ -4,4 +4,4 @@ class ProductionConfig:
 
 class TestingConfig:
     TESTING = True
-    SQLALCHEMY_DATABASE_URI = "sqlite:///:memory:"
+    SQLALCHEMY_DATABASE_URI = "sqlite:///ledger-test.db"
