@@ -1,6 +1,6 @@
 """Server ingest under load: tracefix (SQLite, PostgreSQL) and Bugsink 2.6 side by side.
 
-    python benchmarks/ingest_bench.py [--reps N] [--quick] [--write BENCHMARKS.md]
+    python benchmarks/ingest_bench.py [--reps N] [--quick] [--baseline REV] [--write BENCHMARKS.md]
 
 What is sent: real error events, captured by sentry-sdk from a small Flask shop (four errors,
 each raised three or four in-app frames deep, with locals), serialised by sentry-sdk's own
@@ -10,15 +10,15 @@ fresh ``event_id`` (both servers drop a repeated one), in the envelope header an
 The bodies go uncompressed (what ``serialize()`` gives; sentry-sdk's HTTP transport would gzip
 them, which only adds a gunzip on the server for both).
 
-The load generator is ``wrk`` with a Lua script (``request()`` substitutes the event id into the
-template, ``response()`` counts the answers by status, ``--latency`` keeps the percentiles):
-written in C, one event-loop thread, it spends a few microseconds of CPU per request, so on this
-2-core machine nearly all of both cores are left to the server under test; its own CPU time is
-measured and reported. A Python client (asyncio or threads) spends 50-100 µs of CPU per request
-in the same process as its GIL, which at 1,000+ requests a second would take half a core from
-the server and blur the latency it reports. K keep-alive connections each send the next request
-as soon as the previous one is answered (a closed loop: latency is per request, acknowledge
-included).
+The load generator is ``wrk`` with a Lua script (``request()`` puts a new event id into the
+template, ``response()`` counts the answers by status, ``--latency`` keeps the percentiles).
+It is C, one event-loop thread: about 20 µs of CPU a request here, body assembly included (a
+``gsub`` over the 8 KiB body cost five times that; the template is split at the id once), so
+on this 2-core machine it takes a few percent of one core, measured and reported with each run.
+A Python client would spend its interpreter's time on every request (building, sending,
+parsing) on the same two cores, and its GIL would add its own wait to the latency it reports.
+K keep-alive connections each send the next request as soon as the previous one is answered
+(a closed loop: latency is per request, acknowledge included).
 
 Each run (one system, one K) starts the server from scratch on an empty database: tracefix's
 ``tracefix serve`` (gunicorn, 1 process, gthread, its defaults) on SQLite in a temporary data
@@ -42,6 +42,11 @@ Durability, tracefix only: load from 8 client threads, then ``kill -9`` of the g
 and its worker at once; restarted on the same database, every event id that was answered ``200``
 must be stored (and then grouped). With a per-project quota (``TRACEFIX_EVENTS_PER_MINUTE``),
 every ``200`` must be a stored event and every other answer a ``429``.
+
+``--baseline REV`` runs tracefix as of a git revision too (``git archive`` of its ``src``, on
+``PYTHONPATH``), in the same rotation: before and after a change, under the same conditions.
+The machine is shared and noisy, so the report starts with its load average and the latency of
+an ``fdatasync`` on its disk, before and after the run.
 """
 
 from __future__ import annotations
@@ -424,10 +429,15 @@ class Server:
 
 
 class TracefixServer(Server):
-    def __init__(self, workdir: Path, database: str, **env: str) -> None:
+    """``tracefix serve``; ``source`` runs another version's ``src`` instead of this one."""
+
+    def __init__(
+        self, workdir: Path, database: str, source: Path | None = None, **env: str
+    ) -> None:
         super().__init__(workdir)
         self.label = f"tracefix-{database}"
         self.database = database
+        self.source = source
         self.extra_env = env
         self.data_dir = workdir / "data"
         self.pg_name = f"bench_{uuid.uuid4().hex[:12]}"
@@ -446,6 +456,8 @@ class TracefixServer(Server):
             TRACEFIX_BIND=f"127.0.0.1:{self.port}",
             **self.extra_env,
         )
+        if self.source is not None:
+            env["PYTHONPATH"] = str(self.source)
         return env
 
     def set_up(self) -> None:
@@ -664,10 +676,27 @@ def bugsink_version() -> str:
         return "unknown"
 
 
+#: Where ``--baseline`` put the ``src`` of each revision it benchmarks.
+BASELINES: dict[str, Path] = {}
+
+
 def make_server(system: str, workdir: Path, **env: str) -> Server:
+    """``bugsink``, ``tracefix-DATABASE``, or ``tracefix@REV-DATABASE`` (see ``--baseline``)."""
     if system == "bugsink":
         return BugsinkServer(workdir)
-    return TracefixServer(workdir, system.removeprefix("tracefix-"), **env)
+    name, _, database = system.rpartition("-")
+    source = BASELINES[name.partition("@")[2]] if "@" in name else None
+    return TracefixServer(workdir, database, source, **env)
+
+
+def extract_baseline(revision: str, into: Path) -> Path:
+    """This repository's ``src`` at ``revision``, in ``into``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "src"], capture_output=True, check=True
+    ).stdout
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
 
 
 @dataclass
@@ -986,14 +1015,26 @@ def main() -> int:
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--connections", default=",".join(map(str, KS)))
     parser.add_argument("--no-durability", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        action="append",
+        default=[],
+        help="also run tracefix as of git revision REV (systems tracefix@REV-sqlite, -postgresql)",
+    )
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     seconds = args.seconds or (5.0 if args.quick else 30.0)
     systems = [s for s in args.systems.split(",") if s]
-    if "tracefix-postgresql" in systems and not postgres_available():
-        systems.remove("tracefix-postgresql")
+    baselines_dir = tempfile.TemporaryDirectory(prefix="ingest-baselines-")
+    for revision in args.baseline:
+        BASELINES[revision] = extract_baseline(revision, Path(baselines_dir.name) / revision)
+        ours = [s.removeprefix("tracefix-") for s in systems if s.startswith("tracefix-")]
+        systems += [f"tracefix@{revision}-{database}" for database in ours]
+    if any(s.endswith("-postgresql") for s in systems) and not postgres_available():
+        systems = [s for s in systems if not s.endswith("-postgresql")]
     if "bugsink" in systems and not bugsink_available():
         systems.remove("bugsink")
     ks = [int(k) for k in args.connections.split(",")]
@@ -1018,6 +1059,7 @@ def main() -> int:
             if db == "sqlite" or "tracefix-postgresql" in systems
         }
         durability["quota"] = quota_under_load(templates, 600, 3.0 if args.quick else 10.0)
+    baselines_dir.cleanup()
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
         after = environment(Path(tmp))
     conditions = f"before: {before}; after: {after}"
@@ -1049,6 +1091,7 @@ def render(
     options = f" --reps {args.reps}" + (" --quick" if args.quick else "")
     if args.seconds:
         options += f" --seconds {args.seconds:g}"
+    options += "".join(f" --baseline {revision}" for revision in args.baseline)
     lines = [
         "## Server ingest",
         "",
@@ -1093,7 +1136,12 @@ def render(
         'four Flask errors (four issues). "Stored and grouped" counts from the first request '
         "until the last acknowledged event is in its issue in the server's own tables. wrk CPU "
         "is the load generator's share of one core. Peak RSS sums the server's processes (the "
-        "PostgreSQL server is not counted).",
+        "PostgreSQL server is not counted)."
+        + (
+            " `tracefix@REV` rows are tracefix as of that revision, run in the same rotation."
+            if args.baseline
+            else ""
+        ),
     ]
     return "\n".join(lines)
 
@@ -1107,7 +1155,7 @@ def targets(
         return "met" if ok else "**not met**"
 
     out = ["Targets (tracefix, medians):", ""]
-    for system in (s for s in systems if s.startswith("tracefix")):
+    for system in (s for s in systems if s.startswith("tracefix-")):
         cells = {k: rows[(system, k)] for k in ks if (system, k) in rows}
         if not cells:
             continue
