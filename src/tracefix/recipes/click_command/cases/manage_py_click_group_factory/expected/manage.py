@@ -30,9 +30,10 @@ def seed():
 @click.option("--role", default="editor")
 def create_user(email, role):
     """Create a user with a role."""
-    role_id = db.session.scalar(db.select(Role.id).filter_by(name=role))
-    db.session.add(User(email=email, role_id=role_id))
-    db.session.commit()
+    with create_app(os.getenv("FLASK_CONFIG") or "default").app_context():
+        role_id = db.session.scalar(db.select(Role.id).filter_by(name=role))
+        db.session.add(User(email=email, role_id=role_id))
+        db.session.commit()
     click.echo(f"created {email}")
 
 
