@@ -482,7 +482,17 @@ def render(
         f"the sink is back, as a server would, for up to {RECOVERY_SECONDS:.0f} s; sentry-sdk "
         "does not retry."
     )
-    lines += ["", textwrap.fill(notes, 100, break_on_hyphens=False)]
+    spread = (
+        "The machine is shared: the no-SDK variant alone ranged over "
+        f"{min(none['success_rps']):,.0f}-{max(none['success_rps']):,.0f} req/s in-process"
+        + (
+            f" and {min(none['http_rps']):,.0f}-{max(none['http_rps']):,.0f} req/s over HTTP"
+            if has_wrk
+            else ""
+        )
+        + f" across the {args.reps} repetitions."
+    )
+    lines += ["", textwrap.fill(notes + " " + spread, 100, break_on_hyphens=False)]
     return "\n".join(lines)
 
 
