@@ -7,13 +7,16 @@ from a work tree; tests build one from a dict.
 from __future__ import annotations
 
 import ast
+import weakref
 from ast import FunctionDef
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from tracefix.errors import UserSyntaxError
 
@@ -121,3 +124,26 @@ class Project:
 
 def _normalise(path: str) -> str:
     return str(PurePosixPath(path.replace("\\", "/"))).removeprefix("./")
+
+
+Result = TypeVar("Result")
+
+
+def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Result]:
+    """``function`` computed once per ``Project``: a project never changes (``with_changes``
+    makes a new one), and ``tracefix scan`` asks every file's ``detect`` the same
+    project-wide questions."""
+    results: dict[int, tuple[weakref.ref[Project], Result]] = {}
+
+    def cached(project: Project) -> Result:
+        found = results.get(id(project))
+        if found is not None and found[0]() is project:
+            return found[1]
+        for key in [k for k, (ref, _) in results.items() if ref() is None]:
+            del results[key]
+        result = function(project)
+        results[id(project)] = (weakref.ref(project), result)
+        return result
+
+    cached.__doc__ = function.__doc__
+    return cached

@@ -22,12 +22,17 @@ from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
+from tracefix.recipes.scheduled_job.handoff import may_hand_over
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
 
 HANDLER_RUNNERS = frozenset({"atexit", "signal"})
+
+
+#: The packages whose runners this recipe follows; ``detect`` skips a project without them.
+RUNNER_PACKAGES = ("atexit", "signal")
 
 
 class ExitHandlerWithoutAppContext(Recipe):
@@ -123,7 +128,7 @@ class ExitHandlerWithoutAppContext(Recipe):
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
         tree = project.ast(path)
-        if tree is None:
+        if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
             return
         for function in tree.body:
             if not isinstance(function, ast.FunctionDef) or _has_context(function):

@@ -14,16 +14,14 @@ Names are resolved the way Python binds them: a function's own imports and assig
 from __future__ import annotations
 
 import ast
-import weakref
-from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TypeVar
 
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 
 #: The extension's class, as ``from flask_sqlalchemy import SQLAlchemy`` names it.
 EXTENSION_MODULE = "flask_sqlalchemy"
@@ -33,27 +31,6 @@ _IGNORED_DIRS = frozenset(
     {"site-packages", "dist-packages", ".venv", "venv", ".tox", "node_modules"}
 )
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
-Result = TypeVar("Result")
-
-
-def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Result]:
-    """``function`` computed once per ``Project``: a project never changes (``with_changes``
-    makes a new one), and ``tracefix scan`` asks every file's ``detect`` the same
-    project-wide questions."""
-    results: dict[int, tuple[weakref.ref[Project], Result]] = {}
-
-    def cached(project: Project) -> Result:
-        found = results.get(id(project))
-        if found is not None and found[0]() is project:
-            return found[1]
-        for key in [k for k, (ref, _) in results.items() if ref() is None]:
-            del results[key]
-        result = function(project)
-        results[id(project)] = (weakref.ref(project), result)
-        return result
-
-    cached.__doc__ = function.__doc__
-    return cached
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
+from tracefix.recipes.scheduled_job.handoff import may_hand_over
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
@@ -34,6 +35,10 @@ GREENLET_RUNNER_FRAMES = (
     ("gevent/greenlet.py", "run"),
     ("eventlet/greenthread.py", "main"),
 )
+
+
+#: The packages whose runners this recipe follows; ``detect`` skips a project without them.
+RUNNER_PACKAGES = ("gevent", "eventlet")
 
 
 class GreenletTargetWithoutAppContext(Recipe):
@@ -130,7 +135,7 @@ class GreenletTargetWithoutAppContext(Recipe):
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
         tree = project.ast(path)
-        if tree is None:
+        if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
             return
         for function in tree.body:
             if not isinstance(function, ast.FunctionDef) or _has_context(function):

@@ -22,6 +22,7 @@ from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import FunctionNode
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import Registration
@@ -31,7 +32,6 @@ from tracefix.recipes.extension_not_registered.sqlalchemy_setup import files_imp
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import flask_classes
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import instance_for
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import modules_run_by
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import registrations
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import resolve

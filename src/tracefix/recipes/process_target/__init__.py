@@ -26,6 +26,7 @@ from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
+from tracefix.recipes.scheduled_job.handoff import may_hand_over
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
@@ -46,6 +47,10 @@ PROCESS_RUNNER_FRAMES = (
 PROCESS_RUNNERS = frozenset({"process", "pool"})
 #: The local the fix binds the child's app to, when it makes one.
 APP_NAME = "app"
+
+
+#: The packages whose runners this recipe follows; ``detect`` skips a project without them.
+RUNNER_PACKAGES = ("multiprocessing", "concurrent")
 
 
 class ProcessTargetWithoutAppContext(Recipe):
@@ -138,7 +143,7 @@ class ProcessTargetWithoutAppContext(Recipe):
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
         tree = project.ast(path)
-        if tree is None:
+        if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
             return
         for function in tree.body:
             if not isinstance(function, ast.FunctionDef) or _has_context(function):

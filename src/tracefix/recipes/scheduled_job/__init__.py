@@ -22,6 +22,7 @@ from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import has_context_decorator
 from tracefix.recipes.scheduled_job.handoff import location_of
+from tracefix.recipes.scheduled_job.handoff import may_hand_over
 from tracefix.recipes.scheduled_job.handoff import module_names_of_kind
 from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
@@ -45,6 +46,10 @@ RUNNER_NAMES = {
     "flask_apscheduler": "Flask-APScheduler",
     "schedule": "schedule",
 }
+
+
+#: The packages whose runners this recipe follows; ``detect`` skips a project without them.
+RUNNER_PACKAGES = ("apscheduler", "flask_apscheduler", "schedule")
 
 
 class ScheduledJobWithoutAppContext(Recipe):
@@ -145,7 +150,7 @@ class ScheduledJobWithoutAppContext(Recipe):
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
         tree = project.ast(path)
-        if tree is None:
+        if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
             return
         for function in tree.body:
             if not isinstance(function, ast.FunctionDef):

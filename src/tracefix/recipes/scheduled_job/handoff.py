@@ -19,6 +19,7 @@ one skips: a wrong patch is worse than none.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 from tracefix.event import Frame
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.thread_target import runs_in_app_context
@@ -224,6 +226,26 @@ class Handoff:
     def as_reference(self) -> Reference:
         """This handoff as CTX103 reads a thread start (to ask whether it runs in a context)."""
         return Reference(self.path, self.line, "thread", self.function, self.module_level)
+
+
+_IMPORT = re.compile(r"^[ \t]*(?:from|import)[ \t]+([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+
+
+@per_project
+def imported_packages(project: Project) -> frozenset[str]:
+    """The top-level packages any project file imports (``gevent``, ``atexit``...)."""
+    return frozenset(
+        match.group(1)
+        for path in project.python_files()
+        for match in _IMPORT.finditer(project.source(path) or "")
+    )
+
+
+def may_hand_over(project: Project, packages: Iterable[str]) -> bool:
+    """Whether the project imports any of the runner's ``packages``: a project that does not
+    cannot hand a function to that runner, and ``detect`` need not look for handoffs (each
+    look walks every file that names the function)."""
+    return not imported_packages(project).isdisjoint(packages)
 
 
 def references(project: Project, path: str, name: str) -> list[Handoff]:

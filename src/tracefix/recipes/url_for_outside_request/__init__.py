@@ -12,6 +12,7 @@ from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.diagnose.signatures import is_library_frame
 from tracefix.event import Event
@@ -20,7 +21,6 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel

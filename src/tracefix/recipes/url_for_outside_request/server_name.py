@@ -21,7 +21,7 @@ from typing import Literal
 
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import per_project
+from tracefix.diagnose.project import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 
 State = Literal["none", "set", "unclear"]
