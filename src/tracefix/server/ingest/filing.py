@@ -41,12 +41,13 @@ from tracefix.server.models import Event
 
 #: Issue states in which another event only adds to the counts.
 OPEN_STATUSES = ("unresolved", "regressed", "ignored")
+_OPEN = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
 
 _SQLITE_OPEN_ISSUES = (
     "SELECT group_hash.project_id, group_hash.fingerprint, issue.id"
     " FROM group_hash JOIN issue ON issue.id = group_hash.issue_id"
     " WHERE group_hash.project_id IN ({projects}) AND group_hash.fingerprint IN ({fingerprints})"
-    " AND issue.status IN ('unresolved', 'regressed', 'ignored')"
+    f" AND issue.status IN ({_OPEN})"
     " AND issue.merged_into_id IS NULL"
 )
 _SQLITE_INSERT_EVENTS = (
@@ -75,7 +76,7 @@ _POSTGRESQL_OPEN_ISSUES = (
     " FROM group_hash JOIN issue ON issue.id = group_hash.issue_id"
     " WHERE group_hash.project_id = ANY(%(projects)s)"
     " AND group_hash.fingerprint = ANY(%(fingerprints)s)"
-    " AND issue.status IN ('unresolved', 'regressed', 'ignored')"
+    f" AND issue.status IN ({_OPEN})"
     " AND issue.merged_into_id IS NULL"
     " ORDER BY issue.id FOR UPDATE OF issue"
 )
