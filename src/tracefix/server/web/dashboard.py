@@ -934,7 +934,6 @@ def fix_json(fix: Fix) -> dict[str, Any]:
         "merged_sha": fix.merged_sha,
         "checks": fix.checks,
         "checks_state": fix.checks_state,
-        "merged_sha": fix.merged_sha,
         "created_at": iso(fix.created_at),
         "updated_at": iso(fix.updated_at),
     }
