@@ -8,22 +8,34 @@ The event says how the failing code was started. In order of preference:
   request is replayed through the app's ``test_client``, the app created the way the project
   creates it (``diagnose.apps``), and every thread it started is waited for;
 - a test (``contexts.entry.test``): ``python -m pytest NODEID``;
+- a Celery task a worker ran (our SDK's ``contexts.celery``, sentry-sdk's
+  ``extra["celery-job"]``): the task is run eagerly (``apply(..., throw=True)``) in a Python
+  process that finds the Celery app the way the worker did (its ``-A``, else the project's
+  module-level ``Celery(...)``), with the arguments the event recorded. Those are only kept
+  bounded and scrubbed, so the task is replayed only when every argument is there in full;
 - a command (``contexts.entry.argv``, else ``extra["sys.argv"]``): a script, ``python -m``, or
   a console script such as ``flask`` or ``pytest`` run as a module of the project's interpreter.
 
-Anything else (a Celery worker, a WSGI server with no request in the event) cannot be re-run
-from the event: ``CannotReproduce`` says why.
+Anything else (a WSGI server with no request in the event, a worker's task whose arguments were
+cut or scrubbed) cannot be re-run from the event: ``CannotReproduce`` says why.
 """
 
 from __future__ import annotations
 
+import ast
+import math
 import posixpath
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracefix.capture._hook.tracefix_capture import MAX_REPR
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.project import Project
+from tracefix.recipes.celery_task.celery_apps import CelerySetup
+from tracefix.recipes.celery_task.celery_apps import TaskFunction
+from tracefix.sdk.integrations.celery import MAX_ARGS
+from tracefix.sdk.scrubber import FILTERED
 
 #: Console scripts that are the entry point of a Python module of the same purpose.
 CONSOLE_MODULES = {"flask": "flask", "pytest": "pytest", "py.test": "pytest"}
@@ -61,9 +73,15 @@ def reproductions_for(event: dict[str, Any], project: Project, python: str) -> l
     if isinstance(test, str) and test:
         return [Reproduction("test", (python, "-m", "pytest", test), ".", f"the test {test}")]
     argv = entry.get("argv") or (event.get("extra") or {}).get("sys.argv")
-    if isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv):
+    if not (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)):
+        argv = None
+    task_name = _task_name(event, contexts)
+    if task_name is not None and (argv is None or _is_celery_worker(argv)):
+        rel_cwd = _inside(entry.get("cwd"), _production_root(event)) or "."
+        return [_task_replay(event, contexts, task_name, argv, rel_cwd, project, python)]
+    if argv is not None:
         return _command(argv, entry.get("cwd"), _production_root(event), project, python)
-    raise CannotReproduce("the event records neither a request, a test nor a command")
+    raise CannotReproduce("the event records neither a request, a test, a task nor a command")
 
 
 def _request_of(event: dict[str, Any], contexts: dict[str, Any]) -> dict[str, Any] | None:
@@ -147,7 +165,7 @@ def _command(
     argv: list[str], cwd: Any, root: str | None, project: Project, python: str
 ) -> list[Reproduction]:
     program = posixpath.basename(argv[0])
-    rel_cwd = (_inside(cwd, root) if isinstance(cwd, str) else None) or "."
+    rel_cwd = _inside(cwd, root) or "."
     if program in SERVERS:
         raise CannotReproduce(
             f"the failure happened under {program} and the event records no request or task"
@@ -172,8 +190,8 @@ def _command(
     return [as_module, as_file]
 
 
-def _inside(path: str | None, root: str | None) -> str | None:
-    if path is None or root is None:
+def _inside(path: Any, root: str | None) -> str | None:
+    if not isinstance(path, str) or root is None:
         return None
     rel = posixpath.relpath(path, root)
     return None if rel.startswith("..") else rel
@@ -186,7 +204,7 @@ def _script_path(arg: str, cwd: Any, root: str | None, project: Project) -> str 
         candidates.append(_inside(arg, root))
         candidates.append(_inside(arg, cwd if isinstance(cwd, str) else None))
     else:
-        base = _inside(cwd, root) if isinstance(cwd, str) else None
+        base = _inside(cwd, root)
         candidates.append(posixpath.normpath(posixpath.join(base or ".", arg)))
     for candidate in candidates:
         if candidate is not None and project.source(candidate) is not None:
@@ -205,3 +223,165 @@ def _module_name(script: str, rel_cwd: str) -> str | None:
     if rel.startswith("..") or "/" not in rel:
         return None
     return rel.removesuffix(".py").replace("/", ".")
+
+
+def _task_name(event: dict[str, Any], contexts: dict[str, Any]) -> str | None:
+    """The name of the Celery task the event comes from: our SDK's ``contexts.celery``, else
+    sentry-sdk's ``extra["celery-job"]``."""
+    celery = contexts.get("celery")
+    if isinstance(celery, dict) and isinstance(celery.get("task"), str) and celery["task"]:
+        return str(celery["task"])
+    job = (event.get("extra") or {}).get("celery-job")
+    if isinstance(job, dict) and isinstance(job.get("task_name"), str) and job["task_name"]:
+        return str(job["task_name"])
+    return None
+
+
+def _is_celery_worker(argv: list[str]) -> bool:
+    """``celery ... worker``, from the console script or ``python -m celery``."""
+    program = argv[0].replace("\\", "/")
+    is_celery = posixpath.basename(program) == "celery" or program.endswith("celery/__main__.py")
+    return is_celery and "worker" in argv[1:]
+
+
+def _task_replay(
+    event: dict[str, Any],
+    contexts: dict[str, Any],
+    name: str,
+    worker_argv: list[str] | None,
+    rel_cwd: str,
+    project: Project,
+    python: str,
+) -> Reproduction:
+    """A process that runs the task eagerly, as a developer reproduces a worker's failure:
+    the same Celery app, the same arguments, the task's exception raised to the top."""
+    args, kwargs = _task_arguments(event, contexts)
+    setup = CelerySetup(project)
+    task = setup.task_named(name)
+    if task is None:
+        raise CannotReproduce(f"the project declares no Celery task named {name}")
+    module = project.module_name(task.path)
+    if module is None:
+        raise CannotReproduce(f"{task.path}, which declares the task {name}, is not importable")
+    celery_app = (_worker_app(worker_argv) if worker_argv else None) or _module_level_app(
+        setup, task, name
+    )
+    script = "\n".join(
+        [
+            "import importlib, os, sys",
+            "sys.path.insert(0, os.getcwd())",
+            "from celery.app.utils import find_app",
+            f"celery_app = find_app({celery_app!r})",
+            "celery_app.loader.import_default_modules()",
+            f"importlib.import_module({module!r})",
+            f"celery_app.tasks[{name!r}].apply(args={args!r}, kwargs={kwargs!r}, throw=True)",
+        ]
+    )
+    return Reproduction("task", (python, "-c", script), rel_cwd, f"the Celery task {name}")
+
+
+def _worker_app(argv: list[str]) -> str | None:
+    """The worker's ``-A``/``--app``: the Celery app as the worker found it."""
+    for index, arg in enumerate(argv[1:], start=1):
+        if arg in ("-A", "--app") and index + 1 < len(argv):
+            return argv[index + 1]
+        if arg.startswith("--app="):
+            return arg.removeprefix("--app=")
+        if arg.startswith("-A") and len(arg) > 2:
+            return arg[2:]
+    return None
+
+
+def _module_level_app(setup: CelerySetup, task: TaskFunction, name: str) -> str:
+    """``module:name`` of the module-level Celery app that runs ``task``, for a worker whose
+    ``-A`` the event does not record."""
+    celery = setup.app_of(task)
+    binding = setup.module_binding(celery) if celery and celery.function is None else None
+    module = setup.project.module_name(binding.path) if binding is not None else None
+    if binding is None or module is None:
+        raise CannotReproduce(
+            f"the event does not record the worker's Celery app (celery -A), and the project "
+            f"has no module-level Celery app that runs {name}"
+        )
+    return f"{module}:{binding.name}"
+
+
+def _task_arguments(
+    event: dict[str, Any], contexts: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The task's arguments, only when the event has every one of them in full."""
+    celery = contexts.get("celery")
+    if isinstance(celery, dict) and celery.get("task"):
+        return _arguments_from_reprs(celery.get("args"), celery.get("kwargs"))
+    job = (event.get("extra") or {}).get("celery-job") or {}
+    meta = ((event.get("_meta") or {}).get("extra") or {}).get("celery-job")
+    return _arguments_from_values(job.get("args"), job.get("kwargs"), meta)
+
+
+def _arguments_from_reprs(args: Any, kwargs: Any) -> tuple[list[Any], dict[str, Any]]:
+    """Our SDK keeps up to ``MAX_ARGS`` arguments of each kind, each as a repr cut at
+    ``MAX_REPR`` characters (the inner parts of a deep or long container as ``...``)."""
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise CannotReproduce("the event does not record the task's arguments")
+    if len(args) >= MAX_ARGS or len(kwargs) >= MAX_ARGS:
+        raise CannotReproduce(
+            f"the task's arguments were truncated (the event keeps {MAX_ARGS} of each kind)"
+        )
+    values = [_literal(text) for text in args]
+    named = {str(key): _literal(text) for key, text in kwargs.items()}
+    return values, named
+
+
+def _literal(text: Any) -> Any:
+    if not isinstance(text, str):
+        raise CannotReproduce("the event does not record the task's arguments as reprs")
+    if len(text) >= MAX_REPR:
+        raise CannotReproduce(
+            f"the task's arguments were truncated ({text[:40]}... is cut at {MAX_REPR} characters)"
+        )
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        if "..." in text:
+            raise CannotReproduce(
+                f"the task's arguments were truncated ({text} has a part cut)"
+            ) from None
+        raise CannotReproduce(
+            f"the task's argument {text} is not a Python literal, so its value is unknown"
+        ) from None
+    _check_complete(value, text)
+    return value
+
+
+def _arguments_from_values(args: Any, kwargs: Any, meta: Any) -> tuple[list[Any], dict[str, Any]]:
+    """sentry-sdk sends the arguments themselves, ``[Filtered]`` without
+    ``send_default_pii``, and notes in the event's ``_meta`` what its serializer cut."""
+    if args == FILTERED or kwargs == FILTERED:
+        raise CannotReproduce(
+            "the task's arguments were filtered (sentry-sdk sends them only with "
+            "send_default_pii=True)"
+        )
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise CannotReproduce("the event does not record the task's arguments")
+    if meta:
+        raise CannotReproduce("the task's arguments were truncated (the event's _meta says so)")
+    for value in [*args, *kwargs.values()]:
+        _check_complete(value, repr(value))
+    return args, {str(key): value for key, value in kwargs.items()}
+
+
+def _check_complete(value: Any, shown: str) -> None:
+    """Refuse a value with a part cut (``...``) or scrubbed (``[Filtered]``) out of it: a task
+    replayed with other arguments than production's is a wrong replay."""
+    if value is Ellipsis:
+        raise CannotReproduce(f"the task's arguments were truncated ({shown} has a part cut)")
+    if isinstance(value, str) and FILTERED in value:
+        raise CannotReproduce(f"the task's argument {shown} was scrubbed of a secret")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CannotReproduce(f"the task's argument {shown} is not a finite number")
+    if isinstance(value, dict):
+        for item in [*value.keys(), *value.values()]:
+            _check_complete(item, shown)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _check_complete(item, shown)

@@ -52,6 +52,8 @@ class TaskFunction:
     app_expression: ast.expr | None
     #: The ``base=`` class the task asks for, which replaces the app's task class.
     base: ast.expr | None
+    #: The ``name=`` the task is registered under, when it sets one.
+    declared_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,31 @@ class CelerySetup:
         for decorator in function.decorator_list:
             callee, call = decorator_call(decorator)
             target = self.names.resolve(path, callee)
+            declared_name = _string_keyword(call, "name")
             if isinstance(target, External) and target.dotted in SHARED_TASK:
-                return TaskFunction(path, function, "shared", None, keyword(call, "base"))
+                return TaskFunction(
+                    path, function, "shared", None, keyword(call, "base"), declared_name
+                )
             if isinstance(callee, ast.Attribute) and callee.attr == "task":
                 if self.celery_of(path, callee.value) is not None:
-                    return TaskFunction(path, function, "app", callee.value, keyword(call, "base"))
+                    return TaskFunction(
+                        path, function, "app", callee.value, keyword(call, "base"), declared_name
+                    )
+        return None
+
+    def task_named(self, name: str) -> TaskFunction | None:
+        """The task Celery registers as ``name``: the one declared with that ``name=``, else
+        the function of Celery's default name, ``<module>.<function>``."""
+        module, _, function = name.rpartition(".")
+        path = self.project.module_path(module) if module else None
+        task = self.task(path, function) if path is not None else None
+        if task is not None and task.declared_name in (None, name):
+            return task
+        for path in self.project.python_files():
+            if name in (self.project.source(path) or ""):
+                named = [task for task in self.tasks(path) if task.declared_name == name]
+                if named:
+                    return named[0]
         return None
 
     def tasks(self, path: str) -> Iterator[TaskFunction]:
@@ -192,7 +214,7 @@ class CelerySetup:
         ``None`` when there is none, or more than one."""
         if app.function is not None:
             return None
-        bound = self._module_binding(app)
+        bound = self.module_binding(app)
         if bound is None:
             return None
         found: list[Configuration] = []
@@ -216,7 +238,7 @@ class CelerySetup:
                         found.append(Configuration(path, function, statement, name, flask_app))
         return found[0] if len(found) == 1 else None
 
-    def _module_binding(self, app: CeleryApp) -> Binding | None:
+    def module_binding(self, app: CeleryApp) -> Binding | None:
         """The module-level ``name = Celery(...)`` statement that keeps ``app``."""
         tree = self.project.ast(app.path)
         for statement in module_statements(tree) if tree is not None else ():
@@ -329,6 +351,13 @@ def _calls(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | None, ast.Call]
         for node in ast.walk(statement):
             if isinstance(node, ast.Call):
                 yield function, node
+
+
+def _string_keyword(call: ast.Call | None, name: str) -> str | None:
+    value = keyword(call, name)
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    return None
 
 
 def _single_target(statement: ast.Assign) -> str | None:
