@@ -10,18 +10,24 @@ returns a string, `GET /boom` raises ValueError; Flask's own traceback log handl
 by a NullHandler in every variant (the logger still emits records, so logging hooks see them).
 
 Measured: the success path in-process (`test_client`) and over HTTP (gunicorn, 1 sync worker,
-`wrk -t1 -c2 -d5s`); the added cost of one captured Flask error; `capture_exception` in a plain
-loop; events delivered when the sink is down for the whole burst and 10 s more; RSS growth over
-many captures with the sink down.
+`wrk -t1 -c2`), in interleaved slices (a process per variant kept alive, asked in turn, so that
+a slice is compared with its neighbours of the same round: on this shared machine the no-SDK
+rate alone moves by a third from one minute to the next); the instructions per request of the
+success and error paths, counted by callgrind when valgrind is installed (independent of the
+load); the added cost of one captured Flask error; `capture_exception` in a plain loop; events
+delivered when the sink is down for the whole burst and 10 s more; RSS growth over many
+captures with the sink down.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -32,6 +38,8 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -116,8 +124,31 @@ CHILD = textwrap.dedent(
             tracefix.flush(timeout)
 
     result = {}
-    if mode in ("success", "error"):
-        path = "/" if mode == "success" else "/boom"
+    if mode == "slices":
+        # Kept alive by the parent, which asks for one slice of requests at a time from each
+        # variant in turn: neighbouring slices see the same machine.
+        path = sys.argv[3]
+        for _ in range(n):
+            client.get(path)
+        print("READY", flush=True)
+        for line in sys.stdin:
+            count = int(line)
+            start = time.perf_counter()
+            for _ in range(count):
+                client.get(path)
+            print(f"SLICE {time.perf_counter() - start}", flush=True)
+        sys.exit(0)
+    if mode == "count":
+        # Run under callgrind by the parent, once with n = 0: the difference is n requests.
+        path = sys.argv[3]
+        for _ in range(50):
+            client.get(path)
+        for _ in range(n):
+            client.get(path)
+        flush(30)
+        sys.exit(0)
+    if mode == "error":
+        path = "/boom"
         warm_up = min(200, n)
         for _ in range(warm_up):
             client.get(path)
@@ -271,7 +302,61 @@ class Bench:
                 return json.loads(line[7:])
         raise SystemExit(f"{variant} {mode} failed:\n{out.stdout}\n{out.stderr}")
 
-    def wrk(self, variant: str, path: str, port: int, seconds: int) -> float:
+    def interleaved(
+        self, path: str, rounds: int, slice_n: int, port: int
+    ) -> dict[str, list[float]]:
+        """Requests per second in-process, slice by slice: one process per variant, kept alive,
+        each asked in turn (rotating order) for ``slice_n`` requests, so that the slices
+        compared with each other ran seconds apart on the same machine."""
+        script = str(self.workdir / "bench_child.py")
+        children = {
+            variant: subprocess.Popen(
+                [sys.executable, script, "slices", "500", path],
+                env=self.env(variant, port),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for variant in VARIANTS
+        }
+        try:
+            for child in children.values():
+                assert child.stdout is not None
+                if child.stdout.readline().strip() != "READY":
+                    raise SystemExit("a benchmark child did not start")
+            rps: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+            for turn in range(rounds):
+                for variant in rotated(turn):
+                    child = children[variant]
+                    assert child.stdin is not None and child.stdout is not None
+                    child.stdin.write(f"{slice_n}\n")
+                    child.stdin.flush()
+                    seconds = float(child.stdout.readline().split()[1])
+                    rps[variant].append(slice_n / seconds)
+            return rps
+        finally:
+            for child in children.values():
+                child.stdin.close()  # type: ignore[union-attr]
+                child.wait(timeout=60)
+
+    def interleaved_http(
+        self, path: str, rounds: int, seconds: int, port: int
+    ) -> dict[str, list[float]]:
+        """Requests per second over HTTP, as ``interleaved``: one gunicorn per variant, all
+        started first, then ``wrk`` against each in turn (an idle server costs the others
+        nothing)."""
+        with contextlib.ExitStack() as stack:
+            ports = {
+                variant: stack.enter_context(self.gunicorn(variant, port)) for variant in VARIANTS
+            }
+            rps: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+            for turn in range(rounds):
+                for variant in rotated(turn):
+                    rps[variant].append(wrk(ports[variant], path, seconds))
+            return rps
+
+    @contextlib.contextmanager
+    def gunicorn(self, variant: str, port: int) -> Iterator[int]:
         app_port = free_port()
         server = subprocess.Popen(
             [
@@ -298,18 +383,38 @@ class Bench:
                     break
                 except OSError:
                     time.sleep(0.1)
-            out = subprocess.run(
-                ["wrk", "-t1", "-c2", f"-d{seconds}s", f"http://127.0.0.1:{app_port}{path}"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            return float(
-                next(line for line in out.splitlines() if "Requests/sec" in line).split()[1]
-            )
+            yield app_port
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
+
+    def instructions(self, variant: str, path: str, n: int, port: int) -> float:
+        """Instructions per request, every thread of the process counted by callgrind: the
+        count of ``n`` requests (and the flush of what they captured) minus the count of none.
+        Unlike a rate, it does not move with what else the machine runs."""
+        totals = []
+        for count in (0, n):
+            out = subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--callgrind-out-file=/dev/null",
+                    sys.executable,
+                    str(self.workdir / "bench_child.py"),
+                    "count",
+                    str(count),
+                    path,
+                ],
+                env={**self.env(variant, port), "PYTHONHASHSEED": "0"},
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+            collected = re.search(r"Collected : (\d+)", out.stderr)
+            if collected is None:
+                raise SystemExit(f"callgrind failed for {variant}:\n{out.stderr[-2000:]}")
+            totals.append(int(collected.group(1)))
+        return (totals[1] - totals[0]) / n
 
     def outage(self, variant: str, n: int, down_seconds: float) -> tuple[int, float]:
         """Events delivered once the sink is back, and how long after it came back the last
@@ -350,17 +455,37 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def rotated(turn: int) -> tuple[str, ...]:
+    return VARIANTS[turn % 3 :] + VARIANTS[: turn % 3]
+
+
+def wrk(app_port: int, path: str, seconds: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", "-c2", f"-d{seconds}s", f"http://127.0.0.1:{app_port}{path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(next(line for line in out.splitlines() if "Requests/sec" in line).split()[1])
+
+
+def paired_ratios(rps: dict[str, list[float]], variant: str) -> list[float]:
+    """The variant's rate over the no-SDK rate of the same round, round by round."""
+    return [ours / none for ours, none in zip(rps[variant], rps["none"], strict=True)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small N, for a smoke run")
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
-    n_success, n_error, n_loop, n_memory = (
-        (2000, 300, 300, 5000) if args.quick else (20000, 2000, 2000, 100000)
+    n_slice, n_error, n_loop, n_memory, n_count = (
+        (300, 300, 300, 5000, 200) if args.quick else (2000, 2000, 2000, 100000, 1000)
     )
-    wrk_seconds = 2 if args.quick else 5
+    wrk_seconds = 1 if args.quick else 2
     has_wrk = shutil.which("wrk") is not None
+    has_valgrind = shutil.which("valgrind") is not None
     rows: dict[str, dict[str, list[float]]] = {v: {} for v in VARIANTS}
     delivered: dict[str, list[int]] = {v: [] for v in VARIANTS}
     raised = dict.fromkeys(VARIANTS, 0)
@@ -373,8 +498,6 @@ def main() -> int:
             for variant in order:
                 r = rows[variant]
                 before = sink.events
-                t = bench.child(variant, "success", n_success, sink.port)["seconds"]
-                r.setdefault("success_rps", []).append(n_success / t)
                 error_run = bench.child(variant, "error", n_error, sink.port)
                 r.setdefault("error_us", []).append(error_run["seconds"] / n_error * 1e6)
                 delivered[variant].append(sink.events - before)
@@ -384,10 +507,16 @@ def main() -> int:
                 r.setdefault("loop_us", []).append(loop_run["seconds"] / n_loop * 1e6)
                 r.setdefault("loop_flush_ms", []).append(loop_run["flush_seconds"] * 1e3)
                 r.setdefault("loop_delivered", []).append(sink.events - before)
-                if has_wrk:
-                    r.setdefault("http_rps", []).append(
-                        bench.wrk(variant, "/", sink.port, wrk_seconds)
-                    )
+        success = bench.interleaved("/", 10 * args.reps, n_slice, sink.port)
+        http = bench.interleaved_http("/", 3 * args.reps, wrk_seconds, sink.port) if has_wrk else {}
+        instructions = {
+            variant: (
+                bench.instructions(variant, "/", n_count, sink.port),
+                bench.instructions(variant, "/boom", n_count // 10, sink.port),
+            )
+            for variant in VARIANTS
+            if has_valgrind
+        }
         sink.stop()
         for variant in VARIANTS[1:]:
             arrived, after = bench.outage(variant, 1000, 3 if args.quick else 10)
@@ -398,14 +527,11 @@ def main() -> int:
             rows[variant]["rss_growth_mib"] = [(m["rss_after_kib"] - m["rss_before_kib"]) / 1024]
     text = render(
         rows,
+        Rates(success, http, instructions),
         delivered,
         raised,
         args,
-        n_success,
-        n_error,
-        n_loop,
-        n_memory,
-        has_wrk,
+        Sizes(n_slice, n_error, n_loop, n_memory, n_count, wrk_seconds),
         time.monotonic() - started,
     )
     print(text)
@@ -414,20 +540,52 @@ def main() -> int:
     return 0
 
 
-def render(
-    rows, delivered, raised, args, n_success, n_error, n_loop, n_memory, has_wrk, seconds
-) -> str:
+@dataclass
+class Rates:
+    """The success path's rates, slice by slice (``interleaved``), and the instruction counts
+    per request of GET / and GET /boom, per variant (empty without valgrind)."""
+
+    success: dict[str, list[float]]
+    http: dict[str, list[float]]
+    instructions: dict[str, tuple[float, float]]
+
+
+@dataclass
+class Sizes:
+    slice: int
+    error: int
+    loop: int
+    memory: int
+    count: int
+    wrk_seconds: int
+
+
+def render(rows, rates, delivered, raised, args, n, seconds) -> str:
     none, sentry, ours = (rows[v] for v in VARIANTS)
     base_error = median(none["error_us"])
 
-    def ratio(variant_rows: dict[str, list[float]], key: str) -> str:
-        value = median(variant_rows[key])
-        return f"{value:,.0f} ({value / median(none[key]):.2f})"
+    def paired(rps: dict[str, list[float]], variant: str) -> str:
+        if variant == "none":
+            return f"{median(rps['none']):,.0f} (1.00)"
+        return f"{median(rps[variant]):,.0f} ({median(paired_ratios(rps, variant)):.2f})"
+
+    def rate_row(title: str, rps: dict[str, list[float]]) -> str:
+        return f"| {title} | " + " | ".join(paired(rps, v) for v in VARIANTS) + " | ≥ 0.98 |"
 
     def added(variant_rows: dict[str, list[float]]) -> str:
-        return f"+{median(variant_rows['error_us']) - base_error:,.0f} µs"
+        return f"{median(variant_rows['error_us']) - base_error:+,.0f} µs"
+
+    def instruction_row(title: str, which: int) -> str:
+        base = rates.instructions["none"][which]
+        cells = [f"{base / 1000:,.0f}k"] + [
+            f"{rates.instructions[v][which] / 1000:,.0f}k "
+            f"({(rates.instructions[v][which] - base) / 1000:+,.0f}k)"
+            for v in VARIANTS[1:]
+        ]
+        return f"| {title} | " + " | ".join(cells) + " | +0 on GET / |"
 
     quick = " --quick" if args.quick else ""
+    rounds = 10 * args.reps
     lines = [
         "## SDK overhead",
         "",
@@ -438,23 +596,41 @@ def render(
         "",
         "| measure | none | sentry-sdk (defaults) | tracefix | target |",
         "| --- | ---: | ---: | ---: | --- |",
-        f"| success path in-process, `test_client` GET / (N={n_success:,}), req/s (ratio) | "
-        f"{median(none['success_rps']):,.0f} (1.00) | {ratio(sentry, 'success_rps')} | "
-        f"{ratio(ours, 'success_rps')} | ≥ 0.98 |",
+        rate_row(
+            f"success path in-process, `test_client` GET /, {rounds} rounds of "
+            f"{n.slice:,} requests, req/s (ratio)",
+            rates.success,
+        ),
     ]
-    if has_wrk:
+    if rates.http:
         lines.append(
-            "| success path over HTTP, gunicorn 1 sync worker + `wrk -t1 -c2`, req/s (ratio) | "
-            f"{median(none['http_rps']):,.0f} (1.00) | {ratio(sentry, 'http_rps')} | "
-            f"{ratio(ours, 'http_rps')} | ≥ 0.98 |"
+            rate_row(
+                "success path over HTTP, gunicorn 1 sync worker + `wrk -t1 -c2`, "
+                f"{3 * args.reps} rounds of {n.wrk_seconds} s, req/s (ratio)",
+                rates.http,
+            )
+        )
+    if rates.instructions:
+        lines.append(
+            instruction_row(f"instructions per request, GET / (callgrind, {n.count:,} requests)", 0)
         )
     lines += [
-        f"| a captured Flask error, in-process GET /boom (N={n_error:,}): added per error | "
+        f"| a captured Flask error, in-process GET /boom (N={n.error:,}): added per error | "
         f"0 ({base_error:,.0f} µs/req) | {added(sentry)} | {added(ours)} | ≤ 500 µs |",
+    ]
+    if rates.instructions:
+        lines.append(
+            instruction_row(
+                f"instructions per request, GET /boom (callgrind, {n.count // 10:,} requests, "
+                "the SDK's thread and flush included)",
+                1,
+            ).replace("+0 on GET / ", "")
+        )
+    lines += [
         f"| events delivered of the errors above (all repetitions) | – | "
         f"{sum(delivered['sentry']):,}/{raised['sentry']:,} | "
         f"{sum(delivered['tracefix']):,}/{raised['tracefix']:,} | all |",
-        f"| `capture_exception` in a plain loop (N={n_loop:,}), µs per capture | "
+        f"| `capture_exception` in a plain loop (N={n.loop:,}), µs per capture | "
         f"{median(none['loop_us']):.1f} (raise/catch only) | {median(sentry['loop_us']):,.0f} | "
         f"{median(ours['loop_us']):,.0f} | ≤ 100 µs |",
         f"| 1,000 errors while the sink is down, then down {3 if args.quick else 10} s more: "
@@ -462,21 +638,26 @@ def render(
         f"{median(sentry['outage_delivered']):,.0f} | "
         f"{median(ours['outage_delivered']):,.0f} (the last {median(ours['outage_seconds']):.0f} s "
         "after) | 1,000 |",
-        f"| RSS growth over {n_memory:,} captures with the sink down | – | "
+        f"| RSS growth over {n.memory:,} captures with the sink down | – | "
         f"{median(sentry['rss_growth_mib']):+.1f} MiB | "
         f"{median(ours['rss_growth_mib']):+.1f} MiB | flat |",
     ]
-    if not has_wrk:
+    if not rates.http:
         lines.append("\n(`wrk` is not installed: the HTTP row was skipped.)")
     notes = (
-        'How to read it: "added per error" is the median per-request time minus the no-SDK '
+        "How to read it: the success-path rates come from long-lived processes, one per "
+        "variant, asked in turn for one slice of requests each round; the ratio is the median "
+        "over rounds of the variant's rate over the no-SDK rate of the same round, so that "
+        "the machine's drift falls on both. The instruction counts do not depend on the "
+        "machine's load at all. "
+        '"Added per error" is the median per-request time minus the no-SDK '
         "median, in-process (it includes the SDK thread's share of the GIL). In the "
         "`capture_exception` loop tracefix builds, scrubs and serialises each event on the app's "
         "thread and copies it into its journal, a memory-mapped file (no system call, so no GIL "
         "hand-off to its sending thread); the thread sends what it gets the GIL for during the "
         "loop, and the rest in the `flush` that follows, which is not timed: it took "
         f"{median(ours['loop_flush_ms']):,.0f} ms (median) and delivered "
-        f"{median(ours['loop_delivered']):,.0f} of {n_loop:,} events per run. sentry-sdk drops "
+        f"{median(ours['loop_delivered']):,.0f} of {n.loop:,} events per run. sentry-sdk drops "
         "what overflows its queue (and counts it) instead of keeping it: it delivered "
         f"{median(sentry['loop_delivered']):,.0f}. In the outage row the process lives on after "
         f"the sink is back, as a server would, for up to {RECOVERY_SECONDS:.0f} s; sentry-sdk "
@@ -484,13 +665,13 @@ def render(
     )
     spread = (
         "The machine is shared: the no-SDK variant alone ranged over "
-        f"{min(none['success_rps']):,.0f}-{max(none['success_rps']):,.0f} req/s in-process"
+        f"{min(rates.success['none']):,.0f}-{max(rates.success['none']):,.0f} req/s in-process"
         + (
-            f" and {min(none['http_rps']):,.0f}-{max(none['http_rps']):,.0f} req/s over HTTP"
-            if has_wrk
+            f" and {min(rates.http['none']):,.0f}-{max(rates.http['none']):,.0f} req/s over HTTP"
+            if rates.http
             else ""
         )
-        + f" across the {args.reps} repetitions."
+        + " across the rounds."
     )
     lines += ["", textwrap.fill(notes + " " + spread, 100, break_on_hyphens=False)]
     return "\n".join(lines)
