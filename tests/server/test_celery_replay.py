@@ -103,6 +103,15 @@ PROJECT = {
         flask_app = create_app()
         celery_app = flask_app.extensions["celery"]
         """,
+    "make_celery_sentry.py": """
+        import sentry_sdk
+
+        from shop import create_app
+
+        sentry_sdk.init(send_default_pii=True)
+        flask_app = create_app()
+        celery_app = flask_app.extensions["celery"]
+        """,
     "tests/test_app.py": """
         from shop import create_app
 
@@ -142,17 +151,20 @@ def broker() -> str:
     return BROKER
 
 
-def start_worker(work: Path, project_dsn: str, broker: str, cache: Path) -> subprocess.Popen[str]:
+def start_worker(
+    work: Path, celery_module: str, project_dsn: str, release: str, broker: str, cache: Path
+) -> subprocess.Popen[str]:
     """The project's worker as production runs it: ``celery -A make_celery worker``."""
     celery = Path(sys.executable).parent / "celery"
     env = {
         **os.environ,
-        "TRACEFIX_DSN": project_dsn,
+        "SENTRY_DSN": project_dsn,
+        "SENTRY_RELEASE": release,
         "CELERY_BROKER_URL": broker,
-        "XDG_CACHE_HOME": str(cache),  # the SDK's spool
+        "XDG_CACHE_HOME": str(cache),  # our SDK's spool
     }
     return subprocess.Popen(
-        [str(celery), "-A", "make_celery", "worker", "--pool", "solo", "--loglevel", "INFO"],
+        [str(celery), "-A", celery_module, "worker", "--pool", "solo", "--loglevel", "INFO"],
         cwd=work,
         env=env,
         stdout=subprocess.PIPE,
@@ -172,8 +184,37 @@ def stop_worker(worker: subprocess.Popen[str]) -> str:
     return output
 
 
+def recorded_task(payload: dict[str, Any], celery_module: str) -> dict[str, Any]:
+    """The task as the worker's SDK recorded it, in the shape of sentry-sdk's ``celery-job``."""
+    if celery_module == "make_celery":
+        context = payload["contexts"]["celery"]
+        return {"task_name": context["task"], "args": context["args"], "kwargs": context["kwargs"]}
+    job: dict[str, Any] = payload["extra"]["celery-job"]
+    return job
+
+
+@pytest.mark.parametrize(
+    ("celery_module", "recorded"),
+    [
+        pytest.param(
+            "make_celery",
+            {"task_name": TASK, "args": ["'ada@example.com'"], "kwargs": {"name": "'Ada'"}},
+            id="tracefix SDK",
+        ),
+        pytest.param(
+            "make_celery_sentry",
+            {"task_name": TASK, "args": ["ada@example.com"], "kwargs": {"name": "Ada"}},
+            id="sentry-sdk",
+        ),
+    ],
+)
 def test_a_failed_worker_task_is_replayed_fixed_and_delivered(
-    make_app: Any, repository: tuple[Path, Path, str], broker: str, tmp_path: Path
+    celery_module: str,
+    recorded: dict[str, Any],
+    make_app: Any,
+    repository: tuple[Path, Path, str],
+    broker: str,
+    tmp_path: Path,
 ) -> None:
     from celery import Celery
 
@@ -183,7 +224,7 @@ def test_a_failed_worker_task_is_replayed_fixed_and_delivered(
     with state(app).db.write_session() as session:
         project = create_project(session, "shop", str(remote), {"python": sys.executable})
         project_dsn = dsn(server.url, project)
-    worker = start_worker(work, project_dsn, broker, tmp_path / "cache")
+    worker = start_worker(work, celery_module, project_dsn, release, broker, tmp_path / "cache")
     output = ""
     try:
         producer = Celery("producer", broker=broker)
@@ -198,15 +239,14 @@ def test_a_failed_worker_task_is_replayed_fixed_and_delivered(
         (issue,) = session.scalars(select(Issue))
         (event,) = session.scalars(select(Event))
         assert issue.title == "RuntimeError: Working outside of application context."
-        recorded = json.loads(event.payload)["contexts"]["celery"]
-    assert (recorded["task"], recorded["args"]) == (TASK, ["'ada@example.com'"])
-    assert recorded["kwargs"] == {"name": "'Ada'"}
+        payload = json.loads(event.payload)
+    assert recorded_task(payload, celery_module) == recorded
     assert fix.state == "delivered", (fix.error, fix.log)
     assert fix.code == "CTX105"
     assert fix.release == release
     command = fix.command or []
     assert command[1] == "-c"
-    assert "find_app('make_celery')" in command[2]
+    assert f"find_app({celery_module!r})" in command[2]
     assert f"tasks[{TASK!r}].apply(args=['ada@example.com'], kwargs={{'name': 'Ada'}}" in command[2]
     assert fix.report is not None
     verification = fix.report["verification"]
