@@ -132,17 +132,18 @@ Result = TypeVar("Result")
 def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Result]:
     """``function`` computed once per ``Project``: a project never changes (``with_changes``
     makes a new one), and ``tracefix scan`` asks every file's ``detect`` the same
-    project-wide questions."""
+    project-wide questions. A result is dropped when its project is: a result that needs its
+    project keeps a ``weakref.proxy`` of it, or the project would live as long as the process
+    and every tree it parsed with it."""
     results: dict[int, tuple[weakref.ref[Project], Result]] = {}
 
     def cached(project: Project) -> Result:
-        found = results.get(id(project))
+        key = id(project)
+        found = results.get(key)
         if found is not None and found[0]() is project:
             return found[1]
-        for key in [k for k, (ref, _) in results.items() if ref() is None]:
-            del results[key]
         result = function(project)
-        results[id(project)] = (weakref.ref(project), result)
+        results[key] = (weakref.ref(project, lambda _: results.pop(key, None)), result)
         return result
 
     cached.__doc__ = function.__doc__

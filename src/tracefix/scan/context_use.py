@@ -35,6 +35,7 @@ from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 
 Kind = Literal["app", "request"]
 
@@ -182,26 +183,14 @@ class _ContextPushed(Exception):
 
 
 _Value = TypeVar("_Value")
-_ANALYSES: dict[int, tuple[weakref.ref[Project], ContextAnalysis]] = {}
-
-
-def analysis(project: Project) -> ContextAnalysis:
-    """The analysis of ``project``, shared by every detector that reads it."""
-    found = _ANALYSES.get(id(project))
-    if found is not None and found[0]() is project:
-        return found[1]
-    for key in [key for key, (ref, _) in _ANALYSES.items() if ref() is None]:
-        del _ANALYSES[key]
-    made = ContextAnalysis(project)
-    _ANALYSES[id(project)] = (weakref.ref(project), made)
-    return made
 
 
 class ContextAnalysis:
     """Resolves names and finds the first ``Use`` of blocks, functions, scripts and imports."""
 
     def __init__(self, project: Project) -> None:
-        self.project = project
+        #: A proxy, so that the analysis ``per_project`` keeps does not keep the project alive.
+        self.project = weakref.proxy(project)
         self.python_files = tuple(project.python_files())
         self._bindings: dict[str, dict[str, _Binding]] = {}
         self._functions: dict[int, Use | None] = {}
@@ -802,3 +791,7 @@ def _text(node: ast.expr) -> str:
         return f"{_text(node.value)}.{node.attr}"
     text = ast.unparse(node)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+#: The analysis of a project, shared by every detector that reads it.
+analysis = per_project(ContextAnalysis)

@@ -10,9 +10,12 @@ and the scan goes on: one broken recipe must not hide the others' findings. Find
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import traceback
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -85,6 +88,31 @@ class ScanResult:
 def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> ScanResult:
     """What ``recipes`` detect in ``paths`` of ``project``; where two report the same line,
     the one earlier in ``recipes``."""
+    with _cycle_collector_paused():
+        return _scan(project, paths, recipes)
+
+
+@contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while the scan runs, and what it made aged into the oldest
+    generation when it ends. The scan keeps every file's tree alive (half a million objects on
+    a 50,000-line project, none in a cycle: reference counting frees them), and each
+    collection that meets them traverses them all: with it on, half the scan's time. ``freeze`` then ``unfreeze``
+    moves them into the oldest generation without a traversal, so the young collections after
+    the scan skip them too, and the next full one (which frees any cycles made meanwhile)
+    comes no sooner than it would have."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def _scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> ScanResult:
     result = ScanResult(files=len(paths))
     parsed = []
     for path in paths:
