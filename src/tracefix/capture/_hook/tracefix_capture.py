@@ -470,6 +470,10 @@ def _classify_path(filename: str, root: str) -> tuple[bool, str]:
     if not _is_real_path(filename):
         return False, filename
     path = _realpath(os.path.abspath(filename))
+    if not os.path.isfile(path):
+        # A compiled module's frames name the source it was built from, relative to its build
+        # directory (gevent's ``src/gevent/greenlet.py``): not a file of this project to fix.
+        return False, filename
     prefix = root.rstrip(os.sep) + os.sep
     if path == root:
         relative = os.curdir
