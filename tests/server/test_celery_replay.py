@@ -413,6 +413,11 @@ def test_a_task_named_by_hand_without_the_workers_app_option_runs_on_the_module_
             id="sentry-sdk without PII",
         ),
         pytest.param(
+            sentry_sdk_event(["ada@example.com"], {"discount": "Decimal('0.15')"}),
+            "is the repr of an object",
+            id="sentry-sdk: an object sent as its repr",
+        ),
+        pytest.param(
             sentry_sdk_event(
                 ["ada@example.com"],
                 {"name": "Ada"},

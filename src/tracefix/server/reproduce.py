@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import math
 import posixpath
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,6 +44,9 @@ CONSOLE_MODULES = {"flask": "flask", "pytest": "pytest", "py.test": "pytest"}
 SERVERS = frozenset({"gunicorn", "uwsgi", "waitress-serve", "celery", "hypercorn", "uvicorn"})
 #: Seconds the replay waits for each thread the request started.
 THREAD_WAIT = 60
+#: The repr of an object that is not a literal: ``<User 12>``, ``<x.Order object at 0x7f..>``,
+#: ``Decimal('1.5')``, ``UUID('...')``.
+OBJECT_REPR = re.compile(r"<[\w.]+[ :].*>|[A-Z][\w.]*\(.*\)", re.DOTALL)
 
 
 class CannotReproduce(Exception):
@@ -366,22 +370,30 @@ def _arguments_from_values(args: Any, kwargs: Any, meta: Any) -> tuple[list[Any]
     if meta:
         raise CannotReproduce("the task's arguments were truncated (the event's _meta says so)")
     for value in [*args, *kwargs.values()]:
-        _check_complete(value, repr(value))
+        _check_complete(value, repr(value), strings_may_be_reprs=True)
     return args, {str(key): value for key, value in kwargs.items()}
 
 
-def _check_complete(value: Any, shown: str) -> None:
+def _check_complete(value: Any, shown: str, *, strings_may_be_reprs: bool = False) -> None:
     """Refuse a value with a part cut (``...``) or scrubbed (``[Filtered]``) out of it: a task
-    replayed with other arguments than production's is a wrong replay."""
+    replayed with other arguments than production's is a wrong replay. Where an object that is
+    not JSON was sent as its repr (sentry-sdk's serializer), a string that reads as one is
+    refused too: it was an object in production."""
     if value is Ellipsis:
         raise CannotReproduce(f"the task's arguments were truncated ({shown} has a part cut)")
     if isinstance(value, str) and FILTERED in value:
         raise CannotReproduce(f"the task's argument {shown} was scrubbed of a secret")
+    if strings_may_be_reprs and isinstance(value, str) and OBJECT_REPR.fullmatch(value):
+        raise CannotReproduce(
+            f"the task's argument {shown} is the repr of an object, so its value is unknown"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise CannotReproduce(f"the task's argument {shown} is not a finite number")
     if isinstance(value, dict):
-        for item in [*value.keys(), *value.values()]:
-            _check_complete(item, shown)
+        items = [*value.keys(), *value.values()]
     elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            _check_complete(item, shown)
+        items = list(value)
+    else:
+        return
+    for item in items:
+        _check_complete(item, shown, strings_may_be_reprs=strings_may_be_reprs)
