@@ -6,18 +6,11 @@ The first user has to be created here (the dashboard has no sign-up page), and i
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
 from tracefix.cli.server import _config
-from tracefix.cli.server import _database
-
-
-def _migrated_database() -> Any:
-    database = _database(_config())
-    database.upgrade()
-    return database
+from tracefix.cli.server import _migrated_database as _migrated
 
 
 @click.group()
@@ -40,7 +33,7 @@ def user_create(email: str, admin: bool, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    database = _migrated_database()
+    database = _migrated(_config())
     try:
         with database.write_session() as session:
             created = create_user(session, email, password, admin=admin)
@@ -58,7 +51,7 @@ def user_add_member(email: str, project: str) -> None:
     from tracefix.server.people import PeopleError
     from tracefix.server.people import add_member
 
-    database = _migrated_database()
+    database = _migrated(_config())
     try:
         with database.write_session() as session:
             add_member(session, email, project)
@@ -81,7 +74,7 @@ def token_create(email: str, name: str) -> None:
     from tracefix.server.people import create_token
     from tracefix.server.people import user_by_email
 
-    database = _migrated_database()
+    database = _migrated(_config())
     try:
         with database.write_session() as session:
             owner = user_by_email(session, email)

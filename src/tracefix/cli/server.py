@@ -28,6 +28,12 @@ def _database(config: Any) -> Any:
     return Database(config.database_url)
 
 
+def _migrated_database(config: Any) -> Any:
+    database = _database(config)
+    database.upgrade()
+    return database
+
+
 @click.command()
 @click.option("--bind", default=None, help="HOST:PORT to listen on [TRACEFIX_BIND].")
 @click.option("--threads", type=int, default=None, help="Request threads [TRACEFIX_THREADS].")
@@ -83,30 +89,138 @@ def project() -> None:
     """Projects: each has a DSN and a repository its fixes go to."""
 
 
+def _settings_options(command: Any) -> Any:
+    """The options of the settings the fix pipeline reads (``server.projects.SETTINGS``)."""
+    options = [
+        click.option("--python", default=None, help="The interpreter to verify fixes with."),
+        click.option(
+            "--test-command",
+            default=None,
+            help="The project's tests, as a command line (default: pytest when it has tests).",
+        ),
+        click.option(
+            "--tests/--no-tests", "run_tests", default=None, help="Run the tests to verify."
+        ),
+        click.option("--remote", default=None, help="Where to push fix branches [--repo]."),
+        click.option(
+            "--forge",
+            type=click.Choice(["github", "gitlab", "gitea"]),
+            default=None,
+            help="Open a pull request there for each verified fix.",
+        ),
+        click.option(
+            "--forge-url", default=None, help="The repository on the forge, if not --remote."
+        ),
+        click.option("--forge-api-url", default=None, help="A self-hosted forge's API URL."),
+        click.option(
+            "--token-env",
+            default=None,
+            help="The server's variable holding the forge token [TRACEFIX_FORGE_TOKEN].",
+        ),
+        click.option(
+            "--events-per-minute", type=click.IntRange(min=1), default=None, help="A quota."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _settings_given(values: dict[str, Any]) -> dict[str, Any]:
+    import shlex
+
+    given = {k: v for k, v in values.items() if k != "events_per_minute" and v is not None}
+    if "test_command" in given:
+        try:
+            given["test_command"] = shlex.split(given["test_command"])
+        except ValueError as exc:
+            raise click.ClickException(f"--test-command: {exc}") from None
+    return given
+
+
+def _repository(repo: str | None) -> str | None:
+    if repo and "://" not in repo and not repo.startswith("git@"):
+        local = Path(repo).expanduser()
+        if not local.is_dir():
+            raise click.ClickException(f"no directory {repo}")
+        return str(local.resolve())
+    return repo
+
+
 @project.command("create")
 @click.argument("name")
 @click.option("--repo", default=None, help="The repository: a local path or a git URL.")
-@click.option("--python", default=None, help="The interpreter to verify fixes with.")
-def project_create(name: str, repo: str | None, python: str | None) -> None:
+@_settings_options
+def project_create(name: str, repo: str | None, **values: Any) -> None:
     """Create a project and print its DSN."""
     from tracefix.server.projects import ProjectError
     from tracefix.server.projects import create_project
     from tracefix.server.projects import dsn
 
     config = _config()
-    database = _database(config)
-    database.upgrade()
-    if repo and "://" not in repo and not repo.startswith("git@"):
-        local = Path(repo).expanduser()
-        if not local.is_dir():
-            raise click.ClickException(f"no directory {repo}")
-        repo = str(local.resolve())
+    database = _migrated_database(config)
     try:
         with database.write_session() as session:
-            created = create_project(session, name, repo, {"python": python} if python else None)
+            created = create_project(session, name, _repository(repo), _settings_given(values))
+            created.events_per_minute = values["events_per_minute"]
             click.echo(dsn(config.public_url, created))
     except ProjectError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@project.command("set")
+@click.argument("name")
+@click.option("--repo", default=None, help="The repository: a local path or a git URL.")
+@_settings_options
+@click.option("--unset", "unset", multiple=True, metavar="SETTING", help="Remove a setting.")
+def project_set(name: str, repo: str | None, unset: tuple[str, ...], **values: Any) -> None:
+    """Change a project's repository or settings, and print them."""
+    from tracefix.server.projects import ProjectError
+    from tracefix.server.projects import change_settings
+    from tracefix.server.projects import find_project
+
+    config = _config()
+    database = _migrated_database(config)
+    try:
+        with database.write_session() as session:
+            found = find_project(session, name)
+            if repo is not None:
+                found.repo = _repository(repo)
+            if values["events_per_minute"] is not None:
+                found.events_per_minute = values["events_per_minute"]
+            change_settings(found, _settings_given(values), unset)
+            _describe(config, found)
+    except ProjectError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@project.command("show")
+@click.argument("name")
+def project_show(name: str) -> None:
+    """Print a project's DSN, repository and settings."""
+    from tracefix.server.projects import ProjectError
+    from tracefix.server.projects import find_project
+
+    config = _config()
+    database = _migrated_database(config)
+    try:
+        with database.session() as session:
+            _describe(config, find_project(session, name))
+    except ProjectError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _describe(config: Any, found: Any) -> None:
+    import json
+
+    from tracefix.server.projects import dsn
+
+    click.echo(f"dsn: {dsn(config.public_url, found)}")
+    click.echo(f"repo: {found.repo or '-'}")
+    if found.events_per_minute:
+        click.echo(f"events_per_minute: {found.events_per_minute}")
+    for key, value in sorted((found.settings or {}).items()):
+        click.echo(f"{key}: {json.dumps(value) if not isinstance(value, str) else value}")
 
 
 def register(main: click.Group) -> None:

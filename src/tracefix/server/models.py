@@ -59,8 +59,10 @@ class Project(Base):
     """A monitored application and the repository its fixes go to.
 
     ``settings`` holds what the fix pipeline needs to know of the project: ``python`` (an
-    interpreter to verify with), ``test_command``, ``forge`` (``github``/``gitlab``/``gitea``),
-    ``forge_api_url``, ``token_env`` (the server's environment variable holding the forge token).
+    interpreter to verify with), ``test_command``, ``run_tests``, ``remote`` (where to push),
+    ``forge`` (``github``/``gitlab``/``gitea``), ``forge_url``, ``forge_api_url``, ``token_env``
+    (the server's environment variable holding the forge token); ``projects.checked_settings``
+    says which values are valid.
     """
 
     __tablename__ = "project"
