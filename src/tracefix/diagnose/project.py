@@ -7,6 +7,7 @@ from a work tree; tests build one from a dict.
 from __future__ import annotations
 
 import ast
+import functools
 import weakref
 from ast import FunctionDef
 from collections.abc import Callable
@@ -122,7 +123,10 @@ class Project:
         return Project({**self.files, **{_normalise(p): t for p, t in changes.items()}})
 
 
+@functools.lru_cache(maxsize=8192)
 def _normalise(path: str) -> str:
+    """Remembered: every lookup goes through it, with a few thousand paths at most, and
+    ``PurePosixPath`` is most of what a lookup costs."""
     return str(PurePosixPath(path.replace("\\", "/"))).removeprefix("./")
 
 

@@ -23,16 +23,10 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import add_imports
-from tracefix.recipes._codemod import names_used
-from tracefix.recipes._codemod import relocate_line
-from tracefix.recipes._codemod import statement_chain
-from tracefix.recipes.celery_task import fix
 from tracefix.recipes.celery_task.celery_apps import CeleryApp
 from tracefix.recipes.celery_task.celery_apps import CelerySetup
 from tracefix.recipes.celery_task.celery_apps import TaskFunction
 from tracefix.recipes.celery_task.context_use import ContextUses
-from tracefix.recipes.celery_task.imports import add_imports_in_file_style
 
 #: Where Celery calls a task: ``trace_task`` runs ``fun(*args, **kwargs)`` (celery/app/trace.py).
 TRACE_MODULE = "celery/app/trace.py"
@@ -296,6 +290,8 @@ def _task_body_plan(
             "task. Make the Celery app in a function that receives the Flask app (Flask's "
             "celery_init_app pattern)"
         )
+    from tracefix.recipes._codemod import names_used  # LibCST: only where a task is found
+
     module = project.cst(task.path)
     if source.name not in names_used(module) and source.name not in _local_names(task.function):
         return Plan("task_body", source.name, celery, (source.import_statement,))
@@ -306,6 +302,12 @@ def _task_body_plan(
 
 
 def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange:
+    from tracefix.recipes._codemod import add_imports
+    from tracefix.recipes._codemod import names_used
+    from tracefix.recipes._codemod import statement_chain
+    from tracefix.recipes.celery_task import fix
+    from tracefix.recipes.celery_task.imports import add_imports_in_file_style
+
     path = celery.path
     module = project.cst(path)
     source = project.source(path) or ""
@@ -339,6 +341,10 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
 
 
 def _wrap_task(project: Project, task: TaskFunction, plan: Plan) -> FileChange:
+    from tracefix.recipes._codemod import statement_chain
+    from tracefix.recipes.celery_task import fix
+    from tracefix.recipes.celery_task.imports import add_imports_in_file_style
+
     path = task.path
     module = project.cst(path)
     top = statement_chain(module, task.function.lineno)[0].index
@@ -390,6 +396,8 @@ def _names_agree(event: Event, project: Project, task: TaskFunction) -> bool:
 
 def _trigger_line(event: Event, project: Project, task: TaskFunction) -> int | None:
     """The line of the task's own frame (where it called into Flask, or into project code)."""
+    from tracefix.recipes._codemod import relocate_line  # LibCST: not on scan's path
+
     frame = next(
         (
             f

@@ -26,19 +26,13 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import names_used
-from tracefix.recipes._codemod import relocate_line
-from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes.celery_task.context_use import ContextUses
-from tracefix.recipes.celery_task.fix import wrap_function_body
-from tracefix.recipes.celery_task.imports import add_imports_in_file_style
 from tracefix.recipes.celery_task.names import Binding
 from tracefix.recipes.celery_task.names import External
 from tracefix.recipes.celery_task.names import Names
 from tracefix.recipes.celery_task.names import Target
 from tracefix.recipes.click_command.commands import ClickCli
 from tracefix.recipes.click_command.commands import Command
-from tracefix.recipes.click_command.fix import add_decorator
 
 #: Where Click calls a command's function: ``Context.invoke`` (``callback(*args, **kwargs)``).
 CLICK_CORE = "click/core.py"
@@ -137,6 +131,8 @@ class ClickCommandWithoutAppContext(Recipe):
     applicability = Applicability.SAFE
 
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
+        from tracefix.recipes._codemod import relocate_line  # LibCST: not on scan's path
+
         if not is_app_context_error(event.exception) or event.in_thread:
             return None
         frame = command_frame(event.frames)
@@ -188,6 +184,11 @@ class ClickCommandWithoutAppContext(Recipe):
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        from tracefix.recipes._codemod import statement_chain
+        from tracefix.recipes.celery_task.fix import wrap_function_body
+        from tracefix.recipes.celery_task.imports import add_imports_in_file_style
+        from tracefix.recipes.click_command.fix import add_decorator
+
         facts = diagnosis.facts["command"]
         path, name = facts["path"], facts["function"]
         cli = ClickCli(project)
@@ -264,6 +265,8 @@ def plan_fix(project: Project, cli: ClickCli, command: Command) -> Plan:
         return Plan(
             "push", app_name, source=f"the app it makes itself ({app_name})", start=index + 1
         )
+    from tracefix.recipes._codemod import names_used  # LibCST: only where a command is found
+
     module = project.cst(path)
     local = _local_names(function)
     in_scope = app_name_in_scope(project, path)
