@@ -15,14 +15,19 @@ On PostgreSQL the open issues are locked (``FOR UPDATE``, in id order) until the
 person resolving or merging one waits for it instead of racing it; on SQLite the transaction
 holds the database's write lock from its start.
 
-The statements are SQL run on the driver's own cursor, inside the caller's SQLAlchemy
-transaction. Through SQLAlchemy Core they cost about 0.8 ms of CPU a commit (statement set-up,
-events, result wrapping), three times what SQLite spends storing the events, and the intake
-commits up to a thousand times a second. On SQLite, four statements (each a call into the
-library, no round trip). On PostgreSQL, where each statement is a round trip to the server, two:
-the open issues, locked, then one statement that inserts the events from arrays and counts
-them in their issues; the text never changes with the batch's size, so the driver prepares it
-once. Other databases get a plain SQLAlchemy insert, and all their events go to the digest.
+The statements are SQL run on the driver's own cursor. Through SQLAlchemy Core they cost about
+0.8 ms of CPU a commit (statement set-up, events, result wrapping), three times what SQLite
+spends storing the events, and the intake commits up to a thousand times a second. On SQLite,
+four statements (each a call into the library, no round trip) in the caller's transaction. On
+PostgreSQL, where each statement is a round trip to the server, one: it locks the open issues,
+inserts the events from arrays and counts them in their issues. On the connection ``connect``
+gives, in autocommit mode, that statement is its own transaction, committed (and flushed to
+the WAL: ``synchronous_commit`` is left on) before the server answers it, so a batch costs one
+round trip where ``BEGIN`` and ``COMMIT`` would add two. Its text never changes with the
+batch's size, so the driver prepares it once, and its parameters go in binary: an event's
+payload as is, where the text format would escape it to twice its size on both sides. Other
+databases get a plain SQLAlchemy insert in the caller's transaction, and all their events go
+to the digest.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy import insert
 
+from tracefix.server.db import Database
 from tracefix.server.ingest.protocol import IncomingEvent
 from tracefix.server.models import Event
 
@@ -70,37 +76,44 @@ _SQLITE_COUNT_RELEASE = (
     " last_seen = CASE WHEN issue_release.last_seen < excluded.last_seen"
     " THEN excluded.last_seen ELSE issue_release.last_seen END"
 )
-#: Locked in id order, as every PostgreSQL writer here locks them, so two never deadlock.
-_POSTGRESQL_OPEN_ISSUES = (
-    "SELECT group_hash.project_id, group_hash.fingerprint, issue.id"
-    " FROM group_hash JOIN issue ON issue.id = group_hash.issue_id"
-    " WHERE group_hash.project_id = ANY(%(projects)s)"
-    " AND group_hash.fingerprint = ANY(%(fingerprints)s)"
-    f" AND issue.status IN ({_OPEN})"
-    " AND issue.merged_into_id IS NULL"
-    " ORDER BY issue.id FOR UPDATE OF issue"
-)
-_POSTGRESQL_STORE = """
-WITH inserted AS (
+#: The whole batch in one statement, which on a connection in autocommit mode (``connect``) is
+#: its own transaction: one round trip, committed when it returns. The open issues are locked
+#: first (``MATERIALIZED``, so the lock is taken once, and in id order, as every PostgreSQL
+#: writer here locks them, so two never deadlock); the events are inserted in their order of
+#: arrival, with their issue's id if it is open; the inserted ones are counted in their issues.
+_POSTGRESQL_STORE = f"""
+WITH open_issue AS MATERIALIZED (
+    SELECT group_hash.project_id, group_hash.fingerprint, issue.id
+    FROM group_hash JOIN issue ON issue.id = group_hash.issue_id
+    WHERE group_hash.project_id = ANY(%(wanted_projects)b::integer[])
+    AND group_hash.fingerprint = ANY(%(wanted_fingerprints)b::varchar[])
+    AND issue.status IN ({_OPEN})
+    AND issue.merged_into_id IS NULL
+    ORDER BY issue.id FOR UPDATE OF issue
+), inserted AS (
     INSERT INTO event
         (project_id, event_id, received_at, payload, digested, issue_id, release, environment)
-    SELECT project_id, event_id, %(seen)s, payload, issue_id IS NOT NULL, issue_id, release,
-        environment
-    FROM unnest(%(projects)s::integer[], %(event_ids)s::varchar[], %(payloads)s::bytea[],
-        %(issues)s::integer[], %(releases)s::varchar[], %(environments)s::varchar[])
-        AS incoming (project_id, event_id, payload, issue_id, release, environment)
+    SELECT incoming.project_id, incoming.event_id, %(seen)b, incoming.payload,
+        open_issue.id IS NOT NULL, open_issue.id, incoming.release, incoming.environment
+    FROM unnest(%(projects)b::integer[], %(event_ids)b::varchar[], %(payloads)b::bytea[],
+        %(fingerprints)b::varchar[], %(releases)b::varchar[], %(environments)b::varchar[])
+        WITH ORDINALITY
+        AS incoming (project_id, event_id, payload, fingerprint, release, environment, arrival)
+    LEFT JOIN open_issue ON open_issue.project_id = incoming.project_id
+        AND open_issue.fingerprint = incoming.fingerprint
+    ORDER BY incoming.arrival
     ON CONFLICT (project_id, event_id) DO NOTHING
     RETURNING issue_id, release, environment
 ), counted_issues AS (
     UPDATE issue SET event_count = issue.event_count + counted.events,
-        last_seen = greatest(issue.last_seen, %(seen)s)
+        last_seen = greatest(issue.last_seen, %(seen)b)
     FROM (SELECT issue_id, count(*) AS events FROM inserted WHERE issue_id IS NOT NULL
           GROUP BY issue_id) AS counted
     WHERE issue.id = counted.issue_id
 ), counted_releases AS (
     INSERT INTO issue_release (issue_id, release, environment, event_count, first_seen, last_seen)
-    SELECT issue_id, coalesce(release, ''), coalesce(environment, ''), count(*), %(seen)s,
-        %(seen)s
+    SELECT issue_id, coalesce(release, ''), coalesce(environment, ''), count(*), %(seen)b,
+        %(seen)b
     FROM inserted WHERE issue_id IS NOT NULL
     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
     ON CONFLICT (issue_id, release, environment) DO UPDATE SET
@@ -121,13 +134,23 @@ class StoredEvents:
         return self.inserted - self.filed
 
 
+def connect(db: Database) -> Connection:
+    """A connection for ``store_events``, to keep across batches: on PostgreSQL in autocommit
+    mode, where the store is one statement, and so its own transaction."""
+    connection = db.writer.connect()
+    if connection.dialect.name == "postgresql":
+        return connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection
+
+
 def store_events(
     connection: Connection,
     events: Sequence[tuple[int, IncomingEvent]],
     received: dt.datetime,
 ) -> StoredEvents:
     """Insert ``(project_id, event)`` pairs, filing those of open issues; in the caller's
-    transaction, which must commit before any of them is acknowledged."""
+    transaction, which must commit before any of them is acknowledged (on PostgreSQL with a
+    connection from ``connect``, the statement commits as it returns)."""
     dialect = connection.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         connection.execute(insert(Event), [_row(p, e, received) for p, e in events])
@@ -205,24 +228,17 @@ def _store_on_sqlite(
 def _store_on_postgresql(
     cursor: Any, events: Sequence[tuple[int, IncomingEvent]], received: dt.datetime
 ) -> StoredEvents:
-    issues: dict[tuple[int, str], int] = {}
-    if wanted := _wanted(events):
-        cursor.execute(
-            _POSTGRESQL_OPEN_ISSUES,
-            {
-                "projects": sorted({project_id for project_id, _ in wanted}),
-                "fingerprints": sorted({fingerprint for _, fingerprint in wanted}),
-            },
-        )
-        issues = {(p, f): i for p, f, i in cursor.fetchall() if (p, f) in wanted}
+    wanted = _wanted(events)
     cursor.execute(
         _POSTGRESQL_STORE,
         {
             "seen": received,
+            "wanted_projects": sorted({project_id for project_id, _ in wanted}),
+            "wanted_fingerprints": sorted({fingerprint for _, fingerprint in wanted}),
             "projects": [project_id for project_id, _ in events],
             "event_ids": [event.event_id for _, event in events],
             "payloads": [event.payload for _, event in events],
-            "issues": [issues.get((p, event.fingerprint or "")) for p, event in events],
+            "fingerprints": [event.fingerprint for _, event in events],
             "releases": [event.release for _, event in events],
             "environments": [event.environment for _, event in events],
         },
