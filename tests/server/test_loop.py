@@ -29,6 +29,7 @@ from .conftest import state
 FORGES = Path(__file__).parents[1] / "deliver" / "forges"
 sys.path.insert(0, str(FORGES))  # the fake forges, as tests/deliver/forges/conftest.py does
 
+from fake_forge import RemoteBranches  # noqa: E402
 from fake_gitea import FakeGitea  # noqa: E402
 
 FORGE_TOKEN = "forge-token-1234"
@@ -91,27 +92,6 @@ def wait_for_fix(app: Any, timeout: float = 240) -> Fix:
                 return fix
         time.sleep(0.5)
     raise AssertionError("no fix attempt finished in time")
-
-
-class RemoteBranches(dict[str, str]):
-    """The fake forge's view of the repository's branches: the bare remote's, live."""
-
-    def __init__(self, remote: Path) -> None:
-        super().__init__()
-        self.remote = remote
-
-    def _refs(self) -> dict[str, str]:
-        listed = git(self.remote, "for-each-ref", "--format=%(refname:short) %(objectname)")
-        return dict(line.split(" ", 1) for line in listed.splitlines())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._refs()
-
-    def __getitem__(self, name: str) -> str:
-        return self._refs()[name]
-
-    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
-        return self._refs().get(name, default)
 
 
 def test_a_production_thread_error_becomes_a_verified_pull_request(

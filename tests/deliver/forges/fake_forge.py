@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl
@@ -160,3 +162,31 @@ def link_header(base: str, path: str, query: dict[str, str], page: int, last: in
     if page > 1:
         links += [f'{at(1)}; rel="first"', f'{at(page - 1)}; rel="prev"']
     return ", ".join(links)
+
+
+class RemoteBranches(dict[str, str]):
+    """A fake repository's branches, read live from a bare git repository: a fake forge given
+    it sees the branches tracefix pushes there, as the real forge sees a push."""
+
+    def __init__(self, remote: Path) -> None:
+        super().__init__()
+        self.remote = remote
+
+    def _refs(self) -> dict[str, str]:
+        listed = subprocess.run(
+            ["git", "for-each-ref", "--format=%(refname:short) %(objectname)"],
+            cwd=self.remote,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return dict(line.split(" ", 1) for line in listed.splitlines())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._refs()
+
+    def __getitem__(self, name: str) -> str:
+        return self._refs()[name]
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self._refs().get(name, default)
