@@ -29,6 +29,9 @@ from tracefix.server.projects import create_project
 from tracefix.server.web import create_app
 from tracefix.server.web.ingest import forget_cached_projects
 from tracefix.server.web.state import ServerState
+from tracefix.server.web.throttle import ACCOUNT_LIMIT
+from tracefix.server.web.throttle import ADDRESS_LIMIT
+from tracefix.server.web.throttle import SignInThrottle
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -379,3 +382,51 @@ def test_the_user_and_token_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
             assert secret not in {t.token_hash for t in session.scalars(select(ApiToken))}
     finally:
         state.close()
+
+
+# Password guessing ----------------------------------------------------------------------------
+
+
+def test_an_account_is_throttled_after_repeated_failed_sign_ins(server: Server) -> None:
+    guesser = server.client()
+    for _ in range(ACCOUNT_LIMIT):
+        assert sign_in(guesser, "dev@example.com", "wrong-password-1") == 401
+    refused = guesser.post(
+        "/login",
+        data={
+            "email": "DEV@example.com",  # the account, however it is spelled
+            "password": PASSWORD,  # even the right password: nothing is verified
+            "csrf_token": csrf_token(guesser),
+        },
+    )
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60
+    assert "Too many failed sign-ins" in refused.get_data(as_text=True)
+    # Another account from the same address is still let in.
+    assert sign_in(server.client(), "admin@example.com") == 302
+
+
+def test_an_address_is_throttled_across_accounts_and_a_success_clears_only_its_account(
+    server: Server,
+) -> None:
+    throttle = server.state.sign_in_throttle
+    for index in range(ADDRESS_LIMIT - 1):
+        throttle.failed(f"nobody{index}@example.com", "127.0.0.1")
+    assert sign_in(server.client(), "admin@example.com") == 302  # the limit is not reached yet
+    assert sign_in(server.client(), "ghost@example.com", "guess") == 401  # the 30th failure
+    assert sign_in(server.client(), "admin@example.com") == 429
+
+
+def test_the_throttle_forgets_failures_once_out_of_the_window() -> None:
+    now = [1000.0]
+    throttle = SignInThrottle(account_limit=3, address_limit=100, window=60, clock=lambda: now[0])
+    for _ in range(3):
+        throttle.failed("dev@example.com", "10.0.0.1")
+        now[0] += 10
+    assert throttle.retry_after("dev@example.com", "10.0.0.2") == 30  # 1000 + 60 - 1030
+    now[0] += 30
+    assert throttle.retry_after("dev@example.com", "10.0.0.2") == 0
+    throttle.failed("dev@example.com", "10.0.0.1")
+    assert throttle.retry_after("dev@example.com", "10.0.0.2") > 0
+    throttle.succeeded("Dev@Example.com")
+    assert throttle.retry_after("dev@example.com", "10.0.0.2") == 0

@@ -9,6 +9,7 @@ cookie, so a forged cross-site request carries no credentials to it.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import Blueprint
@@ -140,12 +141,22 @@ def login() -> ResponseReturnValue:
     email = request.form.get("email", "")
     password = request.form.get("password", "")
     target = request.form.get("next") or request.args.get("next")
-    db = server_state().db
+    state = server_state()
+    address = request.remote_addr or ""
+    wait = state.sign_in_throttle.retry_after(email, address)
+    if wait > 0:
+        minutes = math.ceil(wait / 60)
+        flash(f"Too many failed sign-ins: try again in {minutes} minute(s).", "error")
+        page = render_template("login.html", email=email, next=target or "")
+        return page, 429, {"Retry-After": str(math.ceil(wait))}
+    db = state.db
     with db.session() as session:
         user = people.authenticate(session, email, password)
     if user is None:
+        state.sign_in_throttle.failed(email, address)
         flash("Wrong email or password.", "error")
         return render_template("login.html", email=email, next=target or ""), 401
+    state.sign_in_throttle.succeeded(email)
     if people.password_needs_rehash(user):
         with db.write_session() as session:
             stored = session.get(User, user.id)
