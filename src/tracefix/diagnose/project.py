@@ -39,6 +39,13 @@ class Project:
     def source(self, path: str) -> str | None:
         return self.files.get(_normalise(path))
 
+    def may_name(self, path: str, name: str) -> bool:
+        """Whether the code of ``path`` can spell ``name``: its text contains it, or is not
+        all ASCII (Python reads identifiers NFKC-normalised: ``ｒun`` is ``run``). Exact, and
+        far cheaper than a walk of the tree: a detector that needs ``name`` skips the file."""
+        source = self.source(path) or ""
+        return name in source or not source.isascii()
+
     def python_files(self) -> Iterator[str]:
         return (path for path in sorted(self.files) if path.endswith(".py"))
 

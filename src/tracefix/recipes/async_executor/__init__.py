@@ -23,6 +23,8 @@ from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import qualified_reads
 from tracefix.recipes.scheduled_job.handoff import resolve_function
 
+#: The event loop's method this cause goes through.
+EXECUTOR_METHOD = "run_in_executor"
 #: The worker thread's frame that runs what ``run_in_executor`` handed to the pool.
 EXECUTOR_RUNNER_FRAMES = (("concurrent/futures/thread.py", "run"),)
 
@@ -124,7 +126,7 @@ class ExecutorCallInAsyncViewWithoutContext(Recipe):
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
         tree = project.ast(path)
-        if tree is None:
+        if tree is None or not project.may_name(path, EXECUTOR_METHOD):
             return
         for awaited in _executor_awaits(tree):
             coroutine, call = awaited.coroutine, awaited.call
@@ -219,7 +221,7 @@ def _executor_awaits(tree: ast.Module) -> Iterable[AwaitedExecutorCall]:
                 if (
                     isinstance(inner, ast.Call)
                     and isinstance(inner.func, ast.Attribute)
-                    and inner.func.attr == "run_in_executor"
+                    and inner.func.attr == EXECUTOR_METHOD
                     and not any(isinstance(a, ast.Starred) for a in inner.args[:2])
                     and not inner.keywords
                 ):

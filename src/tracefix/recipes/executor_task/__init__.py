@@ -245,14 +245,27 @@ def spawned_here(
 ) -> list[tuple[ast.FunctionDef, list[Spawn]]]:
     """The top-level functions of ``path`` the project starts in another thread in one of
     ``roles``, each with its starts."""
-    found: dict[str, list[Spawn]] = {}
+    found = context.remember(("spawned", roles), lambda: _spawned_by_file(context, roles))
+    functions = [
+        (context.project.function(path, name), spawns)
+        for name, spawns in found.get(path, {}).items()
+    ]
+    return [(function, spawns) for function, spawns in functions if function is not None]
+
+
+def _spawned_by_file(
+    context: ContextAnalysis, roles: frozenset[str]
+) -> dict[str, dict[str, list[Spawn]]]:
+    """The project's starts in one of ``roles``, by the file and the name of their target:
+    found once, where each file's ``detect`` would go through them all."""
+    found: dict[str, dict[str, list[Spawn]]] = {}
     for spawn in project_spawns(context):
         if spawn.role in roles and spawn.target is not None:
             module, _, name = spawn.target.rpartition(".")
-            if context.project.module_path(module) == path:
-                found.setdefault(name, []).append(spawn)
-    functions = [(context.project.function(path, name), spawns) for name, spawns in found.items()]
-    return [(function, spawns) for function, spawns in functions if function is not None]
+            path = context.project.module_path(module)
+            if path is not None:
+                found.setdefault(path, {}).setdefault(name, []).append(spawn)
+    return found
 
 
 def pool_task_frame(frames: Sequence[Frame]) -> Frame | None:

@@ -356,10 +356,8 @@ class _UseReader:
 
     def uses(self, statement: ast.stmt) -> Iterator[tuple[str, int, int]]:
         """(what, line, 1-based column) of each use in ``statement``."""
-        parents = {
-            id(child): node for node in ast.walk(statement) for child in ast.iter_child_nodes(node)
-        }
-        for node in _evaluated_at_import(statement):
+        parents: dict[int, ast.AST] = {}
+        for node in _evaluated_at_import(statement, parents):
             what = self._use(node, parents)
             if what is not None and isinstance(node, ast.expr):
                 yield what, node.lineno, node.col_offset + 1
@@ -446,9 +444,11 @@ def _import_time_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         yield statement
 
 
-def _evaluated_at_import(statement: ast.stmt) -> Iterator[ast.AST]:
+def _evaluated_at_import(statement: ast.stmt, parents: dict[int, ast.AST]) -> Iterator[ast.AST]:
     """The nodes of ``statement`` evaluated when it runs at module level: decorators, default
-    arguments, class bodies, comprehensions; not function or lambda bodies."""
+    arguments, class bodies, comprehensions; not function or lambda bodies. Each node's parent
+    is in ``parents`` (by ``id``) before the node is yielded, when the parent is one of them:
+    not a function's body, which can be most of a module and is never looked at."""
     pending: list[ast.AST] = [statement]
     while pending:
         node = pending.pop()
@@ -461,7 +461,10 @@ def _evaluated_at_import(statement: ast.stmt) -> Iterator[ast.AST]:
             pending.extend(node.args.defaults)
             continue
         yield node
-        pending.extend(reversed(list(ast.iter_child_nodes(node))))
+        children = list(ast.iter_child_nodes(node))
+        for child in children:
+            parents[id(child)] = node
+        pending.extend(reversed(children))
 
 
 def _split_by_context(body: list[ast.stmt]) -> tuple[list[ast.stmt], list[ast.stmt]]:
