@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import socket
 import time
 from collections.abc import Iterator
 
@@ -18,6 +19,7 @@ from tracefix.deliver.forges import PullRequest
 from tracefix.deliver.forges import PullRequestSpec
 from tracefix.deliver.forges import RateLimited
 from tracefix.deliver.forges import forge_for
+from tracefix.deliver.forges import http as forge_http
 from tracefix.errors import DeliveryError
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
@@ -210,3 +212,50 @@ def test_a_long_rate_limit_raises_rate_limited(fake: FakeGitea) -> None:
 
     assert raised.value.retry_after == 3600
     assert "retry in 3600 s (<html>Too Many Requests</html>)" in raised.value.message
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forge_http, "TRANSIENT_BACKOFF", (0.01, 0.01))
+
+
+def test_a_forge_down_in_passing_gets_the_request_again(
+    fake: FakeGitea, repository: Repository, quick_backoff: None
+) -> None:
+    fake.faults += [Reply(502, b"<html>Bad Gateway</html>"), Reply(503, b"Service Unavailable")]
+
+    with client(fake) as gitea:
+        pull = gitea.open_pull_request(SPEC)
+
+    assert [p["number"] for p in repository.pulls] == [pull.number]
+    assert fake.requests[0].path == fake.requests[1].path == fake.requests[2].path
+
+
+def test_a_forge_that_stays_down_is_one_clear_line(fake: FakeGitea, quick_backoff: None) -> None:
+    fake.faults += [Reply(504, b"<html>Gateway Time-out</html>")] * 3
+
+    with client(fake) as gitea, pytest.raises(DeliveryError) as raised:
+        gitea.default_branch()
+
+    assert len(fake.requests) == 3
+    assert raised.value.message == (
+        "Gitea failed to read the repository acme/shop (504 <html>Gateway Time-out</html>); "
+        "try again later"
+    )
+
+
+def test_a_refused_connection_is_tried_again_then_one_clear_line(quick_backoff: None) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    forge = forge_for(
+        "https://codeberg.example/acme/shop.git",
+        kind="gitea",
+        api_url=f"http://127.0.0.1:{port}/api/v1",
+        token=TOKEN,
+    )
+    with forge as gitea, pytest.raises(DeliveryError) as raised:
+        gitea.default_branch()
+    assert raised.value.message.startswith(
+        "cannot reach Gitea at 127.0.0.1 to read the repository acme/shop: "
+    )

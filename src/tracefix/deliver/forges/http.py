@@ -13,6 +13,11 @@ a 429, or a 403 with ``x-ratelimit-remaining: 0`` or a "rate limit" message, mea
 epoch seconds), else a minute. A wait within ``max_rate_limit_wait`` is slept through and the
 request repeated; a longer one raises ``RateLimited`` with the seconds to wait, for the server
 to schedule rather than block a worker.
+
+A forge that is briefly down (a 502, 503 or 504 from its proxy, a refused or reset connection)
+gets the same request again after ``TRANSIENT_BACKOFF`` seconds. Repeating is safe even for the
+request that opens a pull request: had the first one gone through, the forge answers that the
+pull request exists, and each forge module then finds it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,10 @@ DEFAULT_MAX_RATE_LIMIT_WAIT = 60.0
 #: GitHub's advice when a rate-limited answer says nothing about when to come back.
 UNSPECIFIED_RATE_LIMIT_WAIT = 60.0
 MAX_RATE_LIMIT_RETRIES = 3
+#: Seconds before each repeat of a request the forge failed in passing; then it is an error.
+TRANSIENT_BACKOFF = (1.0, 4.0)
+#: What a proxy answers while the forge behind it restarts or is overloaded.
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
 #: Enough for every open pull request or check of a commit; a bound against a looping server.
 MAX_PAGES = 20
 MESSAGE_CHARS = 200
@@ -115,7 +124,9 @@ class ApiClient:
         ``action`` completes "could not ..." in messages: "open the pull request".
         """
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
-            response = self._send(method, path, action=action, params=params, json_body=json_body)
+            response = self._send_until_up(
+                method, path, action=action, params=params, json_body=json_body
+            )
             wait = rate_limit_wait(response)
             if wait is None:
                 break
@@ -174,7 +185,7 @@ class ApiClient:
             page_params = None
         logger.warning("%s: stopped after %d pages of %s", self.forge, MAX_PAGES, path)
 
-    def _send(
+    def _send_until_up(
         self,
         method: str,
         path: str,
@@ -183,19 +194,36 @@ class ApiClient:
         params: Mapping[str, str | int] | None,
         json_body: Mapping[str, object] | None,
     ) -> httpx.Response:
-        try:
-            response = self._client.request(method, path, params=params, json=json_body)
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(
-                f"{self.forge} did not answer within {self.timeout:g} s while trying to {action}"
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise DeliveryError(
-                f"cannot reach {self.forge} at {self.base_url.host} to {action}: "
-                f"{self._redact(one_line(str(exc)) or type(exc).__name__)}"
-            ) from exc
-        logger.debug("%s %s -> %d", method, response.request.url.path, response.status_code)
-        return response
+        """Send the request, again after each of ``TRANSIENT_BACKOFF`` while the forge fails in
+        passing; its last answer (which may still be a 5xx), or ``DeliveryError``."""
+        for backoff in (*TRANSIENT_BACKOFF, None):
+            try:
+                response = self._client.request(method, path, params=params, json=json_body)
+            except httpx.TimeoutException as exc:
+                raise DeliveryError(
+                    f"{self.forge} did not answer within {self.timeout:g} s while trying to "
+                    f"{action}"
+                ) from exc
+            except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
+                if backoff is None:
+                    raise self._unreachable(exc, action) from exc
+                failure = type(exc).__name__
+            except httpx.HTTPError as exc:
+                raise self._unreachable(exc, action) from exc
+            else:
+                logger.debug("%s %s -> %d", method, response.request.url.path, response.status_code)
+                if response.status_code not in TRANSIENT_STATUSES or backoff is None:
+                    return response
+                failure = str(response.status_code)
+            logger.info("%s %s %s: %s, again in %g s", self.forge, method, path, failure, backoff)
+            self._sleep(backoff)
+        raise AssertionError("unreachable: the last round returns or raises")
+
+    def _unreachable(self, exc: httpx.HTTPError, action: str) -> DeliveryError:
+        return DeliveryError(
+            f"cannot reach {self.forge} at {self.base_url.host} to {action}: "
+            f"{self._redact(one_line(str(exc)) or type(exc).__name__)}"
+        )
 
     def _check_same_origin(self, url: str, action: str) -> None:
         target = httpx.URL(url)
