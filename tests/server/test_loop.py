@@ -208,3 +208,67 @@ def test_a_second_run_of_the_job_makes_no_second_attempt(
     with server_state.db.session() as session:
         (fix,) = session.scalars(select(Fix))
     assert fix.state == "not_reproduced"
+
+
+def test_a_fix_the_forge_did_not_take_is_delivered_again_later(
+    make_app: Any,
+    repository: tuple[Path, Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The forge token is missing at the attempt (as it would be for a forge that is down):
+    the fix is verified and kept; the review job delivers it once the token is there, as it
+    was verified, and not before its back-off, nor a day later."""
+    from tracefix.server.delivery import retry_deliveries
+
+    work, remote, release = repository
+    monkeypatch.delenv("TRACEFIX_TEST_FORGE_TOKEN", raising=False)
+    forge = FakeGitea(FORGE_TOKEN).__enter__()
+    forge_repository = forge.add_repository("acme", "welcome", {})
+    forge_repository.branches = RemoteBranches(remote)
+    app = make_app(auto_fix=True)
+    server = LiveServer(app)
+    settings = {
+        "python": sys.executable,
+        "forge": "gitea",
+        "forge_url": "https://codeberg.example/acme/welcome.git",
+        "forge_api_url": f"{forge.url}/api/v1",
+        "token_env": "TRACEFIX_TEST_FORGE_TOKEN",
+    }
+    try:
+        with state(app).db.write_session() as session:
+            project = create_project(session, "welcome", str(remote), settings)
+            project_dsn = dsn(server.url, project)
+        production = subprocess.run(
+            [sys.executable, "-c", PRODUCTION, project_dsn, release],
+            cwd=work,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert production.returncode == 0, production.stderr
+        fix = wait_for_fix(app)
+        assert fix.state == "verified", (fix.error, fix.log)
+        assert fix.error == (
+            "verified, but not delivered: the project's forge needs a token: "
+            "set TRACEFIX_TEST_FORGE_TOKEN for the server"
+        )
+        assert fix.commit_sha and fix.branch
+        config, db = state(app).config, state(app).db
+
+        monkeypatch.setenv("TRACEFIX_TEST_FORGE_TOKEN", FORGE_TOKEN)
+        assert retry_deliveries(config, db) == 0  # tried a moment ago: not yet
+        assert retry_deliveries(config, db, now=fix.created_at + dt.timedelta(hours=25)) == 0
+        assert forge_repository.pulls == []
+        assert retry_deliveries(config, db, now=utcnow() + dt.timedelta(minutes=2)) == 1
+    finally:
+        server.stop()
+        forge.__exit__(None, None, None)
+
+    with state(app).db.session() as session:
+        (delivered,) = session.scalars(select(Fix))
+    assert (delivered.state, delivered.error) == ("delivered", None)
+    assert delivered.commit_sha == fix.commit_sha
+    assert git(remote, "rev-parse", f"refs/heads/{fix.branch}") == fix.commit_sha
+    (pull,) = forge_repository.pulls
+    assert pull["head"]["ref"] == fix.branch and "CTX103" in pull["title"]
+    assert delivered.pr_number == pull["number"]

@@ -10,6 +10,7 @@ database or a log.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from pathlib import Path
@@ -25,10 +26,12 @@ from tracefix.deliver.forges.base import summarize
 from tracefix.deliver.push import push_branch
 from tracefix.errors import DeliveryError
 from tracefix.errors import TracefixError
+from tracefix.server.config import ServerConfig
 from tracefix.server.db import Database
 from tracefix.server.models import Fix
 from tracefix.server.models import Issue
 from tracefix.server.models import Project
+from tracefix.server.models import utcnow
 
 logger = logging.getLogger("tracefix.server")
 
@@ -120,6 +123,64 @@ def follow_pull_requests(db: Database) -> int:
                     setattr(stored, key, value)
         refreshed += 1
     return refreshed
+
+
+#: How long after its attempt a verified fix whose delivery failed is tried again.
+DELIVERY_RETRY_PERIOD = dt.timedelta(hours=24)
+
+
+def retry_deliveries(config: ServerConfig, db: Database, now: dt.datetime | None = None) -> int:
+    """Deliver again the verified fixes whose push or pull request failed (a forge down or
+    rate limited, a token set or renewed since); how many were delivered now.
+
+    The fix's commit is still in the repository cache's mirror, where its attempt made it:
+    it is checked out again and pushed as it was verified, never re-made. A fix is tried
+    again after a quarter of its age (at least one review interval), so a forge down for
+    hours is not hammered, and no more once ``DELIVERY_RETRY_PERIOD`` has passed.
+    """
+    from tracefix.server.fixing import NOT_DELIVERED
+    from tracefix.verify.checkout import RepositoryCache
+
+    now = now or utcnow()
+    with db.session() as session:
+        rows = session.execute(
+            select(Fix, Project)
+            .join(Issue, Issue.id == Fix.issue_id)
+            .join(Project, Project.id == Issue.project_id)
+            .where(Fix.state == "verified", Fix.error.startswith(NOT_DELIVERED))
+            .where(Fix.commit_sha.is_not(None), Fix.branch.is_not(None))
+            .where(Fix.created_at > now - DELIVERY_RETRY_PERIOD)
+        ).all()
+    delivered = 0
+    for fix, project in rows:
+        wait = max(dt.timedelta(seconds=config.review_interval), (now - fix.created_at) / 4)
+        if now - fix.updated_at < wait or not project.repo:
+            continue
+        values = {column: getattr(fix, column) for column in _PULL_REQUEST_INPUTS}
+        try:
+            cache = RepositoryCache(config.repo_cache)
+            with cache.checkout(project.repo, fix.commit_sha) as checkout:
+                values = {
+                    "state": "delivered",
+                    "error": None,
+                    **deliver(project, checkout.path, values),
+                }
+        except TracefixError as exc:
+            logger.warning("tracefix: delivering fix %d again: %s", fix.id, exc.message)
+            values = {"error": f"{NOT_DELIVERED}: {exc.message}"}
+        with db.write_session() as session:
+            stored = session.get(Fix, fix.id)
+            if stored is None or stored.state != "verified":
+                continue
+            for key, value in values.items():
+                setattr(stored, key, value)
+            stored.updated_at = utcnow()
+            delivered += stored.state == "delivered"
+    return delivered
+
+
+#: The ``Fix`` columns a delivery reads: the branch, its commit, and the pull request's body.
+_PULL_REQUEST_INPUTS = ("branch", "commit_sha", "code", "command", "report", "diff")
 
 
 def _token(settings: dict[str, Any]) -> str | None:

@@ -68,6 +68,9 @@ class Outcome:
 
 #: ``(config, project, checkout path) -> environment``: how the job finds the project's Python.
 InterpreterFinder = Callable[[ServerConfig, Project, Path], ProjectEnvironment]
+#: The start of a verified attempt's ``error`` when its delivery failed (tried again later).
+NOT_DELIVERED = "verified, but not delivered"
+
 #: ``(config, project, fix values) -> values to record``: how a verified branch is delivered.
 Deliverer = Callable[[ServerConfig, Project, Path, dict[str, Any]], dict[str, Any]]
 
@@ -199,7 +202,7 @@ def _attempt(
                 outcome.values.update(deliver(config, project, checkout.path, outcome.values))
                 outcome.state = "delivered"
             except TracefixError as exc:
-                outcome.values["error"] = f"verified, but not delivered: {exc.message}"
+                outcome.values["error"] = f"{NOT_DELIVERED}: {exc.message}"
                 log.append(outcome.values["error"])
         return outcome
 

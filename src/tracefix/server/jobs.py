@@ -45,10 +45,13 @@ def run_digest(config: ServerConfig, db: Database, jobs: Jobs) -> int:
 
 
 def run_review(config: ServerConfig, db: Database) -> None:
-    """Follow open pull requests' checks, and close or reopen what shipped fixes say."""
+    """Deliver again what a forge failed to take, follow open pull requests' checks, and
+    close or reopen what shipped fixes say."""
     from tracefix.server.closing import review_delivered_fixes
     from tracefix.server.delivery import follow_pull_requests
+    from tracefix.server.delivery import retry_deliveries
 
+    retry_deliveries(config, db)
     follow_pull_requests(db)
     review_delivered_fixes(config, db, quiet=config.fix_quiet_seconds)
 
