@@ -177,6 +177,66 @@ def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
             {("CTX104", "tests/test_users.py", 7)},
             id="tests: only the one no fixture gives a context",
         ),
+        pytest.param(
+            {
+                "tests/__init__.py": "",
+                "tests/fixtures/__init__.py": "",
+                "tests/fixtures/app.py": """\
+                    import pytest
+
+                    from app import create_app
+
+
+                    @pytest.fixture(scope="package", autouse=True)
+                    def application():
+                        app = create_app()
+                        ctx = app.app_context()
+                        ctx.push()
+                        yield app
+                        ctx.pop()
+                    """,
+                "tests/conftest.py": "from tests.fixtures.app import *  # noqa\n",
+                "tests/test_users.py": """\
+                    from app.services import count_users
+
+
+                    def test_count():
+                        assert count_users() == 0
+                    """,
+            },
+            set(),
+            id="tests: an autouse fixture star-imported into the conftest",
+        ),
+        pytest.param(
+            {
+                "tests/__init__.py": "",
+                "tests/helpers.py": """\
+                    import pytest
+
+                    from app import create_app
+
+
+                    @pytest.fixture
+                    def app_ctx():
+                        with create_app().app_context():
+                            yield
+                    """,
+                "tests/conftest.py": "from .helpers import app_ctx  # noqa: F401\n",
+                "tests/test_users.py": """\
+                    from app.services import count_users
+
+
+                    def test_with(app_ctx):
+                        assert count_users() == 0
+
+
+                    def test_without():
+                        assert count_users() == 0
+                    """,
+            },
+            {("CTX104", "tests/test_users.py", 9)},
+            id="tests: a fixture imported by name into the conftest",
+        ),
     ],
 )
 def test_detectors(files, expected):

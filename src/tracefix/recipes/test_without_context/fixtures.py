@@ -60,6 +60,33 @@ def visible_fixtures(project: Project, test_path: str) -> dict[str, Fixture]:
 
 
 def fixtures_in(project: Project, path: str) -> Iterator[Fixture]:
+    """The fixtures pytest finds in the module at ``path``: those it defines, then those it
+    imports from the project's modules (``from tests.fixtures.app import *`` in a conftest is
+    a common way to share them), each with the file that defines it."""
+    yield from _defined_in(project, path)
+    yield from _imported_into(project, path, frozenset({path}))
+
+
+def _imported_into(project: Project, path: str, importing: frozenset[str]) -> Iterator[Fixture]:
+    """``importing``: the modules whose imports are being followed, against import cycles."""
+    tree = project.ast(path)
+    if tree is None:
+        return
+    for node in tree.body:
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        module = project.absolute_module(path, node.module, node.level)
+        source = project.module_path(module) if module else None
+        if source is None or source in importing:
+            continue
+        names = {alias.name for alias in node.names}
+        imported = _imported_into(project, source, importing | {source})
+        for fixture in [*_defined_in(project, source), *imported]:
+            if fixture.node.name in names or ("*" in names and not fixture.name.startswith("_")):
+                yield fixture
+
+
+def _defined_in(project: Project, path: str) -> Iterator[Fixture]:
     tree = project.ast(path)
     if tree is None:
         return
