@@ -39,7 +39,9 @@ from sqlalchemy import select
 from tracefix.server.config import ServerConfig
 from tracefix.server.db import Database
 from tracefix.server.digest import digest_pending
+from tracefix.server.ingest.filing import connect
 from tracefix.server.ingest.filing import store_events
+from tracefix.server.ingest.protocol import IncomingEvent
 from tracefix.server.ingest.protocol import incoming_event
 from tracefix.server.models import Event
 from tracefix.server.models import Issue
@@ -450,3 +452,63 @@ def store_undigested(db: Database, project_id: int, payload: bytes, event_id: st
                 release="r1",
             )
         )
+
+
+def test_a_batch_is_stored_filed_and_committed_at_once(database_url: str) -> None:
+    """What the intake's one statement on PostgreSQL (four on SQLite) must do for a batch:
+    store every new event in arrival order, skip a repeated id, file the events of an open
+    issue in it (counted once each), and leave those of a resolved issue, or of no fingerprint,
+    to the digest; all committed when the block ends."""
+    db = Database(database_url)
+    db.upgrade()
+    try:
+        with db.write_session() as session:
+            project_id = create_project(session, "shop").id
+        for where in ("open", "resolved"):
+            store_undigested(db, project_id, json.dumps(_crash(where)).encode(), uuid.uuid4().hex)
+        digest_pending(db)
+        with db.write_session() as session:
+            resolved = session.scalars(
+                select(Issue).where(Issue.culprit.endswith("resolved"))
+            ).one()
+            resolved.status, resolved.resolved_at = "resolved", utcnow()
+
+        def incoming(where: str, **extra: str) -> IncomingEvent:
+            return incoming_event(json.dumps(_crash(where) | extra).encode(), None)
+
+        first = incoming("open", release="r1")
+        batch = [
+            first,
+            incoming("open", release="r2", environment="staging"),
+            first,
+            incoming("resolved"),
+            IncomingEvent(uuid.uuid4().hex, b"{}", None, None, None),
+            incoming("open"),
+        ]
+        connection = connect(db)
+        try:
+            with db.writing(connection) as writing:
+                stored = store_events(writing, [(project_id, e) for e in batch], utcnow())
+        finally:
+            connection.close()
+        assert (stored.inserted, stored.filed, stored.for_the_digest) == (5, 3, 2)
+
+        with db.session() as session:
+            ids = session.scalars(select(Event.event_id).order_by(Event.id)).all()
+            assert ids[2:] == [e.event_id for n, e in enumerate(batch) if n != 2]
+            open_issue = session.scalars(
+                select(Issue).where(Issue.culprit.endswith(" in open"))
+            ).one()
+            assert open_issue.event_count == 4
+            filed = select(func.count()).where(Event.issue_id == open_issue.id, Event.digested)
+            assert session.scalar(filed) == 4
+            assert session.scalar(select(func.count()).where(Event.digested.is_(False))) == 2
+            releases = {
+                (row.release, row.environment): row.event_count
+                for row in session.scalars(
+                    select(IssueRelease).where(IssueRelease.issue_id == open_issue.id)
+                )
+            }
+            assert releases == {("r1", ""): 2, ("r2", "staging"): 1, ("", ""): 1}
+    finally:
+        db.dispose()
