@@ -243,6 +243,28 @@ def test_detectors(files, expected):
     assert findings(files) == expected
 
 
+def test_a_test_requesting_a_fixture_the_project_does_not_define_is_left_alone():
+    """ckan's fixtures come from a plugin it registers through an entry point: one of them,
+    ``with_request_context``, pushes the context the tests use."""
+    files = {
+        "tests/test_x.py": """\
+            import pytest
+
+            from app.services import count_users
+
+
+            @pytest.mark.usefixtures("with_request_context")
+            def test_marked():
+                assert count_users() == 0
+
+
+            def test_builtin_only(monkeypatch, tmp_path):
+                assert count_users() == 0
+            """,
+    }
+    assert findings(files) == {("CTX104", "tests/test_x.py", 12)}
+
+
 def test_a_project_on_pytest_flask_is_left_to_its_fixtures():
     files = {
         "requirements.txt": "pytest-flask\n",

@@ -5,8 +5,10 @@ A test gets the fixtures it names as parameters, those of its ``usefixtures`` ma
 function, or the module's ``pytestmark``) and the autouse fixtures it can see; any of them
 pushing a context (itself or through the fixtures it requests, ``fixtures.context_source``)
 gives the test one, whatever its scope. Silent, as the recipe is, for projects on pytest-flask
-(its fixture pushes a request context), where fixtures may come from ``pytest_plugins``, for
-tests in classes, and when the test reads the request before it needs the app.
+(its fixture pushes a request context), where fixtures may come from ``pytest_plugins``, for a
+test that requests a fixture found nowhere in the project (a plugin's, registered through an
+entry point: it may push a context), for tests in classes, and when the test reads the
+request before it needs the app.
 """
 
 from __future__ import annotations
@@ -31,6 +33,29 @@ from tracefix.scan.context_use import analysis
 
 #: Parameters pytest fills with something other than a fixture of the project.
 _NOT_FIXTURES = frozenset({"self", "cls", "request"})
+#: pytest's own fixtures: none of them pushes a Flask context.
+_PYTEST_FIXTURES = frozenset(
+    {
+        "cache",
+        "capfd",
+        "capfdbinary",
+        "caplog",
+        "capsys",
+        "capsysbinary",
+        "doctest_namespace",
+        "monkeypatch",
+        "pytestconfig",
+        "record_property",
+        "record_testsuite_property",
+        "record_xml_attribute",
+        "recwarn",
+        "subtests",
+        "tmp_path",
+        "tmp_path_factory",
+        "tmpdir",
+        "tmpdir_factory",
+    }
+)
 
 
 def untested_context_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
@@ -50,7 +75,9 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
         if not isinstance(function, ast.FunctionDef) or not function.name.startswith("test"):
             continue
         wanted = _requested(function) | module_marks
-        given = [fixtures[n] for n in sorted(wanted) if n in fixtures] + autouse
+        if wanted - fixtures.keys() - _PYTEST_FIXTURES:
+            continue
+        given = [fixtures[n] for n in sorted(wanted & fixtures.keys())] + autouse
         if any(context_source(project, fixture) is not None for fixture in given):
             continue
         use = context.first_use(function.body, context.function_scope(path, function))
