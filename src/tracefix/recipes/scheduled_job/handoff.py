@@ -249,7 +249,20 @@ def may_hand_over(project: Project, packages: Iterable[str]) -> bool:
 
 
 def references(project: Project, path: str, name: str) -> list[Handoff]:
-    """Every reference, in any project file, to the top-level function ``name`` of ``path``."""
+    """Every reference, in any project file, to the top-level function ``name`` of ``path``:
+    looked for once per project, since the four handoff detectors (CTX113-116) each ask."""
+    found = _references_by_function(project)
+    if (path, name) not in found:
+        found[path, name] = _references(project, path, name)
+    return list(found[path, name])
+
+
+@per_project
+def _references_by_function(project: Project) -> dict[tuple[str, str], list[Handoff]]:
+    return {}
+
+
+def _references(project: Project, path: str, name: str) -> list[Handoff]:
     module = project.module_name(path)
     if module is None:
         return []
@@ -718,10 +731,23 @@ class _Walker:
         )
 
 
-def _reads(
-    project: Project, path: str, function: ast.FunctionDef
-) -> Iterator[tuple[str, ast.expr]]:
-    """(qualified name, node) for each name or attribute ``function``'s body reads."""
+def _reads(project: Project, path: str, function: ast.FunctionDef) -> list[tuple[str, ast.expr]]:
+    """(qualified name, node) for each name or attribute ``function``'s body reads: read once
+    per project, since the four handoff detectors (CTX113-116) each ask."""
+    found = _reads_by_function(project)
+    if (path, function) not in found:
+        found[path, function] = list(_read(project, path, function))
+    return found[path, function]
+
+
+@per_project
+def _reads_by_function(
+    project: Project,
+) -> dict[tuple[str, ast.FunctionDef], list[tuple[str, ast.expr]]]:
+    return {}
+
+
+def _read(project: Project, path: str, function: ast.FunctionDef) -> Iterator[tuple[str, ast.expr]]:
     tree = project.ast(path)
     if tree is None:
         return
