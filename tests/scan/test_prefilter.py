@@ -1,30 +1,44 @@
-"""``Project.may_name``, the text test that lets a detector skip a file, loses no finding: every
-fixture project (and its fixed side) scans to the same findings with the test answering "yes"
-for every file, and a name spelt in other Unicode characters still counts."""
+"""The text tests that let the scan skip code lose nothing. ``Project.may_name`` (a detector
+skips a file): every fixture project (and its fixed side) scans to the same findings with it
+answering "yes" for every file, and a name spelt in other Unicode characters still counts.
+``_import_statements`` (the importers' index skips blocks without ``import`` on a line): the
+same imports as a walk of the whole tree, in every fixture file and in tracefix's own."""
 
 from __future__ import annotations
 
+import ast
 import sys
+from pathlib import Path
 
 import pytest
 
 from tracefix.diagnose.project import Project
 from tracefix.recipes import RECIPES
 from tracefix.recipes import all_recipes
+from tracefix.scan.context_use import _import_statements
 from tracefix.scan.engine import scan
+from tracefix.testing import Case
 from tracefix.testing import case_dirs
 from tracefix.testing import load_case
+
+PACKAGE = Path(__file__).parents[2] / "src" / "tracefix"
+
+
+def cases() -> list[tuple[str, Case]]:
+    return [
+        (f"{recipe_class.code}-{case_dir.name}", load_case(case_dir))
+        for recipe_class in RECIPES
+        for case_dir in case_dirs(sys.modules[recipe_class.__module__].__file__ or "")
+    ]
 
 
 def projects() -> list[object]:
     found = []
-    for recipe_class in RECIPES:
-        for case_dir in case_dirs(sys.modules[recipe_class.__module__].__file__ or ""):
-            case = load_case(case_dir)
-            found.append(pytest.param(case.project, id=f"{recipe_class.code}-{case_dir.name}"))
-            if case.expected is not None:
-                fixed = case.project.with_changes(case.expected)
-                found.append(pytest.param(fixed, id=f"{recipe_class.code}-{case_dir.name}-fixed"))
+    for name, case in cases():
+        found.append(pytest.param(case.project, id=name))
+        if case.expected is not None:
+            fixed = case.project.with_changes(case.expected)
+            found.append(pytest.param(fixed, id=f"{name}-fixed"))
     return found
 
 
@@ -34,7 +48,7 @@ def findings(project: Project) -> list[tuple[str, str, int, int, str]]:
 
 
 @pytest.mark.parametrize("project", projects())
-def test_the_prefilter_changes_no_finding(project, monkeypatch):
+def test_may_name_changes_no_finding(project, monkeypatch):
     filtered = findings(Project(dict(project.files)))
     monkeypatch.setattr(Project, "may_name", lambda self, path, name: True)
     assert findings(Project(dict(project.files))) == filtered
@@ -44,3 +58,23 @@ def test_a_name_spelt_in_other_unicode_characters_may_be_named():
     project = Project({"a.py": "loop.\uff52un_in_executor(None, f)\n", "b.py": "x = 1\n"})
     assert project.may_name("a.py", "run_in_executor")
     assert not project.may_name("b.py", "run_in_executor")
+
+
+def test_import_statements_finds_every_import():
+    sources = [
+        case.project.source(path) or ""
+        for _, case in cases()
+        for path in case.project.python_files()
+    ]
+    sources += [file.read_text(encoding="utf-8") for file in sorted(PACKAGE.rglob("*.py"))]
+    checked = 0
+    for source in sources:
+        for text in (source, source.replace("\n", "\r\n")):
+            try:
+                tree = ast.parse(text)
+            except SyntaxError:
+                continue
+            every = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+            assert sorted(map(id, _import_statements(tree.body, text))) == sorted(map(id, every))
+            checked += 1
+    assert checked > 1000

@@ -83,18 +83,7 @@ class Project:
 
     def module_name(self, path: str) -> str | None:
         """The dotted name ``path`` is imported as (``src/pkg/a.py`` -> ``pkg.a``)."""
-        path = _normalise(path)
-        if not path.endswith(".py"):
-            return None
-        for root in IMPORT_ROOTS:
-            if root and not path.startswith(root):
-                continue
-            parts = list(PurePosixPath(path[len(root) :]).with_suffix("").parts)
-            if parts and parts[-1] == "__init__":
-                parts.pop()
-            if parts and all(part.isidentifier() for part in parts):
-                return ".".join(parts)
-        return None
+        return _module_name(_normalise(path))
 
     def module_path(self, module: str) -> str | None:
         """The file that defines the dotted ``module``, or ``None`` if it is not in the project."""
@@ -128,6 +117,22 @@ class Project:
     def with_changes(self, changes: Mapping[str, str]) -> Project:
         """A new project with ``changes`` (path -> new text) applied."""
         return Project({**self.files, **{_normalise(p): t for p, t in changes.items()}})
+
+
+@functools.lru_cache(maxsize=8192)
+def _module_name(path: str) -> str | None:
+    """Remembered, like ``_normalise``: the scan asks it of the same few paths again and again."""
+    if not path.endswith(".py"):
+        return None
+    for root in IMPORT_ROOTS:
+        if root and not path.startswith(root):
+            continue
+        parts = list(PurePosixPath(path[len(root) :]).with_suffix("").parts)
+        if parts and parts[-1] == "__init__":
+            parts.pop()
+        if parts and all(part.isidentifier() for part in parts):
+            return ".".join(parts)
+    return None
 
 
 @functools.lru_cache(maxsize=8192)

@@ -20,6 +20,7 @@ so every detector of one scan shares the work and every file is parsed once, by 
 from __future__ import annotations
 
 import ast
+import bisect
 import builtins
 import re
 import weakref
@@ -299,15 +300,15 @@ class ContextAnalysis:
         def compute() -> dict[str, set[str]]:
             found: dict[str, set[str]] = {}
             for path in self.python_files:
-                if not _IMPORT_LINE.search(self.project.source(path) or ""):
+                source = self.project.source(path) or ""
+                if not _IMPORT_LINE.search(source):
                     continue
                 tree = self.project.ast(path)
                 if tree is None:
                     continue
-                for statement in _all_statements(tree.body):
-                    if isinstance(statement, ast.Import | ast.ImportFrom):
-                        for module in self._modules_run_by(path, statement):
-                            found.setdefault(module, set()).add(path)
+                for statement in _import_statements(tree.body, source):
+                    for module in self._modules_run_by(path, statement):
+                        found.setdefault(module, set()).add(path)
             return found
 
         return self.remember("importers", compute)
@@ -737,12 +738,34 @@ def _module_level(statements: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _module_level(statement.body)
 
 
-def _all_statements(statements: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
-    """Every statement, in every block, functions and classes included (no expressions)."""
+def _import_statements(
+    statements: Sequence[ast.stmt], source: str
+) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every import statement of ``source`` (whose tree's top level is ``statements``), in
+    every block, functions and classes included. A statement is looked into only when a line
+    it spans has ``import`` on it, as every import statement has on one of its own lines: most
+    of a module's functions are skipped unread. (Only where lines are ``\n``-separated, as
+    ``Project`` reads them: other line ends make ``ast`` count lines otherwise.)"""
+    spelt = (
+        [number for number, line in enumerate(source.split("\n"), 1) if "import" in line]
+        if "\r" not in source
+        else None
+    )
+
+    def may_import(statement: ast.stmt) -> bool:
+        if spelt is None:
+            return True
+        index = bisect.bisect_left(spelt, statement.lineno)
+        return index < len(spelt) and spelt[index] <= (statement.end_lineno or statement.lineno)
+
     pending = list(reversed(statements))
     while pending:
         statement = pending.pop()
-        yield statement
+        if not may_import(statement):
+            continue
+        if isinstance(statement, ast.Import | ast.ImportFrom):
+            yield statement
+            continue
         for _, value in ast.iter_fields(statement):
             if isinstance(value, list) and value:
                 if isinstance(value[0], ast.stmt):
