@@ -37,11 +37,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy import update
 
 from tracefix.server.config import ServerConfig
 from tracefix.server.db import Database
 from tracefix.server.digest import digest_pending
-from tracefix.server.ingest.filing import connect
+from tracefix.server.ingest.filing import StoredEvents
+from tracefix.server.ingest.filing import connect_for_storing
 from tracefix.server.ingest.filing import store_events
 from tracefix.server.ingest.protocol import IncomingEvent
 from tracefix.server.ingest.protocol import incoming_event
@@ -494,7 +496,7 @@ def test_a_batch_is_stored_filed_and_committed_at_once(database_url: str) -> Non
             IncomingEvent(uuid.uuid4().hex, b"{}", None, None, None),
             incoming("open"),
         ]
-        connection = connect(db)
+        connection = connect_for_storing(db)
         try:
             with db.writing(connection) as writing:
                 stored = store_events(writing, [(project_id, e) for e in batch], utcnow())
@@ -520,4 +522,63 @@ def test_a_batch_is_stored_filed_and_committed_at_once(database_url: str) -> Non
             }
             assert releases == {("r1", ""): 2, ("r2", "staging"): 1, ("", ""): 1}
     finally:
+        db.dispose()
+
+
+def test_the_intake_waits_for_an_issue_being_changed_and_files_on_its_new_state(
+    database_url: str,
+) -> None:
+    """Another transaction (the digest counting, a person resolving) holds two issues: the
+    intake's batch waits for it, then counts on top of its counts, and leaves the events of the
+    issue it resolved to the digest."""
+    db, other = Database(database_url), Database(database_url)
+    db.upgrade()
+    try:
+        with db.write_session() as session:
+            project_id = create_project(session, "shop").id
+        for where in ("counted", "resolved"):
+            store_undigested(db, project_id, json.dumps(_crash(where)).encode(), uuid.uuid4().hex)
+        digest_pending(db)
+        with db.session() as session:
+            issues = {i.culprit.rpartition(" in ")[2]: i.id for i in session.scalars(select(Issue))}
+        batch = [
+            (project_id, incoming_event(json.dumps(_crash(where)).encode(), None))
+            for where in ("counted", "counted", "resolved")
+        ]
+
+        stored: list[StoredEvents] = []
+
+        def intake() -> None:
+            connection = connect_for_storing(db)
+            try:
+                with db.writing(connection) as writing:
+                    stored.append(store_events(writing, batch, utcnow()))
+            finally:
+                connection.close()
+
+        with other.writing() as holding:
+            holding.execute(
+                update(Issue).where(Issue.id == issues["counted"]).values(event_count=10)
+            )
+            holding.execute(
+                update(Issue)
+                .where(Issue.id == issues["resolved"])
+                .values(status="resolved", resolved_at=utcnow())
+            )
+            waiting = threading.Thread(target=intake)
+            waiting.start()
+            waiting.join(1.0)
+            assert waiting.is_alive() and not stored
+        waiting.join(30)
+
+        assert stored == [StoredEvents(inserted=3, filed=2)]
+        with db.session() as session:
+            counts = {
+                row.id: row.event_count
+                for row in session.execute(select(Issue.id, Issue.event_count))
+            }
+            assert counts == {issues["counted"]: 12, issues["resolved"]: 1}
+            assert session.scalar(select(func.count()).where(Event.digested.is_(False))) == 1
+    finally:
+        other.dispose()
         db.dispose()

@@ -20,14 +20,14 @@ The statements are SQL run on the driver's own cursor. Through SQLAlchemy Core t
 spends storing the events, and the intake commits up to a thousand times a second. On SQLite,
 four statements (each a call into the library, no round trip) in the caller's transaction. On
 PostgreSQL, where each statement is a round trip to the server, one: it locks the open issues,
-inserts the events from arrays and counts them in their issues. On the connection ``connect``
-gives, in autocommit mode, that statement is its own transaction, committed (and flushed to
-the WAL: ``synchronous_commit`` is left on) before the server answers it, so a batch costs one
-round trip where ``BEGIN`` and ``COMMIT`` would add two. Its text never changes with the
-batch's size, so the driver prepares it once, and its parameters go in binary: an event's
-payload as is, where the text format would escape it to twice its size on both sides. Other
-databases get a plain SQLAlchemy insert in the caller's transaction, and all their events go
-to the digest.
+inserts the events from arrays and counts them in their issues. On the connection that
+``connect_for_storing`` gives, in autocommit mode, that statement is its own transaction,
+committed (and flushed to the WAL: ``synchronous_commit`` is left on) before the server
+answers it, so a batch costs one round trip where ``BEGIN`` and ``COMMIT`` would add two. Its
+text never changes with the batch's size, so the driver prepares it once, and its parameters
+go in binary: an event's payload as is, where the text format would escape it to twice its
+size on both sides. Other databases get a plain SQLAlchemy insert in the caller's transaction,
+and all their events go to the digest.
 """
 
 from __future__ import annotations
@@ -76,11 +76,11 @@ _SQLITE_COUNT_RELEASE = (
     " last_seen = CASE WHEN issue_release.last_seen < excluded.last_seen"
     " THEN excluded.last_seen ELSE issue_release.last_seen END"
 )
-#: The whole batch in one statement, which on a connection in autocommit mode (``connect``) is
-#: its own transaction: one round trip, committed when it returns. The open issues are locked
-#: first (``MATERIALIZED``, so the lock is taken once, and in id order, as every PostgreSQL
-#: writer here locks them, so two never deadlock); the events are inserted in their order of
-#: arrival, with their issue's id if it is open; the inserted ones are counted in their issues.
+#: The whole batch in one statement, on a connection in autocommit mode its own transaction.
+#: The open issues are locked first (``MATERIALIZED``: the query runs once, on its own, not
+#: merged into the join, and locks them in id order, as every PostgreSQL writer here does, so
+#: two never deadlock); the events are inserted in their order of arrival, with their issue's
+#: id if it is open; the inserted ones are counted in their issues.
 _POSTGRESQL_STORE = f"""
 WITH open_issue AS MATERIALIZED (
     SELECT group_hash.project_id, group_hash.fingerprint, issue.id
@@ -134,7 +134,7 @@ class StoredEvents:
         return self.inserted - self.filed
 
 
-def connect(db: Database) -> Connection:
+def connect_for_storing(db: Database) -> Connection:
     """A connection for ``store_events``, to keep across batches: on PostgreSQL in autocommit
     mode, where the store is one statement, and so its own transaction."""
     connection = db.writer.connect()
@@ -149,8 +149,8 @@ def store_events(
     received: dt.datetime,
 ) -> StoredEvents:
     """Insert ``(project_id, event)`` pairs, filing those of open issues; in the caller's
-    transaction, which must commit before any of them is acknowledged (on PostgreSQL with a
-    connection from ``connect``, the statement commits as it returns)."""
+    transaction, which must commit before any of them is acknowledged (on PostgreSQL, with a
+    connection from ``connect_for_storing``, the statement commits as it returns)."""
     dialect = connection.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         connection.execute(insert(Event), [_row(p, e, received) for p, e in events])

@@ -30,7 +30,7 @@ from sqlalchemy import Connection
 
 from tracefix.server.db import Database
 from tracefix.server.ingest.filing import StoredEvents
-from tracefix.server.ingest.filing import connect
+from tracefix.server.ingest.filing import connect_for_storing
 from tracefix.server.ingest.filing import store_events
 from tracefix.server.ingest.protocol import IncomingEvent
 from tracefix.server.models import utcnow
@@ -163,7 +163,7 @@ class Intake:
             for attempt in range(3):
                 try:
                     if self._connection is None:
-                        self._connection = connect(self.db)
+                        self._connection = connect_for_storing(self.db)
                     with self.db.writing(self._connection) as connection:
                         stored = store_events(connection, events, utcnow())
                     error = None
