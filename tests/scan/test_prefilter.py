@@ -1,6 +1,7 @@
 """The text tests that let the scan skip code lose nothing. ``Project.may_name`` (a detector
-skips a file): every fixture project (and its fixed side) scans to the same findings with it
-answering "yes" for every file, and a name spelt in other Unicode characters still counts.
+skips a file) and ``NamingLines`` (a reader skips a statement): every fixture project (and its
+fixed side) scans to the same findings with both answering "yes" for everything, a name spelt
+in other Unicode characters still counts, and a statement spans its decorators' lines.
 ``_import_statements`` (the importers' index skips blocks without ``import`` on a line): the
 same imports as a walk of the whole tree, in every fixture file and in tracefix's own."""
 
@@ -15,6 +16,7 @@ import pytest
 from tracefix.diagnose.project import Project
 from tracefix.recipes import RECIPES
 from tracefix.recipes import all_recipes
+from tracefix.scan.context_use import NamingLines
 from tracefix.scan.context_use import _import_statements
 from tracefix.scan.engine import scan
 from tracefix.testing import Case
@@ -48,9 +50,10 @@ def findings(project: Project) -> list[tuple[str, str, int, int, str]]:
 
 
 @pytest.mark.parametrize("project", projects())
-def test_may_name_changes_no_finding(project, monkeypatch):
+def test_the_text_tests_change_no_finding(project, monkeypatch):
     filtered = findings(Project(dict(project.files)))
     monkeypatch.setattr(Project, "may_name", lambda self, path, name: True)
+    monkeypatch.setattr(NamingLines, "may_name_in", lambda self, statement: True)
     assert findings(Project(dict(project.files))) == filtered
 
 
@@ -58,6 +61,14 @@ def test_a_name_spelt_in_other_unicode_characters_may_be_named():
     project = Project({"a.py": "loop.\uff52un_in_executor(None, f)\n", "b.py": "x = 1\n"})
     assert project.may_name("a.py", "run_in_executor")
     assert not project.may_name("b.py", "run_in_executor")
+
+
+def test_a_statement_spans_its_decorators():
+    source = "@app.route(url_for('x'))\ndef view():\n    pass\n"
+    (view,) = ast.parse(source).body
+    assert NamingLines.of(source, ["url_for"]).may_name_in(view)
+    assert not NamingLines.of(source, ["session"]).may_name_in(view)
+    assert NamingLines.of(source.replace("\n", "\r\n"), ["session"]).may_name_in(view)
 
 
 def test_import_statements_finds_every_import():

@@ -25,6 +25,7 @@ import builtins
 import re
 import weakref
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -738,30 +739,53 @@ def _module_level(statements: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _module_level(statement.body)
 
 
+@dataclass(frozen=True)
+class NamingLines:
+    """Which lines of a file spell one of some names: a statement that spans none of them
+    cannot name them, and a reader that looks only for those names skips it unread.
+
+    ``numbers`` is ``None`` when the text cannot tell: lines not all ended by ``\\n`` (``ast``
+    counts a ``\\r`` as a line end too) or text that is not all ASCII (Python reads identifiers
+    NFKC-normalised, so a name may be spelt in other characters)."""
+
+    numbers: list[int] | None
+
+    @classmethod
+    def of(cls, source: str, names: Iterable[str]) -> NamingLines:
+        if "\r" in source or not source.isascii():
+            return cls(None)
+        wanted = tuple(names)
+        return cls(
+            [
+                number
+                for number, line in enumerate(source.split("\n"), 1)
+                if any(name in line for name in wanted)
+            ]
+        )
+
+    def may_name_in(self, statement: ast.stmt) -> bool:
+        """Whether a line of ``statement``, its decorators included, spells one of the names."""
+        if self.numbers is None:
+            return True
+        decorators = getattr(statement, "decorator_list", ())
+        start = min([statement.lineno, *(decorator.lineno for decorator in decorators)])
+        index = bisect.bisect_left(self.numbers, start)
+        end = statement.end_lineno or statement.lineno
+        return index < len(self.numbers) and self.numbers[index] <= end
+
+
 def _import_statements(
     statements: Sequence[ast.stmt], source: str
 ) -> Iterator[ast.Import | ast.ImportFrom]:
     """Every import statement of ``source`` (whose tree's top level is ``statements``), in
     every block, functions and classes included. A statement is looked into only when a line
     it spans has ``import`` on it, as every import statement has on one of its own lines: most
-    of a module's functions are skipped unread. (Only where lines are ``\n``-separated, as
-    ``Project`` reads them: other line ends make ``ast`` count lines otherwise.)"""
-    spelt = (
-        [number for number, line in enumerate(source.split("\n"), 1) if "import" in line]
-        if "\r" not in source
-        else None
-    )
-
-    def may_import(statement: ast.stmt) -> bool:
-        if spelt is None:
-            return True
-        index = bisect.bisect_left(spelt, statement.lineno)
-        return index < len(spelt) and spelt[index] <= (statement.end_lineno or statement.lineno)
-
+    of a module's functions are skipped unread."""
+    importing = NamingLines.of(source, ["import"])
     pending = list(reversed(statements))
     while pending:
         statement = pending.pop()
-        if not may_import(statement):
+        if not importing.may_name_in(statement):
             continue
         if isinstance(statement, ast.Import | ast.ImportFrom):
             yield statement

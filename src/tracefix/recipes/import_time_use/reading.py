@@ -35,6 +35,7 @@ from tracefix.recipes.extension_not_registered.sqlalchemy_setup import modules_r
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import registrations
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import resolve
+from tracefix.scan.context_use import NamingLines
 
 Shape = Literal["create_all", "config", "other"]
 
@@ -50,6 +51,8 @@ SESSION = "session"
 FLASK_PROXIES = frozenset({"current_app", "g"})
 #: ...or when called.
 FLASK_FUNCTIONS = frozenset({"url_for", "render_template", "render_template_string"})
+#: The attributes of an instance or a model that ``_UseReader`` counts as uses.
+USED_ATTRIBUTES = INSTANCE_METHODS | INSTANCE_PROPERTIES | {SESSION, "query"}
 #: Calls a config value may go through and still be read again, unchanged, on each use.
 PURE_BUILTINS = frozenset({"int", "float", "str", "bool"})
 
@@ -353,9 +356,14 @@ class _UseReader:
         self.flask = flask_names(tree)
         self._instance: dict[str, bool] = {}
         self._model: dict[str, bool] = {}
+        flask = [name for name, of in self.flask.items() if of in FLASK_PROXIES | FLASK_FUNCTIONS]
+        self._naming = NamingLines.of(project.source(path) or "", [*flask, *USED_ATTRIBUTES])
 
     def uses(self, statement: ast.stmt) -> Iterator[tuple[str, int, int]]:
-        """(what, line, 1-based column) of each use in ``statement``."""
+        """(what, line, 1-based column) of each use in ``statement``; none, unread, in a
+        statement that spells none of the names a use is made of."""
+        if not self._naming.may_name_in(statement):
+            return
         parents: dict[int, ast.AST] = {}
         for node in _evaluated_at_import(statement, parents):
             what = self._use(node, parents)
