@@ -741,8 +741,9 @@ def _module_level(statements: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
 
 @dataclass(frozen=True)
 class NamingLines:
-    """Which lines of a file spell one of some names: a statement that spans none of them
-    cannot name them, and a reader that looks only for those names skips it unread.
+    """Which lines of a file spell one of some names (as a whole word: in ASCII text, ``\\w``
+    is what an identifier is made of): a statement that spans none of them cannot name them,
+    and a reader that looks only for those names skips it unread.
 
     ``numbers`` is ``None`` when the text cannot tell: lines not all ended by ``\\n`` (``ast``
     counts a ``\\r`` as a line end too) or text that is not all ASCII (Python reads identifiers
@@ -754,14 +755,16 @@ class NamingLines:
     def of(cls, source: str, names: Iterable[str]) -> NamingLines:
         if "\r" in source or not source.isascii():
             return cls(None)
-        wanted = tuple(names)
-        return cls(
-            [
-                number
-                for number, line in enumerate(source.split("\n"), 1)
-                if any(name in line for name in wanted)
-            ]
-        )
+        alternatives = "|".join(map(re.escape, sorted(names)))
+        word = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.ASCII)
+        numbers: list[int] = []
+        line, counted = 1, 0
+        for match in word.finditer(source):
+            line += source.count("\n", counted, match.start())
+            counted = match.start()
+            if not numbers or numbers[-1] != line:
+                numbers.append(line)
+        return cls(numbers)
 
     def may_name_in(self, statement: ast.stmt) -> bool:
         """Whether a line of ``statement``, its decorators included, spells one of the names."""

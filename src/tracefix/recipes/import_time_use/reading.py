@@ -357,15 +357,13 @@ class _UseReader:
         self._instance: dict[str, bool] = {}
         self._model: dict[str, bool] = {}
         flask = [name for name, of in self.flask.items() if of in FLASK_PROXIES | FLASK_FUNCTIONS]
+        #: Where those names and the attributes of a use are spelt: elsewhere is no use.
         self._naming = NamingLines.of(project.source(path) or "", [*flask, *USED_ATTRIBUTES])
 
     def uses(self, statement: ast.stmt) -> Iterator[tuple[str, int, int]]:
-        """(what, line, 1-based column) of each use in ``statement``; none, unread, in a
-        statement that spells none of the names a use is made of."""
-        if not self._naming.may_name_in(statement):
-            return
+        """(what, line, 1-based column) of each use in ``statement``."""
         parents: dict[int, ast.AST] = {}
-        for node in _evaluated_at_import(statement, parents):
+        for node in _evaluated_at_import(statement, parents, self._naming):
             what = self._use(node, parents)
             if what is not None and isinstance(node, ast.expr):
                 yield what, node.lineno, node.col_offset + 1
@@ -452,14 +450,19 @@ def _import_time_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
         yield statement
 
 
-def _evaluated_at_import(statement: ast.stmt, parents: dict[int, ast.AST]) -> Iterator[ast.AST]:
+def _evaluated_at_import(
+    statement: ast.stmt, parents: dict[int, ast.AST], naming: NamingLines
+) -> Iterator[ast.AST]:
     """The nodes of ``statement`` evaluated when it runs at module level: decorators, default
-    arguments, class bodies, comprehensions; not function or lambda bodies. Each node's parent
-    is in ``parents`` (by ``id``) before the node is yielded, when the parent is one of them:
-    not a function's body, which can be most of a module and is never looked at."""
+    arguments, class bodies, comprehensions; not function or lambda bodies, nor the statements
+    (``statement`` too) none of whose lines spells a name of ``naming``. Each node's parent is
+    in ``parents`` (by ``id``) before the node is yielded, when the parent is one of them: not
+    a function's body, which can be most of a module and is never looked at."""
     pending: list[ast.AST] = [statement]
     while pending:
         node = pending.pop()
+        if isinstance(node, ast.stmt) and not naming.may_name_in(node):
+            continue
         if isinstance(node, FunctionNode):
             pending.extend(node.decorator_list)
             pending.extend(node.args.defaults)
