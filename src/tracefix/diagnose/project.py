@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 import weakref
 from ast import FunctionDef
 from collections.abc import Callable
@@ -82,13 +83,17 @@ class Project:
         return found[-1] if found else None
 
     def module_name(self, path: str) -> str | None:
-        """The dotted name ``path`` is imported as (``src/pkg/a.py`` -> ``pkg.a``)."""
-        return _module_name(_normalise(path))
+        """The dotted name ``path`` is imported as (``src/pkg/a.py`` -> ``pkg.a``): from the
+        folder above its top-level package (the highest folder of its ``__init__.py`` chain)
+        when it is in one, else from the first of ``IMPORT_ROOTS`` it is under."""
+        path = _normalise(path)
+        root = _package_roots(self).get(str(PurePosixPath(path).parent))
+        return _module_name(path, (root,) if root is not None else IMPORT_ROOTS)
 
     def module_path(self, module: str) -> str | None:
         """The file that defines the dotted ``module``, or ``None`` if it is not in the project."""
         relative = module.replace(".", "/")
-        for root in IMPORT_ROOTS:
+        for root in (*IMPORT_ROOTS, *_package_roots(self).roots):
             for candidate in (f"{root}{relative}.py", f"{root}{relative}/__init__.py"):
                 if candidate in self.files:
                     return candidate
@@ -120,11 +125,11 @@ class Project:
 
 
 @functools.lru_cache(maxsize=8192)
-def _module_name(path: str) -> str | None:
+def _module_name(path: str, roots: tuple[str, ...]) -> str | None:
     """Remembered, like ``_normalise``: the scan asks it of the same few paths again and again."""
     if not path.endswith(".py"):
         return None
-    for root in IMPORT_ROOTS:
+    for root in roots:
         if root and not path.startswith(root):
             continue
         parts = list(PurePosixPath(path[len(root) :]).with_suffix("").parts)
@@ -164,3 +169,41 @@ def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Re
 
     cached.__doc__ = function.__doc__
     return cached
+
+
+class _PackageRoots(dict[str, str]):
+    """Each package folder of a project, and the folder its top-level package imports from;
+    ``roots``: those folders that are not ``IMPORT_ROOTS``, where ``module_path`` looks last."""
+
+    roots: tuple[str, ...] = ()
+
+
+@per_project
+def _package_roots(project: Project) -> _PackageRoots:
+    """Packages imported by their own name from a folder of their repository that is not an
+    import root: pgAdmin keeps its ``pgadmin`` package in ``web/``, where its entry script
+    runs, so ``from pgadmin.model import db`` is ``web/pgadmin/model/__init__.py``. Only a
+    package the project's code imports by that name counts; otherwise it may be a namespace
+    package's part (``src/shop/web/`` with no ``src/shop/__init__.py`` is ``shop.web``)."""
+    packages = {
+        str(PurePosixPath(path).parent)
+        for path in project.files
+        if PurePosixPath(path).name == "__init__.py"
+    }
+    tops: dict[str, list[str]] = {}
+    for package in packages:
+        top = PurePosixPath(package)
+        while top.parent != top and str(top.parent) in packages:
+            top = top.parent
+        if str(top.parent) not in (".", *(root.rstrip("/") for root in IMPORT_ROOTS)):
+            tops.setdefault(str(top), []).append(package)
+    found = _PackageRoots()
+    sources = [text for path, text in project.files.items() if path.endswith(".py")]
+    for top_folder, members in tops.items():
+        name = PurePosixPath(top_folder).name
+        imported = re.compile(rf"^\s*(?:from|import)\s+{re.escape(name)}\b", re.M)
+        if any(imported.search(text) for text in sources):
+            root = f"{PurePosixPath(top_folder).parent.as_posix()}/"
+            found.update(dict.fromkeys(members, root))
+    found.roots = tuple(sorted(set(found.values())))
+    return found

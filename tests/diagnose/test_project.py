@@ -1,0 +1,55 @@
+"""How the engine maps a repository's files to the modules its code imports."""
+
+from __future__ import annotations
+
+from tracefix.diagnose.project import Project
+from tracefix.recipes import all_recipes
+from tracefix.scan.engine import scan
+
+#: pgAdmin's layout: the package lives in ``web/``, next to the script that runs it.
+PGADMIN_LIKE = {
+    "web/pgAdmin4.py": "from pgadmin import create_app\n\napp = create_app()\n",
+    "web/pgadmin/__init__.py": (
+        "from flask import Flask\n\nfrom pgadmin.model import db\n\n\n"
+        "def create_app():\n    app = Flask(__name__)\n    db.init_app(app)\n    return app\n"
+    ),
+    "web/pgadmin/model/__init__.py": (
+        "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n"
+    ),
+    "web/pgadmin/tools/__init__.py": "from ..model import db\n",
+    "docs/conf.py": "project = 'x'\n",
+}
+
+
+def test_a_package_imported_from_its_own_folder_is_named_from_there() -> None:
+    project = Project(PGADMIN_LIKE)
+    assert project.module_name("web/pgadmin/model/__init__.py") == "pgadmin.model"
+    assert project.module_path("pgadmin.model") == "web/pgadmin/model/__init__.py"
+    assert project.absolute_module("web/pgadmin/tools/__init__.py", "model", 2) == (
+        "pgadmin.model"
+    )
+
+
+def test_the_usual_roots_keep_their_names() -> None:
+    project = Project(
+        {
+            "src/shop/web/__init__.py": "",  # a namespace package's part: shop.web
+            "src/pkg/__init__.py": "",
+            "src/pkg/a.py": "",
+            "app/__init__.py": "",
+            "app/models.py": "",
+            "tests/test_x.py": "from app import models\n",
+            "examples/demo/app/__init__.py": "",  # not imported by the name "demo"
+        }
+    )
+    assert project.module_name("src/shop/web/__init__.py") == "shop.web"
+    assert project.module_name("src/pkg/a.py") == "pkg.a"
+    assert project.module_name("app/models.py") == "app.models"
+    assert project.module_name("tests/test_x.py") == "tests.test_x"
+    assert project.module_path("app") == "app/__init__.py"
+
+
+def test_an_extension_registered_in_a_package_of_its_own_folder_is_not_reported() -> None:
+    project = Project(PGADMIN_LIKE)
+    recipes = [r for r in all_recipes() if r.code == "CTX111"]
+    assert scan(project, list(project.python_files()), recipes).findings == []
