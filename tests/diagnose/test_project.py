@@ -25,9 +25,8 @@ def test_a_package_imported_from_its_own_folder_is_named_from_there() -> None:
     project = Project(PGADMIN_LIKE)
     assert project.module_name("web/pgadmin/model/__init__.py") == "pgadmin.model"
     assert project.module_path("pgadmin.model") == "web/pgadmin/model/__init__.py"
-    assert project.absolute_module("web/pgadmin/tools/__init__.py", "model", 2) == (
-        "pgadmin.model"
-    )
+    relative = project.absolute_module("web/pgadmin/tools/__init__.py", "model", 2)
+    assert relative == "pgadmin.model"
 
 
 def test_the_usual_roots_keep_their_names() -> None:
