@@ -86,6 +86,43 @@ def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
             id="a pushed context covers what follows",
         ),
         pytest.param(
+            {
+                "app/audit.py": """\
+                    from flask import current_app, has_app_context, has_request_context, request
+
+
+                    def log(message):
+                        if current_app:
+                            current_app.logger.info(message)
+                        if has_app_context() and current_app.debug:
+                            print(message)
+                        name = current_app and current_app.name
+                        path = request.path if has_request_context() else None
+                        return name, path
+
+
+                    def debug_only():
+                        if not has_app_context():
+                            return None
+                        return current_app.debug
+
+
+                    def always():
+                        if current_app is not None:  # a proxy is never None
+                            return current_app.name
+                    """,
+                "tools/audit.py": """\
+                    from app.audit import always, debug_only, log
+
+                    log("start")
+                    debug_only()
+                    always()
+                    """,
+            },
+            {("CTX102", "tools/audit.py", 5)},
+            id="what a test for a context guards runs only inside one",
+        ),
+        pytest.param(
             {"tools/links.py": "from flask import url_for\n\nprint(url_for('index'))\n"},
             set(),
             id="url_for outside a request is another cause",

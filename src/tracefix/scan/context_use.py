@@ -74,6 +74,15 @@ APP_FUNCTIONS = frozenset(
     )
 )
 REQUEST_FUNCTIONS = frozenset({"flask.url_for", "flask.helpers.url_for"})
+#: Flask's own tests for a context: what an ``if`` on them guards runs only inside one.
+CONTEXT_TESTS = frozenset(
+    {
+        "flask.has_app_context",
+        "flask.has_request_context",
+        "flask.ctx.has_app_context",
+        "flask.ctx.has_request_context",
+    }
+)
 SQLALCHEMY_CLASSES = frozenset(
     {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
 )
@@ -467,6 +476,13 @@ class ContextAnalysis:
             return None
         if _is_push(statement):
             raise _ContextPushed
+        if isinstance(statement, ast.If) and self._tests_context(statement.test, scope):
+            return self._block(statement.orelse, scope, on_import)
+        if isinstance(statement, ast.If) and self._exits_without_context(statement, scope):
+            found = self._block(statement.body, scope, on_import)
+            if found is not None:
+                return found
+            raise _ContextPushed  # what follows runs only when there is a context
         if isinstance(statement, ast.Import | ast.ImportFrom):
             return on_import(statement) if on_import is not None else None
         for part in _statement_parts(statement):
@@ -482,11 +498,53 @@ class ContextAnalysis:
         pending: list[ast.AST] = [root]
         while pending:
             node = pending.pop()
+            if isinstance(node, ast.IfExp) and self._tests_context(node.test, scope):
+                pending.append(node.orelse)
+                continue
+            if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):
+                # ``current_app and current_app.name``: what follows a test runs inside one.
+                tested = next(
+                    (i for i, v in enumerate(node.values) if self._tests_context(v, scope)),
+                    len(node.values) - 1,
+                )
+                pending.extend(reversed(node.values[: tested + 1]))
+                continue
             found = self._use_at(node, scope)
             if found is not None:
                 return found
             pending.extend(reversed(_evaluated_children(node)))
         return None
+
+    def _tests_context(self, test: ast.expr, scope: Scope) -> bool:
+        """Whether ``test`` is true only inside a context: ``has_app_context()``,
+        ``has_request_context()``, or a context proxy's truth value (``if current_app:``,
+        ``bool(request)``: a proxy with nothing bound is false rather than an error)."""
+        if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+            return any(self._tests_context(value, scope) for value in test.values)
+        if isinstance(test, ast.Call) and not test.keywords:
+            if isinstance(test.func, ast.Name) and test.func.id == "bool" and len(test.args) == 1:
+                test = test.args[0]
+            else:
+                called = self.qualify(test.func, scope)
+                return (
+                    not test.args
+                    and isinstance(called, External)
+                    and (called.name in CONTEXT_TESTS)
+                )
+        target = self.qualify(test, scope)
+        return isinstance(target, External) and target.name in APP_PROXIES | REQUEST_PROXIES
+
+    def _exits_without_context(self, statement: ast.If, scope: Scope) -> bool:
+        """``if not has_app_context(): return``: the rest of the block has a context."""
+        test = statement.test
+        return (
+            isinstance(test, ast.UnaryOp)
+            and isinstance(test.op, ast.Not)
+            and self._tests_context(test.operand, scope)
+            and not statement.orelse
+            and bool(statement.body)
+            and isinstance(statement.body[-1], ast.Return | ast.Raise)
+        )
 
     def _use_at(self, node: ast.AST, scope: Scope) -> Use | None:
         if isinstance(node, ast.Attribute | ast.Subscript):
