@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 from typing import Literal
 
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 
 #: Files that start a program, in the order their factory calls are trusted.
 ENTRY_FILE_NAMES = (
@@ -315,31 +316,10 @@ class _Index:
                 yield path, tree
 
     def factories(self) -> list[_Definition]:
-        found = []
-        for path, tree in self.files(mentioning="Flask"):
-            if is_test_path(path):
-                continue
-            flask = self.flask_names(path)
-            if not flask:
-                continue
-            for node in tree.body:
-                if isinstance(node, ast.FunctionDef) and _returns_flask_app(node, flask):
-                    found.append(_Definition(path, node.name, node.lineno, _callable_bare(node)))
-        return found
+        return list(_factories(self.project))
 
     def instances(self) -> list[_Definition]:
-        found = []
-        for path, tree in self.files(mentioning="Flask"):
-            if is_test_path(path):
-                continue
-            flask = self.flask_names(path)
-            if not flask:
-                continue
-            for node in tree.body:
-                target = _assigned_name(node)
-                if target and flask.is_constructor_call(_assigned_value(node)):
-                    found.append(_Definition(path, target, node.lineno))
-        return found
+        return list(_instances(self.project))
 
     def is_factory(self, path: str, name: str) -> bool:
         tree = self.project.ast(path)
@@ -531,6 +511,39 @@ class _Index:
                 if tree is not None:
                     pending.extend(_modules_imported_by(self.project, file, tree))
         return seen
+
+
+@per_project
+def _factories(project: Project) -> tuple[_Definition, ...]:
+    """The project's Flask factories, found once per project: ``find_app_source`` asks for
+    them for every command and task a detector plans a fix for."""
+    return tuple(
+        _Definition(path, node.name, node.lineno, _callable_bare(node))
+        for path, tree, flask in _app_files(project)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and _returns_flask_app(node, flask)
+    )
+
+
+@per_project
+def _instances(project: Project) -> tuple[_Definition, ...]:
+    """The project's module-level Flask apps, found once per project, like ``_factories``."""
+    return tuple(
+        _Definition(path, target, node.lineno)
+        for path, tree, flask in _app_files(project)
+        for node in tree.body
+        if (target := _assigned_name(node)) and flask.is_constructor_call(_assigned_value(node))
+    )
+
+
+def _app_files(project: Project) -> Iterator[tuple[str, ast.Module, _FlaskNames]]:
+    """The files, tests aside, that import something of Flask's, with what they import."""
+    index = _Index(project)
+    for path, tree in index.files(mentioning="Flask"):
+        if not is_test_path(path):
+            flask = index.flask_names(path)
+            if flask:
+                yield path, tree, flask
 
 
 def _nearest(index: _Index, candidates: list[_Definition], near: str | None) -> _Definition | None:

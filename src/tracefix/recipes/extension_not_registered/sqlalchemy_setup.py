@@ -125,11 +125,20 @@ def resolve(
         binding = _binding(project, path, list(_own_statements(scope)), name, last=False)
         if binding is not None:
             return binding if binding != _LOCAL else None
-    tree = project.ast(path)
-    if tree is None:
-        return None
-    binding = _binding(project, path, list(module_level_statements(tree)), name, last=True)
-    return binding if binding not in (None, _LOCAL) else None
+    resolved = _module_level_resolved(project)
+    if (path, name) not in resolved:
+        tree = project.ast(path)
+        statements = list(module_level_statements(tree)) if tree is not None else []
+        binding = _binding(project, path, statements, name, last=True)
+        resolved[path, name] = binding if binding not in (None, _LOCAL) else None
+    return resolved[path, name]
+
+
+@per_project
+def _module_level_resolved(project: Project) -> dict[tuple[str, str], tuple[str, str] | None]:
+    """``resolve``'s answers for module-level names, kept per project: CTX110 and CTX111 ask
+    about the same few names (``db``) in every file, some of them once per instance."""
+    return {}
 
 
 def instance_for(
