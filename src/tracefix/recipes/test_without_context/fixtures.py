@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import pushes_app_context
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 
 #: Text that marks a project using pytest-flask, whose autouse fixture pushes a request context
 #: for every test that requests ``app``.
@@ -59,16 +60,25 @@ def visible_fixtures(project: Project, test_path: str) -> dict[str, Fixture]:
     return found
 
 
-def fixtures_in(project: Project, path: str) -> Iterator[Fixture]:
+def fixtures_in(project: Project, path: str) -> tuple[Fixture, ...]:
     """The fixtures pytest finds in the module at ``path``: those it defines, then those it
     imports from the project's modules (``from tests.fixtures.app import *`` in a conftest is
-    a common way to share them), each with the file that defines it."""
-    yield from _defined_in(project, path)
-    yield from _imported_into(project, path, frozenset({path}))
+    a common way to share them), each with the file that defines it. Remembered per module:
+    imports chain through the project, and every test asks of the same conftest files."""
+    known = _fixtures_by_module(project)
+    found = known.get(path)
+    if found is None:
+        known[path] = ()  # an import cycle that comes back here finds nothing more
+        found = known[path] = (*_defined_in(project, path), *_imported_into(project, path))
+    return found
 
 
-def _imported_into(project: Project, path: str, importing: frozenset[str]) -> Iterator[Fixture]:
-    """``importing``: the modules whose imports are being followed, against import cycles."""
+@per_project
+def _fixtures_by_module(project: Project) -> dict[str, tuple[Fixture, ...]]:
+    return {}
+
+
+def _imported_into(project: Project, path: str) -> Iterator[Fixture]:
     tree = project.ast(path)
     if tree is None:
         return
@@ -77,11 +87,10 @@ def _imported_into(project: Project, path: str, importing: frozenset[str]) -> It
             continue
         module = project.absolute_module(path, node.module, node.level)
         source = project.module_path(module) if module else None
-        if source is None or source in importing:
+        if source is None:
             continue
         names = {alias.name for alias in node.names}
-        imported = _imported_into(project, source, importing | {source})
-        for fixture in [*_defined_in(project, source), *imported]:
+        for fixture in fixtures_in(project, source):
             if fixture.node.name in names or ("*" in names and not fixture.name.startswith("_")):
                 yield fixture
 
