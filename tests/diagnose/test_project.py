@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tracefix.diagnose.project import Project
 from tracefix.recipes import all_recipes
 from tracefix.scan.engine import scan
@@ -52,3 +54,17 @@ def test_an_extension_registered_in_a_package_of_its_own_folder_is_not_reported(
     project = Project(PGADMIN_LIKE)
     recipes = [r for r in all_recipes() if r.code == "CTX111"]
     assert scan(project, list(project.python_files()), recipes).findings == []
+
+
+def test_a_file_that_does_not_parse_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mailu's models.py uses Python 3.12 f-strings, and every module imports it: parsing it
+    again for each question took its scan from 1 s to 7 s."""
+    import ast
+
+    parsed = []
+    original = ast.parse
+    monkeypatch.setattr(ast, "parse", lambda *a, **k: parsed.append(a) or original(*a, **k))
+    project = Project({"app/models.py": "def (:\n"})
+    assert project.ast("app/models.py") is None
+    assert project.ast("app/models.py") is None
+    assert len(parsed) == 1

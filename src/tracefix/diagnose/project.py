@@ -35,7 +35,9 @@ class Project:
 
     files: Mapping[str, str]
     _cst_cache: dict[str, cst.Module] = field(default_factory=dict, compare=False, repr=False)
-    _ast_cache: dict[str, ast.Module] = field(default_factory=dict, compare=False, repr=False)
+    _ast_cache: dict[str, ast.Module | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def source(self, path: str) -> str | None:
         return self.files.get(_normalise(path))
@@ -71,7 +73,7 @@ class Project:
             try:
                 self._ast_cache[path] = ast.parse(self.files[path], filename=path)
             except (SyntaxError, ValueError):
-                return None
+                self._ast_cache[path] = None  # not parsed again for each question about it
         return self._ast_cache[path]
 
     def function(self, path: str, name: str) -> FunctionDef | None:
