@@ -107,6 +107,8 @@ class Names:
 
     def __init__(self, project: Project) -> None:
         self.project = project
+        self._binders: dict[str, dict[str, list[ast.stmt]]] = {}
+        self._module_names: dict[tuple[str, str, int], Target | None] = {}
 
     def resolve(
         self, path: str, node: ast.expr, local: dict[str, Target | None] | None = None
@@ -130,15 +132,26 @@ class Names:
 
     def module_name(self, path: str, name: str, hops: int = 0) -> Target | None:
         """What the module-level ``name`` of ``path`` is bound to last, followed through imports."""
-        tree = self.project.ast(path)
-        if tree is None or hops > MAX_HOPS:
-            return None
-        found: Target | None = None
-        for statement in module_statements(tree):
-            if name not in bound_names(statement):
-                continue
-            found = self._follow(path, statement, name, hops)
-        return found
+        key = (path, name, hops)
+        if key not in self._module_names:
+            found: Target | None = None
+            if hops <= MAX_HOPS:
+                for statement in self._statements_binding(path).get(name, ()):
+                    found = self._follow(path, statement, name, hops)
+            self._module_names[key] = found
+        return self._module_names[key]
+
+    def _statements_binding(self, path: str) -> dict[str, list[ast.stmt]]:
+        """Each module-level name of ``path`` and the statements that bind it, in order: read
+        once per file (a project's scan asks of the same names hundreds of thousands of times)."""
+        binders = self._binders.get(path)
+        if binders is None:
+            binders = self._binders[path] = {}
+            tree = self.project.ast(path)
+            for statement in module_statements(tree) if tree is not None else ():
+                for bound in bound_names(statement):
+                    binders.setdefault(bound, []).append(statement)
+        return binders
 
     def module_attribute(self, module: str, name: str, hops: int = 0) -> Target | None:
         """What ``module.name`` is: a submodule, a name bound in the module, or external."""
