@@ -18,6 +18,7 @@ from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.diagnose.signatures import is_library_frame
 from tracefix.event import Event
@@ -419,17 +420,33 @@ def _calls_of(cli: ClickCli, wanted: set[tuple[str, str]]) -> list[tuple[str, in
         source = cli.project.source(path) or ""
         if not any(name in source for name in names):
             continue
-        tree = cli.project.ast(path)
-        for node in ast.walk(tree) if tree is not None else ():
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            if isinstance(func, ast.Attribute) and func.attr == "main":
-                func = func.value
+        for line, func in _calls_in(cli.project, path):
             target = cli.names.resolve(path, func)
             if isinstance(target, Binding) and (target.path, target.name) in wanted:
-                found.append((path, node.lineno))
+                found.append((path, line))
     return found
+
+
+def _calls_in(project: Project, path: str) -> list[tuple[int, ast.expr]]:
+    """The calls of ``path``, as the line and what is called (``x`` for ``x.main(...)``):
+    walked once per file, where ``_calls_of`` is asked once per command of the project."""
+    known = _calls_by_file(project)
+    calls = known.get(path)
+    if calls is None:
+        calls = known[path] = []
+        tree = project.ast(path)
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.Call):
+                func = node.func
+                if isinstance(func, ast.Attribute) and func.attr == "main":
+                    func = func.value
+                calls.append((node.lineno, func))
+    return calls
+
+
+@per_project
+def _calls_by_file(project: Project) -> dict[str, list[tuple[int, ast.expr]]]:
+    return {}
 
 
 def _first_party(project: Project) -> Callable[[str], bool]:
