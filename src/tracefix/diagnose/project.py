@@ -95,11 +95,17 @@ class Project:
     def module_path(self, module: str) -> str | None:
         """The file that defines the dotted ``module``, or ``None`` if it is not in the project."""
         relative = module.replace(".", "/")
-        for root in (*IMPORT_ROOTS, *_package_roots(self).roots):
+        for root in IMPORT_ROOTS:
             for candidate in (f"{root}{relative}.py", f"{root}{relative}/__init__.py"):
                 if candidate in self.files:
                     return candidate
-        return None
+        below = _package_roots(self).below
+        found = [
+            (below[candidate][0], order, below[candidate][1])
+            for order, candidate in enumerate((f"{relative}.py", f"{relative}/__init__.py"))
+            if candidate in below
+        ]
+        return min(found)[2] if found else None
 
     def absolute_module(self, path: str, module: str | None, level: int) -> str | None:
         """The module that ``from <level dots><module> import ...`` in ``path`` names.
@@ -175,9 +181,13 @@ def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Re
 
 class _PackageRoots(dict[str, str]):
     """Each package folder of a project, and the folder its top-level package imports from;
-    ``roots``: those folders that are not ``IMPORT_ROOTS``, where ``module_path`` looks last."""
+    ``roots``: those folders that are not ``IMPORT_ROOTS``, where ``module_path`` looks last,
+    in order; ``below``: each Python file's path below one of them, with the first such root's
+    place in ``roots`` and the file (a project of many roots asks this for every name it
+    resolves: looking in each root in turn was most of its scan)."""
 
     roots: tuple[str, ...] = ()
+    below: dict[str, tuple[int, str]]
 
 
 @per_project
@@ -208,4 +218,9 @@ def _package_roots(project: Project) -> _PackageRoots:
             root = f"{PurePosixPath(top_folder).parent.as_posix()}/"
             found.update(dict.fromkeys(members, root))
     found.roots = tuple(sorted(set(found.values())))
+    found.below = {}
+    for index, root in enumerate(found.roots):
+        for path in project.files:
+            if path.startswith(root) and path.endswith(".py"):
+                found.below.setdefault(path[len(root) :], (index, path))
     return found
