@@ -68,3 +68,23 @@ def test_a_file_that_does_not_parse_is_parsed_once(monkeypatch: pytest.MonkeyPat
     assert project.ast("app/models.py") is None
     assert project.ast("app/models.py") is None
     assert len(parsed) == 1
+
+
+def test_a_module_two_package_folders_have_is_found_in_neither() -> None:
+    """A monorepo's two services, each with its own ``app`` package imported as ``app``:
+    which one an import means depends on where it runs, so the engine does not guess."""
+    service = {
+        "app/__init__.py": "from flask import Flask\n",
+        "app/models.py": "",
+        "run.py": "from app import models\n",
+    }
+    project = Project(
+        {
+            **{f"services/a/{path}": text for path, text in service.items()},
+            **{f"services/b/{path}": text for path, text in service.items()},
+            "services/b/app/extra.py": "",
+        }
+    )
+    assert project.module_path("app.models") is None
+    assert project.module_path("app.extra") == "services/b/app/extra.py"
+    assert project.module_name("services/a/app/models.py") == "app.models"

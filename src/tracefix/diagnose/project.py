@@ -101,9 +101,9 @@ class Project:
                     return candidate
         below = _package_roots(self).below
         found = [
-            (below[candidate][0], order, below[candidate][1])
+            (entry[0], order, entry[1])
             for order, candidate in enumerate((f"{relative}.py", f"{relative}/__init__.py"))
-            if candidate in below
+            if (entry := below.get(candidate)) is not None
         ]
         return min(found)[2] if found else None
 
@@ -182,12 +182,12 @@ def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Re
 class _PackageRoots(dict[str, str]):
     """Each package folder of a project, and the folder its top-level package imports from;
     ``roots``: those folders that are not ``IMPORT_ROOTS``, where ``module_path`` looks last,
-    in order; ``below``: each Python file's path below one of them, with the first such root's
-    place in ``roots`` and the file (a project of many roots asks this for every name it
-    resolves: looking in each root in turn was most of its scan)."""
+    in order; ``below``: each Python file's path below one of them, with that root's place in
+    ``roots`` and the file, or ``None`` when two roots have it (a project of many roots asks
+    this for every name it resolves: looking in each root in turn was most of its scan)."""
 
     roots: tuple[str, ...] = ()
-    below: dict[str, tuple[int, str]]
+    below: dict[str, tuple[int, str] | None]
 
 
 @per_project
@@ -222,5 +222,8 @@ def _package_roots(project: Project) -> _PackageRoots:
     for index, root in enumerate(found.roots):
         for path in project.files:
             if path.startswith(root) and path.endswith(".py"):
-                found.below.setdefault(path[len(root) :], (index, path))
+                # Two roots with the same module (a monorepo's services/a/app and
+                # services/b/app): which one an import means is unknown, so neither.
+                below = path[len(root) :]
+                found.below[below] = None if below in found.below else (index, path)
     return found
