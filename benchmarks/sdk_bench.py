@@ -9,6 +9,8 @@ envelopes it receives. The app is the one of ../shared/docs/sdk-overhead-peers.m
 returns a string, `GET /boom` raises ValueError; Flask's own traceback log handler is replaced
 by a NullHandler in every variant (the logger still emits records, so logging hooks see them).
 
+Every app process runs on one core (``APP_CPU``), the load generator on the other.
+
 Measured: the success path in-process (`test_client`) and over HTTP (gunicorn, 1 sync worker,
 `wrk -t1 -c2`), in interleaved slices (a process per variant kept alive, asked in turn, so that
 a slice is compared with its neighbours of the same round: on this shared machine the no-SDK
@@ -47,6 +49,10 @@ from pathlib import Path
 from _report import replace_section
 
 VARIANTS = ("none", "sentry", "tracefix")
+#: The core every variant's app process runs on, the load generator on the others: on a shared
+#: machine one core can be busier than the other for minutes (a neighbour on its sibling
+#: thread), and a variant left on it would pay for that.
+APP_CPU = max(os.sched_getaffinity(0))
 #: How long a process may take to deliver what it holds once the sink is back.
 RECOVERY_SECONDS = 70.0
 
@@ -293,6 +299,7 @@ class Bench:
         out = subprocess.run(
             [sys.executable, str(self.workdir / "bench_child.py"), mode, str(n)],
             env=self.env(variant, port),
+            preexec_fn=on_app_cpu,
             capture_output=True,
             text=True,
             timeout=900,
@@ -313,6 +320,7 @@ class Bench:
             variant: subprocess.Popen(
                 [sys.executable, script, "slices", "500", path],
                 env=self.env(variant, port),
+                preexec_fn=on_app_cpu,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -372,6 +380,7 @@ class Bench:
                 "bench_app:app",
             ],
             env=self.env(variant, port),
+            preexec_fn=on_app_cpu,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -455,6 +464,14 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def on_app_cpu() -> None:
+    os.sched_setaffinity(0, {APP_CPU})
+
+
+def off_app_cpu() -> None:
+    os.sched_setaffinity(0, (os.sched_getaffinity(0) - {APP_CPU}) or {APP_CPU})
+
+
 def rotated(turn: int) -> tuple[str, ...]:
     return VARIANTS[turn % 3 :] + VARIANTS[: turn % 3]
 
@@ -462,6 +479,7 @@ def rotated(turn: int) -> tuple[str, ...]:
 def wrk(app_port: int, path: str, seconds: int) -> float:
     out = subprocess.run(
         ["wrk", "-t1", "-c2", f"-d{seconds}s", f"http://127.0.0.1:{app_port}{path}"],
+        preexec_fn=off_app_cpu,
         capture_output=True,
         text=True,
         check=True,
@@ -648,7 +666,8 @@ def render(rows, rates, delivered, raised, args, n, seconds) -> str:
         "How to read it: the success-path rates come from long-lived processes, one per "
         "variant, asked in turn for one slice of requests each round; the ratio is the median "
         "over rounds of the variant's rate over the no-SDK rate of the same round, so that "
-        "the machine's drift falls on both. The instruction counts do not depend on the "
+        "the machine's drift falls on both; every variant's app process runs on the same core "
+        "(the load generator on the other). The instruction counts do not depend on the "
         "machine's load at all. "
         '"Added per error" is the median per-request time minus the no-SDK '
         "median, in-process (it includes the SDK thread's share of the GIL). In the "
