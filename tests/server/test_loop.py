@@ -3,6 +3,7 @@ fixes and verifies it against the project's repository, and pushes the branch.""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,14 +96,14 @@ def wait_for_fix(app: Any, timeout: float = 240) -> Fix:
     raise AssertionError("no fix attempt finished in time")
 
 
-def test_a_production_thread_error_becomes_a_verified_pull_request(
-    make_app: Any,
-    repository: tuple[Path, Path, str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@contextlib.contextmanager
+def production_error_on_a_forge(
+    make_app: Any, repository: tuple[Path, Path, str]
+) -> Iterator[tuple[Any, Any, Fix]]:
+    """The app fails in production (a thread its view starts), with the SDK on, reporting to
+    a live server whose project opens pull requests on a fake Gitea that sees the bare
+    remote's branches; the app, the forge's repository and the finished fix attempt."""
     work, remote, release = repository
-    monkeypatch.setenv("TRACEFIX_TEST_FORGE_TOKEN", FORGE_TOKEN)
     forge = FakeGitea(FORGE_TOKEN).__enter__()
     forge_repository = forge.add_repository("acme", "welcome", {})
     forge_repository.branches = RemoteBranches(remote)
@@ -118,7 +120,6 @@ def test_a_production_thread_error_becomes_a_verified_pull_request(
         with state(app).db.write_session() as session:
             project = create_project(session, "welcome", str(remote), settings)
             project_dsn = dsn(server.url, project)
-
         production = subprocess.run(
             [sys.executable, "-c", PRODUCTION, project_dsn, release],
             cwd=work,
@@ -128,11 +129,22 @@ def test_a_production_thread_error_becomes_a_verified_pull_request(
         )
         assert production.returncode == 0, production.stderr
         assert "Working outside of application context" in production.stderr
-
-        fix = wait_for_fix(app)
+        yield app, forge_repository, wait_for_fix(app)
     finally:
         server.stop()
         forge.__exit__(None, None, None)
+
+
+def test_a_production_thread_error_becomes_a_verified_pull_request(
+    make_app: Any,
+    repository: tuple[Path, Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    work, remote, release = repository
+    monkeypatch.setenv("TRACEFIX_TEST_FORGE_TOKEN", FORGE_TOKEN)
+    with production_error_on_a_forge(make_app, repository) as (app, forge_repository, fix):
+        pass  # the server and the forge stop here: what they left is checked below
 
     with state(app).db.session() as session:
         (issue,) = session.scalars(select(Issue))
@@ -222,31 +234,7 @@ def test_a_fix_the_forge_did_not_take_is_delivered_again_later(
 
     work, remote, release = repository
     monkeypatch.delenv("TRACEFIX_TEST_FORGE_TOKEN", raising=False)
-    forge = FakeGitea(FORGE_TOKEN).__enter__()
-    forge_repository = forge.add_repository("acme", "welcome", {})
-    forge_repository.branches = RemoteBranches(remote)
-    app = make_app(auto_fix=True)
-    server = LiveServer(app)
-    settings = {
-        "python": sys.executable,
-        "forge": "gitea",
-        "forge_url": "https://codeberg.example/acme/welcome.git",
-        "forge_api_url": f"{forge.url}/api/v1",
-        "token_env": "TRACEFIX_TEST_FORGE_TOKEN",
-    }
-    try:
-        with state(app).db.write_session() as session:
-            project = create_project(session, "welcome", str(remote), settings)
-            project_dsn = dsn(server.url, project)
-        production = subprocess.run(
-            [sys.executable, "-c", PRODUCTION, project_dsn, release],
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert production.returncode == 0, production.stderr
-        fix = wait_for_fix(app)
+    with production_error_on_a_forge(make_app, repository) as (app, forge_repository, fix):
         assert fix.state == "verified", (fix.error, fix.log)
         assert fix.error == (
             "verified, but not delivered: the project's forge needs a token: "
@@ -260,9 +248,6 @@ def test_a_fix_the_forge_did_not_take_is_delivered_again_later(
         assert retry_deliveries(config, db, now=fix.created_at + dt.timedelta(hours=25)) == 0
         assert forge_repository.pulls == []
         assert retry_deliveries(config, db, now=utcnow() + dt.timedelta(minutes=2)) == 1
-    finally:
-        server.stop()
-        forge.__exit__(None, None, None)
 
     with state(app).db.session() as session:
         (delivered,) = session.scalars(select(Fix))
