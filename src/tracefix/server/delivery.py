@@ -101,14 +101,12 @@ def follow_pull_requests(db: Database) -> int:
     """Refresh the state and checks of the delivered fixes' pull requests that are still open
     (checks run again on new pushes; the merge commit is what releases descend from); how
     many were refreshed. A forge that fails is tried again on the next round."""
-    with db.session() as session:
-        rows = session.execute(
-            select(Fix, Project)
-            .join(Issue, Issue.id == Fix.issue_id)
-            .join(Project, Project.id == Issue.project_id)
-            .where(Fix.state == "delivered", Fix.pr_number.is_not(None))
-            .where(or_(Fix.pr_state.is_(None), Fix.pr_state == "open"))
-        ).all()
+    rows = _fixes_and_projects(
+        db,
+        Fix.state == "delivered",
+        Fix.pr_number.is_not(None),
+        or_(Fix.pr_state.is_(None), Fix.pr_state == "open"),
+    )
     refreshed = 0
     for fix, project in rows:
         try:
@@ -142,15 +140,14 @@ def retry_deliveries(config: ServerConfig, db: Database, now: dt.datetime | None
     from tracefix.verify.checkout import RepositoryCache
 
     now = now or utcnow()
-    with db.session() as session:
-        rows = session.execute(
-            select(Fix, Project)
-            .join(Issue, Issue.id == Fix.issue_id)
-            .join(Project, Project.id == Issue.project_id)
-            .where(Fix.state == "verified", Fix.error.startswith(NOT_DELIVERED))
-            .where(Fix.commit_sha.is_not(None), Fix.branch.is_not(None))
-            .where(Fix.created_at > now - DELIVERY_RETRY_PERIOD)
-        ).all()
+    rows = _fixes_and_projects(
+        db,
+        Fix.state == "verified",
+        Fix.error.startswith(NOT_DELIVERED),
+        Fix.commit_sha.is_not(None),
+        Fix.branch.is_not(None),
+        Fix.created_at > now - DELIVERY_RETRY_PERIOD,
+    )
     delivered = 0
     for fix, project in rows:
         wait = max(dt.timedelta(seconds=config.review_interval), (now - fix.created_at) / 4)
@@ -181,6 +178,18 @@ def retry_deliveries(config: ServerConfig, db: Database, now: dt.datetime | None
 
 #: The ``Fix`` columns a delivery reads: the branch, its commit, and the pull request's body.
 _PULL_REQUEST_INPUTS = ("branch", "commit_sha", "code", "command", "report", "diff")
+
+
+def _fixes_and_projects(db: Database, *conditions: Any) -> list[tuple[Fix, Project]]:
+    """The attempts that meet ``conditions``, each with its issue's project, detached."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Fix, Project)
+            .join(Issue, Issue.id == Fix.issue_id)
+            .join(Project, Project.id == Issue.project_id)
+            .where(*conditions)
+        ).all()
+    return [(fix, project) for fix, project in rows]
 
 
 def _token(settings: dict[str, Any]) -> str | None:
