@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,3 +62,18 @@ class LiveServer:
     def stop(self) -> None:
         self.server.shutdown()
         self._thread.join(10)
+
+
+def clean_redis_broker(url: str) -> str:
+    """``url``, a database of this machine's Redis, emptied for a test's Celery worker. Without
+    Redis the test is skipped, except under CI, where it fails."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        if os.environ.get("CI"):
+            pytest.fail("Redis is not reachable on 127.0.0.1:6379")
+        pytest.skip("Redis is not reachable")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    return url

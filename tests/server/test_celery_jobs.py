@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from tracefix.server.models import Fix
 from tracefix.server.models import Issue
 from tracefix.server.projects import create_project
 
+from .conftest import clean_redis_broker
 from .conftest import state
 from .test_ingest import auth
 from .test_ingest import envelope
@@ -25,24 +25,9 @@ from .test_ingest import event_payload
 BROKER = os.environ.get("TRACEFIX_TEST_REDIS", "redis://127.0.0.1:6379/11")
 
 
-def redis_reachable() -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture
 def broker() -> str:
-    if not redis_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379")
-        pytest.skip("Redis is not reachable")
-    import redis
-
-    redis.Redis.from_url(BROKER).flushdb()
-    return BROKER
+    return clean_redis_broker(BROKER)
 
 
 def test_a_worker_digests_and_attempts_the_fix(make_app: Any, broker: str, tmp_path: Path) -> None:

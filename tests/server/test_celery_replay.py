@@ -26,8 +26,8 @@ from tracefix.server.reproduce import CannotReproduce
 from tracefix.server.reproduce import reproductions_for
 
 from .conftest import LiveServer
+from .conftest import clean_redis_broker
 from .conftest import state
-from .test_celery_jobs import redis_reachable
 from .test_loop import git
 from .test_loop import wait_for_fix
 
@@ -141,14 +141,7 @@ def repository(tmp_path: Path) -> tuple[Path, Path, str]:
 
 @pytest.fixture
 def broker() -> str:
-    if not redis_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379")
-        pytest.skip("Redis is not reachable")
-    import redis
-
-    redis.Redis.from_url(BROKER).flushdb()
-    return BROKER
+    return clean_redis_broker(BROKER)
 
 
 def start_worker(
