@@ -38,6 +38,10 @@ class Project:
     _ast_cache: dict[str, ast.Module | None] = field(
         default_factory=dict, compare=False, repr=False
     )
+    #: ``module_name`` and ``module_path`` remembered: a scan asks them of the same few
+    #: paths and names tens of thousands of times, and the files never change.
+    _names: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    _paths: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     def source(self, path: str) -> str | None:
         return self.files.get(_normalise(path))
@@ -88,12 +92,27 @@ class Project:
         """The dotted name ``path`` is imported as (``src/pkg/a.py`` -> ``pkg.a``): from the
         folder above its top-level package (the highest folder of its ``__init__.py`` chain)
         when it is in one, else from the first of ``IMPORT_ROOTS`` it is under."""
-        path = _normalise(path)
-        root = _package_roots(self).get(str(PurePosixPath(path).parent))
-        return _module_name(path, (root,) if root is not None else IMPORT_ROOTS)
+        try:
+            return self._names[path]
+        except KeyError:
+            pass
+        normal = _normalise(path)
+        root = _package_roots(self).get(str(PurePosixPath(normal).parent))
+        name = _module_name(normal, (root,) if root is not None else IMPORT_ROOTS)
+        self._names[path] = name
+        return name
 
     def module_path(self, module: str) -> str | None:
         """The file that defines the dotted ``module``, or ``None`` if it is not in the project."""
+        try:
+            return self._paths[module]
+        except KeyError:
+            pass
+        found = self._module_path(module)
+        self._paths[module] = found
+        return found
+
+    def _module_path(self, module: str) -> str | None:
         relative = module.replace(".", "/")
         for root in IMPORT_ROOTS:
             for candidate in (f"{root}{relative}.py", f"{root}{relative}/__init__.py"):
