@@ -1,8 +1,8 @@
 """What a ``200`` promises.
 
-Against the real ``tracefix serve`` (gunicorn, SQLite in WAL mode unless said otherwise):
+Against the real ``tracefix serve`` (Granian, SQLite in WAL mode unless said otherwise):
 
-- an acknowledged event survives ``kill -9`` of the gunicorn master and its worker under load,
+- an acknowledged event survives ``kill -9`` of the server process and its worker under load,
   and is grouped once the server is back; on SQLite and on PostgreSQL, where the intake
   commits each batch as one statement in autocommit mode;
 - over a per-project quota (``TRACEFIX_EVENTS_PER_MINUTE``), every ``200`` is a stored event
@@ -145,7 +145,7 @@ class Served:
             return False
 
     def kill(self) -> list[int]:
-        """``kill -9`` of gunicorn's master and its worker at once; their pids."""
+        """``kill -9`` of the server process and its worker at once; their pids."""
         assert self.process is not None
         pids = [self.process.pid, *_descendants(self.process.pid)]
         for pid in pids:
@@ -258,7 +258,7 @@ def test_no_acknowledged_event_is_lost_to_kill_9_under_load(
         killed = server.kill()
     finally:
         clients.stop()
-    assert len(killed) >= 2, f"gunicorn's master and its worker, not {killed}"
+    assert len(killed) >= 2, f"the server process and its worker, not {killed}"
     acknowledged = clients.ids(200)
     assert set(Counter(status for _, status in clients.answers)) == {200}
 

@@ -36,20 +36,36 @@ def _migrated_database(config: Any) -> Any:
 
 @click.command()
 @click.option("--bind", default=None, help="HOST:PORT to listen on [TRACEFIX_BIND].")
-@click.option("--threads", type=int, default=None, help="Request threads [TRACEFIX_THREADS].")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 512),
+    default=None,
+    help="Request threads [TRACEFIX_THREADS].",
+)
 def serve(bind: str | None, threads: int | None) -> None:
     """Run the server: ingest, dashboard and, without a broker, the jobs."""
     from dataclasses import replace
 
     config = _config()
     config = replace(config, bind=bind or config.bind, threads=threads or config.threads)
+    try:
+        host, port = config.address
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--bind / TRACEFIX_BIND") from None
     if bind and "TRACEFIX_PUBLIC_URL" not in __import__("os").environ:
         config = replace(config, public_url=f"http://{bind}")
     db = _database(config)
     db.upgrade()
     db.dispose()
+    from tracefix.server.wsgi import check_listenable
     from tracefix.server.wsgi import serve_forever
 
+    try:
+        check_listenable(host, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {config.bind}: {exc.strerror or exc}"
+        ) from None
     click.echo(f"tracefix: serving on http://{config.bind} (data in {config.data_dir})", err=True)
     serve_forever(config)
 

@@ -48,6 +48,15 @@ class ServerConfig:
     fix_quiet_seconds: float = 3600.0
 
     @property
+    def address(self) -> tuple[str, int]:
+        """``bind`` as host and port (``[::1]:8000`` for IPv6); ``ValueError`` if it is not
+        ``HOST:PORT``."""
+        host, _, port = self.bind.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"not HOST:PORT: {self.bind!r}")
+        return host.strip("[]"), int(port)
+
+    @property
     def repo_cache(self) -> Path:
         return self.data_dir / "repos"
 
