@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -185,7 +186,9 @@ def is_context_call(node: ast.expr, *, with_client: bool = True) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=8192)
 def is_test_path(path: str) -> bool:
+    """Remembered: a scan asks it of every file, for every recipe."""
     parts = PurePosixPath(path).parts
     name = parts[-1] if parts else ""
     return (

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import bisect
 import builtins
+import functools
 import re
 import weakref
 from collections.abc import Callable
@@ -210,6 +211,8 @@ class ContextAnalysis:
         self._models: dict[int, bool] = {}
         self._lines: dict[str, list[str]] = {}
         self._memo: dict[object, object] = {}
+        #: By ``id`` of the statement, kept with it (an ``id`` alone may be reused).
+        self._run_by: dict[int, tuple[ast.stmt, tuple[str, ...]]] = {}
 
     def remember(self, key: object, compute: Callable[[], _Value]) -> _Value:
         """``compute()`` once per analysis: for detectors' own project-wide indexes."""
@@ -617,20 +620,28 @@ class ContextAnalysis:
 
         return on_import
 
-    def _modules_run_by(self, path: str, statement: ast.Import | ast.ImportFrom) -> list[str]:
+    def _modules_run_by(self, path: str, statement: ast.Import | ast.ImportFrom) -> tuple[str, ...]:
         """The modules, parent packages first, that ``statement`` runs when it imports."""
+        key = id(statement)
+        found = self._run_by.get(key)
+        if found is None or found[0] is not statement:
+            found = self._run_by[key] = (statement, self._compute_modules_run_by(path, statement))
+        return found[1]
+
+    def _compute_modules_run_by(
+        self, path: str, statement: ast.Import | ast.ImportFrom
+    ) -> tuple[str, ...]:
         modules: list[str] = []
         if isinstance(statement, ast.Import):
             names = [alias.name for alias in statement.names]
         else:
             base = self.project.absolute_module(path, statement.module, statement.level)
             if base is None:
-                return []
+                return ()
             names = [base] + [f"{base}.{alias.name}" for alias in statement.names]
         for name in names:
-            parts = name.split(".")
-            modules.extend(".".join(parts[: i + 1]) for i in range(len(parts)))
-        return list(dict.fromkeys(modules))
+            modules.extend(_prefixes(name))
+        return tuple(dict.fromkeys(modules))
 
     def _statement_bindings(self, path: str, statement: ast.stmt) -> Iterator[tuple[str, _Binding]]:
         if isinstance(statement, ast.Import):
@@ -703,6 +714,13 @@ class ContextAnalysis:
         return not any(
             isinstance(node, ast.Yield | ast.YieldFrom) for node in _own_nodes(function.body)
         )
+
+
+@functools.lru_cache(maxsize=8192)
+def _prefixes(name: str) -> tuple[str, ...]:
+    """``a``, ``a.b``, ``a.b.c`` for ``a.b.c``: the modules importing it runs."""
+    parts = name.split(".")
+    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
 
 
 def _may_be_script(path: str) -> bool:
@@ -779,7 +797,7 @@ def _evaluated_children(node: ast.AST) -> list[ast.AST]:
         return [node.value]
     if isinstance(node, ast.expr_context | ast.operator | ast.boolop | ast.unaryop | ast.cmpop):
         return []
-    return list(ast.iter_child_nodes(node))
+    return child_nodes(node)
 
 
 def _module_level(statements: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
@@ -860,15 +878,40 @@ def _import_statements(
                         pending.extend(reversed(item.body))
 
 
+_OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
 def _own_nodes(statements: Sequence[ast.stmt]) -> Iterator[ast.AST]:
     """The nodes of a body, not descending into nested functions, classes or lambdas (whose
     own nodes are yielded, so their names count as bound here)."""
     pending: list[ast.AST] = list(reversed(statements))
+    pop = pending.pop
+    extend = pending.extend
     while pending:
-        node = pending.pop()
+        node = pop()
         yield node
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            pending.extend(reversed(list(ast.iter_child_nodes(node))))
+        if not isinstance(node, _OWN_SCOPES):
+            children = child_nodes(node)
+            children.reverse()
+            extend(children)
+
+
+def child_nodes(node: ast.AST) -> list[ast.AST]:
+    """``list(ast.iter_child_nodes(node))``, in the same order, at half the cost: the scan
+    asks it of hundreds of thousands of nodes."""
+    found: list[ast.AST] = []
+    for name in node._fields:
+        try:
+            value = getattr(node, name)
+        except AttributeError:
+            continue
+        if isinstance(value, ast.AST):
+            found.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, ast.AST):
+                    found.append(item)
+    return found
 
 
 def _stored_names(statement: ast.stmt) -> Iterator[str]:
