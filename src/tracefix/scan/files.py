@@ -88,12 +88,16 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> list[str]:
     else:
         candidates = _walk(root)
     excluded = GitIgnore(exclude)
+    top = os.fspath(root)
     found = []
     for path in sorted(set(candidates)):
-        parts = PurePosixPath(path).parts
+        parts = _parts(path)
         if DEFAULT_EXCLUDED_DIRS.intersection(parts[:-1]) or excluded.ignores(path):
             continue
-        if (path.endswith(".py") or _is_config(parts[-1])) and (root / path).is_file():
+        # ``os.path.isfile`` is ``Path.is_file`` without building a ``Path`` per file.
+        if (path.endswith(".py") or _is_config(parts[-1])) and os.path.isfile(
+            os.path.join(top, path)
+        ):
             found.append(path)
     return found
 
@@ -102,9 +106,11 @@ def read_project(root: Path, paths: Sequence[str]) -> tuple[Project, ProjectFile
     """A ``Project`` of ``paths`` as text with universal newlines (as ``--fix`` compares it)."""
     files: dict[str, str] = {}
     unreadable: list[tuple[str, str]] = []
+    top = os.fspath(root)
     for path in paths:
         try:
-            data = (root / path).read_bytes()
+            with open(os.path.join(top, path), "rb") as file:
+                data = file.read()
         except OSError as exc:
             unreadable.append((path, f"cannot read it: {exc.strerror}"))
             continue
@@ -165,6 +171,8 @@ class GitIgnore:
             self.rules.append((base, regex, negated, folders_only))
 
     def ignores(self, path: str) -> bool:
+        if not self.rules:
+            return False
         parts = PurePosixPath(path).parts
         for end in range(1, len(parts) + 1):
             if self._matches("/".join(parts[:end]), is_folder=end < len(parts)):
@@ -244,6 +252,21 @@ def _walk(root: Path) -> Iterable[str]:
             path = f"{base}/{name}" if base else name
             if not ignore._matches(path, is_folder=False):
                 yield path
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    """``PurePosixPath(path).parts``, by a split where that is the same (the paths git and
+    ``_walk`` give: relative, no empty or ``.`` parts), at a tenth of the cost."""
+    if (
+        not path
+        or path.startswith(("/", "./"))
+        or path.endswith(("/", "/."))
+        or "//" in path
+        or "/./" in path
+        or path == "."
+    ):
+        return PurePosixPath(path).parts
+    return tuple(path.split("/"))
 
 
 def _is_config(name: str) -> bool:
