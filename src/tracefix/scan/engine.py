@@ -97,10 +97,10 @@ def _cycle_collector_paused() -> Iterator[None]:
     """Python's cycle collector off while the scan runs, and what it made aged into the oldest
     generation when it ends. The scan keeps every file's tree alive (half a million objects on
     a 50,000-line project, none in a cycle: reference counting frees them), and each
-    collection that meets them traverses them all: with it on, half the scan's time. ``freeze`` then ``unfreeze``
-    moves them into the oldest generation without a traversal, so the young collections after
-    the scan skip them too, and the next full one (which frees any cycles made meanwhile)
-    comes no sooner than it would have."""
+    collection that meets them traverses them all: with it on, half the scan's time.
+    ``freeze`` then ``unfreeze`` moves them into the oldest generation without a traversal, so
+    the young collections after the scan skip them too, and the next full one (which frees
+    any cycles made meanwhile) comes no sooner than it would have."""
     enabled = gc.isenabled()
     gc.disable()
     try:

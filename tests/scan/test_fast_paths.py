@@ -1,0 +1,89 @@
+"""The scan's faster ways of doing what the standard library does give exactly its answers: the
+children of every node of real code, in order; the nodes of a body; a path's parts; and a
+``tracefix scan`` process that exits early still writes all its output and its exit code."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+from pathlib import PurePosixPath
+
+import pytest
+
+from tracefix.scan.context_use import _own_nodes
+from tracefix.scan.context_use import child_nodes
+from tracefix.scan.files import _parts
+
+SOURCE = Path(__file__).parents[2] / "src/tracefix"
+
+
+def _trees() -> list[ast.Module]:
+    return [ast.parse(path.read_text(encoding="utf-8")) for path in sorted(SOURCE.rglob("*.py"))]
+
+
+def test_child_nodes_are_iter_child_nodes_in_order():
+    for tree in _trees():
+        for node in ast.walk(tree):
+            assert child_nodes(node) == list(ast.iter_child_nodes(node))
+
+
+def _own_nodes_as_it_was(statements: list[ast.stmt]) -> list[ast.AST]:
+    found = []
+    pending: list[ast.AST] = list(reversed(statements))
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            pending.extend(reversed(list(ast.iter_child_nodes(node))))
+    return found
+
+
+def test_own_nodes_are_the_same_nodes_in_the_same_order():
+    for tree in _trees():
+        functions = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+        for body in [tree.body, *(function.body for function in functions)]:
+            assert list(_own_nodes(body)) == _own_nodes_as_it_was(body)
+            assert list(_own_nodes(tuple(body))) == _own_nodes_as_it_was(body)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "a",
+        "a/b.py",
+        "./a",
+        "a//b",
+        "a/./b",
+        "/x/y",
+        "a/",
+        "a/.",
+        ".",
+        "..",
+        "../a",
+        "a/..",
+        ".hidden/x.py",
+        "dé/ü.py",
+        "a\\b",
+        " a/b ",
+        "a/b/c/d/e.py",
+    ],
+)
+def test_parts_are_pure_posix_path_parts(path):
+    assert _parts(path) == PurePosixPath(path).parts
+
+
+def test_a_scan_process_writes_everything_before_it_exits(make_project):
+    files = {f"scripts/seed_{i}.py": "from app import db\n\ndb.create_all()\n" for i in range(40)}
+    root = make_project(files)
+    completed = subprocess.run(
+        [sys.executable, "-m", "tracefix", "scan", "--format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 1
+    assert completed.stdout.rstrip().endswith("}")
+    assert completed.stdout.count('"code": "CTX101"') == 40
