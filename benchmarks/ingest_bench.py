@@ -21,7 +21,7 @@ K keep-alive connections each send the next request as soon as the previous one 
 (a closed loop: latency is per request, acknowledge included).
 
 Each run (one system, one K) starts the server from scratch on an empty database: tracefix's
-``tracefix serve`` (gunicorn, 1 process, gthread, its defaults) on SQLite in a temporary data
+``tracefix serve`` (Granian, 1 worker process, its defaults) on SQLite in a temporary data
 directory, or on a new PostgreSQL database; Bugsink as in its single-server guide (``bugsink-
 create-conf --template=singleserver``, both SQLite databases migrated, gunicorn in front of
 ``bugsink.wsgi`` with 2 workers as its own Docker gunicorn config gives 2 cores, the ``snappea``
@@ -35,10 +35,11 @@ per second (answers ``200``), the p99 acknowledge latency (wrk's), events stored
 per second end to end (from the first request until every acknowledged event is in an issue,
 polled in the server's own database: tracefix's ``event.issue_id``, Bugsink's project
 ``digested_event_count``, which its digest raises in the transaction that files the event in
-its issue), and the peak RSS of the server's process tree (gunicorn master and workers, plus
-Bugsink's snappea; sampled from /proc every 0.2 s; the PostgreSQL server itself is not counted).
+its issue), and the peak RSS of the server's process tree (tracefix's server and worker processes;
+Bugsink's gunicorn master and workers, and its snappea; sampled from /proc every 0.2 s; the
+PostgreSQL server itself is not counted).
 
-Durability, tracefix only: load from 8 client threads, then ``kill -9`` of the gunicorn master
+Durability, tracefix only: load from 8 client threads, then ``kill -9`` of the server process
 and its worker at once; restarted on the same database, every event id that was answered ``200``
 must be stored (and then grouped). With a per-project quota (``TRACEFIX_EVENTS_PER_MINUTE``),
 every ``200`` must be a stored event and every other answer a ``429``.
@@ -488,7 +489,7 @@ class TracefixServer(Server):
         self.process = None
 
     def kill(self) -> None:
-        """``kill -9`` of the gunicorn master and its worker, at once."""
+        """``kill -9`` of the server process and its worker, at once."""
         assert self.process is not None
         for pid in reversed(process_tree(self.process.pid)):
             try:
@@ -1238,7 +1239,7 @@ def durability_lines(durability: dict[str, Any]) -> list[str]:
     out = ["Durability (tracefix):", ""]
     for database, kill in durability.get("kill", {}).items():
         out.append(
-            f"- `kill -9` of gunicorn's master and worker under load from 8 clients "
+            f"- `kill -9` of the server process and its worker under load from 8 clients "
             f"({database}): {kill['acknowledged']:,} events acknowledged, {kill['unanswered']} "
             f"requests cut off unanswered; after the restart {kill['stored']:,} stored, "
             f"**{kill['lost']} acknowledged events lost**; "
