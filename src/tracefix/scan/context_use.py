@@ -213,6 +213,8 @@ class ContextAnalysis:
         self._memo: dict[object, object] = {}
         #: By ``id`` of the statement, kept with it (an ``id`` alone may be reused).
         self._run_by: dict[int, tuple[ast.stmt, tuple[str, ...]]] = {}
+        self._scopes: dict[tuple[int, str], tuple[ast.AST, Scope]] = {}
+        self._own: dict[int, tuple[ast.AST, list[ast.AST]]] = {}
 
     def remember(self, key: object, compute: Callable[[], _Value]) -> _Value:
         """``compute()`` once per analysis: for detectors' own project-wide indexes."""
@@ -390,11 +392,19 @@ class ContextAnalysis:
         return found
 
     def function_scope(self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Scope:
-        """The scope of ``function``'s body: its parameters and local names hide the module's."""
+        """The scope of ``function``'s body: its parameters and local names hide the module's.
+        Remembered: several detectors ask it of the same functions."""
+        key = (id(function), path)
+        found = self._scopes.get(key)
+        if found is None or found[0] is not function:
+            found = self._scopes[key] = (function, self._function_scope(path, function))
+        return found[1]
+
+    def _function_scope(self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Scope:
         shadowed: set[str] = set(_parameters(function.args))
         declared_global: set[str] = set()
         imports: list[tuple[str, Target]] = []
-        for node in _own_nodes(function.body):
+        for node in self._own_nodes_of(function):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 for name, binding in self._statement_bindings(path, node):
                     imports.append((name, self._binding_target(path, name, binding)))
@@ -712,8 +722,17 @@ class ContextAnalysis:
             if not (isinstance(target, External) and target.name in TRANSPARENT_DECORATORS):
                 return False
         return not any(
-            isinstance(node, ast.Yield | ast.YieldFrom) for node in _own_nodes(function.body)
+            isinstance(node, ast.Yield | ast.YieldFrom) for node in self._own_nodes_of(function)
         )
+
+    def _own_nodes_of(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+        """``_own_nodes(function.body)``, walked once for both of its readers: whether the
+        function is a generator, and its scope."""
+        key = id(function)
+        found = self._own.get(key)
+        if found is None or found[0] is not function:
+            found = self._own[key] = (function, list(_own_nodes(function.body)))
+        return found[1]
 
 
 @functools.lru_cache(maxsize=8192)
