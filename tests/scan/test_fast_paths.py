@@ -5,6 +5,7 @@ children of every node of real code, in order; the nodes of a body; a path's par
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from tracefix.scan.context_use import NamingLines
 from tracefix.scan.context_use import _own_nodes
 from tracefix.scan.context_use import child_nodes
 from tracefix.scan.files import _parts
@@ -87,3 +89,33 @@ def test_a_scan_process_writes_everything_before_it_exits(make_project):
     assert completed.returncode == 1
     assert completed.stdout.rstrip().endswith("}")
     assert completed.stdout.count('"code": "CTX101"') == 40
+
+
+def _naming_lines_as_it_was(source: str, names: list[str]) -> list[int]:
+    alternatives = "|".join(map(re.escape, sorted(names)))
+    word = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.ASCII)
+    numbers: list[int] = []
+    for match in word.finditer(source):
+        line = source.count("\n", 0, match.start()) + 1
+        if not numbers or numbers[-1] != line:
+            numbers.append(line)
+    return numbers
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["import"],
+        ["current_app", "g", "db", "session"],
+        ["Thread", "Timer"],
+        ["a", "ab", "b_"],
+        ["x.y", "import"],
+        ["_"],
+    ],
+)
+def test_naming_lines_are_the_lines_a_whole_word_regex_finds(names):
+    sources = [path.read_text(encoding="utf-8") for path in sorted(SOURCE.rglob("*.py"))]
+    sources += ["import a\nximport b\n_import c\nimport_d\n(import)\n1import\nab a_b b_ x.y\n"]
+    for source in sources:
+        if source.isascii():
+            assert NamingLines.of(source, names).numbers == _naming_lines_as_it_was(source, names)

@@ -112,6 +112,8 @@ TRANSPARENT_DECORATORS = frozenset(
 )
 
 _BUILTINS = frozenset(dir(builtins))
+#: What ``\w`` matches in ASCII text.
+_WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _IMPORT_LINE = re.compile(r"^\s*(?:from|import)\s", re.MULTILINE)
 
 
@@ -850,13 +852,26 @@ class NamingLines:
     def of(cls, source: str, names: Iterable[str]) -> NamingLines:
         if "\r" in source or not source.isascii():
             return cls(None)
-        alternatives = "|".join(map(re.escape, sorted(names)))
-        word = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.ASCII)
+        names = sorted(names)
+        alternatives = "|".join(map(re.escape, names))
+        if not all(name.isidentifier() and name.isascii() for name in names):
+            word = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.ASCII)
+            starts = [match.start() for match in word.finditer(source)]
+        else:
+            # The same matches, several times faster: a pattern that starts with a name lets
+            # the regex engine skip ahead to it, and the character before is checked here. A
+            # match it drops is inside a run of word characters, where no other can start.
+            word = re.compile(rf"(?:{alternatives})(?!\w)", re.ASCII)
+            starts = [
+                match.start()
+                for match in word.finditer(source)
+                if not (match.start() and source[match.start() - 1] in _WORD_CHARACTERS)
+            ]
         numbers: list[int] = []
         line, counted = 1, 0
-        for match in word.finditer(source):
-            line += source.count("\n", counted, match.start())
-            counted = match.start()
+        for start in starts:
+            line += source.count("\n", counted, start)
+            counted = start
             if not numbers or numbers[-1] != line:
                 numbers.append(line)
         return cls(numbers)
