@@ -96,3 +96,39 @@ def test_ctrl_c_stops_the_server_and_its_worker(tmp_path: Path) -> None:
                 process.wait()
             assert process.stderr is not None
             process.stderr.close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("TRACEFIX_THREADS", "many", "TRACEFIX_THREADS must be a whole number above 0, not 'many'"),
+        ("TRACEFIX_FIX_TIMEOUT", "-1", "TRACEFIX_FIX_TIMEOUT must be a number above 0, not '-1'"),
+        (
+            "TRACEFIX_DATABASE_URL",
+            "mysql://shop:secret@db.invalid/shop",
+            "cannot use the database mysql://shop:***@db.invalid/shop: No module named 'MySQLdb'",
+        ),
+        (
+            "TRACEFIX_DATABASE_URL",
+            "postgresql://postgres:secret@127.0.0.1:1/shop",
+            "cannot use the database postgresql://postgres:***@127.0.0.1:1/shop: connection failed",
+        ),
+        ("TRACEFIX_DATA_DIR", "/proc/tracefix", "cannot use the data directory /proc/tracefix"),
+    ],
+)
+@pytest.mark.parametrize("command", [("serve",), ("db", "upgrade"), ("project", "show", "shop")])
+def test_a_bad_setting_is_one_line_naming_it(
+    tmp_path: Path, variable: str, value: str, message: str, command: tuple[str, ...]
+) -> None:
+    env = {**_env(tmp_path), variable: value}
+    done = subprocess.run(
+        [sys.executable, "-m", "tracefix", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"Error: {message}")
+    assert "secret" not in line

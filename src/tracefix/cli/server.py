@@ -3,6 +3,8 @@ the server's commands. Settings come from ``TRACEFIX_*`` variables (``server.con
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +19,56 @@ def _config() -> Any:
             f"the server needs its dependencies ({exc.name} is missing): "
             "pip install 'tracefix[server]'"
         ) from None
-    return ServerConfig.from_env().prepared()
+    try:
+        config = ServerConfig.from_env()
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return config.prepared()
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot use the data directory {config.data_dir} (TRACEFIX_DATA_DIR): "
+            f"{exc.strerror or exc}"
+        ) from None
+
+
+@contextmanager
+def _database_errors(config: Any) -> Iterator[None]:
+    """A database that cannot be used (no driver, not a URL, not reachable) as one line."""
+    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except (ArgumentError, ImportError, OperationalError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise click.ClickException(f"cannot use the database {_shown(config)}: {reason}") from None
+
+
+def _shown(config: Any) -> str:
+    """The database URL without its password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(config.database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(config.database_url)
 
 
 def _database(config: Any) -> Any:
     from tracefix.server.db import Database
     from tracefix.server.db import ensure_parent
 
-    ensure_parent(config.database_url)
-    return Database(config.database_url)
+    with _database_errors(config):
+        ensure_parent(config.database_url)
+        return Database(config.database_url)
 
 
 def _migrated_database(config: Any) -> Any:
     database = _database(config)
-    database.upgrade()
+    with _database_errors(config):
+        database.upgrade()
     return database
 
 
@@ -54,9 +92,7 @@ def serve(bind: str | None, threads: int | None) -> None:
         raise click.BadParameter(str(exc), param_hint="--bind / TRACEFIX_BIND") from None
     if bind and "TRACEFIX_PUBLIC_URL" not in __import__("os").environ:
         config = replace(config, public_url=f"http://{bind}")
-    db = _database(config)
-    db.upgrade()
-    db.dispose()
+    _migrated_database(config).dispose()
     from tracefix.server.wsgi import check_listenable
     from tracefix.server.wsgi import serve_forever
 
@@ -95,8 +131,7 @@ def upgrade() -> None:
     """Apply the schema migrations."""
     from tracefix.server.db import current_revision
 
-    database = _database(_config())
-    database.upgrade()
+    database = _migrated_database(_config())
     click.echo(f"tracefix: database at revision {current_revision(database.engine)}")
 
 

@@ -24,6 +24,21 @@ def default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "tracefix"
 
 
+def _number(env: Mapping[str, str], name: str, default: Any, kind: type) -> Any:
+    """``env[name]`` as a positive ``kind``; ``ValueError`` naming the variable otherwise."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        noun = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name} must be {noun} above 0, not {text!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class ServerConfig:
     data_dir: Path
@@ -69,7 +84,7 @@ class ServerConfig:
         env = os.environ if env is None else env
         data_dir = Path(env.get("TRACEFIX_DATA_DIR") or default_data_dir(env)).expanduser()
         bind = env.get("TRACEFIX_BIND", "127.0.0.1:8000")
-        quota = env.get("TRACEFIX_EVENTS_PER_MINUTE")
+        quota = _number(env, "TRACEFIX_EVENTS_PER_MINUTE", None, int)
         config = cls(
             data_dir=data_dir,
             database_url=env.get("TRACEFIX_DATABASE_URL")
@@ -78,11 +93,11 @@ class ServerConfig:
             broker_url=env.get("TRACEFIX_BROKER_URL") or None,
             public_url=(env.get("TRACEFIX_PUBLIC_URL") or f"http://{bind}").rstrip("/"),
             bind=bind,
-            threads=int(env.get("TRACEFIX_THREADS", "16")),
-            events_per_minute=int(quota) if quota else None,
-            fix_timeout=float(env.get("TRACEFIX_FIX_TIMEOUT", "600")),
-            review_interval=float(env.get("TRACEFIX_REVIEW_INTERVAL", "60")),
-            fix_quiet_seconds=float(env.get("TRACEFIX_FIX_QUIET_SECONDS", "3600")),
+            threads=_number(env, "TRACEFIX_THREADS", 16, int),
+            events_per_minute=quota,
+            fix_timeout=_number(env, "TRACEFIX_FIX_TIMEOUT", 600.0, float),
+            review_interval=_number(env, "TRACEFIX_REVIEW_INTERVAL", 60.0, float),
+            fix_quiet_seconds=_number(env, "TRACEFIX_FIX_QUIET_SECONDS", 3600.0, float),
         )
         return replace(config, **overrides)
 
