@@ -13,9 +13,10 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.scan.context_use import NamingLines
 from tracefix.scan.context_use import _own_nodes
-from tracefix.scan.context_use import child_nodes
 from tracefix.scan.files import _parts
 
 SOURCE = Path(__file__).parents[2] / "src/tracefix"
@@ -29,6 +30,13 @@ def test_child_nodes_are_iter_child_nodes_in_order():
     for tree in _trees():
         for node in ast.walk(tree):
             assert child_nodes(node) == list(ast.iter_child_nodes(node))
+
+
+def test_walk_is_ast_walk_in_order():
+    for tree in _trees():
+        assert list(walk(tree)) == list(ast.walk(tree))
+        for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            assert list(walk(function)) == list(ast.walk(function))
 
 
 def _own_nodes_as_it_was(statements: list[ast.stmt]) -> list[ast.AST]:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Literal
 
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 
@@ -646,7 +648,7 @@ def _walk_own_body(function: ast.FunctionDef) -> Iterator[ast.AST]:
         node = pending.pop()
         yield node
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            pending.extend(ast.iter_child_nodes(node))
+            pending.extend(child_nodes(node))
 
 
 def _callable_bare(function: ast.FunctionDef) -> bool:
@@ -720,7 +722,7 @@ def _bound_names(statement: ast.stmt) -> set[str]:
     return {
         node.id
         for target in targets
-        for node in ast.walk(target)
+        for node in walk(target)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     }
 
@@ -771,7 +773,7 @@ def _calls_with_scopes(tree: ast.Module) -> Iterator[tuple[ast.Call, frozenset[s
     """Every call in ``tree``, with the names local to the functions around it."""
 
     def visit(node: ast.AST, local: frozenset[str]) -> Iterator[tuple[ast.Call, frozenset[str]]]:
-        for child in ast.iter_child_nodes(node):
+        for child in child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
                 yield from visit(child, local | _function_locals(child))
             else:
@@ -809,7 +811,7 @@ def _free_names(call: ast.Call) -> set[str]:
     return {
         node.id
         for argument in arguments
-        for node in ast.walk(argument)
+        for node in walk(argument)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     }
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_context_error
 from tracefix.event import Event
@@ -211,13 +213,13 @@ def executor_awaits_at(project: Project, path: str, line: int) -> list[AwaitedEx
 def _executor_awaits(tree: ast.Module) -> Iterable[AwaitedExecutorCall]:
     """Each ``run_in_executor`` call inside an ``await`` of an ``async def``, with its args
     written out (no ``*args`` for the executor or the function, no keywords)."""
-    for coroutine in ast.walk(tree):
+    for coroutine in walk(tree):
         if not isinstance(coroutine, ast.AsyncFunctionDef):
             continue
         for node in _own_walk(coroutine):
             if not isinstance(node, ast.Await):
                 continue
-            for inner in ast.walk(node.value):
+            for inner in walk(node.value):
                 if (
                     isinstance(inner, ast.Call)
                     and isinstance(inner.func, ast.Attribute)
@@ -234,7 +236,7 @@ def _own_walk(function: ast.AsyncFunctionDef) -> Iterable[ast.AST]:
         node = pending.pop()
         yield node
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-            pending.extend(ast.iter_child_nodes(node))
+            pending.extend(child_nodes(node))
 
 
 def _awaiting_frame(frames: Sequence[Frame], project: Project, handed: Frame) -> Frame | None:

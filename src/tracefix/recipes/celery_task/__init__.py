@@ -15,6 +15,7 @@ from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.event import Event
@@ -416,10 +417,10 @@ def _trigger_line(event: Event, project: Project, task: TaskFunction) -> int | N
 
 
 def _local_names(function: ast.FunctionDef) -> set[str]:
-    names = {arg.arg for arg in ast.walk(function.args) if isinstance(arg, ast.arg)}
+    names = {arg.arg for arg in walk(function.args) if isinstance(arg, ast.arg)}
     names.update(
         node.id
-        for node in ast.walk(function)
+        for node in walk(function)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     )
     return names
@@ -429,8 +430,8 @@ def _all_names(project: Project, path: str) -> set[str]:
     tree = project.ast(path)
     if tree is None:
         return set()
-    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} | {
-        node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+    return {node.id for node in walk(tree) if isinstance(node, ast.Name)} | {
+        node.name for node in walk(tree) if isinstance(node, ast.ClassDef)
     }
 
 

@@ -18,6 +18,7 @@ from typing import Literal
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import pushes_app_context
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.recipes.celery_task.names import Binding
 from tracefix.recipes.celery_task.names import External
@@ -258,7 +259,7 @@ class CelerySetup:
             if ".Task" not in (self.project.source(path) or ""):
                 continue
             tree = self.project.ast(path)
-            for node in ast.walk(tree) if tree is not None else ():
+            for node in walk(tree) if tree is not None else ():
                 if isinstance(node, ast.Assign) and any(
                     isinstance(target, ast.Attribute) and target.attr == "Task"
                     for target in node.targets
@@ -281,7 +282,7 @@ class CelerySetup:
                 _pushes_at_module_level(statement) for statement in module_statements(tree)
             ):
                 return f"{path} pushes an app context at import"
-            for node in ast.walk(tree):
+            for node in walk(tree):
                 if isinstance(node, ast.ClassDef) and _call_pushes(node):
                     return f"{path}:{node.lineno} {node.name}.__call__ pushes an app context"
                 if isinstance(node, ast.Name | ast.Attribute):
@@ -348,7 +349,7 @@ def _calls(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | None, ast.Call]
         function = statement if isinstance(statement, ast.FunctionDef) else None
         if isinstance(statement, ast.AsyncFunctionDef | ast.ClassDef):
             continue
-        for node in ast.walk(statement):
+        for node in walk(statement):
             if isinstance(node, ast.Call):
                 yield function, node
 
@@ -424,7 +425,7 @@ def _call_pushes(cls: ast.ClassDef) -> bool:
     """Whether the class defines a ``__call__`` that pushes an app context."""
     for statement in cls.body:
         if isinstance(statement, ast.FunctionDef) and statement.name == "__call__":
-            for node in ast.walk(statement):
+            for node in walk(statement):
                 if isinstance(node, ast.Call) and is_context_call(node, with_client=False):
                     return True
     return False

@@ -14,6 +14,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 
 #: How many ``from x import y`` hops a name is followed through (re-exports chain rarely past 3).
@@ -85,7 +87,7 @@ def bound_names(statement: ast.stmt) -> list[str]:
     return [
         node.id
         for target in targets
-        for node in ast.walk(target)
+        for node in walk(target)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     ]
 
@@ -224,7 +226,7 @@ def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         yield node
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
             continue
-        pending.extend(reversed(list(ast.iter_child_nodes(node))))
+        pending.extend(reversed(child_nodes(node)))
 
 
 def decorator_call(decorator: ast.expr) -> tuple[ast.expr, ast.Call | None]:

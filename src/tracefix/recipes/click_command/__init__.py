@@ -17,6 +17,7 @@ from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 from tracefix.diagnose.signatures import is_app_context_error
@@ -238,7 +239,7 @@ def pushes_context(function: ast.FunctionDef) -> bool:
     """Whether the function makes a context itself anywhere in its body: it manages its own."""
     return any(
         isinstance(node, ast.Call) and is_context_call(node, with_client=False)
-        for node in ast.walk(function)
+        for node in walk(function)
     )
 
 
@@ -333,7 +334,7 @@ def _own_app(cli: ClickCli, path: str, function: ast.FunctionDef) -> tuple[int, 
         rebound = any(
             isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store)
             for statement_after in later
-            for node in ast.walk(statement_after)
+            for node in walk(statement_after)
         )
         return None if rebound or not later else (index, name)
     return None
@@ -349,7 +350,7 @@ def _makes_flask_app(cli: ClickCli, target: object) -> bool:
         return False
     return any(
         isinstance(node, ast.Call) and _is_flask_class(cli.names.resolve(target.path, node.func))
-        for node in ast.walk(target.statement)
+        for node in walk(target.statement)
     )
 
 
@@ -370,7 +371,7 @@ def _refuse_if_tests_invoke(
         tree = project.ast(path) if is_test_path(path) else None
         if tree is None:
             continue
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
                 target = names.resolve(path, node, _scope_at(names, path, tree, node))
                 if isinstance(target, Binding) and (target.path, target.name) in wanted:
@@ -435,7 +436,7 @@ def _calls_in(project: Project, path: str) -> list[tuple[int, ast.expr]]:
     if calls is None:
         calls = known[path] = []
         tree = project.ast(path)
-        for node in ast.walk(tree) if tree is not None else ():
+        for node in walk(tree) if tree is not None else ():
             if isinstance(node, ast.Call):
                 func = node.func
                 if isinstance(func, ast.Attribute) and func.attr == "main":
@@ -465,10 +466,10 @@ def _is_flask_cli_frame(frame: Frame) -> bool:
 
 
 def _local_names(function: ast.FunctionDef) -> set[str]:
-    names = {arg.arg for arg in ast.walk(function.args) if isinstance(arg, ast.arg)}
+    names = {arg.arg for arg in walk(function.args) if isinstance(arg, ast.arg)}
     names.update(
         node.id
-        for node in ast.walk(function)
+        for node in walk(function)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     )
     return names

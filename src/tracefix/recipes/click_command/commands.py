@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.recipes.celery_task.names import Binding
 from tracefix.recipes.celery_task.names import External
@@ -247,6 +248,6 @@ def _calls(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | None, ast.Call]
     """Calls at module level and in top-level functions, each with its function."""
     for statement in tree.body:
         function = statement if isinstance(statement, ast.FunctionDef) else None
-        for node in ast.walk(statement):
+        for node in walk(statement):
             if isinstance(node, ast.Call):
                 yield function, node

@@ -12,6 +12,7 @@ from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.diagnose.signatures import is_library_frame
@@ -361,7 +362,7 @@ def local_names(function: ast.FunctionDef) -> set[str]:
         + [arguments.vararg, arguments.kwarg]
         if arg is not None
     }
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, ast.alias):
@@ -372,7 +373,7 @@ def local_names(function: ast.FunctionDef) -> set[str]:
 def all_names(function: ast.FunctionDef) -> set[str]:
     """Every name ``function`` binds or reads: a new parameter must be none of them."""
     return local_names(function) | {
-        node.id for node in ast.walk(function) if isinstance(node, ast.Name)
+        node.id for node in walk(function) if isinstance(node, ast.Name)
     }
 
 

@@ -13,6 +13,7 @@ import copy
 import re
 from collections.abc import Iterator
 
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.recipes.thread_target.spawns import Spawn
 from tracefix.recipes.thread_target.spawns import qualified_names
@@ -99,7 +100,7 @@ def _request_global(context: ContextAnalysis, node: ast.expr, scope: Scope) -> s
 
 def _own_loads(function: ast.FunctionDef) -> Iterator[ast.expr]:
     """The names and attributes ``function``'s body reads, nested functions included."""
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
             yield node
 

@@ -9,6 +9,8 @@ from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.event import Event
 from tracefix.patch import FileChange
@@ -299,13 +301,13 @@ def _own_nodes(statement: ast.stmt) -> list[ast.AST]:
     while pending:
         node = pending.pop()
         found.append(node)
-        pending.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, ast.stmt))
+        pending.extend(c for c in child_nodes(node) if not isinstance(c, ast.stmt))
     return found
 
 
 def _innermost_statement(tree: ast.Module, line: int) -> ast.stmt | None:
     found: ast.stmt | None = None
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.stmt) and node.lineno <= line <= (node.end_lineno or node.lineno):
             if found is None or node.lineno >= found.lineno:
                 if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):

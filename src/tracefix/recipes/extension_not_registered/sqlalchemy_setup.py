@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 
@@ -233,7 +235,7 @@ def calls_with_scopes(tree: ast.Module) -> Iterator[tuple[ast.Call, tuple[Functi
     def visit(
         node: ast.AST, scopes: tuple[FunctionNode, ...]
     ) -> Iterator[tuple[ast.Call, tuple[FunctionNode, ...]]]:
-        for child in ast.iter_child_nodes(node):
+        for child in child_nodes(node):
             inner = (child, *scopes) if isinstance(child, FunctionNode) else scopes
             if isinstance(child, ast.Call):
                 yield child, scopes
@@ -248,7 +250,7 @@ def functions_around(tree: ast.Module, line: int) -> tuple[FunctionNode, ...]:
     found: list[FunctionNode] = []
 
     def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
+        for child in child_nodes(node):
             start = getattr(child, "lineno", None)
             if start is not None and not start <= line <= (child.end_lineno or start):  # type: ignore[attr-defined]
                 continue
@@ -263,7 +265,7 @@ def functions_around(tree: ast.Module, line: int) -> tuple[FunctionNode, ...]:
 def flask_classes(tree: ast.Module) -> set[str]:
     """The names a module constructs a Flask app with: ``Flask``, ``flask.Flask``, subclasses."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "flask":
             names.update(a.asname or a.name for a in node.names if a.name == "Flask")
         elif isinstance(node, ast.Import):
@@ -278,7 +280,7 @@ def builds_app(function: FunctionNode, classes: set[str]) -> bool:
     """Whether ``function`` makes a Flask app (with one of ``classes``) and returns it."""
     return app_variable(function, classes) is not None or any(
         isinstance(node, ast.Return) and node.value is not None and _is_call_of(node.value, classes)
-        for node in ast.walk(function)
+        for node in walk(function)
     )
 
 
@@ -287,7 +289,7 @@ def app_variable(function: FunctionNode, classes: set[str]) -> str | None:
     ``return app``; ``None`` unless exactly one such name."""
     made: set[str] = set()
     returned: set[str] = set()
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Assign) and _is_call_of(node.value, classes):
             made.update(t.id for t in node.targets if isinstance(t, ast.Name))
         if isinstance(node, ast.Return) and isinstance(node.value, ast.Name):
@@ -397,7 +399,7 @@ def _bound_names(statement: ast.stmt) -> set[str]:
     names = {
         node.id
         for target in targets
-        for node in ast.walk(target)
+        for node in walk(target)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     }
     return names
@@ -494,7 +496,7 @@ def _walk_without_definitions(statement: ast.stmt) -> Iterator[ast.AST]:
         node = pending.pop()
         yield node
         if not isinstance(node, FunctionNode | ast.ClassDef | ast.Lambda):
-            pending.extend(ast.iter_child_nodes(node))
+            pending.extend(child_nodes(node))
 
 
 def _imported_modules(project: Project, path: str, node: ast.AST) -> list[str]:

@@ -21,6 +21,8 @@ from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 from tracefix.recipes._base import SkipFix
@@ -327,8 +329,7 @@ def _through_helper(
 
 def _makes_app(function: FunctionNode, classes: set[str]) -> bool:
     return any(
-        isinstance(node, ast.Call) and ast.unparse(node.func) in classes
-        for node in ast.walk(function)
+        isinstance(node, ast.Call) and ast.unparse(node.func) in classes for node in walk(function)
     )
 
 
@@ -340,7 +341,7 @@ def calls_create_all(body: list[ast.stmt], db_name: str) -> bool:
         and isinstance(node.func.value, ast.Name)
         and node.func.value.id == db_name
         for statement in body
-        for node in ast.walk(statement)
+        for node in walk(statement)
     )
 
 
@@ -472,7 +473,7 @@ def _evaluated_at_import(
             pending.extend(node.args.defaults)
             continue
         yield node
-        children = list(ast.iter_child_nodes(node))
+        children = child_nodes(node)
         for child in children:
             parents[id(child)] = node
         pending.extend(reversed(children))

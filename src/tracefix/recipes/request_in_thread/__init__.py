@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_context_error
 from tracefix.event import Event
@@ -286,7 +287,7 @@ def _in_request(project: Project, path: str, line: int, function_name: str | Non
         return False
     around = [
         node
-        for node in ast.walk(tree)
+        for node in walk(tree)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and node.lineno < line <= (node.end_lineno or node.lineno)
     ]
@@ -297,7 +298,7 @@ def _in_request(project: Project, path: str, line: int, function_name: str | Non
         isinstance(node, ast.With)
         and node.lineno < line <= (node.end_lineno or node.lineno)
         and any(_makes_request_context(item.context_expr) for item in node.items)
-        for node in ast.walk(tree)
+        for node in walk(tree)
     )
 
 
@@ -344,7 +345,7 @@ def _spellings(project: Project, path: str, function: ast.FunctionDef) -> dict[s
 def _body_reads(project: Project, path: str, function: ast.FunctionDef) -> str | None:
     """The first request-body attribute ``function`` reads (``form``), if any."""
     spellings = _spellings(project, path, function)
-    for node in ast.walk(function):
+    for node in walk(function):
         if (
             isinstance(node, ast.Attribute)
             and node.attr in BODY_ATTRIBUTES

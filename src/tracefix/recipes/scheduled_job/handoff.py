@@ -19,6 +19,7 @@ one skips: a wrong patch is worse than none.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -29,6 +30,8 @@ from tracefix.diagnose.apps import app_name_at
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk as walk_nodes
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 from tracefix.event import Frame
@@ -394,7 +397,7 @@ def _check_unshadowed(function: ast.FunctionDef, name: str) -> None:
     own = set(_all_arguments(function.args))
     own.update(
         node.id
-        for node in ast.walk(function)
+        for node in walk_nodes(function)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     )
     if base in own:
@@ -487,6 +490,18 @@ def where(sites: Sequence[Handoff]) -> str:
 # --- reading code -------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
+def _textual_references(wanted: frozenset[str]) -> dict[str, str]:
+    """``"pkg.jobs:tick"`` for each ``pkg.jobs.tick`` of ``wanted``: the same for every file
+    of a project, so made once, not once per file (read only: ``get``)."""
+    return {
+        f"{module}:{name}": qualified
+        for qualified in wanted
+        for module, _, name in [qualified.rpartition(".")]
+        if module
+    }
+
+
 class _Walker:
     """Walks one file scope by scope, reporting references to the qualified names ``wanted``,
     each with the name it refers to."""
@@ -498,12 +513,7 @@ class _Walker:
         self.module = project.module_name(path) or ""
         self.found: list[tuple[str, Handoff]] = []
         #: APScheduler's textual references, ``"pkg.jobs:tick"``.
-        self.textual = {
-            f"{module}:{name}": qualified
-            for qualified in wanted
-            for module, _, name in [qualified.rpartition(".")]
-            if module
-        }
+        self.textual = _textual_references(wanted)
         self._module_scopes: dict[str, Scope] = {}
 
     def run(self, tree: ast.Module) -> list[tuple[str, Handoff]]:
@@ -654,7 +664,7 @@ class _Walker:
             if qualified in self.wanted:
                 self._report(qualified, node, "other", "", function, depth)
                 return
-        for child in ast.iter_child_nodes(node):
+        for child in child_nodes(node):
             self._visit(child, scope, function, depth)
 
     def _visit_decorator(
@@ -794,7 +804,7 @@ def _read(project: Project, path: str, function: ast.FunctionDef) -> Iterator[tu
         **walker.scope_of(tree.body, module_level=True),
         **walker.scope_of(function.body, function.args),
     }
-    for node in ast.walk(function):
+    for node in walk_nodes(function):
         if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
             qualified = walker.qualify(node, scope)
             if qualified:
@@ -917,7 +927,7 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         yield node
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
             continue
-        pending.extend(reversed(list(ast.iter_child_nodes(node))))
+        pending.extend(reversed(child_nodes(node)))
 
 
 def _all_arguments(arguments: ast.arguments) -> Iterator[str]:
@@ -930,7 +940,7 @@ def _all_arguments(arguments: ast.arguments) -> Iterator[str]:
 
 def _stored_names(target: ast.expr) -> Iterator[str]:
     """The names an assignment to ``target`` binds (not ``g`` in ``g.user = ...``)."""
-    for node in ast.walk(target):
+    for node in walk_nodes(target):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             yield node.id
 
@@ -938,7 +948,7 @@ def _stored_names(target: ast.expr) -> Iterator[str]:
 def all_names(function: ast.FunctionDef) -> set[str]:
     """Every name ``function`` binds or reads, its parameters and imports included."""
     names = set(_all_arguments(function.args))
-    for node in ast.walk(function):
+    for node in walk_nodes(function):
         if isinstance(node, ast.Name):
             names.add(node.id)
         elif isinstance(node, ast.alias):

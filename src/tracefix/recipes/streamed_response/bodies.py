@@ -13,6 +13,8 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.recipes.thread_target.spawns import VIEW_DECORATORS
 from tracefix.recipes.thread_target.spawns import references
@@ -151,7 +153,7 @@ def writes_session(project: Project, generator: Generator) -> bool:
         target = context.qualify(node, scope)
         return isinstance(target, External) and target.name in SESSIONS
 
-    for node in ast.walk(generator.node):
+    for node in walk(generator.node):
         if isinstance(node, ast.Subscript | ast.Attribute) and isinstance(
             node.ctx, ast.Store | ast.Del
         ):
@@ -195,11 +197,9 @@ def _handed_over(
     """The calls of ``generator`` in ``function`` whose result becomes a response body."""
     lines = (context.project.source(path) or "").splitlines()
     scope = context.function_scope(path, function)
-    parents = {
-        child: parent for parent in ast.walk(function) for child in ast.iter_child_nodes(parent)
-    }
+    parents = {child: parent for parent in walk(function) for child in child_nodes(parent)}
     handed = _returned_names(function) | _names_handed_to_responses(context, function, scope)
-    for node in ast.walk(function):
+    for node in walk(function):
         if not isinstance(node, ast.Call) or not _calls(context, node, scope, generator):
             continue
         parent = parents.get(node)
@@ -238,7 +238,7 @@ def _names_handed_to_responses(
 ) -> set[str]:
     return {
         node.args[0].id
-        for node in ast.walk(function)
+        for node in walk(function)
         if isinstance(node, ast.Call)
         and _is_response(context, node, scope)
         and node.args
@@ -248,7 +248,7 @@ def _names_handed_to_responses(
 
 def _returned_names(function: ast.FunctionDef) -> set[str]:
     found = set()
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Return):
             value = node.value
             if isinstance(value, ast.Tuple) and value.elts:
@@ -297,7 +297,7 @@ def _registered_as_view(project: Project, path: str, line: int) -> bool:
         and node.lineno == line
         and isinstance(node.func, ast.Attribute)
         and node.func.attr == "add_url_rule"
-        for node in ast.walk(tree)
+        for node in walk(tree)
     )
 
 
@@ -307,7 +307,7 @@ def _spans(function: ast.FunctionDef, line: int) -> bool:
 
 def _own_functions(function: ast.FunctionDef) -> Iterator[ast.FunctionDef]:
     """The functions defined in ``function``'s body, at any depth of blocks."""
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.FunctionDef) and node is not function:
             yield node
 
@@ -318,4 +318,4 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         node = pending.pop()
         yield node
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            pending.extend(ast.iter_child_nodes(node))
+            pending.extend(child_nodes(node))

@@ -12,6 +12,7 @@ from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.event import Event
@@ -397,7 +398,7 @@ def _module_level_names(project: Project, path: str) -> set[str]:
             names.update(
                 n.id
                 for t in targets
-                for n in ast.walk(t)
+                for n in walk(t)
                 if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
             )
     return names
@@ -418,7 +419,7 @@ def _fixture_making_an_app(
     """A fixture that calls ``Flask(...)`` or the factory, or reads its file's app instance."""
     for fixture in fixtures:
         instance = app_name_in_scope(project, fixture.path)
-        for node in ast.walk(fixture.node):
+        for node in walk(fixture.node):
             if isinstance(node, ast.Call) and _called_name(node) in {"Flask", factory}:
                 return fixture
             if isinstance(node, ast.Name) and instance is not None and node.id == instance:

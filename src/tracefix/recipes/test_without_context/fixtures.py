@@ -15,6 +15,8 @@ from pathlib import PurePosixPath
 
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import pushes_app_context
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 
@@ -231,7 +233,7 @@ def _yields_in_context(function: ast.FunctionDef) -> bool:
         if isinstance(node, ast.With) and any(
             is_context_call(item.context_expr, with_client=False) for item in node.items
         ):
-            if any(isinstance(inner, ast.Yield | ast.YieldFrom) for inner in ast.walk(node)):
+            if any(isinstance(inner, ast.Yield | ast.YieldFrom) for inner in walk(node)):
                 return True
     return False
 
@@ -259,4 +261,4 @@ def _own_nodes_of(statements: list[ast.stmt]) -> Iterator[ast.AST]:
         node = pending.pop()
         yield node
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            pending.extend(ast.iter_child_nodes(node))
+            pending.extend(child_nodes(node))

@@ -25,6 +25,7 @@ from typing import Literal
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import pushes_app_context
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.recipes.test_without_context.fixtures import Fixture
 from tracefix.recipes.test_without_context.fixtures import context_source
@@ -208,7 +209,7 @@ def _pushes_itself(project: Project, path: str, test: ast.FunctionDef) -> bool:
     return any(
         isinstance(node, ast.With | ast.AsyncWith)
         and any(is_context_call(item.context_expr) for item in node.items)
-        for node in ast.walk(test)
+        for node in walk(test)
     )
 
 
@@ -216,6 +217,6 @@ def _loaded(statements: list[ast.stmt]) -> set[str]:
     return {
         node.id
         for statement in statements
-        for node in ast.walk(statement)
+        for node in walk(statement)
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
     }

@@ -13,6 +13,7 @@ from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.diagnose.signatures import is_library_frame
@@ -296,7 +297,7 @@ def _local_names(function: ast.FunctionDef) -> set[str]:
         ]
         if arg is not None
     }
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, ast.alias):
@@ -306,7 +307,7 @@ def _local_names(function: ast.FunctionDef) -> set[str]:
 
 def _all_names(function: ast.FunctionDef) -> set[str]:
     return _local_names(function) | {
-        node.id for node in ast.walk(function) if isinstance(node, ast.Name)
+        node.id for node in walk(function) if isinstance(node, ast.Name)
     }
 
 

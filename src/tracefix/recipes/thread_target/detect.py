@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.project import Project
 from tracefix.recipes._base import Recipe
 from tracefix.scan.context_use import ContextAnalysis
@@ -107,7 +108,7 @@ def _starts_in(
             start = _start(context, path, node, scope)
             if start is not None:
                 yield start
-        pending.extend(ast.iter_child_nodes(node))
+        pending.extend(child_nodes(node))
 
 
 def _start(context: ContextAnalysis, path: str, call: ast.Call, scope: Scope) -> Start | None:

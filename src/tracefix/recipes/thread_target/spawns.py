@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 
 Role = Literal["thread", "timer", "submit", "map", "call", "other"]
@@ -118,7 +120,7 @@ def qualified_names(project: Project, path: str, function: ast.FunctionDef) -> s
         **walker.scope_of(function.body, function.args),
     }
     names = set()
-    for node in ast.walk(function):
+    for node in walk(function):
         if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
             qualified = walker.qualify(node, scope)
             if qualified:
@@ -297,7 +299,7 @@ class _Walker:
             if self.qualify(node, scope) == self.wanted:
                 self._report(node, "other", function, depth)
                 return
-        for child in ast.iter_child_nodes(node):
+        for child in child_nodes(node):
             self._visit(child, scope, function, depth)
 
     def _visit_call(
@@ -442,7 +444,7 @@ def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         yield node
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
             continue
-        pending.extend(reversed(list(ast.iter_child_nodes(node))))
+        pending.extend(reversed(child_nodes(node)))
 
 
 def _all_arguments(arguments: ast.arguments) -> Iterator[str]:

@@ -11,6 +11,7 @@ from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 from tracefix.diagnose.signatures import is_app_context_error
@@ -115,7 +116,7 @@ class UrlForOutsideRequest(Recipe):
         for statement in _script_statements(tree):
             if not isinstance(statement, ast.With) or not _pushes_app_context(statement):
                 continue
-            calls = [n for n in ast.walk(statement) if _is_url_for(n)]
+            calls = [n for n in walk(statement) if _is_url_for(n)]
             if not calls or any(EXTERNAL.search(ast.unparse(c)) for c in calls):
                 continue
             call = calls[0]
@@ -374,7 +375,7 @@ def _imported_modules(project: Project) -> set[str]:
     """Every module some project file imports (``from a import b`` counts ``a`` and ``a.b``)."""
     found: set[str] = set()
     for path, tree in project_files(project):
-        for node in ast.walk(tree):
+        for node in walk(tree):
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):

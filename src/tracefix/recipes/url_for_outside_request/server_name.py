@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
@@ -73,7 +74,7 @@ class _Setting:
 
 def _mentions(tree: ast.Module) -> set[int]:
     lines = set()
-    for node in ast.walk(tree):
+    for node in walk(tree):
         if isinstance(node, ast.Constant) and node.value == KEY:
             lines.add(node.lineno)
         elif isinstance(node, ast.Name) and node.id == KEY:
@@ -101,7 +102,7 @@ def _settings(tree: ast.Module) -> list[_Setting]:
             assert isinstance(statement, ast.Assign)
             found.append(_Setting(statement.lineno, _is_host(statement.value), unconditional))
             continue
-        for node in ast.walk(statement):
+        for node in walk(statement):
             value = _config_value(node)
             if value is not None:
                 found.append(_Setting(value.lineno, _is_host(value), unconditional))
@@ -116,9 +117,7 @@ def _statements(body: list[ast.stmt], *, top: bool) -> list[tuple[ast.stmt, bool
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
             found.extend(_statements(statement.body, top=True))
         elif isinstance(statement, ast.If | ast.For | ast.While | ast.Try | ast.With):
-            inner = [
-                s for s in ast.walk(statement) if isinstance(s, ast.stmt) and s is not statement
-            ]
+            inner = [s for s in walk(statement) if isinstance(s, ast.stmt) and s is not statement]
             found.extend((s, False) for s in inner if not isinstance(s, ast.FunctionDef))
         else:
             found.append((statement, top))
