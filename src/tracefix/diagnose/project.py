@@ -238,11 +238,21 @@ def _package_roots(project: Project) -> _PackageRoots:
             found.update(dict.fromkeys(members, root))
     found.roots = tuple(sorted(set(found.values())))
     found.below = {}
-    for index, root in enumerate(found.roots):
-        for path in project.files:
-            if path.startswith(root) and path.endswith(".py"):
+    if not found.roots:
+        return found
+    # Each root ends with "/": the roots a file is below are among the prefixes of its path
+    # that end with one (looking each file up in every root made a project of many roots slow).
+    indexes = {root: index for index, root in enumerate(found.roots)}
+    for path in project.files:
+        if not path.endswith(".py"):
+            continue
+        slash = path.find("/")
+        while slash != -1:
+            index = indexes.get(path[: slash + 1])
+            if index is not None:
                 # Two roots with the same module (a monorepo's services/a/app and
                 # services/b/app): which one an import means is unknown, so neither.
-                below = path[len(root) :]
+                below = path[slash + 1 :]
                 found.below[below] = None if below in found.below else (index, path)
+            slash = path.find("/", slash + 1)
     return found
