@@ -311,9 +311,7 @@ class _Index:
 
         The text test comes first, so a large project parses only the files that can matter.
         """
-        for path in self.project.python_files():
-            if _IGNORED_DIRS.intersection(PurePosixPath(path).parts):
-                continue
+        for path in self.project.python_files_outside(_IGNORED_DIRS):
             if mentioning is not None and mentioning not in (self.project.source(path) or ""):
                 continue
             tree = self.project.ast(path)

@@ -42,6 +42,9 @@ class Project:
     #: paths and names tens of thousands of times, and the files never change.
     _names: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
     _paths: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    _outside: dict[frozenset[str], tuple[str, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def source(self, path: str) -> str | None:
         return self.files.get(_normalise(path))
@@ -55,6 +58,18 @@ class Project:
 
     def python_files(self) -> Iterator[str]:
         return (path for path in sorted(self.files) if path.endswith(".py"))
+
+    def python_files_outside(self, folders: frozenset[str]) -> tuple[str, ...]:
+        """``python_files()`` less those with a part of their path in ``folders`` (virtualenvs,
+        ``node_modules``): remembered, as a scan asks it for every file it checks."""
+        found = self._outside.get(folders)
+        if found is None:
+            found = self._outside[folders] = tuple(
+                path
+                for path in self.python_files()
+                if not folders.intersection(PurePosixPath(path).parts)
+            )
+        return found
 
     def cst(self, path: str) -> cst.Module:
         """The LibCST tree of ``path``. Raises ``UserSyntaxError`` if it does not parse."""

@@ -17,7 +17,6 @@ import ast
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.nodes import child_nodes
@@ -75,9 +74,7 @@ def project_files(
 ) -> Iterator[tuple[str, ast.Module]]:
     """The project's parsed Python files, outside virtualenvs; with ``mentioning``, only those
     whose text has it (a cheap test before parsing)."""
-    for path in project.python_files():
-        if _IGNORED_DIRS.intersection(PurePosixPath(path).parts):
-            continue
+    for path in project.python_files_outside(_IGNORED_DIRS):
         if mentioning is not None and mentioning not in (project.source(path) or ""):
             continue
         tree = project.ast(path)
