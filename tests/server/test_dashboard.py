@@ -510,6 +510,44 @@ def test_a_fix_of_an_issue_merged_away_is_listed_on_the_merged_issue(server: Ser
     page(client, f"/fixes/{fix_id}")
 
 
+def test_a_finished_undelivered_fix_can_be_tried_again(server: Server) -> None:
+    """The button queues the attempt afresh (its old outcome cleared) and starts the fix job;
+    a delivered attempt, one of an older release than the issue's events, or another project's
+    cannot be."""
+    issue_id = server.issue_of(server.send("shop", fingerprint=["again"], release="2.0")).id
+    failed = server.add_fix(
+        issue_id, release="2.0", state="failed", error="the checkout failed", diff=DIFF
+    )
+    delivered = server.add_fix(issue_id, release="1.0", state="delivered", diff=DIFF)
+    started: list[int] = []
+    server.state.jobs.fix = started.append  # type: ignore[method-assign]
+    client = signed_in(server)
+
+    assert 'id="try-again"' in page(client, f"/fixes/{failed}")
+    assert 'id="try-again"' not in page(client, f"/fixes/{delivered}")
+    post_form(client, f"/fixes/{failed}/again", {})
+
+    assert started == [issue_id]
+    with server.state.db.session() as session:
+        fix = session.get(Fix, failed)
+        assert fix is not None
+        assert (fix.state, fix.error, fix.diff, fix.log) == ("queued", None, None, "")
+    assert 'id="fix-state">queued<' in page(client, f"/fixes/{failed}")
+    post_form(client, f"/fixes/{failed}/again", {}, status=409)
+    post_form(client, f"/fixes/{delivered}/again", {}, status=409)
+    with server.state.db.write_session() as session:
+        fix = session.get(Fix, failed)
+        assert fix is not None
+        fix.state, fix.release = "no_fix", "1.9"
+    conflict = post_form(client, f"/fixes/{failed}/again", {}, status=409)
+    assert "latest event is from release 2.0" in conflict.get_data(as_text=True)
+    blog = server.issue_of(server.send("blog", fingerprint=["theirs"])).id
+    theirs = server.add_fix(blog, state="failed")
+    started.clear()
+    post_form(client, f"/fixes/{theirs}/again", {}, status=404)
+    assert started == []
+
+
 def test_a_missing_fix_or_issue_is_a_404(server: Server) -> None:
     client = signed_in(server)
     page(client, "/fixes/12345", status=404)

@@ -180,6 +180,7 @@ def test_a_second_run_of_the_job_makes_no_second_attempt(
     make_app: Any, repository: tuple[Path, Path, str]
 ) -> None:
     from tracefix.server.fixing import attempt_fix
+    from tracefix.server.fixing import queue_again
 
     work, remote, release = repository
     app = make_app()
@@ -220,6 +221,16 @@ def test_a_second_run_of_the_job_makes_no_second_attempt(
     with server_state.db.session() as session:
         (fix,) = session.scalars(select(Fix))
     assert fix.state == "not_reproduced"
+
+    # A person has it tried again (the dashboard's button): the next job runs it, once.
+    with server_state.db.write_session() as session:
+        (fix,) = session.scalars(select(Fix))
+        queue_again(session, fix)
+    assert attempt_fix(server_state.config, server_state.db, issue.id) == first
+    assert attempt_fix(server_state.config, server_state.db, issue.id) is None
+    with server_state.db.session() as session:
+        (fix,) = session.scalars(select(Fix))
+    assert fix.state == "not_reproduced" and "gunicorn" in (fix.error or "")
 
 
 def test_a_fix_the_forge_did_not_take_is_delivered_again_later(

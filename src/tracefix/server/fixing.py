@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from tracefix import git
 from tracefix.errors import NoFix
@@ -71,6 +72,21 @@ InterpreterFinder = Callable[[ServerConfig, Project, Path], ProjectEnvironment]
 #: The start of a verified attempt's ``error`` when its delivery failed (tried again later).
 NOT_DELIVERED = "verified, but not delivered"
 
+#: What an attempt can end in that a person may have tried again, once its cause is dealt with:
+#: the project's settings or environment, a flaky test, a newer tracefix.
+TRIED_AGAIN_FROM = frozenset({"not_reproduced", "no_fix", "unverified", "failed"})
+#: The columns of an attempt's outcome, cleared when it is tried again.
+_OUTCOME_COLUMNS = (
+    "code",
+    "command",
+    "diagnosis",
+    "report",
+    "diff",
+    "error",
+    "branch",
+    "commit_sha",
+)
+
 #: ``(config, project, fix values) -> values to record``: how a verified branch is delivered.
 Deliverer = Callable[[ServerConfig, Project, Path, dict[str, Any]], dict[str, Any]]
 
@@ -113,6 +129,28 @@ def attempt_fix(
     return fix_id
 
 
+def queue_again(session: Session, fix: Fix) -> None:
+    """Make a finished, undelivered attempt ``queued``, for the next fix job of its issue to
+    take (``_claim``); ``ValueError``, saying why, when it cannot be tried again: it is not
+    finished or was delivered, or the issue's events now come from another release (whose
+    attempt the job would make instead)."""
+    if fix.state not in TRIED_AGAIN_FROM:
+        raise ValueError(f"a {fix.state} attempt is not tried again")
+    latest = session.scalars(
+        select(Event.release).where(Event.issue_id == fix.issue_id).order_by(Event.id.desc())
+    ).first()
+    if (latest or "") != fix.release:
+        raise ValueError(
+            f"the issue's latest event is from release {latest or '(none)'}, not "
+            f"{fix.release or '(none)'}: its next fix job makes an attempt for that release"
+        )
+    fix.state = "queued"
+    for column in _OUTCOME_COLUMNS:
+        setattr(fix, column, None)
+    fix.log = ""
+    fix.updated_at = utcnow()
+
+
 def abandoned_before(config: ServerConfig) -> dt.datetime:
     """An attempt ``running`` since before this was left by a job that died (a killed
     worker): no run of it lasts longer than its command, tests and checkout together."""
@@ -142,6 +180,8 @@ def _claim(
             if fix is None:
                 fix = Fix(issue_id=issue_id, release=release, event_id=event.id, state="running")
                 session.add(fix)
+            elif fix.state == "queued":
+                fix.state, fix.event_id, fix.updated_at = "running", event.id, utcnow()
             elif fix.state == "running" and fix.updated_at < abandoned_before(config):
                 fix.log = f"taken over: the job that started it at {fix.updated_at} died"
                 fix.updated_at = utcnow()

@@ -842,6 +842,8 @@ def issue_merge(issue_id: int) -> ResponseReturnValue:
 @dashboard.get("/fixes/<int:fix_id>")
 @login_required  # type: ignore[untyped-decorator]
 def fix(fix_id: int) -> ResponseReturnValue:
+    from tracefix.server.fixing import TRIED_AGAIN_FROM  # the fix job's module: loaded late
+
     with server_state().db.session() as session:
         found, fixed_issue = visible_fix(session, signed_in_user(), fix_id)
         project = session.get(Project, fixed_issue.project_id)
@@ -849,6 +851,7 @@ def fix(fix_id: int) -> ResponseReturnValue:
     return render_template(
         "fix.html",
         fix=found,
+        tried_again=found.state in TRIED_AGAIN_FROM,
         issue=fixed_issue,
         project=project,
         state_meaning=FIX_STATES.get(found.state, ""),
@@ -859,6 +862,25 @@ def fix(fix_id: int) -> ResponseReturnValue:
         checks=check_views(found.checks),
         pr_url=web_url(found.pr_url),
     )
+
+
+@dashboard.post("/fixes/<int:fix_id>/again")
+@login_required  # type: ignore[untyped-decorator]
+def fix_again(fix_id: int) -> ResponseReturnValue:
+    """Have the fix job try a finished, undelivered attempt again (``fixing.queue_again``)."""
+    from tracefix.server.fixing import queue_again
+
+    state = server_state()
+    with state.db.write_session() as session:
+        found, fixed_issue = visible_fix(session, signed_in_user(), fix_id)
+        try:
+            queue_again(session, found)
+        except ValueError as exc:
+            abort(409, str(exc))
+        issue_id = fixed_issue.id
+    state.jobs.fix(issue_id)
+    flash("The fix job will try this attempt again.", "info")
+    return redirect(url_for(".fix", fix_id=fix_id))
 
 
 # The JSON API ----------------------------------------------------------------------------------
