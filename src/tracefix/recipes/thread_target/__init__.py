@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+from typing import Any
 
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import find_app_source
@@ -24,6 +25,7 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.thread_target.detect import thread_target_failures
+from tracefix.recipes.thread_target.handed import handed_start
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
 from tracefix.recipes.thread_target.spawns import is_view
@@ -86,6 +88,13 @@ class ThreadTargetWithoutAppContext(Recipe):
     in a project that makes its apps with a factory, that module-level app is used only when
     the thread is not started from code that has the running app.
 
+    A thread handed a lambda, a `functools.partial` or a bound method has no target of the
+    project's own to change (a lambda cannot hold a `with`; the function or method may run
+    elsewhere too): when it starts in a route or a request hook, the start hands it over
+    wrapped instead, `Thread(target=copy_current_request_context(lambda: build(kind)))`.
+    `tracefix scan` finds a lambda that calls a project function and a partial of one; a
+    bound method only shows in a failure.
+
     ## Fix safety
     Unsafe. The thread's work now runs in a context of its own: its `g` starts empty and its
     Flask-SQLAlchemy session is its own, removed when the body ends. When the app is passed,
@@ -97,7 +106,9 @@ class ThreadTargetWithoutAppContext(Recipe):
     directly is affected; only when each start runs in an app context (a view, a request hook,
     a Flask CLI command, a `with app.app_context():` block, or a helper called only from those)
     or the target's module has the app; never when the target reads `request`, `session`, `g`
-    or `current_user`, which a thread cannot get back from an app context.
+    or `current_user`, which a thread cannot get back from an app context. A wrapped lambda,
+    partial or method runs in a copy of the request's context, which keeps the request alive
+    until the thread ends.
 
     ## References
     - Flask docs, "The Request Context": Notes On Proxies (`_get_current_object` to pass the app
@@ -109,7 +120,7 @@ class ThreadTargetWithoutAppContext(Recipe):
     code = "CTX103"
     name = "thread-target-without-app-context"
     summary = "A thread target uses Flask, but threads start without an app context"
-    fix_title = "Push an app context inside the thread target, with the real app object"
+    fix_title = "Run the thread target in an app context of the running app"
     applicability = Applicability.UNSAFE
 
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
@@ -121,17 +132,40 @@ class ThreadTargetWithoutAppContext(Recipe):
         path = frame.filename
         function = project.function(path, frame.function)
         if function is None or not _spans(function, frame.lineno):
-            return None
+            return self._handed_diagnosis(event, project, frame)
         if pushes_context(function) or inside_app_context(project, path, frame.lineno):
             return None
         started = [r for r in references(project, path, function.name) if _is_start(r)]
         if not started:
-            return None
+            return self._handed_diagnosis(event, project, frame)
         return self.diagnosis(
             _explanation(function.name, path, function.lineno, frame.lineno, started),
             Location(path, frame.lineno),
             target={"path": path, "function": function.name, "line": function.lineno},
             starts=[{"path": r.path, "line": r.line, "kind": r.role} for r in started],
+        )
+
+    def _handed_diagnosis(self, event: Event, project: Project, frame: Frame) -> Diagnosis | None:
+        """The thread ran a lambda, a partial or a bound method, started in a request."""
+        found = handed_start(project, frame)
+        if found is None:
+            return None
+        spawn = found.spawn
+        failed = next(f for f in reversed(event.frames) if f.in_app)
+        return self.diagnosis(
+            f"{found.expression} ({spawn.path}:{spawn.line}), {found.form}, runs in a thread "
+            f"started by the view {found.view}(), and needs an app context at "
+            f"{failed.filename}:{failed.lineno}. Flask's contexts are per thread: a new thread "
+            "starts without one, even when a view started it. The view carried on (it still "
+            "returns 200), so this failure only shows in the logs.",
+            Location(spawn.path, spawn.line, spawn.column),
+            handed={
+                "path": spawn.path,
+                "line": spawn.line,
+                "kind": spawn.role,
+                "function": spawn.function,
+                "form": found.form,
+            },
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
@@ -140,6 +174,8 @@ class ThreadTargetWithoutAppContext(Recipe):
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         from tracefix.recipes.thread_target import fix  # LibCST: loaded only to fix
 
+        if "handed" in diagnosis.facts:
+            return _wrap_handed(project, diagnosis.facts["handed"])
         path = diagnosis.facts["target"]["path"]
         name = diagnosis.facts["target"]["function"]
         function = project.function(path, name)
@@ -205,6 +241,14 @@ class ThreadTargetWithoutAppContext(Recipe):
         return tuple(
             FileChange(p, project.source(p), module.code) for p, module in sorted(edited.items())
         )
+
+
+def _wrap_handed(project: Project, handed: dict[str, Any]) -> tuple[FileChange, ...]:
+    """Hand ``copy_current_request_context(<expression>)`` over at the start instead."""
+    from tracefix.recipes.request_in_thread.fix import wrap_handed
+
+    start = Reference(handed["path"], handed["line"], handed["kind"], handed.get("function"), False)
+    return wrap_handed(project, [start])
 
 
 def thread_target_frame(frames: Sequence[Frame]) -> Frame | None:

@@ -20,9 +20,12 @@ from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.project import Project
 from tracefix.recipes._base import Recipe
+from tracefix.recipes.thread_target.handed import is_request_function
 from tracefix.scan.context_use import ContextAnalysis
 from tracefix.scan.context_use import Definition
+from tracefix.scan.context_use import External
 from tracefix.scan.context_use import Scope
+from tracefix.scan.context_use import Use
 from tracefix.scan.context_use import analysis
 
 THREAD_CLASSES = {"threading.Thread": "thread", "threading.Timer": "timer"}
@@ -30,28 +33,40 @@ THREAD_CLASSES = {"threading.Thread": "thread", "threading.Timer": "timer"}
 
 @dataclass(frozen=True)
 class Start:
-    """A ``Thread(...)`` or ``Timer(...)`` call that hands a project function over."""
+    """A ``Thread(...)`` or ``Timer(...)`` call that hands a project function over: by its
+    name, or (``handed``) through a lambda calling it or a ``functools.partial`` of it."""
 
     path: str
     line: int
     kind: str
     target: Definition
+    #: For a lambda or a partial started in a route or request hook: its 1-based column, where
+    #: the fix wraps it (``handed.py``). Those started elsewhere are not kept.
+    handed: int | None = None
 
 
 def thread_target_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
-    from tracefix.recipes.thread_target import pushes_context
-
     context = analysis(project)
     starts_by_target: dict[int, list[Start]] = {}
     for start in _starts_by_target_path(context).get(path, ()):
-        starts_by_target.setdefault(id(start.target.node), []).append(start)
+        if start.handed is None:
+            starts_by_target.setdefault(id(start.target.node), []).append(start)
+    for start in thread_starts(context):
+        if start.path == path and start.handed is not None:
+            use = _needs_app(context, start.target)
+            if use is not None:
+                yield recipe.diagnosis(
+                    f"the thread started at {path}:{start.line} runs "
+                    f"{start.target.name}(), where {use.describe()} ({start.target.path}:"
+                    f"{use.line}) needs an app context, and a new thread starts without one",
+                    Location(path, start.line, start.handed),
+                    handed={"path": path, "line": start.line, "kind": start.kind},
+                )
     for starts in starts_by_target.values():
         function = starts[0].target.node
         assert isinstance(function, ast.FunctionDef)
-        if pushes_context(function):
-            continue
-        use = context.first_use(function.body, context.function_scope(path, function))
-        if use is None or use.kind != "app":
+        use = _needs_app(context, starts[0].target)
+        if use is None:
             continue
         kind = "timer" if all(start.kind == "timer" for start in starts) else "thread"
         places = ", ".join(f"{start.path}:{start.line}" for start in starts)
@@ -62,6 +77,18 @@ def thread_target_failures(recipe: Recipe, path: str, project: Project) -> Itera
             target={"path": path, "function": function.name, "line": function.lineno},
             starts=[{"path": s.path, "line": s.line, "kind": s.kind} for s in starts],
         )
+
+
+def _needs_app(context: ContextAnalysis, target: Definition) -> Use | None:
+    """Where ``target``'s body first needs an app context, unless it pushes one itself."""
+    from tracefix.recipes.thread_target import pushes_context
+
+    function = target.node
+    assert isinstance(function, ast.FunctionDef)
+    if pushes_context(function):
+        return None
+    use = context.first_use(function.body, context.function_scope(target.path, function))
+    return use if use is not None and use.kind == "app" else None
 
 
 def thread_starts(context: ContextAnalysis) -> list[Start]:
@@ -95,23 +122,37 @@ def _starts_by_target_path(context: ContextAnalysis) -> dict[str, list[Start]]:
 
 
 def _starts_in(
-    context: ContextAnalysis, path: str, body: list[ast.stmt], scope: Scope
+    context: ContextAnalysis,
+    path: str,
+    body: list[ast.stmt],
+    scope: Scope,
+    in_request: bool = False,
 ) -> Iterator[Start]:
+    """The starts in ``body``; ``in_request``: it is a route's or request hook's own body."""
     pending: list[ast.AST] = list(body)
     while pending:
         node = pending.pop()
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            yield from _starts_in(context, path, node.body, context.function_scope(path, node))
+            request = body is _module_body(context, path) and is_request_function(node)
+            inner = context.function_scope(path, node)
+            yield from _starts_in(context, path, node.body, inner, request)
             pending.extend(node.decorator_list)
             continue
         if isinstance(node, ast.Call):
-            start = _start(context, path, node, scope)
+            start = _start(context, path, node, scope, in_request)
             if start is not None:
                 yield start
         pending.extend(child_nodes(node))
 
 
-def _start(context: ContextAnalysis, path: str, call: ast.Call, scope: Scope) -> Start | None:
+def _module_body(context: ContextAnalysis, path: str) -> list[ast.stmt] | None:
+    tree = context.project.ast(path)
+    return tree.body if tree is not None else None
+
+
+def _start(
+    context: ContextAnalysis, path: str, call: ast.Call, scope: Scope, in_request: bool
+) -> Start | None:
     callee = context.qualify(call.func, scope)
     kind = THREAD_CLASSES.get(getattr(callee, "name", ""))
     if kind is None:
@@ -120,11 +161,21 @@ def _start(context: ContextAnalysis, path: str, call: ast.Call, scope: Scope) ->
     handed = next((k.value for k in call.keywords if k.arg == keyword), None)
     if handed is None and len(call.args) > 1:
         handed = call.args[1]
-    target = context.qualify(handed, scope) if handed is not None else None
+    if handed is None:
+        return None
+    column = None
+    named = handed
+    if in_request and isinstance(handed, ast.Lambda) and isinstance(handed.body, ast.Call):
+        named, column = handed.body.func, handed.col_offset + 1
+    elif in_request and isinstance(handed, ast.Call) and handed.args:
+        partial = context.qualify(handed.func, scope)
+        if isinstance(partial, External) and partial.name == "functools.partial":
+            named, column = handed.args[0], handed.col_offset + 1
+    target = context.qualify(named, scope)
     if (
         isinstance(target, Definition)
         and isinstance(target.node, ast.FunctionDef)
         and "." not in target.name
     ):
-        return Start(path, call.lineno, kind, target)
+        return Start(path, call.lineno, kind, target, column)
     return None

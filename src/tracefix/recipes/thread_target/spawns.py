@@ -307,7 +307,7 @@ class _Walker:
     ) -> None:
         callee = self.qualify(call.func, scope)
         kind = THREAD_CLASSES.get(callee or "") or self._executor_method(call, scope)
-        handed = _handed_function(call, kind) if kind else None
+        handed = handed_function(call, kind) if kind else None
         if kind and handed is not None and self.spawns is not None:
             self.spawns.append(
                 Spawn(
@@ -392,7 +392,7 @@ def _bindings(node: ast.AST) -> list[tuple[str, ast.expr]]:
     return []
 
 
-def _handed_function(call: ast.Call, kind: str) -> ast.expr | None:
+def handed_function(call: ast.Call, kind: str) -> ast.expr | None:
     """The callable a ``Thread(...)`` or ``Timer(...)`` call, or a pool's ``submit`` or
     ``map``, will run."""
     if kind in EXECUTOR_METHODS.values():

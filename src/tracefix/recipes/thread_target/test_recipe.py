@@ -501,3 +501,165 @@ def _run(project: Path, command: str, where: Path, overlay: Path | None = None) 
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     return output
+
+
+# --- a lambda, a partial or a bound method handed to the thread ---------------------------------
+
+WORKER = (
+    TASKS
+    + "\n\n"
+    + code("""
+    class Worker:
+        def __init__(self, n):
+            self.n = n
+
+        def run(self):
+            work(self.n)
+""")
+)
+
+
+def handed_event(frames: list[tuple[str, str, int]]) -> Event:
+    """A thread whose ``run`` called the first of ``frames`` (path, function, line)."""
+    return Event(
+        (
+            ExceptionInfo(
+                "RuntimeError",
+                APP_MESSAGE,
+                frames=(
+                    Frame("/stdlib/threading.py", "_bootstrap_inner", 1045),
+                    Frame("/stdlib/threading.py", "run", 982, abs_path="/stdlib/threading.py"),
+                    *(Frame(path, name, line, in_app=True) for path, name, line in frames),
+                    Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519),
+                ),
+            ),
+        ),
+        thread_name="Thread-1",
+    )
+
+
+LAMBDA = handed_event([("shop/views.py", "<lambda>", 12), ("shop/tasks.py", "work", 5)])
+
+
+@pytest.mark.parametrize(
+    ("views", "event", "form", "handed"),
+    [
+        pytest.param(
+            VIEWS.replace("target=work, args=(1,)", "target=lambda: work(1)"),
+            LAMBDA,
+            "a lambda",
+            "lambda: work(1)",
+            id="lambda",
+        ),
+        pytest.param(
+            VIEWS.replace("import threading", "import functools\nimport threading")
+            .replace("target=work, args=(1,)", "target=functools.partial(work, 1)")
+            .replace("@bp.get", "\n@bp.get"),
+            handed_event([("shop/tasks.py", "work", 5)]),
+            "a functools.partial",
+            "functools.partial(work, 1)",
+            id="partial",
+        ),
+        pytest.param(
+            VIEWS.replace("import work", "import Worker").replace(
+                "target=work, args=(1,)", "target=Worker(1).run"
+            ),
+            handed_event([("shop/tasks.py", "run", 13), ("shop/tasks.py", "work", 5)]),
+            "a bound method",
+            "Worker(1).run",
+            id="bound method",
+        ),
+    ],
+)
+def test_a_handed_expression_started_in_a_view_is_wrapped_at_the_start(views, event, form, handed):
+    project = shop({"shop/views.py": views, "shop/tasks.py": WORKER})
+    diagnosis = RECIPE.diagnose(event, project)
+    assert diagnosis is not None
+    assert diagnosis.facts["handed"]["form"] == form
+    assert "started by the view index()" in diagnosis.explanation
+    assert "shop/tasks.py:5" in diagnosis.explanation
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert change.path == "shop/views.py"
+    assert f"target=copy_current_request_context({handed})" in change.after
+    assert "from flask import Blueprint, copy_current_request_context\n" in change.after
+    assert RECIPE.diagnose(event, project.with_changes({"shop/views.py": change.after})) is None
+
+
+@pytest.mark.parametrize(
+    "views",
+    [
+        pytest.param(
+            VIEWS.replace("target=work, args=(1,)", "target=lambda: work(1)").replace(
+                '@bp.get("/")', "@bp.cli.command()"
+            ),
+            id="started in a CLI command: no request to copy",
+        ),
+        pytest.param(
+            VIEWS.replace("target=work, args=(1,)", "target=lambda: work(1)").replace(
+                '@bp.get("/")\n', ""
+            ),
+            id="started in a plain function",
+        ),
+    ],
+)
+def test_a_handed_lambda_started_outside_a_request_is_not_diagnosed(views):
+    assert RECIPE.diagnose(LAMBDA, shop({"shop/views.py": views})) is None
+
+
+def test_a_partial_handed_over_at_two_starts_is_not_diagnosed():
+    views = (
+        VIEWS.replace("import threading", "import functools\nimport threading")
+        .replace("target=work, args=(1,)", "target=functools.partial(work, 1)")
+        .replace(
+            '    return "ok"',
+            '    threading.Thread(target=functools.partial(work, 2))\n    return "ok"',
+        )
+    )
+    event = handed_event([("shop/tasks.py", "work", 5)])
+    assert RECIPE.diagnose(event, shop({"shop/views.py": views})) is None
+
+
+@pytest.mark.parametrize(
+    ("views", "found"),
+    [
+        pytest.param(
+            VIEWS.replace("target=work, args=(1,)", "target=lambda: work(1)"), True, id="lambda"
+        ),
+        pytest.param(
+            VIEWS.replace(
+                "import threading", "from functools import partial\nimport threading"
+            ).replace("target=work, args=(1,)", "target=partial(work, 1)"),
+            True,
+            id="partial",
+        ),
+        pytest.param(
+            VIEWS.replace("target=work, args=(1,)", "target=lambda: work(1)").replace(
+                '@bp.get("/")', "@bp.cli.command()"
+            ),
+            False,
+            id="lambda in a CLI command",
+        ),
+        pytest.param(
+            VIEWS.replace(
+                "target=work, args=(1,)", "target=copy_current_request_context(work)"
+            ).replace("import Blueprint", "import Blueprint, copy_current_request_context"),
+            False,
+            id="already wrapped",
+        ),
+    ],
+)
+def test_scan_finds_a_handed_lambda_or_partial_started_in_a_view(views, found):
+    project = shop({"shop/views.py": views})
+    findings = [
+        (d.location.path, d.location.line, d.location.column)
+        for path in project.python_files()
+        for d in RECIPE.detect(path, project)
+    ]
+    if found:
+        line = next(n for n, text in enumerate(views.splitlines(), 1) if "target=" in text)
+        column = views.splitlines()[line - 1].index("target=") + len("target=") + 1
+        assert findings == [("shop/views.py", line, column)]
+    else:
+        assert findings == []
