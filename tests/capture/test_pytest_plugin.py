@@ -265,3 +265,36 @@ class _Text:
 
 def _timeless(text: str) -> str:
     return re.sub(r"in \d+\.\d+s", "in Xs", textwrap.dedent(text))
+
+
+def test_an_error_flask_answers_with_a_500_in_a_test_names_the_test(
+    project: Path, run: Run
+) -> None:
+    """The test fails on its status check; the view's own error is recorded too, with the
+    test's id, since that is the failure a fix can do something about."""
+    write(
+        project,
+        {
+            "test_view.py": """\
+        from flask import Flask, current_app
+
+        app = Flask(__name__)
+
+
+        @app.get("/")
+        def index():
+            raise LookupError(current_app.name)
+
+
+        def test_index():
+            assert app.test_client().get("/").status_code == 200
+    """
+        },
+    )
+
+    capture = run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+
+    assert capture.returncode == 1
+    kinds = sorted((e.exception.type, e.exception.mechanism) for e in capture.events)
+    assert kinds == [("AssertionError", "pytest"), ("LookupError", "flask")]
+    assert {e.entry.test for e in capture.events} == {"test_view.py::test_index"}

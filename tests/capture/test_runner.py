@@ -405,3 +405,51 @@ def test_logged_traceback_of_a_successful_hooked_run_is_not_an_event(
 
     assert "Traceback (most recent call last)" in capture.stderr_tail
     assert (capture.returncode, capture.events) == (0, ())
+
+
+FLASK_VIEW_ERROR = """\
+import sys
+
+from flask import Flask
+
+app = Flask(__name__)
+app.testing = "--testing" in sys.argv
+
+
+@app.get("/")
+def index():
+    raise KeyError("basket")
+
+
+try:
+    print(app.test_client().get("/").status_code)
+except KeyError:
+    print("raised")
+"""
+
+
+def test_an_error_flask_answers_with_a_500_is_recorded(project: Path, run: Run) -> None:
+    """The program carries on as if nothing failed (exit 0): the hook still records the
+    view's error, through Flask's ``got_request_exception``."""
+    write(project, {"shop.py": FLASK_VIEW_ERROR})
+
+    capture = run(PYTHON, "shop.py")
+
+    assert capture.returncode == 0
+    [event] = capture.events
+    [exception] = event.exceptions
+    assert (exception.type, exception.value) == ("KeyError", "'basket'")
+    assert exception.mechanism == "flask"
+    assert [f.function for f in event.frames if f.in_app] == ["index"]
+
+
+def test_an_error_flask_propagates_is_recorded_once(project: Path, run: Run) -> None:
+    """Testing mode re-raises it: the program (or pytest, or the excepthook) sees it, and the
+    signal does not record it a second time."""
+    write(project, {"shop.py": FLASK_VIEW_ERROR.replace("except KeyError:", "except OSError:")})
+
+    capture = run(PYTHON, "shop.py", "--testing")
+
+    assert capture.returncode == 1
+    [event] = capture.events
+    assert event.exceptions[0].mechanism == "excepthook"

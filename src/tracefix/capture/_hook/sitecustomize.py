@@ -1,9 +1,10 @@
 """tracefix's start-up hook, loaded by ``site`` because ``tracefix run`` puts this folder first
 on ``PYTHONPATH``.
 
-It records uncaught exceptions (main thread and other threads) and, at exit, a Flask context
-left pushed. Being first on the path, it shadows any ``sitecustomize`` the environment already
-had, so it runs that one too: the user's start-up must behave exactly as without tracefix.
+It records uncaught exceptions (main thread and other threads), those Flask handles itself
+(a view's error, answered with a 500), and, at exit, a Flask context left pushed. Being first
+on the path, it shadows any ``sitecustomize`` the environment already had, so it runs that one
+too: the user's start-up must behave exactly as without tracefix.
 
 Every interpreter start goes through this file, so it costs nothing when ``TRACEFIX_CAPTURE_DIR``
 is unset, imports the event builder only when it is set, and never lets its own errors out.
@@ -55,6 +56,39 @@ def _install() -> None:
             previous_unraisablehook(args)
 
         sys.unraisablehook = unraisablehook
+    if "flask" in sys.modules:
+        tracefix_capture.watch_flask(sys.modules["flask"])
+    else:
+        sys.meta_path.insert(0, _FlaskImport())
+
+
+class _FlaskImport:
+    """Hands ``flask`` to ``watch_flask`` once it is imported: a finder that answers for no
+    module, but wraps the loader the others find for ``flask``, and leaves after that."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "flask":
+            return None
+        try:
+            sys.meta_path.remove(self)
+            from importlib.util import find_spec
+
+            spec = find_spec(name)
+            loader = spec.loader if spec is not None else None
+            exec_module = getattr(loader, "exec_module", None)
+            if exec_module is None:
+                return spec
+
+            def exec_and_watch(module: Any) -> None:
+                exec_module(module)
+                import tracefix_capture
+
+                tracefix_capture.watch_flask(module)
+
+            loader.exec_module = exec_and_watch  # type: ignore[union-attr,method-assign]
+            return spec
+        except Exception:
+            return None
 
 
 def _at_exit() -> None:

@@ -124,6 +124,40 @@ def record_exception(
         pass
 
 
+def current_test() -> str | None:
+    """The test running now: replaced by the pytest plugin, when it is loaded."""
+    return None
+
+
+def watch_flask(flask: Any) -> None:
+    """Record the exceptions Flask handles itself: a view's error becomes a 500 and a log line,
+    and the program carries on (a script's test client, a dev server) as if nothing failed.
+    Not those it propagates (testing, debug, ``PROPAGATE_EXCEPTIONS``): the excepthook or the
+    pytest plugin records them, with more to say. Never raises."""
+    try:
+        flask.got_request_exception.connect(_record_request_exception, weak=False)
+    except BaseException:
+        pass
+
+
+def _record_request_exception(sender: Any, exception: BaseException, **_: Any) -> None:
+    try:
+        propagate = sender.config.get("PROPAGATE_EXCEPTIONS")
+        if propagate is None:
+            propagate = sender.testing or sender.debug
+        if propagate:
+            return
+    except BaseException:
+        pass
+    record_exception(
+        type(exception),
+        exception,
+        exception.__traceback__,
+        mechanism="flask",
+        test=current_test(),
+    )
+
+
 def chained_thread_excepthook(
     previous: ThreadHook, current_test: Callable[[], str | None] = lambda: None
 ) -> ThreadHook:

@@ -6,7 +6,8 @@ call and teardown failures, never skips or xfails), records the test's node id, 
 frames so the first one is the test, fixture or test module: the pytest and pluggy frames above
 it say nothing about the user's code.
 
-It also reports Flask contexts that a test left pushed. A higher-scoped fixture may keep a
+It also names the test running when Flask handles a view's error itself (``watch_flask``), and
+reports Flask contexts that a test left pushed. A higher-scoped fixture may keep a
 context pushed on purpose across tests and pop it when its scope ends, so a test is only blamed
 when the context it left behind is still pushed once the whole session has been torn down.
 
@@ -46,8 +47,9 @@ _state = _SessionState()
 def pytest_configure(config: pytest.Config) -> None:
     """Record thread exceptions too: pytest replaces ``threading.excepthook`` without chaining."""
     try:
+        tracefix_capture.current_test = lambda: _state.current_test
         threading.excepthook = tracefix_capture.chained_thread_excepthook(
-            threading.excepthook, lambda: _state.current_test
+            threading.excepthook, tracefix_capture.current_test
         )
     except BaseException:
         pass
