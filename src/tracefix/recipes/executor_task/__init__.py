@@ -26,6 +26,8 @@ from tracefix.recipes.executor_task.reads import project_spawns
 from tracefix.recipes.executor_task.reads import request_reads
 from tracefix.recipes.thread_target import pushes_context
 from tracefix.recipes.thread_target import runs_in_app_context
+from tracefix.recipes.thread_target.handed import handed_diagnosis
+from tracefix.recipes.thread_target.handed import wrap_handed_start
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import Spawn
 from tracefix.recipes.thread_target.spawns import references
@@ -119,6 +121,11 @@ class ExecutorTaskWithoutAppContext(Recipe):
     project that makes its apps with a factory, that module-level app is used only when the task
     is not submitted from code that has the running app.
 
+    A task submitted as a lambda, a `functools.partial` or a bound method, in a route or a
+    request hook, is wrapped where it is submitted instead:
+    `pool.submit(copy_current_request_context(lambda: build(kind)))`, which runs it in a copy
+    of the request's context. That one is found from a failure only, not by `tracefix scan`.
+
     ## Fix safety
     Unsafe. Each task now runs in an app context of its own: its `g` starts empty and its
     Flask-SQLAlchemy session is its own, removed when the task ends. The context is pushed with
@@ -155,19 +162,22 @@ class ExecutorTaskWithoutAppContext(Recipe):
             return None
         path = frame.filename
         function = project.function(path, frame.function)
-        if function is None or not spans(function, frame.lineno):
-            return None
-        if pushes_context(function) or inside_app_context(project, path, frame.lineno):
-            return None
-        found = references(project, path, function.name)
-        if not any(reference.role in POOL_ROLES for reference in found):
-            return None
-        starts = [reference for reference in found if reference.role in SPAWN_ROLES]
-        read_at = result_reader(event.frames)
-        return self.diagnosis(
-            _explanation(function.name, path, function.lineno, frame.lineno, starts, read_at),
-            Location(path, frame.lineno),
-            **target_facts(path, function, starts),
+        if function is not None and spans(function, frame.lineno):
+            if pushes_context(function) or inside_app_context(project, path, frame.lineno):
+                return None
+            found = references(project, path, function.name)
+            if any(reference.role in POOL_ROLES for reference in found):
+                starts = [reference for reference in found if reference.role in SPAWN_ROLES]
+                read_at = result_reader(event.frames)
+                return self.diagnosis(
+                    _explanation(
+                        function.name, path, function.lineno, frame.lineno, starts, read_at
+                    ),
+                    Location(path, frame.lineno),
+                    **target_facts(path, function, starts),
+                )
+        return handed_diagnosis(
+            self, event, project, frame, ("submit",), "runs as a thread pool task submitted"
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
@@ -188,6 +198,8 @@ class ExecutorTaskWithoutAppContext(Recipe):
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
+        if "handed" in diagnosis.facts:
+            return wrap_handed_start(project, diagnosis.facts["handed"])
         path = diagnosis.facts["target"]["path"]
         name = diagnosis.facts["target"]["function"]
         function = project.function(path, name)

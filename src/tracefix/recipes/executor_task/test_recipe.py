@@ -569,3 +569,20 @@ def _run(project: Path, command: str, where: Path, overlay: Path | None = None) 
     argv[0] = sys.executable if argv[0] == "python" else argv[0]
     done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
     return done.returncode, done.stdout + done.stderr
+
+
+def test_a_lambda_submitted_in_a_view_is_wrapped_where_it_is_submitted():
+    views = VIEWS.replace("pool.submit(work, 1)", "pool.submit(lambda: work(1))")
+    frames = list(pool_event().frames)
+    frames.insert(4, Frame("shop/views.py", "<lambda>", 13, in_app=True))
+    event = Event((ExceptionInfo("RuntimeError", APP_MESSAGE, frames=tuple(frames)),))
+    project = shop({"shop/views.py": views})
+    diagnosis = RECIPE.diagnose(event, project)
+    assert diagnosis is not None
+    assert diagnosis.facts["handed"]["form"] == "a lambda"
+    assert "submitted by the view index()" in diagnosis.explanation
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert "pool.submit(copy_current_request_context(lambda: work(1))).result()" in change.after
+    assert "from flask import Blueprint, copy_current_request_context\n" in change.after

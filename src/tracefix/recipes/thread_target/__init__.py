@@ -6,7 +6,6 @@ import ast
 from collections.abc import Iterable
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-from typing import Any
 
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import find_app_source
@@ -25,7 +24,8 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.thread_target.detect import thread_target_failures
-from tracefix.recipes.thread_target.handed import handed_start
+from tracefix.recipes.thread_target.handed import handed_diagnosis
+from tracefix.recipes.thread_target.handed import wrap_handed_start
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
 from tracefix.recipes.thread_target.spawns import is_view
@@ -43,6 +43,7 @@ REQUEST_GLOBALS = {
     "flask_login.current_user": "current_user",
 }
 APP_PARAMETER = "app"
+THREAD_ROLES = ("thread", "timer")
 
 
 class ThreadTargetWithoutAppContext(Recipe):
@@ -131,41 +132,19 @@ class ThreadTargetWithoutAppContext(Recipe):
             return None
         path = frame.filename
         function = project.function(path, frame.function)
-        if function is None or not _spans(function, frame.lineno):
-            return self._handed_diagnosis(event, project, frame)
-        if pushes_context(function) or inside_app_context(project, path, frame.lineno):
-            return None
-        started = [r for r in references(project, path, function.name) if _is_start(r)]
-        if not started:
-            return self._handed_diagnosis(event, project, frame)
-        return self.diagnosis(
-            _explanation(function.name, path, function.lineno, frame.lineno, started),
-            Location(path, frame.lineno),
-            target={"path": path, "function": function.name, "line": function.lineno},
-            starts=[{"path": r.path, "line": r.line, "kind": r.role} for r in started],
-        )
-
-    def _handed_diagnosis(self, event: Event, project: Project, frame: Frame) -> Diagnosis | None:
-        """The thread ran a lambda, a partial or a bound method, started in a request."""
-        found = handed_start(project, frame)
-        if found is None:
-            return None
-        spawn = found.spawn
-        failed = next(f for f in reversed(event.frames) if f.in_app)
-        return self.diagnosis(
-            f"{found.expression} ({spawn.path}:{spawn.line}), {found.form}, runs in a thread "
-            f"started by the view {found.view}(), and needs an app context at "
-            f"{failed.filename}:{failed.lineno}. Flask's contexts are per thread: a new thread "
-            "starts without one, even when a view started it. The view carried on (it still "
-            "returns 200), so this failure only shows in the logs.",
-            Location(spawn.path, spawn.line, spawn.column),
-            handed={
-                "path": spawn.path,
-                "line": spawn.line,
-                "kind": spawn.role,
-                "function": spawn.function,
-                "form": found.form,
-            },
+        if function is not None and _spans(function, frame.lineno):
+            if pushes_context(function) or inside_app_context(project, path, frame.lineno):
+                return None
+            started = [r for r in references(project, path, function.name) if _is_start(r)]
+            if started:
+                return self.diagnosis(
+                    _explanation(function.name, path, function.lineno, frame.lineno, started),
+                    Location(path, frame.lineno),
+                    target={"path": path, "function": function.name, "line": function.lineno},
+                    starts=[{"path": r.path, "line": r.line, "kind": r.role} for r in started],
+                )
+        return handed_diagnosis(
+            self, event, project, frame, THREAD_ROLES, "runs in a thread started"
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
@@ -175,7 +154,7 @@ class ThreadTargetWithoutAppContext(Recipe):
         from tracefix.recipes.thread_target import fix  # LibCST: loaded only to fix
 
         if "handed" in diagnosis.facts:
-            return _wrap_handed(project, diagnosis.facts["handed"])
+            return wrap_handed_start(project, diagnosis.facts["handed"])
         path = diagnosis.facts["target"]["path"]
         name = diagnosis.facts["target"]["function"]
         function = project.function(path, name)
@@ -241,14 +220,6 @@ class ThreadTargetWithoutAppContext(Recipe):
         return tuple(
             FileChange(p, project.source(p), module.code) for p, module in sorted(edited.items())
         )
-
-
-def _wrap_handed(project: Project, handed: dict[str, Any]) -> tuple[FileChange, ...]:
-    """Hand ``copy_current_request_context(<expression>)`` over at the start instead."""
-    from tracefix.recipes.request_in_thread.fix import wrap_handed
-
-    start = Reference(handed["path"], handed["line"], handed["kind"], handed.get("function"), False)
-    return wrap_handed(project, [start])
 
 
 def thread_target_frame(frames: Sequence[Frame]) -> Frame | None:

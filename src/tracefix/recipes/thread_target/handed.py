@@ -12,12 +12,21 @@ CLI command, which has an app context but no request to copy).
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
+from tracefix.event import Event
 from tracefix.event import Frame
+from tracefix.patch import FileChange
+from tracefix.recipes._base import Recipe
 from tracefix.recipes.thread_target.spawns import VIEW_DECORATORS
+from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import Spawn
 from tracefix.recipes.thread_target.spawns import handed_function
 from tracefix.recipes.thread_target.spawns import references
@@ -38,10 +47,46 @@ class HandedStart:
     view: str
 
 
-def handed_start(project: Project, frame: Frame) -> HandedStart | None:
-    """The one thread or timer start whose handed expression ran ``frame`` (the project frame
-    ``threading``'s ``run`` called), when it is a lambda, a partial or a bound method, and it
-    starts in a request; ``None`` when there is not exactly one such start."""
+def handed_diagnosis(
+    recipe: Recipe,
+    event: Event,
+    project: Project,
+    frame: Frame,
+    roles: Collection[str],
+    runs: str,
+) -> Diagnosis | None:
+    """``recipe``'s diagnosis of a thread whose first project frame, ``frame``, ran what a
+    start of one of ``roles`` handed over as a lambda, a partial or a bound method; ``runs``
+    says how it ran (``"runs in a thread started"``)."""
+    found = handed_start(project, frame, roles)
+    if found is None:
+        return None
+    spawn = found.spawn
+    failed = next(f for f in reversed(event.frames) if f.in_app)
+    return recipe.diagnosis(
+        f"{found.expression} ({spawn.path}:{spawn.line}), {found.form}, {runs} by the view "
+        f"{found.view}(), and needs an app context at {failed.filename}:{failed.lineno}. "
+        "Flask's contexts are per thread: a new thread starts without one, even when a view "
+        "started it. The view carried on, so this failure may only show in the logs.",
+        Location(spawn.path, spawn.line, spawn.column),
+        handed={"path": spawn.path, "line": spawn.line, "kind": spawn.role, "form": found.form},
+    )
+
+
+def wrap_handed_start(project: Project, handed: Mapping[str, Any]) -> tuple[FileChange, ...]:
+    """The fix: hand ``copy_current_request_context(<expression>)`` over at the start."""
+    from tracefix.recipes.request_in_thread.fix import wrap_handed
+
+    start = Reference(handed["path"], handed["line"], handed["kind"], None, False)
+    return wrap_handed(project, [start])
+
+
+def handed_start(
+    project: Project, frame: Frame, roles: Collection[str] = ("thread", "timer")
+) -> HandedStart | None:
+    """The one start of one of ``roles`` whose handed expression ran ``frame`` (the project
+    frame the thread's ``run`` called), when it is a lambda, a partial or a bound method, and
+    it starts in a request; ``None`` when there is not exactly one such start."""
     found = []
     for path in _files_naming(project, frame):
         tree = project.ast(path)
@@ -49,7 +94,7 @@ def handed_start(project: Project, frame: Frame) -> HandedStart | None:
             continue
         calls = _calls_by_line(tree)
         for spawn in spawns_in(project, path):
-            if spawn.role not in ("thread", "timer"):
+            if spawn.role not in roles:
                 continue
             handed = _handed_at(calls.get(spawn.line, []), spawn)
             form = handed is not None and _form(project, frame, spawn, handed)
