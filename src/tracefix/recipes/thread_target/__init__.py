@@ -23,6 +23,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes.thread_target.app_argument import app_parameter
 from tracefix.recipes.thread_target.detect import thread_target_failures
 from tracefix.recipes.thread_target.handed import handed_diagnosis
 from tracefix.recipes.thread_target.handed import wrap_handed_start
@@ -88,6 +89,10 @@ class ThreadTargetWithoutAppContext(Recipe):
     `from app import app`), the target only gets `with app.app_context():` around its body;
     in a project that makes its apps with a factory, that module-level app is used only when
     the thread is not started from code that has the running app.
+
+    A target the starts already hand the app to (`def send_async_email(app, msg)`, started
+    with `args=(current_app._get_current_object(), msg)`) only gets its body under
+    `with app.app_context():`.
 
     A thread handed a lambda, a `functools.partial` or a bound method has no target of the
     project's own to change (a lambda cannot hold a `with`; the function or method may run
@@ -183,6 +188,10 @@ class ThreadTargetWithoutAppContext(Recipe):
                 f"{name}() reads {', '.join(request_reads)}, which belong to the request, not "
                 "to the app context; read them in the view and pass the values instead"
             )
+        handed_app = app_parameter(project, path, function, started)
+        if handed_app is not None:
+            module = fix.wrap_body(project.cst(path), name, handed_app)
+            return (FileChange(path, project.source(path), module.code),)
         app = app_name_in_scope(project, path)
         if app is not None and not (
             _is_factory_made(project)

@@ -663,3 +663,65 @@ def test_scan_finds_a_handed_lambda_or_partial_started_in_a_view(views, found):
         assert findings == [("shop/views.py", line, column)]
     else:
         assert findings == []
+
+
+# --- a target the starts already hand the app to ------------------------------------------------
+
+APP_TASKS = TASKS.replace("def work(n):", "def work(app, n):")
+
+
+@pytest.mark.parametrize(
+    "views",
+    [
+        pytest.param(
+            VIEWS.replace("args=(1,)", f"args=({GET_APP}, 1)").replace(
+                "import Blueprint", "import Blueprint, current_app"
+            ),
+            id="current_app._get_current_object() in the args",
+        ),
+        pytest.param(
+            VIEWS.replace("args=(1,)", "args=[real, 1]")
+            .replace("import Blueprint", "import Blueprint, current_app")
+            .replace("def index():\n", f"def index():\n    real = {GET_APP}\n"),
+            id="a local set to it",
+        ),
+    ],
+)
+def test_a_target_handed_the_app_pushes_that_apps_context(views):
+    project = shop({"shop/tasks.py": APP_TASKS, "shop/views.py": views})
+    diagnosis = RECIPE.diagnose(thread_event(), project)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert change.path == "shop/tasks.py"
+    assert "def work(app, n):\n    with app.app_context():\n        current_app" in change.after
+
+
+@pytest.mark.parametrize(
+    "views",
+    [
+        pytest.param(VIEWS.replace("args=(1,)", "args=(settings, 1)"), id="something else"),
+        pytest.param(
+            VIEWS.replace("args=(1,)", f"args=({GET_APP}, 1)")
+            .replace("import Blueprint", "import Blueprint, current_app")
+            .replace(
+                '    return "ok"',
+                '    threading.Thread(target=work, args=(None, 2))\n    return "ok"',
+            ),
+            id="one start of two",
+        ),
+        pytest.param(
+            VIEWS.replace("args=(1,)", f"args=({GET_APP}, 1), kwargs=options").replace(
+                "import Blueprint", "import Blueprint, current_app"
+            ),
+            id="kwargs may pass it too",
+        ),
+    ],
+)
+def test_a_target_whose_app_parameter_is_not_always_the_app_is_not_wrapped(views):
+    project = shop({"shop/tasks.py": APP_TASKS, "shop/views.py": views})
+    diagnosis = RECIPE.diagnose(thread_event(), project)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSkip), result
