@@ -32,9 +32,6 @@ from tracefix.recipes.thread_target.spawns import handed_function
 from tracefix.recipes.thread_target.spawns import references
 from tracefix.recipes.thread_target.spawns import spawns_in
 
-#: The wrapper a start already hands over when the thread runs in a copy of the request's context.
-COPY_WRAPPER = "copy_current_request_context"
-
 
 @dataclass(frozen=True)
 class HandedStart:
