@@ -48,20 +48,19 @@ class Start:
 def thread_target_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
     context = analysis(project)
     starts_by_target: dict[int, list[Start]] = {}
-    for start in _starts_by_target_path(context).get(path, ()):
-        if start.handed is None:
-            starts_by_target.setdefault(id(start.target.node), []).append(start)
-    for start in thread_starts(context):
-        if start.path == path and start.handed is not None:
-            use = _needs_app(context, start.target)
-            if use is not None:
-                yield recipe.diagnosis(
-                    f"the thread started at {path}:{start.line} runs "
-                    f"{start.target.name}(), where {use.describe()} ({start.target.path}:"
-                    f"{use.line}) needs an app context, and a new thread starts without one",
-                    Location(path, start.line, start.handed),
-                    handed={"path": path, "line": start.line, "kind": start.kind},
-                )
+    for start in _starts_by_file(context, handed=False).get(path, ()):
+        starts_by_target.setdefault(id(start.target.node), []).append(start)
+    for start in _starts_by_file(context, handed=True).get(path, ()):
+        assert start.handed is not None
+        use = _needs_app(context, start.target)
+        if use is not None:
+            yield recipe.diagnosis(
+                f"the thread started at {path}:{start.line} runs "
+                f"{start.target.name}(), where {use.describe()} ({start.target.path}:"
+                f"{use.line}) needs an app context, and a new thread starts without one",
+                Location(path, start.line, start.handed),
+                handed={"path": path, "line": start.line, "kind": start.kind},
+            )
     for starts in starts_by_target.values():
         function = starts[0].target.node
         assert isinstance(function, ast.FunctionDef)
@@ -102,23 +101,27 @@ def thread_starts(context: ContextAnalysis) -> list[Start]:
                 continue
             tree = context.project.ast(path)
             if tree is not None:
-                found.extend(_starts_in(context, path, tree.body, Scope(path)))
+                found.extend(_starts_in(context, path, tree.body, Scope(path), module_level=True))
         return found
 
     return context.remember("thread_target.starts", compute)
 
 
-def _starts_by_target_path(context: ContextAnalysis) -> dict[str, list[Start]]:
-    """``thread_starts`` by the file of their target, each file's in the same order: every
-    file's check asks for its own, and looking through them all each time added up."""
+def _starts_by_file(context: ContextAnalysis, *, handed: bool) -> dict[str, list[Start]]:
+    """``thread_starts`` by the file a finding about them is in, each file's in the same
+    order: a target's file for a function handed over by name, the start's own for a lambda or
+    a partial (``handed``). Every file's check asks for its own, and looking through them all
+    each time added up."""
 
     def compute() -> dict[str, list[Start]]:
         found: dict[str, list[Start]] = {}
         for start in thread_starts(context):
-            found.setdefault(start.target.path, []).append(start)
+            if (start.handed is not None) == handed:
+                file = start.path if handed else start.target.path
+                found.setdefault(file, []).append(start)
         return found
 
-    return context.remember("thread_target.starts_by_path", compute)
+    return context.remember(("thread_target.starts_by_file", handed), compute)
 
 
 def _starts_in(
@@ -126,6 +129,8 @@ def _starts_in(
     path: str,
     body: list[ast.stmt],
     scope: Scope,
+    *,
+    module_level: bool = False,
     in_request: bool = False,
 ) -> Iterator[Start]:
     """The starts in ``body``; ``in_request``: it is a route's or request hook's own body."""
@@ -133,9 +138,9 @@ def _starts_in(
     while pending:
         node = pending.pop()
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            request = body is _module_body(context, path) and is_request_function(node)
+            request = module_level and is_request_function(node)
             inner = context.function_scope(path, node)
-            yield from _starts_in(context, path, node.body, inner, request)
+            yield from _starts_in(context, path, node.body, inner, in_request=request)
             pending.extend(node.decorator_list)
             continue
         if isinstance(node, ast.Call):
@@ -143,11 +148,6 @@ def _starts_in(
             if start is not None:
                 yield start
         pending.extend(child_nodes(node))
-
-
-def _module_body(context: ContextAnalysis, path: str) -> list[ast.stmt] | None:
-    tree = context.project.ast(path)
-    return tree.body if tree is not None else None
 
 
 def _start(
