@@ -34,6 +34,7 @@ from tracefix.recipes.executor_task import POOL_ROLES
 from tracefix.recipes.executor_task import RUNNING_APP
 from tracefix.recipes.executor_task import Passed
 from tracefix.recipes.thread_target import fix as thread_fix
+from tracefix.recipes.thread_target.spawns import ARGS_INDEX
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
 
@@ -167,7 +168,7 @@ def passed_keywords(module: cst.Module, line: int, role: str) -> set[str] | None
         call = calls[0]
         positional = [arg for arg in call.args if arg.keyword is None]
         keywords = {arg.keyword.value: arg for arg in call.args if arg.keyword is not None}
-        index = thread_fix.ARGS_INDEX[role] + 1
+        index = ARGS_INDEX[role] + 1
         given = keywords.get("kwargs") or (positional[index] if len(positional) > index else None)
         if given is None:
             return set()

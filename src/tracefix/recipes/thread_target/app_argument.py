@@ -16,12 +16,10 @@ from collections.abc import Sequence
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
+from tracefix.recipes.thread_target.spawns import ARGS_INDEX
+from tracefix.recipes.thread_target.spawns import THREAD_CLASS_NAMES
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
-
-#: Where ``args`` sits among the positional arguments of ``Thread(group, target, name, args)``
-#: and ``Timer(interval, function, args)``.
-_ARGS_POSITION = {"thread": 3, "timer": 2}
 
 
 def app_parameter(
@@ -46,14 +44,15 @@ def app_parameter(
 def _passed(project: Project, start: Reference) -> list[ast.expr] | None:
     """The arguments the start at ``start`` passes its target positionally, written out."""
     tree = project.ast(start.path)
-    if tree is None or start.role not in _ARGS_POSITION:
+    if tree is None or start.role not in ARGS_INDEX:
         return None
     calls = [
         node
         for node in walk(tree)
         if isinstance(node, ast.Call)
         and node.lineno == start.line
-        and getattr(node.func, "attr", getattr(node.func, "id", None)) in ("Thread", "Timer")
+        and getattr(node.func, "attr", getattr(node.func, "id", None))
+        == THREAD_CLASS_NAMES[start.role]
     ]
     if len(calls) != 1:
         return None
@@ -61,7 +60,7 @@ def _passed(project: Project, start: Reference) -> list[ast.expr] | None:
     if any(keyword.arg in (None, "kwargs") for keyword in call.keywords):
         return None
     values = [keyword.value for keyword in call.keywords if keyword.arg == "args"]
-    position = _ARGS_POSITION[start.role]
+    position = ARGS_INDEX[start.role]
     if not values and len(call.args) > position:
         values = [call.args[position]]
     if not values:

@@ -13,11 +13,9 @@ from tracefix.recipes._codemod import is_context_with
 from tracefix.recipes._codemod import is_docstring_line
 from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes._codemod import wrap_statements
+from tracefix.recipes.thread_target.spawns import ARGS_INDEX
+from tracefix.recipes.thread_target.spawns import THREAD_CLASS_NAMES
 
-THREAD_CLASS_NAMES = {"thread": "Thread", "timer": "Timer"}
-#: The position of ``args`` in ``Thread(group, target, name, args, kwargs)`` and
-#: ``Timer(interval, function, args, kwargs)``; ``kwargs`` follows it.
-ARGS_INDEX = {"thread": 3, "timer": 2}
 #: The longest line a fix writes without breaking a call over several lines (black's default).
 MAX_LINE = 88
 

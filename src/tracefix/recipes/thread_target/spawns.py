@@ -22,6 +22,10 @@ from tracefix.diagnose.project import Project
 Role = Literal["thread", "timer", "submit", "map", "call", "other"]
 
 THREAD_CLASSES: dict[str, Role] = {"threading.Thread": "thread", "threading.Timer": "timer"}
+THREAD_CLASS_NAMES = {"thread": "Thread", "timer": "Timer"}
+#: The position of ``args`` in ``Thread(group, target, name, args, kwargs)`` and
+#: ``Timer(interval, function, args, kwargs)``; ``kwargs`` follows it.
+ARGS_INDEX = {"thread": 3, "timer": 2}
 #: Executors whose tasks run in plain worker threads, which start without Flask's contexts.
 #: Not ``ProcessPoolExecutor`` (another process: the app cannot be handed over) and not
 #: Flask-Executor's ``Executor`` (it pushes a context around each task itself).
