@@ -25,6 +25,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -136,9 +137,8 @@ def queue_again(session: Session, fix: Fix) -> None:
     attempt the job would make instead)."""
     if fix.state not in TRIED_AGAIN_FROM:
         raise ValueError(f"a {fix.state} attempt is not tried again")
-    latest = session.scalars(
-        select(Event.release).where(Event.issue_id == fix.issue_id).order_by(Event.id.desc())
-    ).first()
+    event = session.scalars(_latest_event(fix.issue_id)).first()
+    latest = event.release if event is not None else None
     if (latest or "") != fix.release:
         raise ValueError(
             f"the issue's latest event is from release {latest or '(none)'}, not "
@@ -149,6 +149,11 @@ def queue_again(session: Session, fix: Fix) -> None:
         setattr(fix, column, None)
     fix.log = ""
     fix.updated_at = utcnow()
+
+
+def _latest_event(issue_id: int) -> Select[Event]:
+    """The issue's latest event: its release is the one an attempt is made for."""
+    return select(Event).where(Event.issue_id == issue_id).order_by(Event.id.desc()).limit(1)
 
 
 def abandoned_before(config: ServerConfig) -> dt.datetime:
@@ -168,9 +173,7 @@ def _claim(
             issue = session.get(Issue, issue_id)
             if issue is None or issue.merged_into_id is not None:
                 return None
-            event = session.scalars(
-                select(Event).where(Event.issue_id == issue_id).order_by(Event.id.desc()).limit(1)
-            ).first()
+            event = session.scalars(_latest_event(issue_id)).first()
             project = session.get(Project, issue.project_id)
             if event is None or project is None:
                 return None
