@@ -17,13 +17,15 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.scheduled_job.handoff import Handoff
+from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
+from tracefix.recipes.scheduled_job.handoff import check_others_are_calls
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
-from tracefix.recipes.scheduled_job.handoff import has_context_decorator
+from tracefix.recipes.scheduled_job.handoff import fix_target
+from tracefix.recipes.scheduled_job.handoff import has_context
 from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import may_hand_over
-from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
@@ -116,7 +118,7 @@ class ExitHandlerWithoutAppContext(Recipe):
         if found is None:
             return None
         frame, function, handlers = found
-        if _has_context(function) or failing_line_has_context(project, frame):
+        if has_context(function) or failing_line_has_context(project, frame):
             return None
         assert frame.lineno is not None
         return self.diagnosis(
@@ -131,7 +133,7 @@ class ExitHandlerWithoutAppContext(Recipe):
         if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
             return
         for function in tree.body:
-            if not isinstance(function, ast.FunctionDef) or _has_context(function):
+            if not isinstance(function, ast.FunctionDef) or has_context(function):
                 continue
             if request_reads(project, path, function):
                 continue
@@ -151,34 +153,15 @@ class ExitHandlerWithoutAppContext(Recipe):
         from tracefix.recipes.scheduled_job.handoff_fix import fix_with_app
         from tracefix.recipes.scheduled_job.handoff_fix import register_wrapper
 
-        path = diagnosis.facts["target"]["path"]
-        name = diagnosis.facts["target"]["function"]
-        function = project.function(path, name)
-        if function is None:
-            raise SkipFix(f"{path} no longer defines {name}()")
-        if _has_context(function):
-            raise SkipFix(f"{name}() ({path}:{function.lineno}) already has an app context")
-        found = references(project, path, name)
-        handlers = [h for h in found if _is_handler(h)]
-        if not handlers:
-            raise SkipFix(f"{name}() is no longer registered with atexit or signal")
-        reads = request_reads(project, path, function)
-        if reads:
-            raise SkipFix(
-                f"{name}() reads {', '.join(reads)}, which belong to a request; an exit or "
-                "signal handler has none"
-            )
-        others = [h for h in found if not _is_handler(h)]
-        if any(other.runner != "call" for other in others):
-            other = next(other for other in others if other.runner != "call")
-            raise SkipFix(
-                f"{name}() is also used at {other.path}:{other.line}, which may run it outside "
-                "the handler"
-            )
-        if others:
+        target = fix_target(project, diagnosis, _is_handler)
+        if not target.handoffs:
+            raise SkipFix(f"{target.name}() is no longer registered with atexit or signal")
+        check_no_request_reads(project, target, "a request; an exit or signal handler has none")
+        check_others_are_calls(target, "outside the handler")
+        if target.others:
             why = "the interpreter calls its exit and signal handlers without one"
-            return register_wrapper(project, function, handlers, why)
-        return fix_with_app(project, path, function, handlers)
+            return register_wrapper(project, target.function, target.handoffs, why)
+        return fix_with_app(project, target.path, target.function, target.handoffs)
 
 
 def handler_frame(
@@ -212,10 +195,6 @@ def handler_frame(
 
 def _is_handler(handoff: Handoff) -> bool:
     return handoff.runner in HANDLER_RUNNERS
-
-
-def _has_context(function: ast.FunctionDef) -> bool:
-    return pushes_context(function) or has_context_decorator(function)
 
 
 def _fact(handler: Handoff) -> dict[str, object]:

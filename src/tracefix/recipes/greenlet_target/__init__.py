@@ -16,13 +16,14 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.scheduled_job.handoff import Handoff
+from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
+from tracefix.recipes.scheduled_job.handoff import fix_target
 from tracefix.recipes.scheduled_job.handoff import handed_frame
-from tracefix.recipes.scheduled_job.handoff import has_context_decorator
+from tracefix.recipes.scheduled_job.handoff import has_context
 from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import may_hand_over
-from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
@@ -122,7 +123,7 @@ class GreenletTargetWithoutAppContext(Recipe):
         if frame is None:
             return None
         function = target_function(project, frame)
-        if function is None or _has_context(function) or failing_line_has_context(project, frame):
+        if function is None or has_context(function) or failing_line_has_context(project, frame):
             return None
         spawns = [h for h in references(project, frame.filename, function.name) if _is_spawn(h)]
         assert frame.lineno is not None
@@ -138,7 +139,7 @@ class GreenletTargetWithoutAppContext(Recipe):
         if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
             return
         for function in tree.body:
-            if not isinstance(function, ast.FunctionDef) or _has_context(function):
+            if not isinstance(function, ast.FunctionDef) or has_context(function):
                 continue
             if request_reads(project, path, function):
                 continue
@@ -157,39 +158,29 @@ class GreenletTargetWithoutAppContext(Recipe):
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         from tracefix.recipes.scheduled_job.handoff_fix import fix_with_app
 
-        path = diagnosis.facts["target"]["path"]
-        name = diagnosis.facts["target"]["function"]
-        function = project.function(path, name)
-        if function is None:
-            raise SkipFix(f"{path} no longer defines {name}()")
-        if _has_context(function):
-            raise SkipFix(f"{name}() ({path}:{function.lineno}) already has an app context")
-        found = references(project, path, name)
-        spawns = [h for h in found if _is_spawn(h)]
-        if not spawns:
-            raise SkipFix(unfollowed(name, "a greenlet", found))
-        others = [h for h in found if not _is_spawn(h)]
-        if others:
-            how = "called" if others[0].runner == "call" else "used"
+        target = fix_target(project, diagnosis, _is_spawn)
+        if not target.handoffs:
+            raise SkipFix(unfollowed(target.name, "a greenlet", target.others))
+        if target.others:
+            other = target.others[0]
+            how = "called" if other.runner == "call" else "used"
             raise SkipFix(
-                f"{name}() is also {how} at {others[0].path}:{others[0].line}; a context pushed "
+                f"{target.name}() is also {how} at {other.path}:{other.line}; a context pushed "
                 "inside it, or a new parameter, would change that caller too"
             )
-        reads = request_reads(project, path, function)
-        if reads:
-            raise SkipFix(
-                f"{name}() reads {', '.join(reads)}, which belong to the request, not to the app "
-                "context; read them in the view and pass the values instead"
-            )
-        return fix_with_app(project, path, function, spawns, current_app=True)
+        check_no_request_reads(
+            project,
+            target,
+            "the request, not to the app context; read them in the view and pass the values "
+            "instead",
+        )
+        return fix_with_app(
+            project, target.path, target.function, target.handoffs, current_app=True
+        )
 
 
 def _is_spawn(handoff: Handoff) -> bool:
     return handoff.runner == "greenlet"
-
-
-def _has_context(function: ast.FunctionDef) -> bool:
-    return pushes_context(function) or has_context_decorator(function)
 
 
 def _explanation(

@@ -19,15 +19,16 @@ from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.process_target.remote import child_frames
 from tracefix.recipes.scheduled_job.handoff import Handoff
+from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
 from tracefix.recipes.scheduled_job.handoff import check_unshadowed
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
+from tracefix.recipes.scheduled_job.handoff import fix_target
 from tracefix.recipes.scheduled_job.handoff import handed_frame
-from tracefix.recipes.scheduled_job.handoff import has_context_decorator
+from tracefix.recipes.scheduled_job.handoff import has_context
 from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import may_hand_over
-from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
@@ -130,7 +131,7 @@ class ProcessTargetWithoutAppContext(Recipe):
         if frame is None:
             return None
         function = target_function(project, frame)
-        if function is None or _has_context(function) or failing_line_has_context(project, frame):
+        if function is None or has_context(function) or failing_line_has_context(project, frame):
             return None
         handoffs = [h for h in references(project, frame.filename, function.name) if _is_process(h)]
         assert frame.lineno is not None
@@ -146,7 +147,7 @@ class ProcessTargetWithoutAppContext(Recipe):
         if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
             return
         for function in tree.body:
-            if not isinstance(function, ast.FunctionDef) or _has_context(function):
+            if not isinstance(function, ast.FunctionDef) or has_context(function):
                 continue
             if request_reads(project, path, function):
                 continue
@@ -168,34 +169,26 @@ class ProcessTargetWithoutAppContext(Recipe):
         from tracefix.recipes.process_target.fix import make_app_in_function
         from tracefix.recipes.process_target.fix import push_module_app
 
-        path = diagnosis.facts["target"]["path"]
-        name = diagnosis.facts["target"]["function"]
-        function = project.function(path, name)
-        if function is None:
-            raise SkipFix(f"{path} no longer defines {name}()")
-        if _has_context(function):
-            raise SkipFix(f"{name}() ({path}:{function.lineno}) already has an app context")
-        found = references(project, path, name)
-        handoffs = [h for h in found if _is_process(h)]
-        if not handoffs:
-            raise SkipFix(unfollowed(name, "another process", found))
-        others = [h for h in found if not _is_process(h)]
-        if others:
-            how = "called" if others[0].runner == "call" else "used"
+        target = fix_target(project, diagnosis, _is_process)
+        if not target.handoffs:
+            raise SkipFix(unfollowed(target.name, "another process", target.others))
+        if target.others:
+            other = target.others[0]
+            how = "called" if other.runner == "call" else "used"
             raise SkipFix(
-                f"{name}() is also {how} at {others[0].path}:{others[0].line}, in a process "
+                f"{target.name}() is also {how} at {other.path}:{other.line}, in a process "
                 "that may have its own app context: a context pushed inside it would change "
                 "that caller too"
             )
-        reads = request_reads(project, path, function)
-        if reads:
-            raise SkipFix(
-                f"{name}() reads {', '.join(reads)}, which belong to a request; another process "
-                "has none: pass the values it needs as arguments"
-            )
+        check_no_request_reads(
+            project,
+            target,
+            "a request; another process has none: pass the values it needs as arguments",
+        )
+        path, name = target.path, target.name
         module_app = app_name_in_scope(project, path)
         if module_app is not None:
-            check_unshadowed(function, module_app)
+            check_unshadowed(target.function, module_app)
             return (push_module_app(project, path, name, module_app),)
         source = find_app_source(project, near=path)
         if source is None:
@@ -204,25 +197,21 @@ class ProcessTargetWithoutAppContext(Recipe):
                 f"import {path} itself), so {name}() cannot make one"
             )
         if source.kind == "instance":
-            check_unshadowed(function, source.name)
+            check_unshadowed(target.function, source.name)
             return (push_module_app(project, path, name, source.name, source.import_statement),)
-        pools = [h for h in handoffs if h.runner == "pool"]
+        pools = [h for h in target.handoffs if h.runner == "pool"]
         if pools:
             raise SkipFix(
                 f"{name}() runs in a process pool ({describe(pools)}), so making the app in it "
                 f"would call {source.name}() once per task; make the app once per worker "
                 "process instead (the pool's initializer) and push its context in the function"
             )
-        check_unshadowed(function, APP_NAME)
+        check_unshadowed(target.function, APP_NAME)
         return (make_app_in_function(project, path, name, source, APP_NAME),)
 
 
 def _is_process(handoff: Handoff) -> bool:
     return handoff.runner in PROCESS_RUNNERS
-
-
-def _has_context(function: ast.FunctionDef) -> bool:
-    return pushes_context(function) or has_context_decorator(function)
 
 
 def _explanation(

@@ -16,15 +16,17 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.scheduled_job.handoff import Handoff
+from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
+from tracefix.recipes.scheduled_job.handoff import check_others_are_calls
 from tracefix.recipes.scheduled_job.handoff import check_unshadowed
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
+from tracefix.recipes.scheduled_job.handoff import fix_target
 from tracefix.recipes.scheduled_job.handoff import handed_frame
-from tracefix.recipes.scheduled_job.handoff import has_context_decorator
+from tracefix.recipes.scheduled_job.handoff import has_context
 from tracefix.recipes.scheduled_job.handoff import location_of
 from tracefix.recipes.scheduled_job.handoff import may_hand_over
 from tracefix.recipes.scheduled_job.handoff import module_names_of_kind
-from tracefix.recipes.scheduled_job.handoff import pushes_context
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
@@ -135,7 +137,7 @@ class ScheduledJobWithoutAppContext(Recipe):
         if frame is None:
             return None
         function = target_function(project, frame)
-        if function is None or _has_context(project, frame.filename, function):
+        if function is None or has_context(function):
             return None
         if failing_line_has_context(project, frame):
             return None
@@ -155,7 +157,7 @@ class ScheduledJobWithoutAppContext(Recipe):
         for function in tree.body:
             if not isinstance(function, ast.FunctionDef):
                 continue
-            if _has_context(project, path, function) or request_reads(project, path, function):
+            if has_context(function) or request_reads(project, path, function):
                 continue
             use = first_context_use(project, path, function)
             if use is None:
@@ -174,47 +176,27 @@ class ScheduledJobWithoutAppContext(Recipe):
         from tracefix.recipes.scheduled_job.handoff_fix import register_wrapper
         from tracefix.recipes.scheduled_job.handoff_fix import wrap_with_app
 
-        path = diagnosis.facts["target"]["path"]
-        name = diagnosis.facts["target"]["function"]
-        function = project.function(path, name)
-        if function is None:
-            raise SkipFix(f"{path} no longer defines {name}()")
-        if _has_context(project, path, function):
-            raise SkipFix(f"{name}() ({path}:{function.lineno}) already has an app context")
-        found = references(project, path, name)
-        jobs = [h for h in found if _is_job(h)]
-        if not jobs:
-            raise SkipFix(unfollowed(name, "a scheduler", found))
-        reads = request_reads(project, path, function)
-        if reads:
-            raise SkipFix(
-                f"{name}() reads {', '.join(reads)}, which belong to a request; a scheduled job "
-                "has none: pass the values it needs when the job is added"
-            )
-        others = [h for h in found if not _is_job(h)]
-        if any(other.runner != "call" for other in others):
-            other = next(other for other in others if other.runner != "call")
-            raise SkipFix(
-                f"{name}() is also used at {other.path}:{other.line}, which may run it without "
-                "the scheduler"
-            )
-        if others:
-            return register_wrapper(
-                project, function, jobs, "the scheduler runs its jobs without one"
-            )
-        scheduler = _flask_scheduler(project, path, jobs)
+        target = fix_target(project, diagnosis, _is_job)
+        if not target.handoffs:
+            raise SkipFix(unfollowed(target.name, "a scheduler", target.others))
+        check_no_request_reads(
+            project,
+            target,
+            "a request; a scheduled job has none: pass the values it needs when the job is added",
+        )
+        check_others_are_calls(target, "without the scheduler")
+        if target.others:
+            why = "the scheduler runs its jobs without one"
+            return register_wrapper(project, target.function, target.handoffs, why)
+        scheduler = _flask_scheduler(project, target.path, target.handoffs)
         if scheduler is not None:
-            check_unshadowed(function, scheduler)
-            return (wrap_with_app(project, path, name, f"{scheduler}.app"),)
-        return fix_with_app(project, path, function, jobs)
+            check_unshadowed(target.function, scheduler)
+            return (wrap_with_app(project, target.path, target.name, f"{scheduler}.app"),)
+        return fix_with_app(project, target.path, target.function, target.handoffs)
 
 
 def _is_job(handoff: Handoff) -> bool:
     return handoff.runner in JOB_RUNNERS
-
-
-def _has_context(project: Project, path: str, function: ast.FunctionDef) -> bool:
-    return pushes_context(function) or has_context_decorator(function)
 
 
 def _flask_scheduler(project: Project, path: str, jobs: Sequence[Handoff]) -> str | None:

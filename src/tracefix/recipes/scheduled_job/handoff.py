@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from tracefix.diagnose.apps import app_name_at
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
+from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk as walk_nodes
@@ -348,6 +350,11 @@ def has_context_decorator(function: ast.FunctionDef) -> bool:
     return any(_last_name(decorator) in CONTEXT_DECORATORS for decorator in function.decorator_list)
 
 
+def has_context(function: ast.FunctionDef) -> bool:
+    """Whether ``function`` gives itself a context, pushed in its body or by a decorator."""
+    return pushes_context(function) or has_context_decorator(function)
+
+
 def failing_line_has_context(project: Project, frame: Frame) -> bool:
     return frame.lineno is not None and inside_app_context(project, frame.filename, frame.lineno)
 
@@ -361,6 +368,68 @@ def request_reads(project: Project, path: str, function: ast.FunctionDef) -> lis
             if q in REQUEST_GLOBALS
         }
     )
+
+
+@dataclass(frozen=True)
+class FixTarget:
+    """The diagnosed function as a fix finds it in the project now, and every reference to it."""
+
+    path: str
+    function: ast.FunctionDef
+    #: The references that hand it to the recipe's runner.
+    handoffs: list[Handoff]
+    #: Every other reference: direct calls, other uses, handoffs to other runners.
+    others: list[Handoff]
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+
+def fix_target(
+    project: Project, diagnosis: Diagnosis, is_handoff: Callable[[Handoff], bool]
+) -> FixTarget:
+    """The function ``diagnosis`` names, read again for its fix, with its references split by
+    ``is_handoff`` (the recipe's runners).
+
+    The project may have changed since the diagnosis: ``SkipFix`` when the function is gone or
+    already has a context. What the other references allow is each recipe's own decision.
+    """
+    path = diagnosis.facts["target"]["path"]
+    name = diagnosis.facts["target"]["function"]
+    function = project.function(path, name)
+    if function is None:
+        raise SkipFix(f"{path} no longer defines {name}()")
+    if has_context(function):
+        raise SkipFix(f"{name}() ({path}:{function.lineno}) already has an app context")
+    found = references(project, path, name)
+    return FixTarget(
+        path,
+        function,
+        handoffs=[h for h in found if is_handoff(h)],
+        others=[h for h in found if not is_handoff(h)],
+    )
+
+
+def check_no_request_reads(project: Project, target: FixTarget, belong_to: str) -> None:
+    """Raise ``SkipFix`` when the function reads ``request``, ``session`` or ``current_user``:
+    the app context a fix gives it has no request, so ``belong_to`` says whose they are and what
+    to do instead."""
+    reads = request_reads(project, target.path, target.function)
+    if reads:
+        raise SkipFix(f"{target.name}() reads {', '.join(reads)}, which belong to {belong_to}")
+
+
+def check_others_are_calls(target: FixTarget, runs_it: str) -> None:
+    """Raise ``SkipFix`` when a reference besides the handoffs is not a direct call (a callback,
+    a stored value): it may run the function ``runs_it`` (``"without the scheduler"``), where no
+    fix reaches. Direct calls can stay as they are, with the runner handed a wrapper instead."""
+    uses = [other for other in target.others if other.runner != "call"]
+    if uses:
+        raise SkipFix(
+            f"{target.name}() is also used at {uses[0].path}:{uses[0].line}, which may run it "
+            f"{runs_it}"
+        )
 
 
 def qualified_reads(project: Project, path: str, function: ast.FunctionDef) -> set[str]:
