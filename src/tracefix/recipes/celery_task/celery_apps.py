@@ -20,6 +20,7 @@ from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import pushes_app_context
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
+from tracefix.recipes._scopes import own_nodes
 from tracefix.recipes.celery_task.names import Binding
 from tracefix.recipes.celery_task.names import External
 from tracefix.recipes.celery_task.names import Names
@@ -28,7 +29,6 @@ from tracefix.recipes.celery_task.names import assigned_value
 from tracefix.recipes.celery_task.names import decorator_call
 from tracefix.recipes.celery_task.names import keyword
 from tracefix.recipes.celery_task.names import module_statements
-from tracefix.recipes.celery_task.names import own_nodes
 
 CELERY_CLASSES = frozenset({"celery.Celery", "celery.app.Celery", "celery.app.base.Celery"})
 SHARED_TASK = frozenset({"celery.shared_task", "celery.app.shared_task"})

@@ -15,12 +15,12 @@ import ast
 from dataclasses import dataclass
 
 from tracefix.diagnose.project import Project
+from tracefix.recipes._scopes import own_nodes
 from tracefix.recipes.celery_task.names import Binding
 from tracefix.recipes.celery_task.names import External
 from tracefix.recipes.celery_task.names import Names
 from tracefix.recipes.celery_task.names import Target
 from tracefix.recipes.celery_task.names import assigned_value
-from tracefix.recipes.celery_task.names import own_nodes
 
 #: Flask names that raise "Working outside of application context" when used without one.
 FLASK_APP_CONTEXT_NAMES = frozenset(

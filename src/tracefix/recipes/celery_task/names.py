@@ -14,9 +14,9 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
+from tracefix.recipes._scopes import own_nodes
 
 #: How many ``from x import y`` hops a name is followed through (re-exports chain rarely past 3).
 MAX_HOPS = 6
@@ -216,17 +216,6 @@ class Names:
             return External(module)
         return ProjectModule(module)
 
-
-def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """The nodes of a scope's body, not descending into nested functions, classes or lambdas
-    (whose own names do not bind here); the nested definitions themselves are yielded."""
-    pending: list[ast.AST] = list(reversed(body))
-    while pending:
-        node = pending.pop()
-        yield node
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            continue
-        pending.extend(reversed(child_nodes(node)))
 
 
 def decorator_call(decorator: ast.expr) -> tuple[ast.expr, ast.Call | None]:

@@ -32,12 +32,15 @@ from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
-from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk as walk_nodes
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 from tracefix.event import Frame
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._scopes import Assigned
+from tracefix.recipes._scopes import Scope
+from tracefix.recipes._scopes import ScopeWalker
+from tracefix.recipes._scopes import all_arguments
 from tracefix.recipes.thread_target import runs_in_app_context
 from tracefix.recipes.thread_target.spawns import Reference
 
@@ -185,20 +188,6 @@ CONTEXT_DECORATORS = frozenset(
 
 
 @dataclass(frozen=True)
-class Assigned:
-    """A name bound by an assignment (or ``with ... as name``): the value, to tell what made the
-    object, and the qualified name when the binding is a module's global."""
-
-    value: ast.expr
-    qualified: str | None = None
-
-
-#: What each name of a scope refers to: a qualified name (imports, definitions), an assigned
-#: value, or ``None`` when unknown.
-Scope = dict[str, "str | Assigned | None"]
-
-
-@dataclass(frozen=True)
 class Handoff:
     """One reference to the function: a handoff to a runner, a direct call, or another use."""
 
@@ -292,7 +281,11 @@ def _references_to_functions(project: Project) -> dict[str, list[Handoff]]:
     found: dict[str, list[Handoff]] = {}
     for path in project.python_files():
         tree = project.ast(path)
-        for qualified, handoff in _Walker(project, path, wanted).run(tree) if tree else ():
+        if tree is None:
+            continue
+        walker = _Walker(project, path, wanted)
+        walker.run(tree)
+        for qualified, handoff in walker.found:
             found.setdefault(qualified, []).append(handoff)
     for handoffs in found.values():
         handoffs.sort(key=lambda h: (h.path, h.line, h.column))
@@ -463,7 +456,7 @@ def check_unshadowed(function: ast.FunctionDef, name: str) -> None:
 
 def _check_unshadowed(function: ast.FunctionDef, name: str) -> None:
     base = name.split(".")[0]
-    own = set(_all_arguments(function.args))
+    own = set(all_arguments(function.args))
     own.update(
         node.id
         for node in walk_nodes(function)
@@ -571,88 +564,36 @@ def _textual_references(wanted: frozenset[str]) -> dict[str, str]:
     }
 
 
-class _Walker:
-    """Walks one file scope by scope, reporting references to the qualified names ``wanted``,
-    each with the name it refers to."""
+class _Walker(ScopeWalker):
+    """Reports references to the qualified names ``wanted``, each with the name it refers to:
+    handoffs to the runners above (as an argument, a decorator or APScheduler's textual
+    reference), direct calls, other uses. It keeps what an assignment binds, to tell what made
+    an object (``scheduler = BackgroundScheduler()``)."""
 
     def __init__(self, project: Project, path: str, wanted: frozenset[str] = frozenset()) -> None:
-        self.project = project
-        self.path = path
-        self.wanted = wanted
-        self.module = project.module_name(path) or ""
+        super().__init__(project, path, wanted)
         self.found: list[tuple[str, Handoff]] = []
         #: APScheduler's textual references, ``"pkg.jobs:tick"``.
         self.textual = _textual_references(wanted)
         self._module_scopes: dict[str, Scope] = {}
 
-    def run(self, tree: ast.Module) -> list[tuple[str, Handoff]]:
-        scope = self.scope_of(tree.body, module_level=True)
-        for statement in tree.body:
-            self._visit(statement, scope, function=None, depth=0)
-        return self.found
-
-    def scope_of(
-        self,
-        body: list[ast.stmt],
-        arguments: ast.arguments | None = None,
-        *,
-        module_level: bool = False,
-    ) -> Scope:
-        """What each name bound in a scope refers to: a qualified name (imports, definitions),
-        the expression last assigned to it, or ``None`` when unknown."""
-        scope: Scope = {}
-        if arguments is not None:
-            for arg in _all_arguments(arguments):
-                scope[arg] = None
-        for node in _own_nodes(body):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        scope[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        scope[top] = top
-            elif isinstance(node, ast.ImportFrom):
-                source = self.project.absolute_module(self.path, node.module, node.level)
-                for alias in node.names:
-                    if alias.name != "*":
-                        scope[alias.asname or alias.name] = (
-                            f"{source}.{alias.name}" if source else None
-                        )
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                scope[node.name] = f"{self.module}.{node.name}" if module_level else None
-            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
-                target = node.targets[0]
-                if isinstance(target, ast.Name):
-                    scope[target.id] = self._assigned(node.value, target.id, module_level)
-                else:
-                    for name in _stored_names(target):
-                        scope[name] = None
-            elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
-                name = node.optional_vars.id
-                scope[name] = self._assigned(node.context_expr, name, module_level)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-                if not isinstance(scope.get(node.id), Assigned):
-                    scope[node.id] = None
-            elif isinstance(node, ast.Global | ast.Nonlocal):
-                for name in node.names:
-                    scope.pop(name, None)
-        return scope
+    def _bind(self, scope: Scope, node: ast.AST, module_level: bool) -> None:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name):
+                scope[target.id] = self._assigned(node.value, target.id, module_level)
+            else:
+                for name in _stored_names(target):
+                    scope[name] = None
+        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            name = node.optional_vars.id
+            scope[name] = self._assigned(node.context_expr, name, module_level)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            if not isinstance(scope.get(node.id), Assigned):
+                scope[node.id] = None
 
     def _assigned(self, value: ast.expr, name: str, module_level: bool) -> Assigned:
         return Assigned(value, f"{self.module}.{name}" if module_level else None)
-
-    def qualify(self, node: ast.expr, scope: Scope) -> str | None:
-        """The canonical qualified name ``node`` refers to, or ``None``."""
-        if isinstance(node, ast.Name):
-            bound = scope.get(node.id)
-            qualified = bound.qualified if isinstance(bound, Assigned) else bound
-        elif isinstance(node, ast.Attribute):
-            base = self.qualify(node.value, scope)
-            qualified = f"{base}.{node.attr}" if base else None
-        else:
-            return None
-        return _canonical(self.project, qualified) if qualified else None
 
     def kind_of(self, node: ast.expr, scope: Scope, depth: int = 0) -> str | None:
         """What made the object ``node`` names: ``"apscheduler"`` for a ``BackgroundScheduler()``,
@@ -696,45 +637,12 @@ class _Walker:
             return self._global_kind(bound, depth + 1)
         return None
 
-    def _visit(self, node: ast.AST, scope: Scope, function: str | None, depth: int) -> None:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            for default in [*node.args.defaults, *node.args.kw_defaults]:
-                if default is not None:
-                    self._visit(default, scope, function, depth)
-            if not isinstance(node, ast.Lambda):
-                for decorator in node.decorator_list:
-                    if not self._visit_decorator(node, decorator, scope, function, depth):
-                        self._visit(decorator, scope, function, depth)
-            body: list[ast.stmt] = (
-                [ast.Expr(node.body)] if isinstance(node, ast.Lambda) else node.body
-            )
-            inner = {**scope, **self.scope_of(body, node.args)}
-            name = None if isinstance(node, ast.Lambda) or depth else node.name
-            for statement in body:
-                self._visit(statement, inner, name, depth + 1)
-            return
-        if isinstance(node, ast.ClassDef):
-            for child in [*node.bases, *node.keywords, *node.decorator_list]:
-                self._visit(child, scope, function, depth)
-            inner = {**scope, **self.scope_of(node.body)}
-            for statement in node.body:
-                self._visit(statement, inner, None, depth + 1)
-            return
-        if isinstance(node, ast.Call):
-            self._visit_call(node, scope, function, depth)
-            return
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            textual = self.textual.get(node.value.strip()) if self.textual else None
-            if textual is not None:
-                self._report(textual, node, "apscheduler", "string", function, depth)
-            return
-        if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
-            qualified = self.qualify(node, scope)
-            if qualified in self.wanted:
-                self._report(qualified, node, "other", "", function, depth)
-                return
-        for child in child_nodes(node):
-            self._visit(child, scope, function, depth)
+    def _visit_string(
+        self, node: ast.Constant, text: str, function: str | None, depth: int
+    ) -> None:
+        textual = self.textual.get(text.strip()) if self.textual else None
+        if textual is not None:
+            self._report(textual, node, "apscheduler", "string", function, depth)
 
     def _visit_decorator(
         self,
@@ -763,8 +671,9 @@ class _Walker:
         self._report(qualified, decorator, runner, "decorator", function, depth, receiver=receiver)
         return True
 
-    def _visit_call(self, call: ast.Call, scope: Scope, function: str | None, depth: int) -> None:
-        callee = self.qualify(call.func, scope)
+    def _visit_handoff(
+        self, call: ast.Call, callee: str | None, scope: Scope, function: str | None, depth: int
+    ) -> ast.expr | None:
         spec = FUNCTION_HANDOFFS.get(callee or "")
         receiver: ast.expr | None = None
         if spec is None and isinstance(call.func, ast.Attribute):
@@ -775,31 +684,23 @@ class _Walker:
                 spec = SCHEDULE_DO
         handed = _handed(call, spec) if spec is not None else None
         handed_name = self.qualify(handed, scope) if handed is not None else None
-        if spec is not None and handed_name is not None and handed_name in self.wanted:
-            text = None
-            if receiver is not None:
-                text = ast.get_source_segment(self.project.source(self.path) or "", receiver)
-            self._report(
-                handed_name,
-                call,
-                spec.runner,
-                "argument",
-                function,
-                depth,
-                spec.passing,
-                text,
-                spec.position,
-            )
-        else:
-            handed = None
-            if callee is not None and callee in self.wanted:
-                self._report(callee, call, "call", "", function, depth)
-            else:
-                self._visit(call.func, scope, function, depth)
-        for child in [*call.args, *call.keywords]:
-            value = child.value if isinstance(child, ast.keyword) else child
-            if value is not handed:
-                self._visit(value, scope, function, depth)
+        if spec is None or handed_name is None or handed_name not in self.wanted:
+            return None
+        text = None
+        if receiver is not None:
+            text = ast.get_source_segment(self.project.source(self.path) or "", receiver)
+        self._report(
+            handed_name,
+            call,
+            spec.runner,
+            "argument",
+            function,
+            depth,
+            spec.passing,
+            text,
+            spec.position,
+        )
+        return handed
 
     def _is_schedule_chain(self, node: ast.expr, scope: Scope) -> bool:
         """Whether ``node`` is ``schedule.every(...)...`` (or ``<schedule.Scheduler>.every``)."""
@@ -815,6 +716,11 @@ class _Walker:
             else:
                 node = node.value
         return False
+
+    def _report_reference(
+        self, qualified: str, node: ast.expr, role: str, function: str | None, depth: int
+    ) -> None:
+        self._report(qualified, node, role, "", function, depth)
 
     def _report(
         self,
@@ -961,52 +867,6 @@ def _handed(call: ast.Call, spec: Spec) -> ast.expr | None:
     return positional[spec.position] if len(positional) > spec.position else None
 
 
-def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
-    """``qualified`` with the project's re-exports followed (``pkg.sync`` -> ``pkg.jobs.sync``)."""
-    if depth > 5:
-        return qualified
-    module, _, name = qualified.rpartition(".")
-    if not module or project.module_path(qualified) is not None:
-        return qualified
-    path = project.module_path(module)
-    tree = project.ast(path) if path else None
-    if path is None or tree is None:
-        return qualified
-    origin = qualified
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom):
-            source = project.absolute_module(path, node.module, node.level)
-            for alias in node.names:
-                if (alias.asname or alias.name) == name and source:
-                    origin = _canonical(project, f"{source}.{alias.name}", depth + 1)
-        elif (
-            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
-            and node.name == name
-        ):
-            origin = qualified
-    return origin
-
-
-def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """A scope's nodes in source order, not descending into nested functions, classes or
-    lambdas (whose own names, decorators and defaults belong to this scope)."""
-    pending: list[ast.AST] = list(reversed(body))
-    while pending:
-        node = pending.pop()
-        yield node
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            continue
-        pending.extend(reversed(child_nodes(node)))
-
-
-def _all_arguments(arguments: ast.arguments) -> Iterator[str]:
-    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
-        yield arg.arg
-    for star in (arguments.vararg, arguments.kwarg):
-        if star is not None:
-            yield star.arg
-
-
 def _stored_names(target: ast.expr) -> Iterator[str]:
     """The names an assignment to ``target`` binds (not ``g`` in ``g.user = ...``)."""
     for node in walk_nodes(target):
@@ -1016,7 +876,7 @@ def _stored_names(target: ast.expr) -> Iterator[str]:
 
 def all_names(function: ast.FunctionDef) -> set[str]:
     """Every name ``function`` binds or reads, its parameters and imports included."""
-    names = set(_all_arguments(function.args))
+    names = set(all_arguments(function.args))
     for node in walk_nodes(function):
         if isinstance(node, ast.Name):
             names.add(node.id)

@@ -1,23 +1,25 @@
 """Where a project refers to a function: as a thread's target, a timer's function, a task handed
 to a thread pool (``executor.submit(f, ...)``, ``executor.map(f, ...)``), or otherwise.
 
-Names are resolved the way Python binds them, from the code alone: module-level and
-function-level imports (absolute or relative, ``as`` aliases, re-exports through a package's
-``__init__``), ``module.function`` attribute chains, and local names that shadow them. Anything
-this cannot follow (``self.method``, a lambda, a name bound at run time) is simply not a
+Names are resolved the way Python binds them, from the code alone (``recipes/_scopes.py``):
+module-level and function-level imports (absolute or relative, ``as`` aliases, re-exports through
+a package's ``__init__``), ``module.function`` attribute chains, and local names that shadow them.
+Anything this cannot follow (``self.method``, a lambda, a name bound at run time) is simply not a
 reference, so callers that need every reference must treat "not found" as "not sure".
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
+from typing import cast
 
-from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
+from tracefix.recipes._scopes import Scope
+from tracefix.recipes._scopes import ScopeWalker
+from tracefix.recipes._scopes import own_nodes
 
 Role = Literal["thread", "timer", "submit", "map", "call", "other"]
 
@@ -91,7 +93,7 @@ def spawns_in(project: Project, path: str) -> list[Spawn]:
     tree = project.ast(path)
     if tree is None:
         return []
-    walker = _Walker(project, path, "")
+    walker = _Walker(project, path)
     walker.spawns = []
     walker.run(tree)
     return walker.spawns
@@ -102,14 +104,16 @@ def references(project: Project, path: str, name: str) -> list[Reference]:
     module = project.module_name(path)
     if module is None:
         return []
-    wanted = f"{module}.{name}"
+    wanted = frozenset({f"{module}.{name}"})
     found: list[Reference] = []
     for file in project.python_files():
         if name not in (project.source(file) or ""):
             continue  # every way to refer to it spells its name
         tree = project.ast(file)
         if tree is not None:
-            found.extend(_Walker(project, file, wanted).run(tree))
+            walker = _Walker(project, file, wanted)
+            walker.run(tree)
+            found.extend(walker.found)
     return found
 
 
@@ -118,7 +122,7 @@ def qualified_names(project: Project, path: str, function: ast.FunctionDef) -> s
     tree = project.ast(path)
     if tree is None:
         return set()
-    walker = _Walker(project, path, "")
+    walker = _Walker(project, path)
     scope = {
         **walker.scope_of(tree.body, module_level=True),
         **walker.scope_of(function.body, function.args),
@@ -138,7 +142,7 @@ def bound_name(project: Project, path: str, qualified: str, line: int) -> str | 
     tree = project.ast(path)
     if tree is None:
         return None
-    walker = _Walker(project, path, "")
+    walker = _Walker(project, path)
     scope = walker.scope_of(tree.body, module_level=True)
     for statement in tree.body:
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef) and (
@@ -172,14 +176,12 @@ def is_view(function: ast.FunctionDef) -> bool:
     return False
 
 
-class _Walker:
-    """Walks one file, resolving names scope by scope, and reports references to ``wanted``."""
+class _Walker(ScopeWalker):
+    """Reports references to ``wanted`` as ``Reference``s, a thread, timer or pool start of the
+    function as its role; and, when asked for (``spawns``), every start it sees."""
 
-    def __init__(self, project: Project, path: str, wanted: str) -> None:
-        self.project = project
-        self.path = path
-        self.wanted = wanted
-        self.module = project.module_name(path) or ""
+    def __init__(self, project: Project, path: str, wanted: frozenset[str] = frozenset()) -> None:
+        super().__init__(project, path, wanted)
         self.found: list[Reference] = []
         #: Every start seen, when asked for (``spawns_in``).
         self.spawns: list[Spawn] | None = None
@@ -188,62 +190,29 @@ class _Walker:
             cls.rpartition(".")[2] in (project.source(path) or "") for cls in EXECUTOR_CLASSES
         )
 
-    def run(self, tree: ast.Module) -> list[Reference]:
-        scope = self.scope_of(tree.body, module_level=True)
-        for statement in tree.body:
-            self._visit(statement, scope, function=None, depth=0)
-        return self.found
-
     def scope_of(
         self,
         body: list[ast.stmt],
         arguments: ast.arguments | None = None,
         *,
         module_level: bool = False,
-        enclosing: dict[str, str | None] | None = None,
-    ) -> dict[str, str | None]:
-        """What each name bound in a scope refers to: a qualified name, or ``None`` (unknown).
-
-        A name bound only to new thread pools refers to an executor instance (``INSTANCE``);
-        ``enclosing`` is the scope around this one, which names the pool's class.
-        """
-        scope: dict[str, str | None] = {}
-        if arguments is not None:
-            for arg in _all_arguments(arguments):
-                scope[arg] = None
-        for node in _own_nodes(body):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        scope[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        scope[top] = top
-            elif isinstance(node, ast.ImportFrom):
-                source = self.project.absolute_module(self.path, node.module, node.level)
-                for alias in node.names:
-                    if alias.name != "*":
-                        bound = alias.asname or alias.name
-                        scope[bound] = f"{source}.{alias.name}" if source else None
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                scope[node.name] = f"{self.module}.{node.name}" if module_level else None
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-                scope[node.id] = None
-            elif isinstance(node, ast.Global | ast.Nonlocal):
-                for name in node.names:
-                    scope.pop(name, None)
+        enclosing: Scope | None = None,
+    ) -> Scope:
+        """A name bound only to new thread pools refers to an executor instance (``INSTANCE``);
+        ``enclosing`` is the scope around this one, which names the pool's class."""
+        scope = super().scope_of(body, arguments, module_level=module_level)
         if self.may_make_pools:
             scope.update(self._executor_names(body, {**(enclosing or {}), **scope}))
         return scope
 
-    def _executor_names(self, body: list[ast.stmt], scope: dict[str, str | None]) -> dict[str, str]:
+    def _executor_names(self, body: list[ast.stmt], scope: Scope) -> dict[str, str]:
         """The names of a scope that every binding sets to a new thread pool, with its class.
 
         A pool made with an ``initializer`` does not count: that may push a context in each
         worker thread."""
         made: dict[str, list[str | None]] = {}
         stores: dict[str, int] = {}
-        for node in _own_nodes(body):
+        for node in own_nodes(body):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
                 stores[node.id] = stores.get(node.id, 0) + 1
             for target, value in _bindings(node):
@@ -260,85 +229,33 @@ class _Walker:
             and classes[0] in EXECUTOR_CLASSES
         }
 
-    def qualify(self, node: ast.expr, scope: dict[str, str | None]) -> str | None:
-        """The canonical qualified name ``node`` refers to, or ``None``."""
-        if isinstance(node, ast.Name):
-            qualified = scope.get(node.id)
-        elif isinstance(node, ast.Attribute):
-            base = self.qualify(node.value, scope)
-            qualified = f"{base}.{node.attr}" if base else None
-        else:
-            return None
-        return _canonical(self.project, qualified) if qualified else None
-
-    def _visit(
-        self, node: ast.AST, scope: dict[str, str | None], function: str | None, depth: int
-    ) -> None:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            for default in [*node.args.defaults, *node.args.kw_defaults]:
-                if default is not None:
-                    self._visit(default, scope, function, depth)
-            if not isinstance(node, ast.Lambda):
-                for decorator in node.decorator_list:
-                    self._visit(decorator, scope, function, depth)
-            body: list[ast.stmt] = (
-                [ast.Expr(node.body)] if isinstance(node, ast.Lambda) else node.body
-            )
-            inner = {**scope, **self.scope_of(body, node.args, enclosing=scope)}
-            name = None if isinstance(node, ast.Lambda) or depth else node.name
-            for statement in body:
-                self._visit(statement, inner, name, depth + 1)
-            return
-        if isinstance(node, ast.ClassDef):
-            for child in [*node.bases, *node.keywords, *node.decorator_list]:
-                self._visit(child, scope, function, depth)
-            inner = {**scope, **self.scope_of(node.body, enclosing=scope)}
-            for statement in node.body:
-                self._visit(statement, inner, None, depth + 1)
-            return
-        if isinstance(node, ast.Call):
-            self._visit_call(node, scope, function, depth)
-            return
-        if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
-            if self.qualify(node, scope) == self.wanted:
-                self._report(node, "other", function, depth)
-                return
-        for child in child_nodes(node):
-            self._visit(child, scope, function, depth)
-
-    def _visit_call(
-        self, call: ast.Call, scope: dict[str, str | None], function: str | None, depth: int
-    ) -> None:
-        callee = self.qualify(call.func, scope)
+    def _visit_handoff(
+        self, call: ast.Call, callee: str | None, scope: Scope, function: str | None, depth: int
+    ) -> ast.expr | None:
         kind = THREAD_CLASSES.get(callee or "") or self._executor_method(call, scope)
         handed = handed_function(call, kind) if kind else None
-        if kind and handed is not None and self.spawns is not None:
+        if kind is None or handed is None:
+            return None
+        target = self.qualify(handed, scope)
+        if self.spawns is not None:
             self.spawns.append(
                 Spawn(
                     self.path,
                     call.lineno,
                     self._column(handed),
                     kind,
-                    self.qualify(handed, scope),
+                    target,
                     function if depth == 1 else None,
                     depth == 0,
                 )
             )
-        if kind and handed is not None and self.qualify(handed, scope) == self.wanted:
-            self._report(call, kind, function, depth)
-            if kind in EXECUTOR_METHODS.values():
-                assert isinstance(call.func, ast.Attribute)
-                self._visit(call.func.value, scope, function, depth)
-        else:
-            handed = None
-            if callee == self.wanted:
-                self._report(call, "call", function, depth)
-            else:
-                self._visit(call.func, scope, function, depth)
-        for child in [*call.args, *call.keywords]:
-            value = child.value if isinstance(child, ast.keyword) else child
-            if value is not handed:
-                self._visit(value, scope, function, depth)
+        if target is None or target not in self.wanted:
+            return None
+        self._report_reference(target, call, kind, function, depth)
+        if kind in EXECUTOR_METHODS.values():
+            assert isinstance(call.func, ast.Attribute)
+            self._visit(call.func.value, scope, function, depth)
+        return handed
 
     def _column(self, node: ast.expr) -> int:
         """``node``'s 1-based column in characters (``ast`` counts UTF-8 bytes)."""
@@ -346,7 +263,7 @@ class _Walker:
         text = lines[node.lineno - 1] if node.lineno <= len(lines) else ""
         return len(text.encode()[: node.col_offset].decode(errors="replace")) + 1
 
-    def _executor_method(self, call: ast.Call, scope: dict[str, str | None]) -> Role | None:
+    def _executor_method(self, call: ast.Call, scope: Scope) -> Role | None:
         """``submit`` or ``map`` when ``call`` hands a task to a thread pool, else ``None``."""
         func = call.func
         if not isinstance(func, ast.Attribute) or func.attr not in EXECUTOR_METHODS:
@@ -360,9 +277,12 @@ class _Walker:
             return EXECUTOR_METHODS[func.attr]
         return None
 
-    def _report(self, node: ast.expr, role: Role, function: str | None, depth: int) -> None:
+    def _report_reference(
+        self, qualified: str, node: ast.expr, role: str, function: str | None, depth: int
+    ) -> None:
+        scope_function = function if depth == 1 else None
         self.found.append(
-            Reference(self.path, node.lineno, role, function if depth == 1 else None, depth == 0)
+            Reference(self.path, node.lineno, cast(Role, role), scope_function, depth == 0)
         )
 
 
@@ -376,8 +296,8 @@ def is_executor(project: Project, qualified: str, depth: int = 0) -> bool:
     tree = project.ast(path) if path else None
     if path is None or tree is None or depth > 5:
         return False
-    bound = _Walker(project, path, "").scope_of(tree.body, module_level=True).get(name)
-    return bound is not None and is_executor(project, bound, depth + 1)
+    bound = _Walker(project, path).scope_of(tree.body, module_level=True).get(name)
+    return isinstance(bound, str) and is_executor(project, bound, depth + 1)
 
 
 def _bindings(node: ast.AST) -> list[tuple[str, ast.expr]]:
@@ -407,53 +327,3 @@ def handed_function(call: ast.Call, kind: str) -> ast.expr | None:
         if item.arg == keyword:
             return item.value
     return call.args[1] if len(call.args) > 1 else None
-
-
-def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
-    """``qualified`` with re-exports followed: ``pkg.send`` is ``pkg.mail.send`` when ``pkg``
-    re-exports it."""
-    if depth > 5:
-        return qualified
-    module, _, name = qualified.rpartition(".")
-    if not module or project.module_path(qualified) is not None:
-        return qualified
-    path = project.module_path(module)
-    if path is None:
-        return qualified
-    tree = project.ast(path)
-    if tree is None:
-        return qualified
-    origin = qualified
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom):
-            source = project.absolute_module(path, node.module, node.level)
-            for alias in node.names:
-                if (alias.asname or alias.name) == name and source:
-                    origin = _canonical(project, f"{source}.{alias.name}", depth + 1)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            if node.name == name:
-                origin = qualified
-    return origin
-
-
-def _own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
-    """The nodes of a scope's body, not descending into nested functions, classes or lambdas.
-
-    The nested definitions themselves are yielded (their names bind in this scope), and so are
-    their decorators and default values, which run in this scope.
-    """
-    pending: list[ast.AST] = list(reversed(body))
-    while pending:
-        node = pending.pop()
-        yield node
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
-            continue
-        pending.extend(reversed(child_nodes(node)))
-
-
-def _all_arguments(arguments: ast.arguments) -> Iterator[str]:
-    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
-        yield arg.arg
-    for star in (arguments.vararg, arguments.kwarg):
-        if star is not None:
-            yield star.arg

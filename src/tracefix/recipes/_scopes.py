@@ -1,0 +1,240 @@
+"""One file walked scope by scope, each name resolved as Python binds it, from the code alone.
+
+Thread starts and pool tasks (CTX103, CTX106: ``thread_target/spawns.py``) and the handoffs to
+schedulers, exit handlers, greenlets and processes (CTX113-CTX116: ``scheduled_job/handoff.py``)
+are found by the same walk: every place a file refers to a function, as something that hands it
+over, as a direct call, or otherwise. They differ in which calls hand a function over and in
+what they record of it, which is all their walkers add to ``ScopeWalker``.
+
+Module-level and function-level imports (absolute or relative, ``as`` aliases, re-exports through
+a package's ``__init__``), ``module.function`` attribute chains, and local names that shadow them
+are followed. Anything this cannot follow (``self.method``, a name bound at run time) is simply
+not a reference, so callers that need every reference must treat "not found" as "not sure".
+"""
+
+from __future__ import annotations
+
+import ast
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.project import Project
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """A name bound by an assignment (or ``with ... as name``): the value, to tell what made the
+    object, and the qualified name when the binding is a module's global."""
+
+    value: ast.expr
+    qualified: str | None = None
+
+
+#: What each name of a scope refers to: a qualified name (imports, definitions), an assigned
+#: value, or ``None`` when unknown.
+Scope = dict[str, "str | Assigned | None"]
+
+
+class ScopeWalker(ABC):
+    """Walks one file, resolving names scope by scope, and reports the references to the
+    qualified names ``wanted``: handoffs (``_visit_handoff``), direct calls and other uses."""
+
+    def __init__(self, project: Project, path: str, wanted: frozenset[str] = frozenset()) -> None:
+        self.project = project
+        self.path = path
+        self.wanted = wanted
+        self.module = project.module_name(path) or ""
+
+    def run(self, tree: ast.Module) -> None:
+        scope = self.scope_of(tree.body, module_level=True)
+        for statement in tree.body:
+            self._visit(statement, scope, function=None, depth=0)
+
+    def scope_of(
+        self,
+        body: list[ast.stmt],
+        arguments: ast.arguments | None = None,
+        *,
+        module_level: bool = False,
+        enclosing: Scope | None = None,
+    ) -> Scope:
+        """What each name bound in a scope refers to: a qualified name (imports, definitions),
+        what ``_bind`` makes of an assignment, or ``None`` when unknown. ``enclosing`` is the
+        scope around this one, for a walker whose bindings depend on it."""
+        scope: Scope = {}
+        if arguments is not None:
+            for arg in all_arguments(arguments):
+                scope[arg] = None
+        for node in own_nodes(body):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        scope[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        scope[top] = top
+            elif isinstance(node, ast.ImportFrom):
+                source = self.project.absolute_module(self.path, node.module, node.level)
+                for alias in node.names:
+                    if alias.name != "*":
+                        scope[alias.asname or alias.name] = (
+                            f"{source}.{alias.name}" if source else None
+                        )
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                scope[node.name] = f"{self.module}.{node.name}" if module_level else None
+            elif isinstance(node, ast.Global | ast.Nonlocal):
+                for name in node.names:
+                    scope.pop(name, None)
+            else:
+                self._bind(scope, node, module_level)
+        return scope
+
+    def _bind(self, scope: Scope, node: ast.AST, module_level: bool) -> None:
+        """Record in ``scope`` what ``node`` binds besides imports and definitions: a name
+        assigned or deleted refers to nothing this walk can follow."""
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            scope[node.id] = None
+
+    def qualify(self, node: ast.expr, scope: Scope) -> str | None:
+        """The canonical qualified name ``node`` refers to, or ``None``."""
+        if isinstance(node, ast.Name):
+            bound = scope.get(node.id)
+            qualified = bound.qualified if isinstance(bound, Assigned) else bound
+        elif isinstance(node, ast.Attribute):
+            base = self.qualify(node.value, scope)
+            qualified = f"{base}.{node.attr}" if base else None
+        else:
+            return None
+        return _canonical(self.project, qualified) if qualified else None
+
+    def _visit(self, node: ast.AST, scope: Scope, function: str | None, depth: int) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            for default in [*node.args.defaults, *node.args.kw_defaults]:
+                if default is not None:
+                    self._visit(default, scope, function, depth)
+            if not isinstance(node, ast.Lambda):
+                for decorator in node.decorator_list:
+                    if not self._visit_decorator(node, decorator, scope, function, depth):
+                        self._visit(decorator, scope, function, depth)
+            body: list[ast.stmt] = (
+                [ast.Expr(node.body)] if isinstance(node, ast.Lambda) else node.body
+            )
+            inner = {**scope, **self.scope_of(body, node.args, enclosing=scope)}
+            name = None if isinstance(node, ast.Lambda) or depth else node.name
+            for statement in body:
+                self._visit(statement, inner, name, depth + 1)
+            return
+        if isinstance(node, ast.ClassDef):
+            for child in [*node.bases, *node.keywords, *node.decorator_list]:
+                self._visit(child, scope, function, depth)
+            inner = {**scope, **self.scope_of(node.body, enclosing=scope)}
+            for statement in node.body:
+                self._visit(statement, inner, None, depth + 1)
+            return
+        if isinstance(node, ast.Call):
+            self._visit_call(node, scope, function, depth)
+            return
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                self._visit_string(node, node.value, function, depth)
+            return
+        if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
+            qualified = self.qualify(node, scope)
+            if qualified is not None and qualified in self.wanted:
+                self._report_reference(qualified, node, "other", function, depth)
+                return
+        for child in child_nodes(node):
+            self._visit(child, scope, function, depth)
+
+    def _visit_call(self, call: ast.Call, scope: Scope, function: str | None, depth: int) -> None:
+        callee = self.qualify(call.func, scope)
+        handed = self._visit_handoff(call, callee, scope, function, depth)
+        if handed is None:
+            if callee is not None and callee in self.wanted:
+                self._report_reference(callee, call, "call", function, depth)
+            else:
+                self._visit(call.func, scope, function, depth)
+        for child in [*call.args, *call.keywords]:
+            value = child.value if isinstance(child, ast.keyword) else child
+            if value is not handed:
+                self._visit(value, scope, function, depth)
+
+    def _visit_handoff(
+        self, call: ast.Call, callee: str | None, scope: Scope, function: str | None, depth: int
+    ) -> ast.expr | None:
+        """Report ``call`` if it hands a wanted function over: the node handed (which is then not
+        a reference of its own), or ``None`` when ``call`` is no such handoff."""
+        return None
+
+    def _visit_decorator(
+        self,
+        decorated: ast.FunctionDef | ast.AsyncFunctionDef,
+        decorator: ast.expr,
+        scope: Scope,
+        function: str | None,
+        depth: int,
+    ) -> bool:
+        """Report ``decorator`` if it hands the wanted function over; whether it did."""
+        return False
+
+    def _visit_string(
+        self, node: ast.Constant, text: str, function: str | None, depth: int
+    ) -> None:
+        """A string constant ``text``: no reference, unless a walker reads names in strings."""
+
+    @abstractmethod
+    def _report_reference(
+        self, qualified: str, node: ast.expr, role: str, function: str | None, depth: int
+    ) -> None:
+        """Record a reference to ``qualified`` at ``node``: ``role`` is ``"call"``, ``"other"``
+        or what the walker's handoff is."""
+
+
+def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
+    """``qualified`` with the project's re-exports followed (``pkg.sync`` -> ``pkg.jobs.sync``)."""
+    if depth > 5:
+        return qualified
+    module, _, name = qualified.rpartition(".")
+    if not module or project.module_path(qualified) is not None:
+        return qualified
+    path = project.module_path(module)
+    tree = project.ast(path) if path else None
+    if path is None or tree is None:
+        return qualified
+    origin = qualified
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            source = project.absolute_module(path, node.module, node.level)
+            for alias in node.names:
+                if (alias.asname or alias.name) == name and source:
+                    origin = _canonical(project, f"{source}.{alias.name}", depth + 1)
+        elif (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            and node.name == name
+        ):
+            origin = qualified
+    return origin
+
+
+def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    """A scope's nodes in source order: nested functions, classes and lambdas are yielded (their
+    names bind in this scope), not what they hold."""
+    pending: list[ast.AST] = list(reversed(body))
+    while pending:
+        node = pending.pop()
+        yield node
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+            continue
+        pending.extend(reversed(child_nodes(node)))
+
+
+def all_arguments(arguments: ast.arguments) -> Iterator[str]:
+    """The names of a function's parameters, ``*args`` and ``**kwargs`` included."""
+    for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
+        yield arg.arg
+    for star in (arguments.vararg, arguments.kwarg):
+        if star is not None:
+            yield star.arg
