@@ -42,8 +42,8 @@ from sqlalchemy import update
 from tracefix.server.config import ServerConfig
 from tracefix.server.db import Database
 from tracefix.server.digest import digest_pending
+from tracefix.server.ingest.filing import EventWriter
 from tracefix.server.ingest.filing import StoredEvents
-from tracefix.server.ingest.filing import connect_for_storing
 from tracefix.server.ingest.filing import store_events
 from tracefix.server.ingest.protocol import IncomingEvent
 from tracefix.server.ingest.protocol import incoming_event
@@ -496,12 +496,11 @@ def test_a_batch_is_stored_filed_and_committed_at_once(database_url: str) -> Non
             IncomingEvent(uuid.uuid4().hex, b"{}", None, None, None),
             incoming("open"),
         ]
-        connection = connect_for_storing(db)
+        writer = EventWriter(db)
         try:
-            with db.writing(connection) as writing:
-                stored = store_events(writing, [(project_id, e) for e in batch], utcnow())
+            stored = writer.store([(project_id, e) for e in batch], utcnow())
         finally:
-            connection.close()
+            writer.close()
         assert (stored.inserted, stored.filed, stored.for_the_digest) == (5, 3, 2)
 
         with db.session() as session:
@@ -521,6 +520,34 @@ def test_a_batch_is_stored_filed_and_committed_at_once(database_url: str) -> Non
                 )
             }
             assert releases == {("r1", ""): 2, ("r2", "staging"): 1, ("", ""): 1}
+    finally:
+        db.dispose()
+
+
+def test_a_refused_batch_stores_nothing_and_holds_no_lock(database_url: str) -> None:
+    """A batch the database refuses (one of its events names no project) raises, stores none
+    of its events, and leaves the database writable: the writer's transaction is over, and a
+    new writer stores the next batch."""
+    db = Database(database_url)
+    db.upgrade()
+    try:
+        with db.write_session() as session:
+            project_id = create_project(session, "shop").id
+        good = incoming_event(json.dumps(_crash("open")).encode(), None)
+        other = incoming_event(json.dumps(_crash("open")).encode(), None)
+        writer = EventWriter(db)
+        with pytest.raises(Exception, match="(?i)foreign key"):
+            writer.store([(project_id, good), (project_id + 1000, other)], utcnow())
+        writer.discard()
+        with db.write_session() as session:
+            assert session.scalar(select(func.count()).select_from(Event)) == 0
+        writer = EventWriter(db)
+        try:
+            assert writer.store([(project_id, good)], utcnow()).inserted == 1
+        finally:
+            writer.close()
+        with db.session() as session:
+            assert session.scalars(select(Event.event_id)).all() == [good.event_id]
     finally:
         db.dispose()
 
@@ -549,12 +576,11 @@ def test_the_intake_waits_for_an_issue_being_changed_and_files_on_its_new_state(
         stored: list[StoredEvents] = []
 
         def intake() -> None:
-            connection = connect_for_storing(db)
+            writer = EventWriter(db)
             try:
-                with db.writing(connection) as writing:
-                    stored.append(store_events(writing, batch, utcnow()))
+                stored.append(writer.store(batch, utcnow()))
             finally:
-                connection.close()
+                writer.close()
 
         with other.writing() as holding:
             holding.execute(

@@ -19,7 +19,6 @@ database's write lock.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session
 from tracefix.server.db import Database
 from tracefix.server.grouping import Grouping
 from tracefix.server.grouping import group
+from tracefix.server.ingest.protocol import load_json
 from tracefix.server.models import Event
 from tracefix.server.models import GroupHash
 from tracefix.server.models import Issue
@@ -142,7 +142,7 @@ def digest_rows(
 
 def _json(payload: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(payload)
+        value = load_json(payload)
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}

@@ -22,6 +22,7 @@ from sqlalchemy import MetaData
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -111,7 +112,13 @@ class Event(Base):
     __tablename__ = "event"
     __table_args__ = (
         UniqueConstraint("project_id", "event_id"),
-        Index("ix_event_undigested", "digested", "id"),
+        # Only the undigested events, in the words of the digest's queries (migration 0004).
+        Index(
+            "ix_event_undigested",
+            "id",
+            sqlite_where=text("digested IS 0"),
+            postgresql_where=text("digested IS false"),
+        ),
         Index("ix_event_issue_received", "issue_id", "received_at"),
     )
 

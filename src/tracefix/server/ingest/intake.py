@@ -26,12 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 
-from sqlalchemy import Connection
-
 from tracefix.server.db import Database
+from tracefix.server.ingest.filing import EventWriter
 from tracefix.server.ingest.filing import StoredEvents
-from tracefix.server.ingest.filing import connect_for_storing
-from tracefix.server.ingest.filing import store_events
 from tracefix.server.ingest.protocol import IncomingEvent
 from tracefix.server.models import utcnow
 
@@ -72,7 +69,7 @@ class Intake:
         self._committing = False
         self._closed = False
         #: Kept between commits (only the leading thread uses it); dropped after an error.
-        self._connection: Connection | None = None
+        self._writer: EventWriter | None = None
         self.stored = 0
         self.commits = 0
 
@@ -107,9 +104,9 @@ class Intake:
         with self._lock:
             self._closed = True
             self._idle.wait_for(lambda: not self._committing, timeout)
-            if not self._committing and self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            if not self._committing and self._writer is not None:
+                self._writer.close()
+                self._writer = None
 
     def _give_up(self, pending: _Pending) -> bool:
         """After a timeout: whether the request may answer that storage is unavailable. Not
@@ -144,16 +141,15 @@ class Intake:
                     self._committing = False
                     self._idle.notify_all()
 
-    def _drop_connection(self) -> None:
+    def _drop_writer(self) -> None:
         """After an error: the next attempt starts from a new connection (the database may
         have restarted under the old one)."""
-        if self._connection is not None:
+        if self._writer is not None:
             try:
-                self._connection.invalidate()
-                self._connection.close()
+                self._writer.discard()
             except Exception:
                 logger.debug("tracefix: closing a failed connection failed", exc_info=True)
-            self._connection = None
+            self._writer = None
 
     def _commit(self, batch: list[_Pending]) -> None:
         error: BaseException | None = None
@@ -162,16 +158,15 @@ class Intake:
         try:
             for attempt in range(3):
                 try:
-                    if self._connection is None:
-                        self._connection = connect_for_storing(self.db)
-                    with self.db.writing(self._connection) as connection:
-                        stored = store_events(connection, events, utcnow())
+                    if self._writer is None:
+                        self._writer = EventWriter(self.db)
+                    stored = self._writer.store(events, utcnow())
                     error = None
                     break
                 except Exception as exc:  # the database is down or locked: again, then give up
                     error = exc
                     logger.warning("tracefix: could not store %d events: %s", len(events), exc)
-                    self._drop_connection()
+                    self._drop_writer()
                     time.sleep(0.05 * (attempt + 1))
         except BaseException as exc:  # the thread is being torn down: nothing was acknowledged
             error = exc
