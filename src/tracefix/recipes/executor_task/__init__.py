@@ -8,11 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tracefix.diagnose.apps import app_name_in_scope
-from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
-from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.diagnose.signatures import is_library_frame
@@ -24,8 +22,12 @@ from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.executor_task.reads import project_spawns
 from tracefix.recipes.executor_task.reads import request_reads
+from tracefix.recipes.thread_target import all_names
+from tracefix.recipes.thread_target import is_factory_made
+from tracefix.recipes.thread_target import local_names
 from tracefix.recipes.thread_target import pushes_context
 from tracefix.recipes.thread_target import runs_in_app_context
+from tracefix.recipes.thread_target import spans
 from tracefix.recipes.thread_target.handed import handed_diagnosis
 from tracefix.recipes.thread_target.handed import wrap_handed_start
 from tracefix.recipes.thread_target.spawns import Reference
@@ -345,47 +347,12 @@ def app_for(
     return [Passed(APP_PARAMETER, RUNNING_APP)], APP_PARAMETER
 
 
-def is_factory_made(project: Project) -> bool:
-    """Whether the project makes its apps with a factory, so that a module's app may not be
-    the one running (a test's, configured differently): then the running one is passed."""
-    source = find_app_source(project)
-    return source is None or source.kind == "factory"
-
-
 def target_facts(
     path: str, function: ast.FunctionDef, starts: Sequence[Reference]
 ) -> dict[str, object]:
     return {
         "target": {"path": path, "function": function.name, "line": function.lineno},
         "starts": [{"path": s.path, "line": s.line, "kind": s.role} for s in starts],
-    }
-
-
-def spans(function: ast.FunctionDef, line: int) -> bool:
-    return function.lineno <= line <= (function.end_lineno or function.lineno)
-
-
-def local_names(function: ast.FunctionDef) -> set[str]:
-    """The names ``function`` binds itself: parameters, assignments, imports."""
-    arguments = function.args
-    names = {
-        arg.arg
-        for arg in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
-        + [arguments.vararg, arguments.kwarg]
-        if arg is not None
-    }
-    for node in walk(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
-    return names
-
-
-def all_names(function: ast.FunctionDef) -> set[str]:
-    """Every name ``function`` binds or reads: a new parameter must be none of them."""
-    return local_names(function) | {
-        node.id for node in walk(function) if isinstance(node, ast.Name)
     }
 
 

@@ -874,17 +874,6 @@ def _stored_names(target: ast.expr) -> Iterator[str]:
             yield node.id
 
 
-def all_names(function: ast.FunctionDef) -> set[str]:
-    """Every name ``function`` binds or reads, its parameters and imports included."""
-    names = set(all_arguments(function.args))
-    for node in walk_nodes(function):
-        if isinstance(node, ast.Name):
-            names.add(node.id)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
-    return names
-
-
 def _last_name(node: ast.expr) -> str | None:
     if isinstance(node, ast.Call):
         node = node.func

@@ -30,11 +30,12 @@ from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes._codemod import wrap_statements
 from tracefix.recipes.scheduled_job.handoff import Handoff
-from tracefix.recipes.scheduled_job.handoff import all_names
 from tracefix.recipes.scheduled_job.handoff import app_at_site
 from tracefix.recipes.scheduled_job.handoff import check_unshadowed
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import uses_persistent_jobstore
+from tracefix.recipes.thread_target import all_names
+from tracefix.recipes.thread_target import is_factory_made
 from tracefix.recipes.thread_target.fix import add_first_parameter
 from tracefix.recipes.thread_target.spawns import bound_name
 
@@ -131,7 +132,7 @@ def fix_with_app(
     sites = _sites_with_app(project, handoffs, current_app=current_app)
     if module_app is not None and (
         sites is None
-        or not _is_factory_made(project)
+        or not is_factory_made(project)
         or all(site.path == path and app == module_app for site, app in sites.items())
     ):
         check_unshadowed(function, module_app)
@@ -164,7 +165,7 @@ def register_wrapper(
     imports: list[str] = []
     if app is None:
         source = find_app_source(project, near=site.path)
-        if source is None or source.kind != "instance" or _is_factory_made(project):
+        if source is None or source.kind != "instance" or is_factory_made(project):
             raise SkipFix(
                 f"there is no app at {site.path}:{site.line} to push for {name}(), and making "
                 "one there would not be the running app"
@@ -257,11 +258,6 @@ def _no_app_reason(
         f"there is {missing} to pass it; making a second app there would lose the running "
         "app's configuration"
     )
-
-
-def _is_factory_made(project: Project) -> bool:
-    source = find_app_source(project)
-    return source is None or source.kind == "factory"
 
 
 def pass_app_at(module: cst.Module, site: Handoff, app: str, shift: int = 0) -> cst.Module:

@@ -23,6 +23,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._scopes import all_arguments
 from tracefix.recipes.thread_target.app_argument import app_parameter
 from tracefix.recipes.thread_target.detect import thread_target_failures
 from tracefix.recipes.thread_target.handed import handed_diagnosis
@@ -137,7 +138,7 @@ class ThreadTargetWithoutAppContext(Recipe):
             return None
         path = frame.filename
         function = project.function(path, frame.function)
-        if function is not None and _spans(function, frame.lineno):
+        if function is not None and spans(function, frame.lineno):
             if pushes_context(function) or inside_app_context(project, path, frame.lineno):
                 return None
             started = [r for r in references(project, path, function.name) if _is_start(r)]
@@ -194,10 +195,10 @@ class ThreadTargetWithoutAppContext(Recipe):
             return (FileChange(path, project.source(path), module.code),)
         app = app_name_in_scope(project, path)
         if app is not None and not (
-            _is_factory_made(project)
+            is_factory_made(project)
             and all(runs_in_app_context(project, start) for start in started)
         ):
-            if app in _local_names(function):
+            if app in local_names(function):
                 raise SkipFix(f"{name}() has a local {app!r} that hides the module's app")
             module = fix.wrap_body(project.cst(path), name, app)
             return (FileChange(path, project.source(path), module.code),)
@@ -217,7 +218,7 @@ class ThreadTargetWithoutAppContext(Recipe):
                 )
         if function.decorator_list:
             raise SkipFix(f"{name}() is decorated, so a new first parameter may not reach it")
-        if APP_PARAMETER in _all_names(function):
+        if APP_PARAMETER in all_names(function):
             raise SkipFix(f"{name}() already uses the name {APP_PARAMETER!r}")
         edited: dict[str, cst.Module] = {}
         for start_path in sorted({start.path for start in started}):
@@ -269,8 +270,8 @@ def _in_context(project: Project, path: str, line: int, function_name: str | Non
     return function is not None and is_view(function)
 
 
-def _is_factory_made(project: Project) -> bool:
-    """Whether the project makes its apps with a factory, so that the module's app may not be
+def is_factory_made(project: Project) -> bool:
+    """Whether the project makes its apps with a factory, so that a module's app may not be
     the one running (a test's, configured differently): then the running one is passed."""
     source = find_app_source(project)
     return source is None or source.kind == "factory"
@@ -303,24 +304,13 @@ def _is_start(reference: Reference) -> bool:
     return reference.role in ("thread", "timer")
 
 
-def _spans(function: ast.FunctionDef, line: int) -> bool:
+def spans(function: ast.FunctionDef, line: int) -> bool:
     return function.lineno <= line <= (function.end_lineno or function.lineno)
 
 
-def _local_names(function: ast.FunctionDef) -> set[str]:
+def local_names(function: ast.FunctionDef) -> set[str]:
     """The names ``function`` binds itself: parameters, assignments, imports."""
-    arguments = function.args
-    names = {
-        arg.arg
-        for arg in [
-            *arguments.posonlyargs,
-            *arguments.args,
-            *arguments.kwonlyargs,
-            arguments.vararg,
-            arguments.kwarg,
-        ]
-        if arg is not None
-    }
+    names = set(all_arguments(function.args))
     for node in walk(function):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
@@ -329,8 +319,9 @@ def _local_names(function: ast.FunctionDef) -> set[str]:
     return names
 
 
-def _all_names(function: ast.FunctionDef) -> set[str]:
-    return _local_names(function) | {
+def all_names(function: ast.FunctionDef) -> set[str]:
+    """Every name ``function`` binds or reads: a new parameter must be none of them."""
+    return local_names(function) | {
         node.id for node in walk(function) if isinstance(node, ast.Name)
     }
 
