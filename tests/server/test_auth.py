@@ -247,6 +247,69 @@ def test_a_projects_issues_and_fixes_are_visible_to_its_members_only(server: Ser
     assert dev.get(f"/issues/{blog_issue}").status_code == 200
 
 
+def test_an_admin_manages_people_and_members_on_the_people_page(server: Server) -> None:
+    """Creating a user and giving and taking a project away, through the page's forms: what the
+    new user can see follows; bad input is a 400 with the reason, and changes nothing."""
+    blog_issue, _ = server.fixtures["blog"]
+    admin = signed_in(server, "admin@example.com")
+    page = admin.get("/settings/people").get_data(as_text=True)
+    assert "dev@example.com" in page and "<code>shop</code>" in page
+    token = csrf_token(admin, "/settings/people")
+
+    created = admin.post(
+        "/settings/people",
+        data={"email": "Ops@Example.com", "password": PASSWORD, "csrf_token": token},
+    )
+    assert created.status_code == 302
+    ops = signed_in(server, "ops@example.com")
+    assert ops.get(f"/issues/{blog_issue}").status_code == 404
+
+    added = {"email": "ops@example.com", "project": "blog", "csrf_token": token}
+    assert admin.post("/settings/people/members", data=added).status_code == 302
+    assert ops.get(f"/issues/{blog_issue}").status_code == 200
+    assert "<code>blog</code>" in admin.get("/settings/people").get_data(as_text=True)
+
+    removal = admin.post("/settings/people/members/remove", data=added)
+    assert removal.status_code == 302
+    assert ops.get(f"/issues/{blog_issue}").status_code == 404
+    assert admin.post("/settings/people/members/remove", data=added).status_code == 404
+
+    for path, data, reason in (
+        ("/settings/people", {"email": "dev@example.com", "password": PASSWORD}, "exists already"),
+        ("/settings/people", {"email": "new@example.com", "password": "short"}, "at least"),
+        ("/settings/people/members", {"email": "ghost@example.com", "project": "blog"}, "no user"),
+        ("/settings/people/members", {"email": "ops@example.com", "project": "wiki"}, "no project"),
+    ):
+        refused = admin.post(path, data={**data, "csrf_token": token})
+        assert refused.status_code == 400 and reason in refused.get_data(as_text=True), path
+    with server.state.db.session() as session:
+        listed = {user.email: names for user, names in people.users_and_their_projects(session)}
+    assert listed == {
+        "admin@example.com": [],
+        "dev@example.com": ["shop"],
+        "ops@example.com": [],
+    }
+
+
+def test_the_people_page_is_for_admins_only(server: Server) -> None:
+    dev = signed_in(server)
+    assert "/settings/people" not in dev.get("/").get_data(as_text=True)
+    assert dev.get("/settings/people").status_code == 403
+    token = csrf_token(dev, "/")
+    for path, data in (
+        ("/settings/people", {"email": "x@example.com", "password": PASSWORD}),
+        ("/settings/people/members", {"email": "dev@example.com", "project": "blog"}),
+        ("/settings/people/members/remove", {"email": "dev@example.com", "project": "shop"}),
+    ):
+        assert dev.post(path, data={**data, "csrf_token": token}).status_code == 403, path
+    with server.state.db.session() as session:
+        listed = {user.email: names for user, names in people.users_and_their_projects(session)}
+    assert listed == {"admin@example.com": [], "dev@example.com": ["shop"]}
+    admin = signed_in(server, "admin@example.com")
+    assert "/settings/people" in admin.get("/").get_data(as_text=True)
+    assert server.client().get("/settings/people").status_code == 302  # to the sign-in page
+
+
 # API tokens ----------------------------------------------------------------------------------
 
 
@@ -369,6 +432,10 @@ def test_the_user_and_token_commands(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert refused.exit_code == 1 and "exists already" in refused.output
     missing = runner.invoke(main, ["user", "add-member", "ghost@example.com", "shop"])
     assert missing.exit_code == 1 and "no user" in missing.output
+    run("user", "add-member", "ops@example.com", "shop")
+    assert "no longer a member" in run("user", "remove-member", "ops@example.com", "shop")
+    again = runner.invoke(main, ["user", "remove-member", "ops@example.com", "shop"])
+    assert again.exit_code == 1 and "is not a member of 'shop'" in again.output
 
     app = create_app(ServerConfig.from_env())
     state: ServerState = app.extensions["tracefix"]

@@ -60,6 +60,21 @@ def user_add_member(email: str, project: str) -> None:
     click.echo(f"tracefix: {email} is a member of {project}")
 
 
+@user.command("remove-member")
+@click.argument("email")
+@click.argument("project")
+def user_remove_member(email: str, project: str) -> None:
+    """Take a project's issues and fixes away from a user."""
+    from tracefix.server.people import remove_member
+
+    database = _migrated(_config())
+    with database.write_session() as session:
+        removed = remove_member(session, email, project)
+    if not removed:
+        raise click.ClickException(f"{email} is not a member of {project!r}")
+    click.echo(f"tracefix: {email} is no longer a member of {project}")
+
+
 @click.group()
 def token() -> None:
     """API tokens, for scripts calling /api/0/."""

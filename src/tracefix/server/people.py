@@ -132,6 +132,33 @@ def add_member(session: Session, email: str, project_name: str) -> Membership:
     return membership
 
 
+def remove_member(session: Session, email: str, project_name: str) -> bool:
+    """Take a project's issues away from a user; False when they were not a member."""
+    user = user_by_email(session, email)
+    project = session.scalar(select(Project).where(Project.name == project_name))
+    if user is None or project is None:
+        return False
+    membership = session.get(Membership, (user.id, project.id))
+    if membership is None:
+        return False
+    session.delete(membership)
+    session.flush()
+    return True
+
+
+def users_and_their_projects(session: Session) -> list[tuple[User, list[str]]]:
+    """Every user, by email, with the names of the projects they are a member of."""
+    names: dict[int, list[str]] = {}
+    for user_id, name in session.execute(
+        select(Membership.user_id, Project.name)
+        .join(Project, Project.id == Membership.project_id)
+        .order_by(Project.name)
+    ):
+        names.setdefault(user_id, []).append(name)
+    users = session.scalars(select(User).order_by(User.email))
+    return [(user, names.get(user.id, [])) for user in users]
+
+
 def visible_projects(session: Session, user: User) -> list[Project]:
     """The projects whose issues ``user`` may see, by name."""
     query = select(Project).order_by(Project.name)

@@ -1,4 +1,5 @@
-"""Signing in and out, API tokens, and the protections every page of the dashboard shares.
+"""Signing in and out, API tokens, the admins' people page, and the protections every page of
+the dashboard shares.
 
 Sessions are Flask-Login's, in Flask's signed cookie; the user id in it carries a marker of the
 password hash, so changing a password ends every session. Every form post is checked for
@@ -203,6 +204,75 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
         abort(404)
     flash("The token was revoked.", "info")
     return redirect(url_for("auth.tokens"))
+
+
+@auth.get("/settings/people")
+@login_required  # type: ignore[untyped-decorator]
+def people_page() -> ResponseReturnValue:
+    """Admins only: every user and their projects; new users; who is a member of what."""
+    _admins_only()
+    return _people_page()
+
+
+@auth.post("/settings/people")
+@login_required  # type: ignore[untyped-decorator]
+def create_user() -> ResponseReturnValue:
+    _admins_only()
+    form = request.form
+    try:
+        with server_state().db.write_session() as session:
+            created = people.create_user(
+                session,
+                form.get("email", ""),
+                form.get("password", ""),
+                admin=form.get("admin") == "on",
+            )
+            email = created.email
+    except people.PeopleError as exc:
+        flash(str(exc), "error")
+        return _people_page(), 400
+    flash(f"{email} can now sign in.", "info")
+    return redirect(url_for("auth.people_page"))
+
+
+@auth.post("/settings/people/members")
+@login_required  # type: ignore[untyped-decorator]
+def add_member() -> ResponseReturnValue:
+    _admins_only()
+    email, project = request.form.get("email", ""), request.form.get("project", "")
+    try:
+        with server_state().db.write_session() as session:
+            people.add_member(session, email, project)
+    except people.PeopleError as exc:
+        flash(str(exc), "error")
+        return _people_page(), 400
+    flash(f"{people.normalise_email(email)} sees the issues of {project}.", "info")
+    return redirect(url_for("auth.people_page"))
+
+
+@auth.post("/settings/people/members/remove")
+@login_required  # type: ignore[untyped-decorator]
+def remove_member() -> ResponseReturnValue:
+    _admins_only()
+    email, project = request.form.get("email", ""), request.form.get("project", "")
+    with server_state().db.write_session() as session:
+        removed = people.remove_member(session, email, project)
+    if not removed:
+        abort(404)
+    flash(f"{people.normalise_email(email)} no longer sees the issues of {project}.", "info")
+    return redirect(url_for("auth.people_page"))
+
+
+def _admins_only() -> None:
+    if not signed_in_user().is_admin:
+        abort(403)
+
+
+def _people_page() -> str:
+    with server_state().db.session() as session:
+        listed = people.users_and_their_projects(session)
+        projects = [project.name for project in people.visible_projects(session, signed_in_user())]
+    return render_template("people.html", people=listed, projects=projects)
 
 
 def _tokens_page(new_secret: str | None, new_name: str | None = None) -> str:
