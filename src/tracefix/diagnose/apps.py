@@ -142,7 +142,7 @@ def app_name_in_scope(project: Project, path: str, *, before_line: int | None = 
     if tree is None:
         return None
     bound: dict[str, bool] = {}
-    for statement in _module_level_statements(tree):
+    for statement in module_level_statements(tree):
         if before_line is not None and statement.lineno >= before_line:
             break
         for name, is_app in index.bindings(path, statement):
@@ -364,7 +364,7 @@ class _Index:
         if tree is None:
             return False
         holds = False
-        for statement in _module_level_statements(tree):
+        for statement in module_level_statements(tree):
             for bound, is_app in self.bindings(path, statement, depth=depth):
                 if bound == name:
                     holds = is_app
@@ -382,7 +382,7 @@ class _Index:
         if tree is None:
             return None
         if isinstance(func, ast.Name):
-            for statement in _module_level_statements(tree):
+            for statement in module_level_statements(tree):
                 if isinstance(statement, ast.ImportFrom):
                     module = self.project.absolute_module(path, statement.module, statement.level)
                     for alias in statement.names:
@@ -392,7 +392,7 @@ class _Index:
                     return path, func.id
             return None
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
-            for statement in _module_level_statements(tree):
+            for statement in module_level_statements(tree):
                 if isinstance(statement, ast.Import):
                     for alias in statement.names:
                         if alias.asname == func.value.id or (
@@ -417,7 +417,7 @@ class _Index:
         if tree is None:
             return None
         found: tuple[str, str] | None = None
-        for statement in _module_level_statements(tree):
+        for statement in module_level_statements(tree):
             if isinstance(statement, ast.ImportFrom):
                 source = self.project.absolute_module(path, statement.module, statement.level)
                 for alias in statement.names:
@@ -431,7 +431,7 @@ class _Index:
         """The module the project imports ``name`` of ``path`` from: entry files first."""
         seen: dict[str, tuple[float, int]] = {}
         for file, tree in self.files(mentioning=name):
-            for statement in _module_level_statements(tree, into_functions=True):
+            for statement in module_level_statements(tree, into_functions=True):
                 if not isinstance(statement, ast.ImportFrom) or statement.level:
                     continue
                 if statement.module is None:
@@ -591,7 +591,7 @@ class _FlaskNames:
     def of(cls, tree: ast.Module) -> _FlaskNames:
         classes: set[str] = set()
         modules: set[str] = set()
-        for statement in _module_level_statements(tree, into_functions=True):
+        for statement in module_level_statements(tree, into_functions=True):
             if isinstance(statement, ast.ImportFrom) and statement.module == "flask":
                 classes.update(a.asname or a.name for a in statement.names if a.name == "Flask")
             elif isinstance(statement, ast.Import):
@@ -657,10 +657,11 @@ def _callable_bare(function: ast.FunctionDef) -> bool:
     return required_positional <= 0 and required_keyword == 0
 
 
-def _module_level_statements(
+def module_level_statements(
     tree: ast.Module, *, into_functions: bool = False
 ) -> Iterator[ast.stmt]:
-    """Statements that run when the module runs: the top level and its ``if``/``try`` blocks.
+    """Statements that run when the module runs: the top level and its ``if``, ``try`` and
+    ``with`` blocks, in order.
 
     ``into_functions`` adds function bodies, for questions about imports anywhere in a file.
     """
@@ -727,7 +728,7 @@ def _bound_names(statement: ast.stmt) -> set[str]:
 
 def _modules_imported_by(project: Project, path: str, tree: ast.Module) -> Iterator[str]:
     """The modules ``path`` imports when it runs (not those imported inside functions)."""
-    for statement in _module_level_statements(tree):
+    for statement in module_level_statements(tree):
         if isinstance(statement, ast.Import):
             yield from (alias.name for alias in statement.names)
         elif isinstance(statement, ast.ImportFrom):
@@ -781,7 +782,7 @@ def _calls_with_scopes(tree: ast.Module) -> Iterator[tuple[ast.Call, frozenset[s
 
     module_assigned = frozenset(
         name
-        for statement in _module_level_statements(tree)
+        for statement in module_level_statements(tree)
         if not isinstance(statement, ast.Import | ast.ImportFrom)
         for name in _bound_names(statement)
     )
@@ -902,12 +903,12 @@ def _pushes_before(statements: list[ast.stmt]) -> bool:
     for statement in statements:
         value = _assigned_value(statement)
         if value is not None and is_context_call(value, with_client=False):
-            contexts.update(_dotted(target) for target in _assign_targets(statement))
+            contexts.update(dotted_name(target) for target in _assign_targets(statement))
         if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
             func = statement.value.func
             if not isinstance(func, ast.Attribute):
                 continue
-            name = _dotted(func.value)
+            name = dotted_name(func.value)
             if func.attr == "push":
                 if is_context_call(func.value, with_client=False):
                     pushed += 1
@@ -926,12 +927,12 @@ def _assign_targets(statement: ast.stmt) -> list[ast.expr]:
     return []
 
 
-def _dotted(node: ast.expr) -> str | None:
+def dotted_name(node: ast.expr) -> str | None:
     """``ctx`` or ``self.app_context``: a name or a chain of attributes on one, else ``None``."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted_name(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 

@@ -18,6 +18,7 @@ import ast
 import libcst as cst
 
 from tracefix.diagnose.apps import find_app_source
+from tracefix.diagnose.apps import module_level_statements
 from tracefix.diagnose.project import Project
 from tracefix.patch import FileChange
 from tracefix.recipes._base import SkipFix
@@ -32,7 +33,6 @@ from tracefix.recipes.extension_not_registered.sqlalchemy_setup import Instance
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import app_variable
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import files_imported_by
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import flask_classes
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import module_level_statements
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import modules_run_by
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import registrations
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import resolve

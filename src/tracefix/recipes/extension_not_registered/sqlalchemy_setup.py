@@ -18,7 +18,9 @@ from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tracefix.diagnose.apps import dotted_name
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.apps import module_level_statements
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
@@ -204,28 +206,6 @@ def files_imported_by(project: Project, path: str, statements: Sequence[ast.stmt
     return _closure(project, modules)
 
 
-def module_level_statements(tree: ast.Module) -> Iterator[ast.stmt]:
-    """Statements that run when the module runs: the top level and its ``if``, ``try`` and
-    ``with`` blocks, in order."""
-    pending: list[ast.stmt] = list(reversed(tree.body))
-    while pending:
-        statement = pending.pop()
-        yield statement
-        children: list[ast.stmt] = []
-        if isinstance(statement, ast.If):
-            children = statement.body + statement.orelse
-        elif isinstance(statement, ast.Try | ast.TryStar):
-            children = (
-                statement.body
-                + [s for handler in statement.handlers for s in handler.body]
-                + statement.orelse
-                + statement.finalbody
-            )
-        elif isinstance(statement, ast.With):
-            children = statement.body
-        pending.extend(reversed(children))
-
-
 def calls_with_scopes(tree: ast.Module) -> Iterator[tuple[ast.Call, tuple[FunctionNode, ...]]]:
     """Every call in ``tree``, with the functions around it, innermost first."""
 
@@ -268,7 +248,7 @@ def flask_classes(tree: ast.Module) -> set[str]:
         elif isinstance(node, ast.Import):
             names.update(f"{a.asname or a.name}.Flask" for a in node.names if a.name == "flask")
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and any(_dotted(b) in names for b in node.bases):
+        if isinstance(node, ast.ClassDef) and any(dotted_name(b) in names for b in node.bases):
             names.add(node.name)
     return names
 
@@ -417,23 +397,14 @@ def _extension_classes(tree: ast.Module) -> set[str]:
         changed = False
         for statement in tree.body:
             if isinstance(statement, ast.ClassDef) and statement.name not in names:
-                if any(_dotted(base) in names for base in statement.bases):
+                if any(dotted_name(base) in names for base in statement.bases):
                     names.add(statement.name)
                     changed = True
     return names
 
 
 def _is_call_of(node: ast.expr, names: set[str]) -> bool:
-    return isinstance(node, ast.Call) and _dotted(node.func) in names
-
-
-def _dotted(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
+    return isinstance(node, ast.Call) and dotted_name(node.func) in names
 
 
 def _arguments_text(source: str, call: ast.Call) -> str:
