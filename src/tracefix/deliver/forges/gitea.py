@@ -23,15 +23,14 @@ from tracefix.deliver.forges.base import CheckState
 from tracefix.deliver.forges.base import Forge
 from tracefix.deliver.forges.base import PullRequest
 from tracefix.deliver.forges.base import PullRequestSpec
+from tracefix.deliver.forges.github import github_commit_status
+from tracefix.deliver.forges.github import github_pull_request
 from tracefix.deliver.forges.http import DEFAULT_MAX_RATE_LIMIT_WAIT
 from tracefix.deliver.forges.http import DEFAULT_TIMEOUT
 from tracefix.deliver.forges.http import ApiClient
 from tracefix.deliver.forges.http import error_message
 from tracefix.deliver.forges.http import expect_object
-from tracefix.deliver.forges.http import int_field
 from tracefix.deliver.forges.http import link_next_page
-from tracefix.deliver.forges.http import object_field
-from tracefix.deliver.forges.http import optional_text
 from tracefix.deliver.forges.http import text_field
 from tracefix.errors import DeliveryError
 
@@ -175,30 +174,10 @@ class Gitea(Forge):
         return None
 
     def _pull_request(self, data: dict[str, Any], *, created: bool, action: str) -> PullRequest:
-        head = object_field(data, "head", action)
-        state = text_field(data, "state", action)
-        if state == "closed" and data.get("merged") is True:
-            state = "merged"
-        return PullRequest(
-            forge=self.kind,
-            repository=self.repository,
-            number=int_field(data, "number", action),
-            url=text_field(data, "html_url", action),
-            head=text_field(head, "ref", action),
-            base=text_field(object_field(data, "base", action), "ref", action),
-            head_sha=optional_text(head, "sha"),
-            state=state,
-            created=created,
-            merge_commit_sha=optional_text(data, "merge_commit_sha") if state == "merged" else None,
-        )
+        merged = data.get("merged") is True
+        return github_pull_request(self, data, merged=merged, created=created, action=action)
 
 
 def _commit_status(status: dict[str, Any]) -> Check:
     word = str(status.get("status") or status.get("state") or "pending")
-    return Check(
-        name=str(status.get("context") or "default"),
-        state=_STATUS_STATES.get(word, CheckState.PENDING),
-        detail=word,
-        url=optional_text(status, "target_url"),
-        description=str(status.get("description") or ""),
-    )
+    return github_commit_status(status, word, _STATUS_STATES)

@@ -15,6 +15,7 @@ each context). Both lists are paginated with ``Link`` headers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -202,22 +203,31 @@ class GitHub(Forge):
         return str(head_repo.get("full_name", "")).lower() == self.repository.lower()
 
     def _pull_request(self, data: dict[str, Any], *, created: bool, action: str) -> PullRequest:
-        head = object_field(data, "head", action)
-        state = text_field(data, "state", action)
-        if state == "closed" and data.get("merged_at"):
-            state = "merged"
-        return PullRequest(
-            forge=self.kind,
-            repository=self.repository,
-            number=int_field(data, "number", action),
-            url=text_field(data, "html_url", action),
-            head=text_field(head, "ref", action),
-            base=text_field(object_field(data, "base", action), "ref", action),
-            head_sha=optional_text(head, "sha"),
-            state=state,
-            created=created,
-            merge_commit_sha=optional_text(data, "merge_commit_sha") if state == "merged" else None,
-        )
+        merged = bool(data.get("merged_at"))
+        return github_pull_request(self, data, merged=merged, created=created, action=action)
+
+
+def github_pull_request(
+    forge: Forge, data: dict[str, Any], *, merged: bool, created: bool, action: str
+) -> PullRequest:
+    """A pull request as GitHub answers it, a shape Gitea's API v1 copies; whether a closed one
+    was merged each says its own way (``merged``)."""
+    head = object_field(data, "head", action)
+    state = text_field(data, "state", action)
+    if state == "closed" and merged:
+        state = "merged"
+    return PullRequest(
+        forge=forge.kind,
+        repository=forge.repository,
+        number=int_field(data, "number", action),
+        url=text_field(data, "html_url", action),
+        head=text_field(head, "ref", action),
+        base=text_field(object_field(data, "base", action), "ref", action),
+        head_sha=optional_text(head, "sha"),
+        state=state,
+        created=created,
+        merge_commit_sha=optional_text(data, "merge_commit_sha") if state == "merged" else None,
+    )
 
 
 def _check_run(run: dict[str, Any]) -> Check:
@@ -240,10 +250,17 @@ def _check_run(run: dict[str, Any]) -> Check:
 
 
 def _commit_status(status: dict[str, Any]) -> Check:
-    word = str(status.get("state") or "pending")
+    return github_commit_status(status, str(status.get("state") or "pending"), _STATUS_STATES)
+
+
+def github_commit_status(
+    status: dict[str, Any], word: str, states: Mapping[str, CheckState]
+) -> Check:
+    """A commit status as GitHub answers it, a shape Gitea's API v1 copies: ``word`` is its state
+    as the forge names it, ``states`` what each word means."""
     return Check(
         name=str(status.get("context") or "default"),
-        state=_STATUS_STATES.get(word, CheckState.PENDING),
+        state=states.get(word, CheckState.PENDING),
         detail=word,
         url=optional_text(status, "target_url"),
         description=str(status.get("description") or ""),
