@@ -180,7 +180,7 @@ class ScopeWalker(ABC):
         """Report ``decorator`` if it hands the wanted function over; whether it did."""
         return False
 
-    def _visit_string(
+    def _visit_string(  # noqa: B027 (a hook: only some walkers read names in strings)
         self, node: ast.Constant, text: str, function: str | None, depth: int
     ) -> None:
         """A string constant ``text``: no reference, unless a walker reads names in strings."""

@@ -217,7 +217,6 @@ class Names:
         return ProjectModule(module)
 
 
-
 def decorator_call(decorator: ast.expr) -> tuple[ast.expr, ast.Call | None]:
     """``(callee, call)`` of a decorator: ``(x.task, None)`` for ``@x.task``, and the call with
     it for ``@x.task()``."""
