@@ -41,7 +41,9 @@ class FileTransport(Transport):
 
 
 def read_records(path: str) -> list[dict[str, Any]]:
+    """The records written so far: a line still being written (a large event takes several
+    ``write`` calls) has no newline yet, and is left for the next read."""
     if not os.path.exists(path):
         return []
     with open(path, encoding="utf-8") as stream:
-        return [json.loads(line) for line in stream if line.strip()]
+        return [json.loads(line) for line in stream if line.endswith("\n") and line.strip()]
