@@ -212,7 +212,7 @@ def _add_fix(data_dir: Path, issue_id: int) -> int:
         db.dispose()
 
 
-def test_sign_in_browse_an_issue_resolve_it_and_open_its_fix(
+def test_sign_in_browse_an_issue_resolve_it_open_its_fix_and_add_a_member(
     chromium: str, live_server: LiveServer
 ) -> None:
     from playwright.sync_api import expect
@@ -266,6 +266,21 @@ def test_sign_in_browse_an_issue_resolve_it_and_open_its_fix(
                 "href", "https://forge.invalid/acme/shop/pull/3"
             )
             expect(page.locator("#checks-state")).to_have_text("success")
+
+            # The first user is an admin: the People page creates a user and makes it a member.
+            page.click("nav a[href='/settings/people']")
+            new_user = page.locator("form[action='/settings/people']")
+            new_user.locator("input[name=email]").fill("dev@example.com")
+            new_user.locator("input[name=password]").fill(PASSWORD)
+            new_user.locator("button[type=submit]").click()
+            expect(page.locator(".flash")).to_contain_text("dev@example.com can now sign in")
+            member = page.locator("form[action='/settings/people/members']")
+            member.locator("input[name=email]").fill("dev@example.com")
+            member.locator("select[name=project]").select_option("shop")
+            member.locator("button[type=submit]").click()
+            expect(page.locator(".flash")).to_contain_text("sees the issues of shop")
+            row = page.locator("tr", has_text="dev@example.com")
+            expect(row.locator("code")).to_have_text("shop")
         finally:
             browser.close()
     issue = live_server.api(token, f"/api/0/issues/{issues[0]['id']}/")
