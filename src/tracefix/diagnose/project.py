@@ -112,7 +112,7 @@ class Project:
         except KeyError:
             pass
         normal = _normalise(path)
-        root = _package_roots(self).get(str(PurePosixPath(normal).parent))
+        root = _package_roots(self).get(_parent(normal))
         name = _module_name(normal, (root,) if root is not None else IMPORT_ROOTS)
         self._names[path] = name
         return name
@@ -180,6 +180,23 @@ def _module_name(path: str, roots: tuple[str, ...]) -> str | None:
         if parts and all(part.isidentifier() for part in parts):
             return ".".join(parts)
     return None
+
+
+def path_name(path: str) -> str:
+    """``PurePosixPath(path).name``, by a split where that is the same (a path that does not
+    end in ``/`` or ``/.``: every file's), at a tenth of the cost: a scan asks it of every
+    file, for several recipes."""
+    if not path or path == "." or path.endswith(("/", "/.")):
+        return PurePosixPath(path).name
+    return path.rpartition("/")[2]
+
+
+def _parent(normal: str) -> str:
+    """``str(PurePosixPath(normal).parent)`` of a ``_normalise``d path, by a split where that
+    is the same (a relative one: every file's)."""
+    if not normal or normal.startswith("/") or normal == ".":
+        return str(PurePosixPath(normal).parent)
+    return normal.rpartition("/")[0] or "."
 
 
 @functools.lru_cache(maxsize=8192)

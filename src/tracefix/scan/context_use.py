@@ -30,7 +30,6 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Literal
 from typing import TypeVar
 
@@ -40,6 +39,7 @@ from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk as walk_nodes
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import path_name
 from tracefix.diagnose.project import per_project
 
 Kind = Literal["app", "request"]
@@ -290,7 +290,7 @@ class ContextAnalysis:
         try:
             if (
                 not self.imported_by_others(path)
-                and PurePosixPath(path).name not in SERVER_ENTRY_FILES
+                and path_name(path) not in SERVER_ENTRY_FILES
             ):
                 return self._block(tree.body, scope, hook)
             outside = [statement for statement in tree.body if not is_main_guard(statement)]
@@ -747,8 +747,7 @@ def _prefixes(name: str) -> tuple[str, ...]:
 
 
 def _may_be_script(path: str) -> bool:
-    name = PurePosixPath(path).name
-    return path.endswith(".py") and name != "__init__.py" and not is_test_path(path)
+    return path.endswith(".py") and path_name(path) != "__init__.py" and not is_test_path(path)
 
 
 def _imports_alembic(tree: ast.Module) -> bool:
@@ -880,13 +879,15 @@ class NamingLines:
 
     def may_name_in(self, statement: ast.stmt) -> bool:
         """Whether a line of ``statement``, its decorators included, spells one of the names."""
-        if self.numbers is None:
+        numbers = self.numbers
+        if numbers is None:
             return True
-        decorators = getattr(statement, "decorator_list", ())
-        start = min([statement.lineno, *(decorator.lineno for decorator in decorators)])
-        index = bisect.bisect_left(self.numbers, start)
-        end = statement.end_lineno or statement.lineno
-        return index < len(self.numbers) and self.numbers[index] <= end
+        start = statement.lineno
+        for decorator in getattr(statement, "decorator_list", ()):
+            if decorator.lineno < start:
+                start = decorator.lineno
+        index = bisect.bisect_left(numbers, start)
+        return index < len(numbers) and numbers[index] <= (statement.end_lineno or statement.lineno)
 
 
 def _import_statements(

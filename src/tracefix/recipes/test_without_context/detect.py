@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import path_name
 from tracefix.recipes._base import Recipe
 from tracefix.recipes.test_without_context.fixtures import Fixture
 from tracefix.recipes.test_without_context.fixtures import context_source
@@ -59,7 +59,7 @@ _PYTEST_FIXTURES = frozenset(
 
 
 def untested_context_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
-    name = PurePosixPath(path).name
+    name = path_name(path)
     if not (name.startswith("test_") or name.endswith("_test.py")):
         return
     tree = project.ast(path)

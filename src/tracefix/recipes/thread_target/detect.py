@@ -24,6 +24,7 @@ from tracefix.recipes.thread_target.handed import is_request_function
 from tracefix.scan.context_use import ContextAnalysis
 from tracefix.scan.context_use import Definition
 from tracefix.scan.context_use import External
+from tracefix.scan.context_use import NamingLines
 from tracefix.scan.context_use import Scope
 from tracefix.scan.context_use import Use
 from tracefix.scan.context_use import analysis
@@ -101,7 +102,10 @@ def thread_starts(context: ContextAnalysis) -> list[Start]:
                 continue
             tree = context.project.ast(path)
             if tree is not None:
-                found.extend(_starts_in(context, path, tree.body, Scope(path), module_level=True))
+                importing = NamingLines.of(text, ["import"])
+                found.extend(
+                    _starts_in(context, path, tree.body, Scope(path), importing, module_level=True)
+                )
         return found
 
     return context.remember("thread_target.starts", compute)
@@ -128,19 +132,25 @@ def _starts_in(
     context: ContextAnalysis,
     path: str,
     body: list[ast.stmt],
-    scope: Scope,
+    scope: Scope | _FunctionScope,
+    importing: NamingLines,
     *,
     module_level: bool = False,
     in_request: bool = False,
 ) -> Iterator[Start]:
-    """The starts in ``body``; ``in_request``: it is a route's or request hook's own body."""
+    """The starts in ``body``; ``in_request``: it is a route's or request hook's own body.
+    ``importing``: the lines of the file that spell ``import``."""
     pending: list[ast.AST] = list(body)
     while pending:
         node = pending.pop()
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             request = module_level and is_request_function(node)
-            inner = context.function_scope(path, node)
-            yield from _starts_in(context, path, node.body, inner, in_request=request)
+            inner: Scope | _FunctionScope = (
+                context.function_scope(path, node)
+                if importing.may_name_in(node)
+                else _FunctionScope(node)
+            )
+            yield from _starts_in(context, path, node.body, inner, importing, in_request=request)
             pending.extend(node.decorator_list)
             continue
         if isinstance(node, ast.Call):
@@ -150,9 +160,28 @@ def _starts_in(
         pending.extend(child_nodes(node))
 
 
+@dataclass(frozen=True)
+class _FunctionScope:
+    """The scope of a function that imports nothing itself, not worked out yet: a name in it
+    is what it is at module level, or nothing (a parameter, a local). So a call that is no
+    start in the module's scope is none in the function's, and the function's scope (a walk
+    of its body) is needed only for a call that is one there."""
+
+    function: ast.FunctionDef | ast.AsyncFunctionDef
+
+
 def _start(
-    context: ContextAnalysis, path: str, call: ast.Call, scope: Scope, in_request: bool
+    context: ContextAnalysis,
+    path: str,
+    call: ast.Call,
+    scope: Scope | _FunctionScope,
+    in_request: bool,
 ) -> Start | None:
+    if isinstance(scope, _FunctionScope):
+        callee = context.qualify(call.func, Scope(path))
+        if getattr(callee, "name", "") not in THREAD_CLASSES:
+            return None
+        scope = context.function_scope(path, scope.function)
     callee = context.qualify(call.func, scope)
     kind = THREAD_CLASSES.get(getattr(callee, "name", ""))
     if kind is None:
