@@ -39,6 +39,14 @@ def test_every_recipe_package_exports_its_recipe():
         assert any(cls.__module__ == module.__name__ for cls in RECIPES), name
 
 
+def test_each_row_of_the_table_has_its_class_code():
+    """``tracefix scan`` selects recipes by the table's codes, before it imports any class."""
+    assert [code for code, _, _ in tracefix.recipes.TABLE] == [cls.code for cls in RECIPES]
+    assert [folder for _, folder, _ in tracefix.recipes.TABLE] == [
+        cls.__module__.split(".")[2] for cls in RECIPES
+    ]
+
+
 def test_codes_and_names_are_unique():
     codes = [cls.code for cls in RECIPES]
     names = [cls.name for cls in RECIPES]

@@ -109,7 +109,8 @@ def _scan(
     config_path: Path | None,
 ) -> int:
     from tracefix.errors import DeliveryError
-    from tracefix.recipes import all_recipes
+    from tracefix.recipes import codes
+    from tracefix.recipes import recipes_for
     from tracefix.scan.config import ConfigError
     from tracefix.scan.config import load_config
     from tracefix.scan.engine import ScanError
@@ -122,13 +123,12 @@ def _scan(
 
     cwd = Path.cwd()
     root = find_root(cwd)
-    recipes = list(all_recipes())
     try:
         config = load_config(root, config_path).with_command_line(select, ignore)
-        config.check_codes(recipe.code for recipe in recipes)
+        config.check_codes(codes())
     except ConfigError as exc:
         raise ScanUsageError(str(exc)) from None
-    selected = [recipe for recipe in recipes if config.enabled(recipe.code)]
+    selected = list(recipes_for({code for code in codes() if config.enabled(code)}))
     listed = list_files(root, config.exclude)
     try:
         chosen = select_paths(root, cwd, paths, listed)
