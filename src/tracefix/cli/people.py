@@ -65,13 +65,15 @@ def user_add_member(email: str, project: str) -> None:
 @click.argument("project")
 def user_remove_member(email: str, project: str) -> None:
     """Take a project's issues and fixes away from a user."""
+    from tracefix.server.people import PeopleError
     from tracefix.server.people import remove_member
 
     database = _migrated(_config())
-    with database.write_session() as session:
-        removed = remove_member(session, email, project)
-    if not removed:
-        raise click.ClickException(f"{email} is not a member of {project!r}")
+    try:
+        with database.write_session() as session:
+            remove_member(session, email, project)
+    except PeopleError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"tracefix: {email} is no longer a member of {project}")
 
 

@@ -132,18 +132,17 @@ def add_member(session: Session, email: str, project_name: str) -> Membership:
     return membership
 
 
-def remove_member(session: Session, email: str, project_name: str) -> bool:
-    """Take a project's issues away from a user; False when they were not a member."""
+def remove_member(session: Session, email: str, project_name: str) -> None:
+    """Take a project's issues away from a user."""
     user = user_by_email(session, email)
     project = session.scalar(select(Project).where(Project.name == project_name))
-    if user is None or project is None:
-        return False
-    membership = session.get(Membership, (user.id, project.id))
+    membership = None
+    if user is not None and project is not None:
+        membership = session.get(Membership, (user.id, project.id))
     if membership is None:
-        return False
+        raise PeopleError(f"{normalise_email(email)} is not a member of {project_name!r}")
     session.delete(membership)
     session.flush()
-    return True
 
 
 def users_and_their_projects(session: Session) -> list[tuple[User, list[str]]]:

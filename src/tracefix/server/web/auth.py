@@ -11,6 +11,7 @@ cookie, so a forged cross-site request carries no credentials to it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint
@@ -30,6 +31,7 @@ from flask_login import login_user
 from flask_login import logout_user
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session
 from werkzeug import Response
 
 from tracefix.server import people
@@ -238,28 +240,29 @@ def create_user() -> ResponseReturnValue:
 @auth.post("/settings/people/members")
 @login_required  # type: ignore[untyped-decorator]
 def add_member() -> ResponseReturnValue:
-    _admins_only()
-    email, project = request.form.get("email", ""), request.form.get("project", "")
-    try:
-        with server_state().db.write_session() as session:
-            people.add_member(session, email, project)
-    except people.PeopleError as exc:
-        flash(str(exc), "error")
-        return _people_page(), 400
-    flash(f"{people.normalise_email(email)} sees the issues of {project}.", "info")
-    return redirect(url_for("auth.people_page"))
+    return _change_membership(people.add_member, "sees the issues of")
 
 
 @auth.post("/settings/people/members/remove")
 @login_required  # type: ignore[untyped-decorator]
 def remove_member() -> ResponseReturnValue:
+    return _change_membership(people.remove_member, "no longer sees the issues of")
+
+
+def _change_membership(
+    change: Callable[[Session, str, str], object], done: str
+) -> ResponseReturnValue:
+    """Admins only: ``change`` the membership the form names; the page again, with the reason,
+    when it cannot be done."""
     _admins_only()
     email, project = request.form.get("email", ""), request.form.get("project", "")
-    with server_state().db.write_session() as session:
-        removed = people.remove_member(session, email, project)
-    if not removed:
-        abort(404)
-    flash(f"{people.normalise_email(email)} no longer sees the issues of {project}.", "info")
+    try:
+        with server_state().db.write_session() as session:
+            change(session, email, project)
+    except people.PeopleError as exc:
+        flash(str(exc), "error")
+        return _people_page(), 400
+    flash(f"{people.normalise_email(email)} {done} {project}.", "info")
     return redirect(url_for("auth.people_page"))
 
 
