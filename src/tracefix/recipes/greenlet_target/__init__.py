@@ -16,6 +16,7 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.scheduled_job.handoff import Handoff
+from tracefix.recipes.scheduled_job.handoff import check_no_others
 from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
 from tracefix.recipes.scheduled_job.handoff import first_context_use
@@ -161,13 +162,9 @@ class GreenletTargetWithoutAppContext(Recipe):
         target = fix_target(project, diagnosis, _is_spawn)
         if not target.handoffs:
             raise SkipFix(unfollowed(target.name, "a greenlet", target.others))
-        if target.others:
-            other = target.others[0]
-            how = "called" if other.runner == "call" else "used"
-            raise SkipFix(
-                f"{target.name}() is also {how} at {other.path}:{other.line}; a context pushed "
-                "inside it, or a new parameter, would change that caller too"
-            )
+        check_no_others(
+            target, "; a context pushed inside it, or a new parameter, would change that caller too"
+        )
         check_no_request_reads(
             project,
             target,

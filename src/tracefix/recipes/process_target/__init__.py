@@ -19,6 +19,7 @@ from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes.process_target.remote import child_frames
 from tracefix.recipes.scheduled_job.handoff import Handoff
+from tracefix.recipes.scheduled_job.handoff import check_no_others
 from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
 from tracefix.recipes.scheduled_job.handoff import check_unshadowed
 from tracefix.recipes.scheduled_job.handoff import describe
@@ -172,14 +173,11 @@ class ProcessTargetWithoutAppContext(Recipe):
         target = fix_target(project, diagnosis, _is_process)
         if not target.handoffs:
             raise SkipFix(unfollowed(target.name, "another process", target.others))
-        if target.others:
-            other = target.others[0]
-            how = "called" if other.runner == "call" else "used"
-            raise SkipFix(
-                f"{target.name}() is also {how} at {other.path}:{other.line}, in a process "
-                "that may have its own app context: a context pushed inside it would change "
-                "that caller too"
-            )
+        check_no_others(
+            target,
+            ", in a process that may have its own app context: a context pushed inside it would "
+            "change that caller too",
+        )
         check_no_request_reads(
             project,
             target,

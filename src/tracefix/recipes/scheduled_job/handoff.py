@@ -425,6 +425,15 @@ def check_others_are_calls(target: FixTarget, runs_it: str) -> None:
         )
 
 
+def check_no_others(target: FixTarget, then: str) -> None:
+    """Raise ``SkipFix`` when the function is referenced besides its handoffs at all (a call,
+    a callback): a fix inside it would change that caller too, which ``then`` explains."""
+    if target.others:
+        other = target.others[0]
+        how = "called" if other.runner == "call" else "used"
+        raise SkipFix(f"{target.name}() is also {how} at {other.path}:{other.line}{then}")
+
+
 def qualified_reads(project: Project, path: str, function: ast.FunctionDef) -> set[str]:
     """The qualified names of what ``function``'s body reads (``flask.current_app``...)."""
     return {qualified for qualified, _node in _reads(project, path, function)}
@@ -652,7 +661,6 @@ class _Walker(ScopeWalker):
         function: str | None,
         depth: int,
     ) -> bool:
-        """Report ``decorator`` if it hands the wanted function over; whether it did."""
         qualified = f"{self.module}.{decorated.name}"
         if depth or qualified not in self.wanted:
             return False
