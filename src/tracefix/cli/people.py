@@ -6,11 +6,16 @@ The first user has to be created here (the dashboard has no sign-up page), and i
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from tracefix.cli.server import _config
 from tracefix.cli.server import _migrated_database as _migrated
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @click.group()
@@ -48,15 +53,9 @@ def user_create(email: str, admin: bool, password_stdin: bool) -> None:
 @click.argument("project")
 def user_add_member(email: str, project: str) -> None:
     """Let a user see a project's issues and fixes."""
-    from tracefix.server.people import PeopleError
     from tracefix.server.people import add_member
 
-    database = _migrated(_config())
-    try:
-        with database.write_session() as session:
-            add_member(session, email, project)
-    except PeopleError as exc:
-        raise click.ClickException(str(exc)) from None
+    _change_membership(add_member, email, project)
     click.echo(f"tracefix: {email} is a member of {project}")
 
 
@@ -65,16 +64,23 @@ def user_add_member(email: str, project: str) -> None:
 @click.argument("project")
 def user_remove_member(email: str, project: str) -> None:
     """Take a project's issues and fixes away from a user."""
-    from tracefix.server.people import PeopleError
     from tracefix.server.people import remove_member
+
+    _change_membership(remove_member, email, project)
+    click.echo(f"tracefix: {email} is no longer a member of {project}")
+
+
+def _change_membership(
+    change: Callable[[Session, str, str], object], email: str, project: str
+) -> None:
+    from tracefix.server.people import PeopleError
 
     database = _migrated(_config())
     try:
         with database.write_session() as session:
-            remove_member(session, email, project)
+            change(session, email, project)
     except PeopleError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"tracefix: {email} is no longer a member of {project}")
 
 
 @click.group()

@@ -288,10 +288,7 @@ class ContextAnalysis:
         hook = self._imports_hook(path)
         scope = Scope(path)
         try:
-            if (
-                not self.imported_by_others(path)
-                and path_name(path) not in SERVER_ENTRY_FILES
-            ):
+            if not self.imported_by_others(path) and path_name(path) not in SERVER_ENTRY_FILES:
                 return self._block(tree.body, scope, hook)
             outside = [statement for statement in tree.body if not is_main_guard(statement)]
             if self._block(outside, scope, hook) is not None:
