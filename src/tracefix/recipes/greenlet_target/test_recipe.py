@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +12,14 @@ from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
+from tracefix.recipes._case_checks import assert_no_finding_leads_to_a_patch
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import noop_cases
+from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.greenlet_target import GreenletTargetWithoutAppContext
 from tracefix.recipes.scheduled_job.handoff import references
-from tracefix.testing import case_dirs
 from tracefix.testing import load_case
 
 RECIPE = GreenletTargetWithoutAppContext()
@@ -235,26 +234,18 @@ def test_eventlet_and_gevent_spawns_are_handoffs():
 
 # --- detect --------------------------------------------------------------------------------
 
-FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
-NOOP_CASES = [d for d in case_dirs(__file__) if not (d / "expected").is_dir()]
+FIX_CASES = fix_cases(__file__)
+NOOP_CASES = noop_cases(__file__)
 
 
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_detect_finds_the_case_and_its_fix_is_the_expected_one(case_dir):
-    case = load_case(case_dir)
-    found = [d for path in case.project.python_files() for d in RECIPE.detect(path, case.project)]
-    assert len(found) == 1, found
-    result = apply_fix(RECIPE, found[0], case.project)
-    assert isinstance(result, FixSuccess), result
-    assert {c.path: c.after for c in result.changes} == case.expected
+    assert_detect_finds_the_expected_fix(RECIPE, load_case(case_dir))
 
 
 @pytest.mark.parametrize("case_dir", NOOP_CASES, ids=[d.name for d in NOOP_CASES])
 def test_detect_on_noop_cases_never_leads_to_a_patch(case_dir):
-    case = load_case(case_dir)
-    for path in case.project.python_files():
-        for diagnosis in RECIPE.detect(path, case.project):
-            assert isinstance(apply_fix(RECIPE, diagnosis, case.project), FixSkip)
+    assert_no_finding_leads_to_a_patch(RECIPE, load_case(case_dir))
 
 
 # --- the cases, run for real ---------------------------------------------------------------
@@ -262,22 +253,7 @@ def test_detect_on_noop_cases_never_leads_to_a_patch(case_dir):
 
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
-    case = load_case(case_dir)
-    code_before, before = run_case(case_dir / "project", case.command, tmp_path / "before")
-    assert code_before != 0 and "Working outside of application context" in before, before
-    code_after, after = run_case(
-        case_dir / "project", case.command, tmp_path / "after", case_dir / "expected"
-    )
-    assert code_after == 0 and "Traceback" not in after, after
-
-
-def run_case(
-    project: Path, command: str, where: Path, overlay: Path | None = None
-) -> tuple[int, str]:
-    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
-    if overlay is not None:
-        shutil.copytree(overlay, where, dirs_exist_ok=True)
-    argv = shlex.split(command)
-    argv[0] = sys.executable if argv[0] == "python" else argv[0]
-    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
-    return done.returncode, done.stdout + done.stderr
+    before, after = run_before_and_after(case_dir, tmp_path)
+    assert before.returncode != 0, before.output
+    assert "Working outside of application context" in before.output, before.output
+    assert after.returncode == 0 and "Traceback" not in after.output, after.output

@@ -1,0 +1,115 @@
+"""The checks every recipe's tests make on its case folders, written once.
+
+Each recipe's ``test_recipe.py`` holds its cases to the same promises: ``detect`` finds a fix
+case and its fix is the case's ``expected/`` tree, a noop case never leads to a patch, and the
+case's command fails on ``project/`` and passes with ``expected/`` laid over it. What differs
+between recipes (the failure a command shows, the facts ``detect`` must share with
+``diagnose``) stays in the recipe's tests; running the cases and the common assertions live here.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.recipes._base import FixSkip
+from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._base import Recipe
+from tracefix.recipes._fixing import apply_fix
+from tracefix.testing import Case
+from tracefix.testing import case_dirs
+
+
+def fix_cases(recipe_file: str) -> list[Path]:
+    """The recipe's cases with an ``expected/`` tree, the one its fix must write."""
+    return [case for case in case_dirs(recipe_file) if (case / "expected").is_dir()]
+
+
+def noop_cases(recipe_file: str) -> list[Path]:
+    """The recipe's cases without an ``expected/`` tree, which it must leave alone."""
+    return [case for case in case_dirs(recipe_file) if not (case / "expected").is_dir()]
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    returncode: int
+    #: stdout then stderr, where a failure may show in either.
+    output: str
+    stderr: str
+
+
+def run_case(case_dir: Path, where: Path, *, fixed: bool) -> CaseRun:
+    """Run the case's command in a copy of its project made at ``where``.
+
+    With ``fixed`` the ``expected/`` tree is laid over the copy first. The command runs with
+    the interpreter running the tests, and its console scripts, whatever else is on PATH.
+    """
+    shutil.copytree(
+        case_dir / "project", where, ignore=shutil.ignore_patterns("__pycache__", "instance")
+    )
+    if fixed:
+        shutil.copytree(case_dir / "expected", where, dirs_exist_ok=True)
+    argv = shlex.split((case_dir / "command.txt").read_text(encoding="utf-8"))
+    if argv[0] in ("python", "python3"):
+        argv[0] = sys.executable
+    else:
+        argv[0] = str(Path(sys.executable).parent / argv[0])
+    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
+    return CaseRun(done.returncode, done.stdout + done.stderr, done.stderr)
+
+
+def run_before_and_after(case_dir: Path, tmp_path: Path) -> tuple[CaseRun, CaseRun]:
+    """The case's command on its project as it is, then with the expected fix."""
+    before = run_case(case_dir, tmp_path / "before", fixed=False)
+    after = run_case(case_dir, tmp_path / "after", fixed=True)
+    return before, after
+
+
+def detected(recipe: Recipe, case: Case) -> list[Diagnosis]:
+    """What ``detect`` finds in every Python file of the case's project, as ``scan`` runs it."""
+    project = case.project
+    return [
+        diagnosis for path in project.python_files() for diagnosis in recipe.detect(path, project)
+    ]
+
+
+def assert_detect_finds_the_expected_fix(recipe: Recipe, case: Case) -> Diagnosis:
+    """``detect`` finds the fix case once, and fixing that finding writes ``expected/``.
+
+    Returns the finding, for the checks a recipe adds on where it points.
+    """
+    found = detected(recipe, case)
+    assert len(found) == 1, found
+    [diagnosis] = found
+    result = apply_fix(recipe, diagnosis, case.project)
+    assert isinstance(result, FixSuccess), result
+    written = {change.path: change.after for change in result.changes}
+    assert written == case.expected, written
+    return diagnosis
+
+
+def assert_no_finding_leads_to_a_patch(recipe: Recipe, case: Case) -> None:
+    """On a noop case ``detect`` may speak, but the fix of what it finds must skip."""
+    for diagnosis in detected(recipe, case):
+        result = apply_fix(recipe, diagnosis, case.project)
+        assert isinstance(result, FixSkip), result
+
+
+def assert_detect_agrees_with_diagnose(
+    recipe: Recipe, case: Case, fact: str
+) -> tuple[Diagnosis, list[Diagnosis]]:
+    """``detect`` in the file ``diagnose`` blames finds that one place (the ``fact``), no other.
+
+    Returns the diagnosis and the findings, for the checks a recipe adds on them.
+    """
+    diagnosis = recipe.diagnose(case.event, case.project)
+    assert diagnosis is not None, case.name
+    place = diagnosis.facts[fact]
+    findings = list(recipe.detect(place["path"], case.project))
+    assert [finding.facts[fact] for finding in findings] == [place], findings
+    return diagnosis, findings
