@@ -3,12 +3,7 @@ cases run for real."""
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -19,10 +14,12 @@ from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._case_checks import assert_detect_agrees_with_diagnose
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.request_in_thread import RequestReadInThread
 from tracefix.recipes.request_in_thread import fix
-from tracefix.testing import case_dirs
 from tracefix.testing import load_case
 
 RECIPE = RequestReadInThread()
@@ -414,40 +411,22 @@ def test_detect_stays_silent(files):
     assert list(RECIPE.detect("shop/tasks.py", shop(files))) == []
 
 
-@pytest.mark.parametrize(
-    "case_dir", [d for d in case_dirs(__file__) if (d / "expected").is_dir()], ids=lambda d: d.name
-)
+FIX_CASES = fix_cases(__file__)
+
+
+@pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_detect_finds_each_fix_case(case_dir):
-    case = load_case(case_dir)
-    diagnosis = RECIPE.diagnose(case.event, case.project)
-    assert diagnosis is not None
-    target = diagnosis.facts["target"]
-    findings = list(RECIPE.detect(target["path"], case.project))
-    assert [f.facts["target"] for f in findings] == [target]
+    assert_detect_agrees_with_diagnose(RECIPE, load_case(case_dir), "target")
 
 
 # --- the cases, run for real ----------------------------------------------------------------
 
-FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
 FAILURE_SIGNS = ("Exception in thread", "Working outside of", "Traceback")
 
 
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
-    case = load_case(case_dir)
-    _, output = _run(case_dir / "project", case.command, tmp_path / "before")
-    assert any(sign in output for sign in FAILURE_SIGNS), output
-    returncode, output = _run(
-        case_dir / "project", case.command, tmp_path / "after", case_dir / "expected"
-    )
-    assert returncode == 0 and not any(sign in output for sign in FAILURE_SIGNS), output
-
-
-def _run(project: Path, command: str, where: Path, overlay: Path | None = None) -> tuple[int, str]:
-    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
-    if overlay is not None:
-        shutil.copytree(overlay, where, dirs_exist_ok=True)
-    argv = shlex.split(command)
-    argv[0] = sys.executable if argv[0] == "python" else argv[0]
-    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
-    return done.returncode, done.stdout + done.stderr
+    before, after = run_before_and_after(case_dir, tmp_path)
+    assert any(sign in before.output for sign in FAILURE_SIGNS), before.output
+    assert after.returncode == 0, after.output
+    assert not any(sign in after.output for sign in FAILURE_SIGNS), after.output
