@@ -43,17 +43,24 @@ class CaseRun:
     stderr: str
 
 
-def run_case(case_dir: Path, where: Path, *, fixed: bool) -> CaseRun:
-    """Run the case's command in a copy of its project made at ``where``.
-
-    With ``fixed`` the ``expected/`` tree is laid over the copy first. The command runs with
-    the interpreter running the tests, and its console scripts, whatever else is on PATH.
-    """
+def copy_case(case_dir: Path, where: Path, *, fixed: bool) -> Path:
+    """A copy of the case's project made at ``where``, with ``expected/`` laid over it if
+    ``fixed``; a case never writes into its own folder."""
     shutil.copytree(
         case_dir / "project", where, ignore=shutil.ignore_patterns("__pycache__", "instance")
     )
     if fixed:
         shutil.copytree(case_dir / "expected", where, dirs_exist_ok=True)
+    return where
+
+
+def run_case(case_dir: Path, where: Path, *, fixed: bool) -> CaseRun:
+    """Run the case's command in a copy of its project (see ``copy_case``).
+
+    The command runs with the interpreter running the tests, and its console scripts, whatever
+    else is on PATH.
+    """
+    copy_case(case_dir, where, fixed=fixed)
     argv = shlex.split((case_dir / "command.txt").read_text(encoding="utf-8"))
     if argv[0] in ("python", "python3"):
         argv[0] = sys.executable

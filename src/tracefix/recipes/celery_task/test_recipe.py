@@ -4,8 +4,6 @@ eagerly and on a real Celery worker."""
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,11 +23,16 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
+from tracefix.recipes._case_checks import copy_case
+from tracefix.recipes._case_checks import detected
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import noop_cases
+from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
 from tracefix.recipes.celery_task import fix
 from tracefix.recipes.celery_task.imports import add_imports_in_file_style
-from tracefix.testing import case_dirs
 from tracefix.testing import load_case
 
 RECIPE = CeleryTaskWithoutAppContext()
@@ -559,16 +562,14 @@ def test_a_task_class_elsewhere_in_the_project_does_not_hide_the_failure():
 
 # --- detect -------------------------------------------------------------------------------
 
-FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
-NOOP_CASES = [d for d in case_dirs(__file__) if not (d / "expected").is_dir()]
+FIX_CASES = fix_cases(__file__)
+NOOP_CASES = noop_cases(__file__)
 
 
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_detect_finds_the_case_and_its_fix_is_the_expected_one(case_dir):
     case = load_case(case_dir)
-    found = [d for path in case.project.python_files() for d in RECIPE.detect(path, case.project)]
-    assert len(found) == 1, found
-    [diagnosis] = found
+    diagnosis = assert_detect_finds_the_expected_fix(RECIPE, case)
     assert diagnosis.location.column > 0
     from_event = RECIPE.diagnose(case.event, case.project)
     assert from_event is not None
@@ -577,15 +578,11 @@ def test_detect_finds_the_case_and_its_fix_is_the_expected_one(case_dir):
         failed_task["path"],
         failed_task["function"],
     )
-    result = apply_fix(RECIPE, diagnosis, case.project)
-    assert isinstance(result, FixSuccess), result
-    assert {change.path: change.after for change in result.changes} == case.expected
 
 
 @pytest.mark.parametrize("case_dir", NOOP_CASES, ids=[d.name for d in NOOP_CASES])
 def test_detect_is_silent_where_no_fix_is_safe(case_dir):
-    case = load_case(case_dir)
-    assert [d for p in case.project.python_files() for d in RECIPE.detect(p, case.project)] == []
+    assert detected(RECIPE, load_case(case_dir)) == []
 
 
 def test_detect_ignores_tasks_that_use_nothing_of_flask():
@@ -604,28 +601,12 @@ def test_detect_reports_the_first_use_with_its_column():
 # --- the cases, run for real --------------------------------------------------------------
 
 
-def copy_case(case_dir: Path, where: Path, *, fixed_tree: bool) -> Path:
-    shutil.copytree(
-        case_dir / "project", where, ignore=shutil.ignore_patterns("__pycache__", "instance")
-    )
-    if fixed_tree:
-        shutil.copytree(case_dir / "expected", where, dirs_exist_ok=True)
-    return where
-
-
-def run_command(case_dir: Path, root: Path) -> subprocess.CompletedProcess[str]:
-    argv = shlex.split((case_dir / "command.txt").read_text(encoding="utf-8"))
-    argv[0] = sys.executable if argv[0] == "python" else argv[0]
-    return subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
-    before = run_command(case_dir, copy_case(case_dir, tmp_path / "before", fixed_tree=False))
+    before, after = run_before_and_after(case_dir, tmp_path)
     assert before.returncode != 0
-    assert APP_MESSAGE in before.stdout + before.stderr
-    after = run_command(case_dir, copy_case(case_dir, tmp_path / "after", fixed_tree=True))
-    assert after.returncode == 0, after.stdout + after.stderr
+    assert APP_MESSAGE in before.output
+    assert after.returncode == 0, after.output
 
 
 # --- a real worker ------------------------------------------------------------------------
@@ -751,13 +732,13 @@ def test_fixed_task_succeeds_on_a_real_worker(case_name, tmp_path):
     case_dir = Path(__file__).parent / "cases" / case_name
     run = WORKER_RUNS[case_name]
 
-    root = copy_case(case_dir, tmp_path / "before", fixed_tree=False)
+    root = copy_case(case_dir, tmp_path / "before", fixed=False)
     client, log = run_on_worker(root, run)
     assert client.returncode != 0, client.stdout + log
     assert APP_MESSAGE in client.stderr, client.stderr + log
     assert "raised unexpected: RuntimeError('Working outside of application context" in log
 
-    root = copy_case(case_dir, tmp_path / "after", fixed_tree=True)
+    root = copy_case(case_dir, tmp_path / "after", fixed=True)
     client, log = run_on_worker(root, run)
     assert client.returncode == 0, client.stderr + log
     assert client.stdout.strip() == run.expected

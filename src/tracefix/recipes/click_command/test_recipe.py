@@ -3,12 +3,7 @@ cases run for real."""
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -20,10 +15,12 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import noop_cases
+from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.click_command import ClickCommandWithoutAppContext
 from tracefix.recipes.click_command.fix import add_decorator
-from tracefix.testing import case_dirs
 from tracefix.testing import load_case
 
 RECIPE = ClickCommandWithoutAppContext()
@@ -413,8 +410,8 @@ def test_not_diagnosed(manage_py, event_options):
 
 # --- detect -------------------------------------------------------------------------------
 
-FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
-NOOP_CASES = [d for d in case_dirs(__file__) if not (d / "expected").is_dir()]
+FIX_CASES = fix_cases(__file__)
+NOOP_CASES = noop_cases(__file__)
 
 
 def detected(project: Project) -> list:
@@ -499,21 +496,9 @@ def test_detect_is_silent_for_plain_commands_the_factory_adds_to_app_cli():
 # --- the cases, run for real --------------------------------------------------------------
 
 
-def run_case(case_dir: Path, root: Path, *, fixed_tree: bool) -> subprocess.CompletedProcess[str]:
-    shutil.copytree(
-        case_dir / "project", root, ignore=shutil.ignore_patterns("__pycache__", "instance")
-    )
-    if fixed_tree:
-        shutil.copytree(case_dir / "expected", root, dirs_exist_ok=True)
-    argv = shlex.split((case_dir / "command.txt").read_text(encoding="utf-8"))
-    argv[0] = sys.executable if argv[0] == "python" else argv[0]
-    return subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
-    before = run_case(case_dir, tmp_path / "before", fixed_tree=False)
+    before, after = run_before_and_after(case_dir, tmp_path)
     assert before.returncode != 0
     assert APP_MESSAGE in before.stderr
-    after = run_case(case_dir, tmp_path / "after", fixed_tree=True)
-    assert after.returncode == 0, after.stdout + after.stderr
+    assert after.returncode == 0, after.output

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -18,11 +13,15 @@ from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
+from tracefix.recipes._case_checks import detected
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import noop_cases
+from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.exit_handler import ExitHandlerWithoutAppContext
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.recipes.scheduled_job.handoff_fix import wrap_body
-from tracefix.testing import case_dirs
 from tracefix.testing import load_case
 
 RECIPE = ExitHandlerWithoutAppContext()
@@ -298,28 +297,19 @@ def test_wrap_body_keeps_docstring_and_global_declarations_first():
 
 # --- detect --------------------------------------------------------------------------------
 
-FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
-NOOP_CASES = [d for d in case_dirs(__file__) if not (d / "expected").is_dir()]
+FIX_CASES = fix_cases(__file__)
+NOOP_CASES = noop_cases(__file__)
 
 
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_detect_finds_the_case_and_its_fix_is_the_expected_one(case_dir):
-    case = load_case(case_dir)
-    found = [d for path in case.project.python_files() for d in RECIPE.detect(path, case.project)]
-    assert len(found) == 1, found
-    [diagnosis] = found
+    diagnosis = assert_detect_finds_the_expected_fix(RECIPE, load_case(case_dir))
     assert diagnosis.location.column > 0
-    result = apply_fix(RECIPE, diagnosis, case.project)
-    assert isinstance(result, FixSuccess), result
-    assert {c.path: c.after for c in result.changes} == case.expected
 
 
 @pytest.mark.parametrize("case_dir", NOOP_CASES, ids=[d.name for d in NOOP_CASES])
 def test_detect_is_silent_on_noop_cases(case_dir):
-    case = load_case(case_dir)
-    assert not [
-        d for path in case.project.python_files() for d in RECIPE.detect(path, case.project)
-    ]
+    assert not detected(RECIPE, load_case(case_dir))
 
 
 # --- the cases, run for real ---------------------------------------------------------------
@@ -329,18 +319,6 @@ FAILURE_SIGNS = ("Working outside of", "Traceback", "Exception ignored")
 
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
-    case = load_case(case_dir)
-    before = run_case(case_dir / "project", case.command, tmp_path / "before")
-    assert "Working outside of application context" in before, before
-    after = run_case(case_dir / "project", case.command, tmp_path / "after", case_dir / "expected")
-    assert not any(sign in after for sign in FAILURE_SIGNS), after
-
-
-def run_case(project: Path, command: str, where: Path, overlay: Path | None = None) -> str:
-    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
-    if overlay is not None:
-        shutil.copytree(overlay, where, dirs_exist_ok=True)
-    argv = shlex.split(command)
-    argv[0] = sys.executable if argv[0] == "python" else argv[0]
-    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
-    return done.stdout + done.stderr
+    before, after = run_before_and_after(case_dir, tmp_path)
+    assert "Working outside of application context" in before.output, before.output
+    assert not any(sign in after.output for sign in FAILURE_SIGNS), after.output

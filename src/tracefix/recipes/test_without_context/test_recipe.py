@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -20,11 +16,11 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.test_without_context import AppContextMissingInTest
 from tracefix.recipes.test_without_context import fix
-from tracefix.testing import case_dirs
-from tracefix.testing import load_case
 
 RECIPE = AppContextMissingInTest()
 APP_MESSAGE = "Working outside of application context."
@@ -687,25 +683,12 @@ def test_not_diagnosed(event, test):
 
 # --- the cases, run for real --------------------------------------------------------------
 
-FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
+FIX_CASES = fix_cases(__file__)
 
 
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
-    case = load_case(case_dir)
-    code, output = _run(case_dir / "project", case.command, tmp_path / "before")
-    assert code != 0 and "Working outside of application context" in output, output
-    code, output = _run(
-        case_dir / "project", case.command, tmp_path / "after", case_dir / "expected"
-    )
-    assert code == 0, output
-
-
-def _run(project: Path, command: str, where: Path, overlay: Path | None = None) -> tuple[int, str]:
-    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
-    if overlay is not None:
-        shutil.copytree(overlay, where, dirs_exist_ok=True)
-    argv = command.split()
-    argv[0] = sys.executable if argv[0] == "python" else argv[0]
-    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
-    return done.returncode, done.stdout + done.stderr
+    before, after = run_before_and_after(case_dir, tmp_path)
+    assert before.returncode != 0, before.output
+    assert "Working outside of application context" in before.output, before.output
+    assert after.returncode == 0, after.output

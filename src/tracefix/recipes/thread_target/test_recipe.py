@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import libcst as cst
 import pytest
@@ -18,12 +14,12 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.thread_target import ThreadTargetWithoutAppContext
 from tracefix.recipes.thread_target import fix
 from tracefix.recipes.thread_target.spawns import references
-from tracefix.testing import case_dirs
-from tracefix.testing import load_case
 
 RECIPE = ThreadTargetWithoutAppContext()
 APP_MESSAGE = "Working outside of application context."
@@ -478,29 +474,18 @@ def test_references_follow_reexports_and_relative_imports():
 
 # --- the cases, run for real --------------------------------------------------------------
 
-FIX_CASES = [d for d in case_dirs(__file__) if (d / "expected").is_dir()]
+FIX_CASES = fix_cases(__file__)
 FAILURE_SIGNS = ("Exception in thread", "Working outside of", "Traceback")
 
 
 @pytest.mark.parametrize("case_dir", FIX_CASES, ids=[d.name for d in FIX_CASES])
 def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
-    case = load_case(case_dir)
-    before = _run(case_dir / "project", case.command, tmp_path / "before")
-    assert any(sign in before for sign in FAILURE_SIGNS), before
-    after = _run(case_dir / "project", case.command, tmp_path / "after", case_dir / "expected")
-    assert not any(sign in after for sign in FAILURE_SIGNS), after
-
-
-def _run(project: Path, command: str, where: Path, overlay: Path | None = None) -> str:
-    shutil.copytree(project, where, ignore=shutil.ignore_patterns("__pycache__", "instance"))
-    if overlay is not None:
-        shutil.copytree(overlay, where, dirs_exist_ok=True)
-    argv = command.split()
-    argv[0] = sys.executable if argv[0] == "python" else argv[0]
-    done = subprocess.run(argv, cwd=where, capture_output=True, text=True, timeout=120)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
-    return output
+    """A thread's exception leaves the exit code at 0: the output tells the failure."""
+    before, after = run_before_and_after(case_dir, tmp_path)
+    assert before.returncode == 0, before.output
+    assert any(sign in before.output for sign in FAILURE_SIGNS), before.output
+    assert after.returncode == 0, after.output
+    assert not any(sign in after.output for sign in FAILURE_SIGNS), after.output
 
 
 # --- a lambda, a partial or a bound method handed to the thread ---------------------------------
