@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,3 +121,53 @@ def assert_detect_agrees_with_diagnose(
     findings = list(recipe.detect(place["path"], case.project))
     assert [finding.facts[fact] for finding in findings] == [place], findings
     return diagnosis, findings
+
+
+#: A program that makes LibCST unimportable, imports the recipes named in its arguments, runs
+#: their ``detect`` over every case and prints how many findings they made.
+DETECT_WITHOUT_LIBCST = textwrap.dedent(
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import types
+    from pathlib import Path
+
+    sys.modules["libcst"] = None  # any import of LibCST now raises ImportError
+    spec = importlib.util.find_spec("tracefix.recipes")
+    package = types.ModuleType("tracefix.recipes")
+    package.__path__ = list(spec.submodule_search_locations)
+    sys.modules["tracefix.recipes"] = package
+
+    from tracefix.testing import load_case
+
+    found = 0
+    for name in sys.argv[1:]:
+        module = importlib.import_module(f"tracefix.recipes.{name}")
+        [recipe] = [
+            value() for value in vars(module).values()
+            if isinstance(value, type) and value.__module__ == module.__name__
+            and hasattr(value, "code")
+        ]
+        for case_dir in sorted((Path(module.__file__).parent / "cases").iterdir()):
+            case = load_case(case_dir)
+            for path in case.project.python_files():
+                found += len(list(recipe.detect(path, case.project)))
+    print(found)
+    """
+)
+
+
+def count_findings_without_libcst(recipes: list[str]) -> int:
+    """How many findings the recipes' ``detect`` makes over their cases where LibCST cannot load.
+
+    ``tracefix scan`` stays on ``ast``: LibCST loads only to fix, so ``detect`` must not need it.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", DETECT_WITHOUT_LIBCST, *recipes],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout)

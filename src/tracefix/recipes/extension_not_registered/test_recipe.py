@@ -3,12 +3,7 @@ and the recorded cases."""
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -17,6 +12,8 @@ from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import run_case
 from tracefix.recipes.extension_not_registered import ExtensionNotRegistered
 from tracefix.recipes.extension_not_registered import instances_used
 from tracefix.recipes.extension_not_registered.fix import add_init_app
@@ -24,7 +21,6 @@ from tracefix.recipes.extension_not_registered.fix import share_instance
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import Instance
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import instances
 from tracefix.recipes.extension_not_registered.sqlalchemy_setup import registrations
-from tracefix.testing import case_dirs
 
 MESSAGE = (
     "The current Flask app is not registered with this 'SQLAlchemy' instance. Did you forget "
@@ -409,19 +405,7 @@ def test_detect_is_silent_for_tests_and_unused_instances():
     assert list(ExtensionNotRegistered().detect("app/extensions.py", unused)) == []
 
 
-def fix_cases(recipe_file: str) -> list[Path]:
-    return [case for case in case_dirs(recipe_file) if (case / "expected").is_dir()]
-
-
 @pytest.mark.parametrize("case", fix_cases(__file__), ids=lambda case: case.name)
 def test_expected_tree_makes_the_command_pass(case, tmp_path):
-    root = tmp_path / "project"
-    shutil.copytree(case / "project", root, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(case / "expected", root, dirs_exist_ok=True)
-    argv = shlex.split((case / "command.txt").read_text(encoding="utf-8"))
-    if argv[0] in ("python", "python3"):
-        argv[0] = sys.executable
-    else:
-        argv[0] = str(Path(sys.executable).parent / argv[0])
-    outcome = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
-    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    outcome = run_case(case, tmp_path / "project", fixed=True)
+    assert outcome.returncode == 0, outcome.output

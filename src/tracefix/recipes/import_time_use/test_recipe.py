@@ -3,12 +3,7 @@ the recorded cases."""
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +13,13 @@ from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import count_findings_without_libcst
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import run_case
 from tracefix.recipes.import_time_use import ImportTimeContextUse
 from tracefix.recipes.import_time_use.fix import move_create_all
 from tracefix.recipes.import_time_use.fix import read_config_lazily
 from tracefix.recipes.import_time_use.reading import app_modules
-from tracefix.testing import case_dirs
 
 FACTORY = textwrap.dedent("""\
     from flask import Flask
@@ -551,62 +548,13 @@ def test_detect_findings_reuse_the_codemod():
     assert {change.path for change in changes} == {"app/models.py", "app/__init__.py"}
 
 
-NO_LIBCST = textwrap.dedent(
-    """
-    import importlib
-    import importlib.util
-    import sys
-    import types
-    from pathlib import Path
-
-    sys.modules["libcst"] = None  # any import of LibCST now raises ImportError
-    spec = importlib.util.find_spec("tracefix.recipes")
-    package = types.ModuleType("tracefix.recipes")
-    package.__path__ = list(spec.submodule_search_locations)
-    sys.modules["tracefix.recipes"] = package
-
-    from tracefix.testing import load_case
-
-    found = 0
-    for name in sys.argv[1:]:
-        module = importlib.import_module(f"tracefix.recipes.{name}")
-        [recipe] = [
-            value() for value in vars(module).values()
-            if isinstance(value, type) and value.__module__ == module.__name__
-            and hasattr(value, "code")
-        ]
-        for case_dir in sorted((Path(module.__file__).parent / "cases").iterdir()):
-            case = load_case(case_dir)
-            for path in case.project.python_files():
-                found += len(list(recipe.detect(path, case.project)))
-    print(found)
-    """
-)
-
-
 def test_detect_of_ctx110_to_ctx112_never_imports_libcst():
     """``tracefix scan`` stays on ``ast``: LibCST loads only to fix."""
     recipes = ["import_time_use", "extension_not_registered", "url_for_outside_request"]
-    done = subprocess.run(
-        [sys.executable, "-c", NO_LIBCST, *recipes], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    assert int(done.stdout) > 0
-
-
-def fix_cases(recipe_file: str) -> list[Path]:
-    return [case for case in case_dirs(recipe_file) if (case / "expected").is_dir()]
+    assert count_findings_without_libcst(recipes) > 0
 
 
 @pytest.mark.parametrize("case", fix_cases(__file__), ids=lambda case: case.name)
 def test_expected_tree_makes_the_command_pass(case, tmp_path):
-    root = tmp_path / "project"
-    shutil.copytree(case / "project", root, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(case / "expected", root, dirs_exist_ok=True)
-    argv = shlex.split((case / "command.txt").read_text(encoding="utf-8"))
-    if argv[0] in ("python", "python3"):
-        argv[0] = sys.executable
-    else:
-        argv[0] = str(Path(sys.executable).parent / argv[0])
-    outcome = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
-    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    outcome = run_case(case, tmp_path / "project", fixed=True)
+    assert outcome.returncode == 0, outcome.output

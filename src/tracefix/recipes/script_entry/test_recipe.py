@@ -11,15 +11,15 @@ from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import run_case
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_entry.fix import wrap_script_statement
 from tracefix.recipes.script_module_level import ScriptModuleLevel
 from tracefix.recipes.script_module_level.test_recipe import FACTORY_APP
 from tracefix.recipes.script_module_level.test_recipe import SCRIPT
-from tracefix.recipes.script_module_level.test_recipe import fix_cases
 from tracefix.recipes.script_module_level.test_recipe import line_of
 from tracefix.recipes.script_module_level.test_recipe import project
-from tracefix.recipes.script_module_level.test_recipe import run_fixed_case
 
 FIXES = [
     pytest.param(
@@ -263,5 +263,5 @@ def test_not_diagnosed_when_the_called_function_now_pushes_a_context():
 
 @pytest.mark.parametrize("case", fix_cases(__file__), ids=lambda case: case.name)
 def test_expected_tree_makes_the_command_pass(case, tmp_path):
-    outcome = run_fixed_case(case, tmp_path)
-    assert outcome.returncode == 0, outcome.stderr
+    outcome = run_case(case, tmp_path / "project", fixed=True)
+    assert outcome.returncode == 0, outcome.output

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +12,10 @@ from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import run_case
 from tracefix.recipes.script_module_level import ScriptModuleLevel
 from tracefix.recipes.script_module_level.fix import wrap_script_statement
-from tracefix.testing import case_dirs
 
 SCRIPT = "scripts/seed_db.py"
 FACTORY_APP = {
@@ -558,22 +554,7 @@ def test_not_diagnosed_in_a_thread():
     assert ScriptModuleLevel().diagnose(threaded, SEED_PROJECT) is None
 
 
-def fix_cases(recipe_file: str) -> list[Path]:
-    return [case for case in case_dirs(recipe_file) if (case / "expected").is_dir()]
-
-
-def run_fixed_case(case: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """Run the case's command on its project with ``expected/`` applied."""
-    root = tmp_path / "project"
-    shutil.copytree(case / "project", root, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(case / "expected", root, dirs_exist_ok=True)
-    argv = shlex.split((case / "command.txt").read_text(encoding="utf-8"))
-    if argv[0] in ("python", "python3"):
-        argv[0] = sys.executable
-    return subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.parametrize("case", fix_cases(__file__), ids=lambda case: case.name)
 def test_expected_tree_makes_the_command_pass(case, tmp_path):
-    outcome = run_fixed_case(case, tmp_path)
-    assert outcome.returncode == 0, outcome.stderr
+    outcome = run_case(case, tmp_path / "project", fixed=True)
+    assert outcome.returncode == 0, outcome.output

@@ -3,12 +3,7 @@ detect, and the recorded cases."""
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -18,11 +13,12 @@ from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import run_case
 from tracefix.recipes.url_for_outside_request import UrlForOutsideRequest
 from tracefix.recipes.url_for_outside_request.fix import swap_to_request_context
 from tracefix.recipes.url_for_outside_request.fix import wrap_for_url_for
 from tracefix.recipes.url_for_outside_request.server_name import server_name
-from tracefix.testing import case_dirs
 
 NO_SERVER_NAME = (
     "Unable to build URLs outside an active request without 'SERVER_NAME' configured. Also "
@@ -368,17 +364,7 @@ def test_detect_is_silent(files):
     assert list(UrlForOutsideRequest().detect("scripts/links.py", project(files))) == []
 
 
-def fix_cases(recipe_file: str) -> list[Path]:
-    return [case for case in case_dirs(recipe_file) if (case / "expected").is_dir()]
-
-
 @pytest.mark.parametrize("case", fix_cases(__file__), ids=lambda case: case.name)
 def test_expected_tree_makes_the_command_pass(case, tmp_path):
-    root = tmp_path / "project"
-    shutil.copytree(case / "project", root, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(case / "expected", root, dirs_exist_ok=True)
-    argv = shlex.split((case / "command.txt").read_text(encoding="utf-8"))
-    if argv[0] in ("python", "python3"):
-        argv[0] = sys.executable
-    outcome = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=120)
-    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    outcome = run_case(case, tmp_path / "project", fixed=True)
+    assert outcome.returncode == 0, outcome.output
