@@ -21,13 +21,11 @@ from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
 from tracefix.recipes.scheduled_job.handoff import check_others_are_calls
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
-from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import fix_target
+from tracefix.recipes.scheduled_job.handoff import handed_context_users
 from tracefix.recipes.scheduled_job.handoff import has_context
 from tracefix.recipes.scheduled_job.handoff import location_of
-from tracefix.recipes.scheduled_job.handoff import may_hand_over
 from tracefix.recipes.scheduled_job.handoff import references
-from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
 
 HANDLER_RUNNERS = frozenset({"atexit", "signal"})
@@ -129,25 +127,14 @@ class ExitHandlerWithoutAppContext(Recipe):
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
-        tree = project.ast(path)
-        if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
-            return
-        for function in tree.body:
-            if not isinstance(function, ast.FunctionDef) or has_context(function):
-                continue
-            if request_reads(project, path, function):
-                continue
-            use = first_context_use(project, path, function)
-            if use is None:
-                continue
-            handlers = [h for h in references(project, path, function.name) if _is_handler(h)]
-            if handlers:
-                yield self.diagnosis(
-                    _explanation(function, path, use.lineno, handlers),
-                    location_of(path, use),
-                    target={"path": path, "function": function.name, "line": function.lineno},
-                    handlers=[_fact(handler) for handler in handlers],
-                )
+        found = handed_context_users(project, path, RUNNER_PACKAGES, _is_handler)
+        for function, use, handlers in found:
+            yield self.diagnosis(
+                _explanation(function, path, use.lineno, handlers),
+                location_of(path, use),
+                target={"path": path, "function": function.name, "line": function.lineno},
+                handlers=[_fact(handler) for handler in handlers],
+            )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         from tracefix.recipes.scheduled_job.handoff_fix import fix_with_app

@@ -24,14 +24,12 @@ from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
 from tracefix.recipes.scheduled_job.handoff import check_unshadowed
 from tracefix.recipes.scheduled_job.handoff import describe
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
-from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import fix_target
+from tracefix.recipes.scheduled_job.handoff import handed_context_users
 from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import has_context
 from tracefix.recipes.scheduled_job.handoff import location_of
-from tracefix.recipes.scheduled_job.handoff import may_hand_over
 from tracefix.recipes.scheduled_job.handoff import references
-from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
 from tracefix.recipes.scheduled_job.handoff import unfollowed
 from tracefix.recipes.scheduled_job.handoff import where
@@ -144,27 +142,14 @@ class ProcessTargetWithoutAppContext(Recipe):
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
-        tree = project.ast(path)
-        if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
-            return
-        for function in tree.body:
-            if not isinstance(function, ast.FunctionDef) or has_context(function):
-                continue
-            if request_reads(project, path, function):
-                continue
-            use = first_context_use(project, path, function)
-            if use is None:
-                continue
-            handoffs = [h for h in references(project, path, function.name) if _is_process(h)]
-            if handoffs:
-                yield self.diagnosis(
-                    _explanation(function, path, use.lineno, handoffs),
-                    location_of(path, use),
-                    target={"path": path, "function": function.name, "line": function.lineno},
-                    handoffs=[
-                        {"path": h.path, "line": h.line, "runner": h.runner} for h in handoffs
-                    ],
-                )
+        found = handed_context_users(project, path, RUNNER_PACKAGES, _is_process)
+        for function, use, handoffs in found:
+            yield self.diagnosis(
+                _explanation(function, path, use.lineno, handoffs),
+                location_of(path, use),
+                target={"path": path, "function": function.name, "line": function.lineno},
+                handoffs=[{"path": h.path, "line": h.line, "runner": h.runner} for h in handoffs],
+            )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         from tracefix.recipes.process_target.fix import make_app_in_function

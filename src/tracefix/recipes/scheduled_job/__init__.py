@@ -20,15 +20,13 @@ from tracefix.recipes.scheduled_job.handoff import check_no_request_reads
 from tracefix.recipes.scheduled_job.handoff import check_others_are_calls
 from tracefix.recipes.scheduled_job.handoff import check_unshadowed
 from tracefix.recipes.scheduled_job.handoff import failing_line_has_context
-from tracefix.recipes.scheduled_job.handoff import first_context_use
 from tracefix.recipes.scheduled_job.handoff import fix_target
+from tracefix.recipes.scheduled_job.handoff import handed_context_users
 from tracefix.recipes.scheduled_job.handoff import handed_frame
 from tracefix.recipes.scheduled_job.handoff import has_context
 from tracefix.recipes.scheduled_job.handoff import location_of
-from tracefix.recipes.scheduled_job.handoff import may_hand_over
 from tracefix.recipes.scheduled_job.handoff import module_names_of_kind
 from tracefix.recipes.scheduled_job.handoff import references
-from tracefix.recipes.scheduled_job.handoff import request_reads
 from tracefix.recipes.scheduled_job.handoff import target_function
 from tracefix.recipes.scheduled_job.handoff import unfollowed
 from tracefix.recipes.scheduled_job.handoff import where
@@ -151,25 +149,13 @@ class ScheduledJobWithoutAppContext(Recipe):
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
-        tree = project.ast(path)
-        if tree is None or not may_hand_over(project, RUNNER_PACKAGES):
-            return
-        for function in tree.body:
-            if not isinstance(function, ast.FunctionDef):
-                continue
-            if has_context(function) or request_reads(project, path, function):
-                continue
-            use = first_context_use(project, path, function)
-            if use is None:
-                continue
-            jobs = [h for h in references(project, path, function.name) if _is_job(h)]
-            if jobs:
-                yield self.diagnosis(
-                    _explanation(function, path, use.lineno, jobs),
-                    location_of(path, use),
-                    target={"path": path, "function": function.name, "line": function.lineno},
-                    jobs=[_fact(job) for job in jobs],
-                )
+        for function, use, jobs in handed_context_users(project, path, RUNNER_PACKAGES, _is_job):
+            yield self.diagnosis(
+                _explanation(function, path, use.lineno, jobs),
+                location_of(path, use),
+                target={"path": path, "function": function.name, "line": function.lineno},
+                jobs=[_fact(job) for job in jobs],
+            )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         from tracefix.recipes.scheduled_job.handoff_fix import fix_with_app

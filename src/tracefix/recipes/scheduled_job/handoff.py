@@ -458,6 +458,32 @@ def first_context_use(project: Project, path: str, function: ast.FunctionDef) ->
     return min(uses, key=lambda node: (node.lineno, node.col_offset), default=None)
 
 
+def handed_context_users(
+    project: Project, path: str, packages: Iterable[str], is_handoff: Callable[[Handoff], bool]
+) -> Iterator[tuple[ast.FunctionDef, ast.expr, list[Handoff]]]:
+    """What CTX113 to CTX116's ``detect`` report in ``path``: each top-level function that needs
+    an app context it does not give itself, with its first use of one, and its handoffs to the
+    recipe's runner (``is_handoff``), when it has any.
+
+    A function that reads the request is left out: the app context a fix would give it has no
+    request. A project that imports none of the runner's ``packages`` has none to report.
+    """
+    tree = project.ast(path)
+    if tree is None or not may_hand_over(project, packages):
+        return
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef) or has_context(function):
+            continue
+        if request_reads(project, path, function):
+            continue
+        use = first_context_use(project, path, function)
+        if use is None:
+            continue
+        handoffs = [h for h in references(project, path, function.name) if is_handoff(h)]
+        if handoffs:
+            yield function, use, handoffs
+
+
 def check_unshadowed(function: ast.FunctionDef, name: str) -> None:
     """Raise ``SkipFix`` when ``function`` binds ``name`` (the app's) itself."""
     _check_unshadowed(function, name)
