@@ -1,10 +1,10 @@
-"""The checks every recipe's tests make on its case folders, written once.
+"""The checks every recipe's tests make, written once.
 
-Each recipe's ``test_recipe.py`` holds its cases to the same promises: ``detect`` finds a fix
-case and its fix is the case's ``expected/`` tree, a noop case never leads to a patch, and the
-case's command fails on ``project/`` and passes with ``expected/`` laid over it. What differs
-between recipes (the failure a command shows, the facts ``detect`` must share with
-``diagnose``) stays in the recipe's tests; running the cases and the common assertions live here.
+Each recipe's ``test_recipe.py`` holds its fix to the same promises: it applies once (fixing the
+fixed files skips), ``detect`` finds a fix case and its fix is the case's ``expected/`` tree, a
+noop case never leads to a patch, and the case's command fails on ``project/`` and passes with
+``expected/`` laid over it. What differs between recipes (the failure a command shows, the facts
+``detect`` must share with ``diagnose``) stays in the recipe's tests.
 """
 
 from __future__ import annotations
@@ -18,12 +18,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracefix.diagnose.diagnosis import Diagnosis
+from tracefix.diagnose.project import Project
+from tracefix.event import Event
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._fixing import apply_fix
 from tracefix.testing import Case
 from tracefix.testing import case_dirs
+
+
+def fixed_once(recipe: Recipe, event: Event, project: Project) -> dict[str, str]:
+    """The files (path -> text) ``recipe``'s fix for ``event`` writes in ``project``.
+
+    Fixing the fixed files again must skip: a fix that would apply twice would apply on every
+    run of ``tracefix``.
+    """
+    diagnosis = recipe.diagnose(event, project)
+    assert diagnosis is not None
+    result = apply_fix(recipe, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    changed = {change.path: change.after for change in result.changes}
+    again = apply_fix(recipe, diagnosis, project.with_changes(changed))
+    assert isinstance(again, FixSkip), again
+    return changed
 
 
 def fix_cases(recipe_file: str) -> list[Path]:

@@ -21,12 +21,12 @@ from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
-from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
 from tracefix.recipes._case_checks import copy_case
 from tracefix.recipes._case_checks import detected
 from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import noop_cases
 from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
@@ -336,14 +336,7 @@ def worker_event(
 
 
 def fixed(project: Project, event: Event | None = None) -> dict[str, str]:
-    diagnosis = RECIPE.diagnose(event or worker_event(), project)
-    assert diagnosis is not None
-    result = apply_fix(RECIPE, diagnosis, project)
-    assert isinstance(result, FixSuccess), result
-    changed = {change.path: change.after for change in result.changes}
-    again = apply_fix(RECIPE, diagnosis, project.with_changes(changed))
-    assert isinstance(again, FixSkip), again
-    return changed
+    return fixed_once(RECIPE, event or worker_event(), project)
 
 
 def test_worker_event_gets_the_task_class_in_celery_init_app():

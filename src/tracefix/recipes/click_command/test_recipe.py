@@ -16,6 +16,7 @@ from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import noop_cases
 from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
@@ -140,14 +141,8 @@ def click_event(
 
 def fixed(project: Project, event: Event | None = None) -> str:
     """The new ``manage.py`` (or the one changed file), checked to be idempotent."""
-    diagnosis = RECIPE.diagnose(event or click_event(project), project)
-    assert diagnosis is not None
-    result = apply_fix(RECIPE, diagnosis, project)
-    assert isinstance(result, FixSuccess), result
-    [change] = result.changes
-    again = apply_fix(RECIPE, diagnosis, project.with_changes({change.path: change.after}))
-    assert isinstance(again, FixSkip), again
-    return change.after
+    [after] = fixed_once(RECIPE, event or click_event(project), project).values()
+    return after
 
 
 def test_plain_group_pushes_with_the_factory_called_as_wsgi_py_calls_it():

@@ -16,6 +16,7 @@ from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._case_checks import assert_detect_agrees_with_diagnose
 from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.request_in_thread import RequestReadInThread
@@ -228,14 +229,7 @@ def shop(files: dict[str, str] | None = None) -> Project:
 
 
 def fixed(project: Project, event: Event | None = None) -> dict[str, str]:
-    diagnosis = RECIPE.diagnose(event or thread_event(), project)
-    assert diagnosis is not None
-    result = apply_fix(RECIPE, diagnosis, project)
-    assert isinstance(result, FixSuccess), result
-    changed = {c.path: c.after for c in result.changes}
-    again = apply_fix(RECIPE, diagnosis, project.with_changes(changed))
-    assert isinstance(again, FixSkip), again
-    return changed
+    return fixed_once(RECIPE, event or thread_event(), project)
 
 
 def test_values_and_the_app_are_passed_from_the_view():

@@ -17,6 +17,7 @@ from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._case_checks import assert_detect_agrees_with_diagnose
 from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.streamed_response import StreamedResponseWithoutContext
@@ -126,14 +127,7 @@ def shop(files: dict[str, str] | None = None) -> Project:
 
 
 def fixed(project: Project, event: Event | None = None) -> dict[str, str]:
-    diagnosis = RECIPE.diagnose(event or body_event(), project)
-    assert diagnosis is not None
-    result = apply_fix(RECIPE, diagnosis, project)
-    assert isinstance(result, FixSuccess), result
-    changed = {c.path: c.after for c in result.changes}
-    again = apply_fix(RECIPE, diagnosis, project.with_changes(changed))
-    assert isinstance(again, FixSkip), again
-    return changed
+    return fixed_once(RECIPE, event or body_event(), project)
 
 
 def test_nested_generator_is_wrapped_where_the_view_hands_it_over():

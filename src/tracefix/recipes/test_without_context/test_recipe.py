@@ -17,6 +17,7 @@ from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._case_checks import fix_cases
+from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.test_without_context import AppContextMissingInTest
@@ -259,14 +260,7 @@ def project(files: dict[str, str] | None = None) -> Project:
 
 
 def fixed(project: Project) -> dict[str, str]:
-    diagnosis = RECIPE.diagnose(pytest_event(), project)
-    assert diagnosis is not None
-    result = apply_fix(RECIPE, diagnosis, project)
-    assert isinstance(result, FixSuccess), result
-    changed = {change.path: change.after for change in result.changes}
-    again = apply_fix(RECIPE, diagnosis, project.with_changes(changed))
-    assert isinstance(again, FixSkip), again
-    return changed
+    return fixed_once(RECIPE, pytest_event(), project)
 
 
 def test_pushing_fixture_is_requested():
