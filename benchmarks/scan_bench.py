@@ -232,6 +232,9 @@ def labelled_units() -> list[dict[str, object]]:
         recorded = None
         if diagnosis is not None:
             recorded = (diagnosis.code, diagnosis.location.path, diagnosis.location.line)
+            # The failing line is in a file the failure ran through, even where the event's
+            # frames do not show it (a child process's, a pool's worker's).
+            ran_through |= {diagnosis.location.path} & set(case.project.files)
             if not case.is_noop and diagnosis.code == code:
                 positive = recorded
         units.append(

@@ -132,6 +132,8 @@ class Use:
     what: str
     #: For a call of a project function: the use inside it that fails.
     inner: Use | None = None
+    #: For a call of a Flask function: its name (``flask.url_for``), which recipes tell apart.
+    called: str | None = None
 
     @property
     def deepest(self) -> Use:
@@ -598,9 +600,9 @@ class ContextAnalysis:
                 return session
             target = self.qualify(node.func, scope)
             if isinstance(target, External) and target.name in APP_FUNCTIONS:
-                return self._use(scope.path, node, "app", f"{_text(node.func)}()")
+                return self._use(scope.path, node, "app", f"{_text(node.func)}()", target.name)
             if isinstance(target, External) and target.name in REQUEST_FUNCTIONS:
-                return self._use(scope.path, node, "request", f"{_text(node.func)}()")
+                return self._use(scope.path, node, "request", f"{_text(node.func)}()", target.name)
             if isinstance(target, Definition) and isinstance(target.node, ast.FunctionDef):
                 inner = self.function_use(target.path, target.node)
                 if inner is not None:
@@ -615,9 +617,12 @@ class ContextAnalysis:
                 return self._use(scope.path, node, "app", f"{_text(node.value)}.{node.attr}")
         return None
 
-    def _use(self, path: str, node: ast.AST, kind: Kind, what: str) -> Use:
+    def _use(
+        self, path: str, node: ast.AST, kind: Kind, what: str, called: str | None = None
+    ) -> Use:
         line = getattr(node, "lineno", 1)
-        return Use(path, line, self.column(path, line, getattr(node, "col_offset", 0)), kind, what)
+        column = self.column(path, line, getattr(node, "col_offset", 0))
+        return Use(path, line, column, kind, what, called=called)
 
     def _imports_hook(self, path: str) -> Callable[[ast.Import | ast.ImportFrom], Use | None]:
         def on_import(statement: ast.Import | ast.ImportFrom) -> Use | None:

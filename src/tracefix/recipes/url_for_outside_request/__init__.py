@@ -28,6 +28,9 @@ from tracefix.recipes.script_module_level import ScriptModuleLevel
 from tracefix.recipes.script_module_level import script_frame
 from tracefix.recipes.url_for_outside_request.server_name import ServerName
 from tracefix.recipes.url_for_outside_request.server_name import server_name
+from tracefix.scan.context_use import REQUEST_FUNCTIONS
+from tracefix.scan.context_use import Use
+from tracefix.scan.context_use import analysis
 
 #: Flask's message when ``url_for`` has an app context but no request and no ``SERVER_NAME``.
 NO_SERVER_NAME_MESSAGE = "unable to build urls outside an active request without 'server_name'"
@@ -47,8 +50,9 @@ class UrlForOutsideRequest(Recipe):
     `flask` command, a job), also when a template rendered there calls `url_for`; and
     `RuntimeError: Working outside of application context.` raised by `url_for` in a script
     run as `__main__`, where an app context alone would fail next with the first error.
-    `tracefix scan` finds `url_for` in a script's `with app.app_context():` block when the
-    project sets no `SERVER_NAME`.
+    `tracefix scan` finds a script that reaches `url_for` with no context (at its top level,
+    in its `__main__` block, or through the project's functions it calls), and `url_for` in a
+    script's `with app.app_context():` block when the project sets no `SERVER_NAME`.
 
     ## Why is this bad?
     `url_for` builds a URL from the current request's host, scheme and script root. Outside a
@@ -108,7 +112,19 @@ class UrlForOutsideRequest(Recipe):
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
         tree = project.ast(path)
         source = project.source(path)
-        if tree is None or source is None or is_test_path(path) or not _imports_url_for(tree):
+        if tree is None or source is None or is_test_path(path):
+            return
+        use = analysis(project).script_use(path)
+        if use is not None and use.path == path and use.deepest.called in REQUEST_FUNCTIONS:
+            lines = source.splitlines()
+            yield self._wrap(
+                project,
+                Location(path, use.line, use.column),
+                lines[use.line - 1].strip(),
+                _line_of(project, use.deepest),
+            )
+            return
+        if not _imports_url_for(tree):
             return
         if server_name(project).state != "none" or not _is_script(project, path):
             return
@@ -185,12 +201,17 @@ class UrlForOutsideRequest(Recipe):
         statement = str(base.facts.get("statement") or "")
         trigger = event.trigger_frame()
         called = (trigger.context_line or "").strip() if trigger is not None else statement
+        return self._wrap(project, Location(path, line), statement, called)
+
+    def _wrap(self, project: Project, location: Location, statement: str, called: str) -> Diagnosis:
+        """The verdict on a script's ``statement`` (at ``location``) that reaches ``url_for``
+        in the line ``called`` with no context: the context to wrap it in, or why none."""
+        path, line = location.path, location.line
         configured = server_name(project)
         opening = (
             f"{path}:{line} runs `{statement}`, which calls `url_for` with no application "
             "context: the script never pushed one."
         )
-        location = Location(path, line)
         if configured.state == "set":
             return self.diagnosis(
                 f"{opening} The project sets `SERVER_NAME` for its apps "
@@ -236,6 +257,11 @@ def _swap_explanation(trigger_path: str, trigger_line: int, path: str, line: int
         "same app context plus a request to build against: relative URLs, under the configured "
         "`APPLICATION_ROOT` and `PREFERRED_URL_SCHEME`."
     )
+
+
+def _line_of(project: Project, use: Use) -> str:
+    lines = (project.source(use.path) or "").splitlines()
+    return lines[use.line - 1].strip() if 0 < use.line <= len(lines) else ""
 
 
 def _url_for_raised(event: Event) -> bool:

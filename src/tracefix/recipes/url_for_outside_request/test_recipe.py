@@ -345,6 +345,67 @@ def test_detect_finds_url_for_in_a_scripts_app_context():
     assert "with app.test_request_context():" in change.after
 
 
+LINKS_MODULE = textwrap.dedent("""\
+    from flask import url_for
+
+
+    def user_links():
+        return [url_for("users")]
+    """)
+MAIN_BLOCK = textwrap.dedent("""\
+    from app import create_app
+    from app.links import user_links
+
+    app = create_app()
+
+    if __name__ == "__main__":
+        print(user_links())
+    """)
+
+
+@pytest.mark.parametrize(
+    ("files", "location", "method"),
+    [
+        pytest.param(
+            {"scripts/links.py": BARE},
+            "scripts/links.py:6:7",
+            "test_request_context",
+            id="at the top level",
+        ),
+        pytest.param(
+            {"scripts/links.py": MAIN_BLOCK, "app/links.py": LINKS_MODULE},
+            "scripts/links.py:7:11",
+            "test_request_context",
+            id="through a project function, in the __main__ block",
+        ),
+        pytest.param(
+            {"scripts/links.py": BARE, "config.py": CONFIG + '    SERVER_NAME = "example.com"\n'},
+            "scripts/links.py:6:7",
+            "app_context",
+            id="SERVER_NAME set: an app context does",
+        ),
+    ],
+)
+def test_detect_finds_a_script_reaching_url_for_with_no_context(files, location, method):
+    """What ``diagnose`` makes of the run's error, ``detect`` finds in the code, with the same
+    fix: the script's statement wrapped in the context the project's configuration calls for."""
+    before = project(files)
+    (finding,) = UrlForOutsideRequest().detect("scripts/links.py", before)
+    assert str(finding.location) == location
+    assert (finding.facts["kind"], finding.facts["method"]) == ("wrap", method)
+    (change,) = UrlForOutsideRequest().fix(finding, before)
+    assert f"with app.{method}():" in change.after
+
+
+def test_detect_reports_absolute_urls_with_no_context_without_a_fix():
+    script = BARE.replace('url_for("users")', 'url_for("users", _external=True)')
+    before = project({"scripts/links.py": script})
+    (finding,) = UrlForOutsideRequest().detect("scripts/links.py", before)
+    assert finding.facts["kind"] == "none"
+    with pytest.raises(SkipFix, match="_external=True"):
+        UrlForOutsideRequest().fix(finding, before)
+
+
 DETECT_SILENT = [
     pytest.param({"config.py": CONFIG + '    SERVER_NAME = "example.com"\n'}, id="SERVER_NAME set"),
     pytest.param(
@@ -356,6 +417,17 @@ DETECT_SILENT = [
         id="absolute URLs",
     ),
     pytest.param({"app/cli.py": "from scripts import links\n"}, id="a module others import"),
+    pytest.param(
+        {"scripts/links.py": BARE, "app/cli.py": "from scripts import links\n"},
+        id="url_for with no context in a module others import (an import-time use)",
+    ),
+    pytest.param(
+        {
+            "scripts/links.py": BARE.replace("print(", "with app.app_context():\n    print("),
+            "config.py": CONFIG + '    SERVER_NAME = "example.com"\n',
+        },
+        id="an app context, SERVER_NAME set",
+    ),
 ]
 
 
