@@ -28,6 +28,51 @@ from tracefix.testing import Case
 from tracefix.testing import case_dirs
 
 
+def code(text: str) -> str:
+    """``text`` dedented, without its first newline: a project's file written inline in a test."""
+    return textwrap.dedent(text).lstrip("\n")
+
+
+#: ``shop/__init__.py`` of the small projects CTX103, CTX106 and CTX108 are tested on: a factory
+#: that sets up Flask-SQLAlchemy's ``db``.
+SHOP_FACTORY = code("""
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    db = SQLAlchemy()
+
+
+    def create_app():
+        app = Flask(__name__)
+        db.init_app(app)
+        return app
+""")
+#: A task module that needs the app context for ``current_app.logger`` and nothing else.
+LOGGING_TASK = code("""
+    from flask import current_app
+
+
+    def work(n):
+        current_app.logger.info("%s", n)
+""")
+#: ``shop/views.py``: a view that starts the task in a thread, as CTX103 and CTX108 see it.
+THREAD_VIEWS = code("""
+    import threading
+
+    from flask import Blueprint
+
+    from shop.tasks import work
+
+    bp = Blueprint("shop", __name__)
+
+
+    @bp.get("/")
+    def index():
+        threading.Thread(target=work, args=(1,)).start()
+        return "ok"
+""")
+
+
 def fixed_once(recipe: Recipe, event: Event, project: Project) -> dict[str, str]:
     """The files (path -> text) ``recipe``'s fix for ``event`` writes in ``project``.
 

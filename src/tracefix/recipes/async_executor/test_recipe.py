@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import textwrap
 
 import libcst as cst
 import pytest
@@ -16,6 +15,7 @@ from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
 from tracefix.recipes._case_checks import assert_no_finding_leads_to_a_patch
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import noop_cases
 from tracefix.recipes._case_checks import run_before_and_after
@@ -29,10 +29,6 @@ RECIPE = ExecutorCallInAsyncViewWithoutContext()
 APP_MESSAGE = "Working outside of application context."
 THREAD_RUN = Frame("/stdlib/concurrent/futures/thread.py", "run", 58)
 WERKZEUG = Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519)
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 def fixed(source: str, line: int) -> str:

@@ -23,6 +23,7 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import copy_case
 from tracefix.recipes._case_checks import detected
 from tracefix.recipes._case_checks import fix_cases
@@ -37,10 +38,6 @@ from tracefix.testing import load_case
 
 RECIPE = CeleryTaskWithoutAppContext()
 APP_MESSAGE = "Working outside of application context."
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 # --- codemods -----------------------------------------------------------------------------

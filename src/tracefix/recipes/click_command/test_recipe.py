@@ -3,8 +3,6 @@ cases run for real."""
 
 from __future__ import annotations
 
-import textwrap
-
 import libcst as cst
 import pytest
 
@@ -15,6 +13,7 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import noop_cases
@@ -26,10 +25,6 @@ from tracefix.testing import load_case
 
 RECIPE = ClickCommandWithoutAppContext()
 APP_MESSAGE = "Working outside of application context."
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 # --- the decorator codemod ----------------------------------------------------------------

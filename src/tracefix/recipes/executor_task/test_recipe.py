@@ -3,8 +3,6 @@ cases run for real."""
 
 from __future__ import annotations
 
-import textwrap
-
 import libcst as cst
 import pytest
 
@@ -15,7 +13,10 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import LOGGING_TASK
+from tracefix.recipes._case_checks import SHOP_FACTORY
 from tracefix.recipes._case_checks import assert_detect_agrees_with_diagnose
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import run_before_and_after
@@ -27,10 +28,6 @@ from tracefix.testing import load_case
 
 RECIPE = ExecutorTaskWithoutAppContext()
 APP_MESSAGE = "Working outside of application context."
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 # --- which calls hand a task to a thread pool -----------------------------------------------
@@ -193,25 +190,8 @@ def test_import_in_group(before, text, package, after):
 
 # --- diagnosis and fix on small projects ----------------------------------------------------
 
-FACTORY = code("""
-    from flask import Flask
-    from flask_sqlalchemy import SQLAlchemy
-
-    db = SQLAlchemy()
-
-
-    def create_app():
-        app = Flask(__name__)
-        db.init_app(app)
-        return app
-""")
-TASKS = code("""
-    from flask import current_app
-
-
-    def work(n):
-        current_app.logger.info("%s", n)
-""")
+FACTORY = SHOP_FACTORY
+TASKS = LOGGING_TASK
 VIEWS = code("""
     from concurrent.futures import ThreadPoolExecutor
 

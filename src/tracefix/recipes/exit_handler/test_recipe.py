@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import libcst as cst
 import pytest
 
@@ -14,6 +12,7 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import detected
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import noop_cases
@@ -27,10 +26,6 @@ from tracefix.testing import load_case
 RECIPE = ExitHandlerWithoutAppContext()
 APP_MESSAGE = "Working outside of application context."
 WERKZEUG = Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519)
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 def event(*frames: Frame, message: str = APP_MESSAGE) -> Event:

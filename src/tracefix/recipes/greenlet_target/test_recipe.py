@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from tracefix.diagnose.project import Project
@@ -12,8 +10,10 @@ from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._case_checks import LOGGING_TASK
 from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
 from tracefix.recipes._case_checks import assert_no_finding_leads_to_a_patch
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import noop_cases
 from tracefix.recipes._case_checks import run_before_and_after
@@ -30,10 +30,6 @@ GEVENT_RUN = Frame(
 )
 EVENTLET_MAIN = Frame("/site-packages/eventlet/greenthread.py", "main", 272)
 WERKZEUG = Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519)
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 def greenlet_event(
@@ -54,13 +50,7 @@ FACTORY = code("""
         app.register_blueprint(views.bp)
         return app
 """)
-WORK = code("""
-    from flask import current_app
-
-
-    def work(n):
-        current_app.logger.info("%s", n)
-""")
+WORK = LOGGING_TASK
 VIEWS = code("""
     import gevent
     from flask import Blueprint

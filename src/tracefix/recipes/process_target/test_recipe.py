@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from tracefix.diagnose.project import Project
@@ -14,6 +12,7 @@ from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._case_checks import assert_detect_finds_the_expected_fix
 from tracefix.recipes._case_checks import assert_no_finding_leads_to_a_patch
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import noop_cases
 from tracefix.recipes._case_checks import run_before_and_after
@@ -26,10 +25,6 @@ from tracefix.testing import load_case
 RECIPE = ProcessTargetWithoutAppContext()
 APP_MESSAGE = "Working outside of application context."
 WERKZEUG = Frame("/site-packages/werkzeug/local.py", "_get_current_object", 519)
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 def process_event(path: str, function: str, line: int, message: str = APP_MESSAGE) -> Event:

@@ -14,7 +14,10 @@ from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
+from tracefix.recipes._case_checks import SHOP_FACTORY
+from tracefix.recipes._case_checks import THREAD_VIEWS
 from tracefix.recipes._case_checks import assert_detect_agrees_with_diagnose
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import run_before_and_after
@@ -32,10 +35,6 @@ SPELLINGS = {
     "g": "flask.g",
     "current_user": "flask_login.current_user",
 }
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 def reads_of(body: str) -> list[tuple[str, bool]]:
@@ -168,18 +167,7 @@ def test_hoist_reads_replaces_and_drops_unused_imports():
 
 # --- diagnosis and fix on small projects ----------------------------------------------------
 
-FACTORY = code("""
-    from flask import Flask
-    from flask_sqlalchemy import SQLAlchemy
-
-    db = SQLAlchemy()
-
-
-    def create_app():
-        app = Flask(__name__)
-        db.init_app(app)
-        return app
-""")
+FACTORY = SHOP_FACTORY
 TASKS = code("""
     from flask import request
 
@@ -189,21 +177,7 @@ TASKS = code("""
     def work(n):
         db.session.add(Row(q=request.args["q"], n=n))
 """)
-VIEWS = code("""
-    import threading
-
-    from flask import Blueprint
-
-    from shop.tasks import work
-
-    bp = Blueprint("shop", __name__)
-
-
-    @bp.get("/")
-    def index():
-        threading.Thread(target=work, args=(1,)).start()
-        return "ok"
-""")
+VIEWS = THREAD_VIEWS
 
 
 def thread_event(

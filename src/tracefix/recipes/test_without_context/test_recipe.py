@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import libcst as cst
 import pytest
 
@@ -16,6 +14,7 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import run_before_and_after
@@ -25,10 +24,6 @@ from tracefix.recipes.test_without_context import fix
 
 RECIPE = AppContextMissingInTest()
 APP_MESSAGE = "Working outside of application context."
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import libcst as cst
 import pytest
 
@@ -14,6 +12,10 @@ from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
 from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._case_checks import LOGGING_TASK
+from tracefix.recipes._case_checks import SHOP_FACTORY
+from tracefix.recipes._case_checks import THREAD_VIEWS
+from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
 from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
@@ -24,10 +26,6 @@ from tracefix.recipes.thread_target.spawns import references
 RECIPE = ThreadTargetWithoutAppContext()
 APP_MESSAGE = "Working outside of application context."
 GET_APP = "current_app._get_current_object()"
-
-
-def code(text: str) -> str:
-    return textwrap.dedent(text).lstrip("\n")
 
 
 @pytest.mark.parametrize(
@@ -208,40 +206,9 @@ def test_wrap_body_of_a_docstring_only_function_skips():
 
 # --- diagnosis and fix on small projects --------------------------------------------------
 
-FACTORY = code("""
-    from flask import Flask
-    from flask_sqlalchemy import SQLAlchemy
-
-    db = SQLAlchemy()
-
-
-    def create_app():
-        app = Flask(__name__)
-        db.init_app(app)
-        return app
-""")
-TASKS = code("""
-    from flask import current_app
-
-
-    def work(n):
-        current_app.logger.info("%s", n)
-""")
-VIEWS = code("""
-    import threading
-
-    from flask import Blueprint
-
-    from shop.tasks import work
-
-    bp = Blueprint("shop", __name__)
-
-
-    @bp.get("/")
-    def index():
-        threading.Thread(target=work, args=(1,)).start()
-        return "ok"
-""")
+FACTORY = SHOP_FACTORY
+TASKS = LOGGING_TASK
+VIEWS = THREAD_VIEWS
 
 
 def thread_event(
