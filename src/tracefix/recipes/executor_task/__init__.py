@@ -28,6 +28,7 @@ from tracefix.recipes.thread_target import local_names
 from tracefix.recipes.thread_target import pushes_context
 from tracefix.recipes.thread_target import runs_in_app_context
 from tracefix.recipes.thread_target import spans
+from tracefix.recipes.thread_target import target_to_fix
 from tracefix.recipes.thread_target.handed import handed_diagnosis
 from tracefix.recipes.thread_target.handed import wrap_handed_start
 from tracefix.recipes.thread_target.spawns import Reference
@@ -202,13 +203,8 @@ class ExecutorTaskWithoutAppContext(Recipe):
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         if "handed" in diagnosis.facts:
             return wrap_handed_start(project, diagnosis.facts["handed"])
-        path = diagnosis.facts["target"]["path"]
-        name = diagnosis.facts["target"]["function"]
-        function = project.function(path, name)
-        if function is None:
-            raise SkipFix(f"{path} no longer defines {name}()")
-        if pushes_context(function):
-            raise SkipFix(f"{name}() ({path}:{function.lineno}) already pushes an app context")
+        path, function = target_to_fix(project, diagnosis)
+        name = function.name
         from tracefix.recipes.executor_task import fix  # LibCST: loaded only to fix
 
         found = references(project, path, name)

@@ -161,13 +161,8 @@ class ThreadTargetWithoutAppContext(Recipe):
 
         if "handed" in diagnosis.facts:
             return wrap_handed_start(project, diagnosis.facts["handed"])
-        path = diagnosis.facts["target"]["path"]
-        name = diagnosis.facts["target"]["function"]
-        function = project.function(path, name)
-        if function is None:
-            raise SkipFix(f"{path} no longer defines {name}()")
-        if pushes_context(function):
-            raise SkipFix(f"{name}() ({path}:{function.lineno}) already pushes an app context")
+        path, function = target_to_fix(project, diagnosis)
+        name = function.name
         found = references(project, path, name)
         started = [r for r in found if _is_start(r)]
         if not started:
@@ -239,6 +234,23 @@ def thread_target_frame(frames: Sequence[Frame]) -> Frame | None:
         if is_library_frame(before, "threading.py", "run"):
             found = after if after.in_app else None
     return found
+
+
+def target_to_fix(project: Project, diagnosis: Diagnosis) -> tuple[str, ast.FunctionDef]:
+    """The path and function of the target ``diagnosis`` names (CTX103, CTX106), read again for
+    its fix.
+
+    The project may have changed since the diagnosis: ``SkipFix`` when the function is gone or
+    pushes an app context by now.
+    """
+    path = diagnosis.facts["target"]["path"]
+    name = diagnosis.facts["target"]["function"]
+    function = project.function(path, name)
+    if function is None:
+        raise SkipFix(f"{path} no longer defines {name}()")
+    if pushes_context(function):
+        raise SkipFix(f"{name}() ({path}:{function.lineno}) already pushes an app context")
+    return path, function
 
 
 def pushes_context(function: ast.FunctionDef) -> bool:
