@@ -13,7 +13,8 @@ virtualenv, ``.venv-semgrep``; ``--semgrep PATH`` to point elsewhere) runs offli
 Precision and recall: the labelled corpus is every recipe's fixtures. A fix case is a positive at
 the place ``diagnose`` puts its recorded failure (code, file, line); a noop case and the fixed
 side of every fix case (the project with ``expected/`` applied) are negatives. A case labels the
-files its recorded failure ran through (its event's project frames), and the fixed side the files
+files its recorded failure ran through (its event's project frames, and the file of the line
+``diagnose`` names: a pool worker's frames are not in the event), and the fixed side the files
 ``expected/`` changes: a finding in a labelled file is a true positive where it matches the
 positive and a false positive elsewhere; findings in other files of the case are not scored.
 """
@@ -462,7 +463,10 @@ def render(
         "called directly too, a thread started outside any context, a session-scoped fixture) "
         "or is another recipe's cause; the scan reports those where the code does fail, so they "
         "count as false positives under the corpus's labels, and as true positives under the "
-        "recorded failures' (whatever recipe `diagnose` names, at its line).",
+        "recorded failures' (whatever recipe `diagnose` names, at its line). CTX111's scan "
+        "reports the unregistered `SQLAlchemy()` instance, the line its fix changes, where "
+        "`diagnose` names the line that failed (`db.create_all()`, a query): its findings are "
+        "in files the corpus does not label, so its cases count as missed.",
     ]
     return "\n".join(out) + "\n"
 
