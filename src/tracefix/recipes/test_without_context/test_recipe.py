@@ -12,7 +12,6 @@ from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
-from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
@@ -390,14 +389,7 @@ def neighbours(module: str, conftest: str = NEIGHBOURS_CONFTEST) -> Project:
 def fixed_neighbours(case: Project) -> dict[str, str]:
     lines = (case.source("tests/test_db.py") or "").splitlines()
     line = len(lines) - lines[::-1].index(TRIGGER)  # the last test's
-    diagnosis = RECIPE.diagnose(pytest_event(line=line), case)
-    assert diagnosis is not None
-    result = apply_fix(RECIPE, diagnosis, case)
-    assert isinstance(result, FixSuccess), result
-    changed = {change.path: change.after for change in result.changes}
-    again = apply_fix(RECIPE, diagnosis, case.with_changes(changed))
-    assert isinstance(again, FixSkip), again
-    return changed
+    return fixed_once(RECIPE, pytest_event(line=line), case)
 
 
 def test_neighbours_usefixtures_mark_is_copied():
