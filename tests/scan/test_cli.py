@@ -46,6 +46,45 @@ def test_json_lists_findings_with_their_location_and_fix(make_project, tracefix_
     assert document["errors"] == []
 
 
+#: A query at the top level of a module the factory imports: CTX110, with no safe move.
+IMPORT_TIME_QUERY = {
+    "app/__init__.py": """\
+        from flask import Flask
+        from flask_sqlalchemy import SQLAlchemy
+
+        db = SQLAlchemy()
+
+
+        def create_app():
+            app = Flask(__name__)
+            db.init_app(app)
+            from app import report
+
+            return app
+        """,
+    "app/report.py": """\
+        from app import db
+        from app.models import User
+
+        USERS = db.session.query(User).count()
+        """,
+}
+
+
+def test_a_finding_without_a_fix_is_not_marked_fixable(make_project, tracefix_scan):
+    root = make_project(IMPORT_TIME_QUERY)
+    text = tracefix_scan(root)
+    (first, found) = text.stdout.splitlines()
+    assert first.startswith("app/report.py:4:9: CTX110 app/report.py:4 runs")
+    assert "no safe move applies" in first
+    assert found == "Found 1 finding."
+    (finding,) = json.loads(tracefix_scan(root, "--format", "json").stdout)["findings"]
+    assert (finding["code"], finding["fix"]) == ("CTX110", None)
+    fixed = tracefix_scan(root, "--fix")
+    assert (fixed.code, fixed.stderr) == (1, "")
+    assert (root / "app/report.py").read_text().endswith("count()\n")
+
+
 def test_sarif_has_the_structure_code_scanning_requires(make_project, tracefix_scan):
     run = tracefix_scan(make_project(SEED), "--format", "sarif")
     assert run.code == 1

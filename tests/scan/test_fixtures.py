@@ -16,6 +16,7 @@ from tracefix.diagnose import diagnose
 from tracefix.recipes import RECIPES
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
+from tracefix.recipes._base import SkipFix
 from tracefix.scan.engine import scan
 from tracefix.testing import case_dirs
 from tracefix.testing import load_case
@@ -102,3 +103,22 @@ def test_the_bundled_example_is_clean_once_fixed(tmp_path, tracefix_scan):
     assert "Fixed 1 finding in 1 file." in fixed.stderr
     again = tracefix_scan(root)
     assert (again.code, again.stdout.strip()) == (0, "All checks passed!")
+
+
+@pytest.mark.parametrize(("recipe_class", "case_dir"), cases())
+def test_a_diagnosis_with_a_reason_is_one_the_fix_skips(recipe_class, case_dir):
+    """The ``reason`` fact is how a recipe says it will not fix a diagnosis, and what makes
+    ``scan`` offer no fix for it: ``fix`` must then skip, and must not otherwise be promised
+    away."""
+    case = load_case(case_dir)
+    recipe = recipe_class()
+    diagnoses = [
+        *(d for path in case.project.python_files() for d in recipe.detect(path, case.project)),
+        *([d] if (d := recipe.diagnose(case.event, case.project)) is not None else []),
+    ]
+    for diagnosis in diagnoses:
+        if recipe.offers_fix(diagnosis):
+            continue
+        assert diagnosis.facts["reason"]
+        with pytest.raises(SkipFix):
+            recipe.fix(diagnosis, case.project)

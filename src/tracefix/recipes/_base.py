@@ -102,6 +102,13 @@ class Recipe(ABC):
         change), and every changed file must still parse.
         """
 
+    def offers_fix(self, diagnosis: Diagnosis) -> bool:
+        """Whether ``fix`` may change something for ``diagnosis``. Not when the diagnosis says
+        itself why no fix applies: a ``reason`` fact, which a recipe sets exactly then (and
+        ``fix`` raises ``SkipFix`` with it). ``tracefix scan`` marks ``[*]`` and ``--fix``
+        tries only the findings whose recipe offers a fix and declares it safe."""
+        return not diagnosis.facts.get("reason")
+
     def diagnosis(self, explanation: str, location: Location, **facts: Any) -> Diagnosis:
         """Build this recipe's ``Diagnosis``."""
         return Diagnosis(

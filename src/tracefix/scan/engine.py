@@ -33,9 +33,10 @@ class Finding:
     """One place where a recipe's cause will happen."""
 
     diagnosis: Diagnosis
-    #: The recipe's fix is declared safe: ``scan --fix`` applies it.
+    #: The recipe offers a fix for this finding and declares it safe: ``scan --fix`` applies it.
     fixable: bool
-    fix_title: str
+    #: What the recipe's fix does; ``None`` when it offers none for this finding.
+    fix_title: str | None
 
     @property
     def code(self) -> str:
@@ -130,8 +131,11 @@ def _scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> 
                 result.errors.append(_detector_error(recipe, path, exc))
                 continue
             for diagnosis in diagnoses:
+                offered = recipe.offers_fix(diagnosis)
                 finding = Finding(
-                    diagnosis, recipe.applicability is Applicability.SAFE, recipe.fix_title
+                    diagnosis,
+                    offered and recipe.applicability is Applicability.SAFE,
+                    recipe.fix_title if offered else None,
                 )
                 # One failure per line: the recipe first in ``recipes`` (RECIPES' order, the
                 # order ``diagnose`` asks them in) names it.

@@ -79,10 +79,11 @@ def render_json(result: ScanResult, display: Display) -> str:
                 "path": display(f.path),
                 "line": f.line,
                 "column": f.column,
-                "fix": {
-                    "applicability": "safe" if f.fixable else "unsafe",
-                    "title": f.fix_title,
-                },
+                "fix": (
+                    {"applicability": "safe" if f.fixable else "unsafe", "title": f.fix_title}
+                    if f.fix_title is not None
+                    else None
+                ),
                 "facts": dict(f.diagnosis.facts),
             }
             for f in result.findings
