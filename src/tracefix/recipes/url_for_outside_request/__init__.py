@@ -116,12 +116,9 @@ class UrlForOutsideRequest(Recipe):
             return
         use = analysis(project).script_use(path)
         if use is not None and use.path == path and use.deepest.called in REQUEST_FUNCTIONS:
-            lines = source.splitlines()
+            location = Location(path, use.line, use.column)
             yield self._wrap(
-                project,
-                Location(path, use.line, use.column),
-                lines[use.line - 1].strip(),
-                _line_of(project, use.deepest),
+                project, location, _line_of(project, use), _line_of(project, use.deepest)
             )
             return
         if not _imports_url_for(tree):
@@ -260,6 +257,7 @@ def _swap_explanation(trigger_path: str, trigger_line: int, path: str, line: int
 
 
 def _line_of(project: Project, use: Use) -> str:
+    """The line of ``use``, stripped, as a frame's ``context_line`` shows it."""
     lines = (project.source(use.path) or "").splitlines()
     return lines[use.line - 1].strip() if 0 < use.line <= len(lines) else ""
 
