@@ -49,6 +49,12 @@ class Project:
     def source(self, path: str) -> str | None:
         return self.files.get(_normalise(path))
 
+    @property
+    def itself(self) -> Project:
+        """This project, also when reached through the ``weakref.proxy`` an analysis keeps of
+        it (see ``per_project``), which cannot itself be weakly referenced."""
+        return self
+
     def may_name(self, path: str, name: str) -> bool:
         """Whether the code of ``path`` can spell ``name``: its text contains it, or is not
         all ASCII (Python reads identifiers NFKC-normalised: ``ｒun`` is ``run``). Exact, and
@@ -218,6 +224,8 @@ def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Re
     results: dict[int, tuple[weakref.ref[Project], Result]] = {}
 
     def cached(project: Project) -> Result:
+        if isinstance(project, weakref.ProxyType):
+            project = project.itself
         key = id(project)
         found = results.get(key)
         if found is not None and found[0]() is project:

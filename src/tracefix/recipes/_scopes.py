@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import per_project
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,13 @@ class ScopeWalker(ABC):
             qualified = f"{base}.{node.attr}" if base else None
         else:
             return None
-        return _canonical(self.project, qualified) if qualified else None
+        if not qualified:
+            return None
+        known = _canonical_names(self.project)
+        found = known.get(qualified)
+        if found is None:
+            found = known[qualified] = _canonical(self.project, qualified)
+        return found
 
     def _visit(self, node: ast.AST, scope: Scope, function: str | None, depth: int) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
@@ -191,6 +198,14 @@ class ScopeWalker(ABC):
     ) -> None:
         """Record a reference to ``qualified`` at ``node``: ``role`` is ``"call"``, ``"other"``
         or what the walker's handoff is."""
+
+
+@per_project
+def _canonical_names(project: Project) -> dict[str, str]:
+    """``_canonical``'s answers, remembered: a walk asks it of every name a file reads, and
+    each answer may read a module's top level (a project that hands functions to greenlets
+    had every file walked, and asked it 63,000 times)."""
+    return {}
 
 
 def _canonical(project: Project, qualified: str, depth: int = 0) -> str:

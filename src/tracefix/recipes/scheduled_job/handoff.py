@@ -610,7 +610,6 @@ class _Walker(ScopeWalker):
         self.found: list[tuple[str, Handoff]] = []
         #: APScheduler's textual references, ``"pkg.jobs:tick"``.
         self.textual = _textual_references(wanted)
-        self._module_scopes: dict[str, Scope] = {}
 
     def _bind(self, scope: Scope, node: ast.AST, module_level: bool) -> None:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -658,16 +657,10 @@ class _Walker(ScopeWalker):
         path = self.project.module_path(module) if module else None
         if path is None:
             return None
-        tree = self.project.ast(path)
-        if tree is None:
-            return None
-        walker = _Walker(self.project, path)
-        scope = self._module_scopes.get(path)
-        if scope is None:
-            scope = self._module_scopes[path] = walker.scope_of(tree.body, module_level=True)
+        scope = _module_scope(self.project, path)
         bound = scope.get(name)
         if isinstance(bound, Assigned):
-            return walker.kind_of(bound.value, scope, depth + 1)
+            return _Walker(self.project, path).kind_of(bound.value, scope, depth + 1)
         if isinstance(bound, str) and bound != qualified:
             return self._global_kind(bound, depth + 1)
         return None
@@ -809,15 +802,28 @@ def _read(project: Project, path: str, function: ast.FunctionDef) -> Iterator[tu
     if tree is None:
         return
     walker = _Walker(project, path)
-    scope = {
-        **walker.scope_of(tree.body, module_level=True),
-        **walker.scope_of(function.body, function.args),
-    }
+    scope = {**_module_scope(project, path), **walker.scope_of(function.body, function.args)}
     for node in walk_nodes(function):
         if isinstance(node, ast.Name | ast.Attribute) and isinstance(node.ctx, ast.Load):
             qualified = walker.qualify(node, scope)
             if qualified:
                 yield qualified, node
+
+
+def _module_scope(project: Project, path: str) -> Scope:
+    """What the module-level names of ``path`` refer to (a walk of its whole top level): once
+    per file, for every function of it that ``_read`` reads and every walk that asks what
+    made one of its globals."""
+    scopes = _module_scopes(project)
+    if path not in scopes:
+        tree = project.ast(path)
+        scopes[path] = _Walker(project, path).scope_of(tree.body, module_level=True) if tree else {}
+    return scopes[path]
+
+
+@per_project
+def _module_scopes(project: Project) -> dict[str, Scope]:
+    return {}
 
 
 def _needs_context_through_sqlalchemy(walker: _Walker, node: ast.Attribute, qualified: str) -> bool:
