@@ -48,6 +48,7 @@ class ScopeWalker(ABC):
         self.path = path
         self.wanted = wanted
         self.module = project.module_name(path) or ""
+        self._canonical = _canonical_names(project)
 
     def run(self, tree: ast.Module) -> None:
         scope = self.scope_of(tree.body, module_level=True)
@@ -69,7 +70,14 @@ class ScopeWalker(ABC):
         if arguments is not None:
             for arg in all_arguments(arguments):
                 scope[arg] = None
-        for node in own_nodes(body):
+        # ``own_nodes(body)`` without its generator: a scan walks every scope of every file.
+        pending: list[ast.AST] = list(reversed(body))
+        while pending:
+            node = pending.pop()
+            if not isinstance(node, _OWN_SCOPES):
+                children = child_nodes(node)
+                children.reverse()
+                pending += children
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -111,10 +119,9 @@ class ScopeWalker(ABC):
             return None
         if not qualified:
             return None
-        known = _canonical_names(self.project)
-        found = known.get(qualified)
+        found = self._canonical.get(qualified)
         if found is None:
-            found = known[qualified] = _canonical(self.project, qualified)
+            found = self._canonical[qualified] = _canonical(self.project, qualified)
         return found
 
     def _visit(self, node: ast.AST, scope: Scope, function: str | None, depth: int) -> None:
@@ -234,6 +241,9 @@ def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
     return origin
 
 
+_OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
 def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
     """A scope's nodes in source order: nested functions, classes and lambdas are yielded (their
     names bind in this scope), not what they hold."""
@@ -241,7 +251,7 @@ def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
     while pending:
         node = pending.pop()
         yield node
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+        if isinstance(node, _OWN_SCOPES):
             continue
         pending.extend(reversed(child_nodes(node)))
 
