@@ -15,12 +15,15 @@ not a reference, so callers that need every reference must treat "not found" as 
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import line_numbers
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 
@@ -70,14 +73,20 @@ class ScopeWalker(ABC):
         if arguments is not None:
             for arg in all_arguments(arguments):
                 scope[arg] = None
-        # ``own_nodes(body)`` without its generator: a scan walks every scope of every file.
+        # ``own_nodes(body)`` without its generator (a scan walks every scope of every file),
+        # and without the expressions that cannot bind a name (``_binds_nothing``).
+        lines = _binding_lines(self.project).get(self.path, _UNREAD)
+        if lines is _UNREAD:
+            lines = _binding_lines(self.project)[self.path] = _lines_that_may_bind(
+                self.project.source(self.path)
+            )
         pending: list[ast.AST] = list(reversed(body))
         while pending:
             node = pending.pop()
             if not isinstance(node, _OWN_SCOPES):
-                children = child_nodes(node)
-                children.reverse()
-                pending += children
+                for child in reversed(child_nodes(node)):
+                    if not (isinstance(child, ast.expr) and _binds_nothing(child, lines)):
+                        pending.append(child)
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
@@ -160,8 +169,11 @@ class ScopeWalker(ABC):
             if qualified is not None and qualified in self.wanted:
                 self._report_reference(qualified, node, "other", function, depth)
                 return
+        if isinstance(node, ast.Name):
+            return  # its one child is its context
         for child in child_nodes(node):
-            self._visit(child, scope, function, depth)
+            if not isinstance(child, _NO_REFERENCES):
+                self._visit(child, scope, function, depth)
 
     def _visit_call(self, call: ast.Call, scope: Scope, function: str | None, depth: int) -> None:
         callee = self.qualify(call.func, scope)
@@ -242,6 +254,39 @@ def _canonical(project: Project, qualified: str, depth: int = 0) -> str:
 
 
 _OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+#: In an expression, only a walrus or a comprehension binds a name, and each spells ``:=``
+#: or ``for`` on a line of its own span.
+_MAY_BIND = re.compile(r":=|\bfor\b", re.ASCII)
+_UNREAD: list[int] = []
+
+
+@per_project
+def _binding_lines(project: Project) -> dict[str, list[int] | None]:
+    """Each file's ``_lines_that_may_bind``, once."""
+    return {}
+
+
+def _lines_that_may_bind(source: str | None) -> list[int] | None:
+    """The numbers of the lines of ``source`` that spell ``:=`` or ``for`` (in code, a string
+    or a comment alike), in order; ``None`` when the text cannot tell (line ends other than
+    ``\\n``, or non-ASCII text, where a keyword may be spelt in other characters)."""
+    if source is None or "\r" in source or not source.isascii():
+        return None
+    return line_numbers(source, (match.start() for match in _MAY_BIND.finditer(source)))
+
+
+def _binds_nothing(node: ast.expr, lines: list[int] | None) -> bool:
+    """Whether ``scope_of`` may skip the expression ``node``: nothing in it binds a name. Not a
+    target (its context stores or deletes), and no line of its span may hold a walrus or a
+    comprehension."""
+    if lines is None or isinstance(getattr(node, "ctx", None), ast.Store | ast.Del):
+        return False
+    index = bisect.bisect_left(lines, node.lineno)
+    return index == len(lines) or lines[index] > (node.end_lineno or node.lineno)
+
+
+#: Nodes without children that ``_visit`` has nothing to do with: not visited at all.
+_NO_REFERENCES = (ast.expr_context, ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
 
 
 def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:

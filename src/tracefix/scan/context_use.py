@@ -37,6 +37,7 @@ from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.nodes import child_nodes
+from tracefix.diagnose.nodes import line_numbers
 from tracefix.diagnose.nodes import walk as walk_nodes
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_name
@@ -870,14 +871,7 @@ class NamingLines:
                 for match in word.finditer(source)
                 if not (match.start() and source[match.start() - 1] in _WORD_CHARACTERS)
             ]
-        numbers: list[int] = []
-        line, counted = 1, 0
-        for start in starts:
-            line += source.count("\n", counted, start)
-            counted = start
-            if not numbers or numbers[-1] != line:
-                numbers.append(line)
-        return cls(numbers)
+        return cls(line_numbers(source, starts))
 
     def may_name_in(self, statement: ast.stmt) -> bool:
         """Whether a line of ``statement``, its decorators included, spells one of the names."""
