@@ -9,6 +9,8 @@ matches a text search to the nodes' lines, so a walk can pass over what the text
 from __future__ import annotations
 
 import ast
+import bisect
+import re
 from collections import deque
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -38,6 +40,39 @@ def walk(node: ast.AST) -> Iterator[ast.AST]:
         node = pending.popleft()
         pending.extend(child_nodes(node))
         yield node
+
+
+def lines_matching(source: str | None, pattern: re.Pattern[str]) -> list[int] | None:
+    """The numbers of the lines of ``source`` where ``pattern`` matches (in code, a string or
+    a comment alike), ascending; ``None`` when the text cannot tell: line ends other than
+    ``\\n`` (``ast`` counts a lone ``\\r`` too), or non-ASCII text (Python reads names
+    NFKC-normalised, so a keyword or a name may be spelt in other characters)."""
+    if source is None or "\r" in source or not source.isascii():
+        return None
+    return line_numbers(source, (match.start() for match in pattern.finditer(source)))
+
+
+def spans_none_of(node: ast.AST, lines: list[int] | None) -> bool:
+    """Whether no line from ``node``'s first to its last is in ``lines`` (``lines_matching``'s
+    answer); false when the text could not tell."""
+    if lines is None:
+        return False
+    start = getattr(node, "lineno", None)
+    if start is None:
+        return False
+    index = bisect.bisect_left(lines, start)
+    return index == len(lines) or lines[index] > (getattr(node, "end_lineno", None) or start)
+
+
+def unmarked_expression(node: ast.AST, lines: list[int] | None) -> bool:
+    """Whether ``node`` is an expression that is no target (its context neither stores nor
+    deletes) and spans none of ``lines``: a walk that looks only for what needs a word those
+    lines spell (``:=``, ``for``, ``yield``) can pass over it."""
+    return (
+        isinstance(node, ast.expr)
+        and not isinstance(getattr(node, "ctx", None), ast.Store | ast.Del)
+        and spans_none_of(node, lines)
+    )
 
 
 def line_numbers(source: str, offsets: Iterable[int]) -> list[int]:

@@ -15,7 +15,6 @@ not a reference, so callers that need every reference must treat "not found" as 
 from __future__ import annotations
 
 import ast
-import bisect
 import re
 from abc import ABC
 from abc import abstractmethod
@@ -23,7 +22,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tracefix.diagnose.nodes import child_nodes
-from tracefix.diagnose.nodes import line_numbers
+from tracefix.diagnose.nodes import lines_matching
+from tracefix.diagnose.nodes import unmarked_expression
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 
@@ -74,18 +74,18 @@ class ScopeWalker(ABC):
             for arg in all_arguments(arguments):
                 scope[arg] = None
         # ``own_nodes(body)`` without its generator (a scan walks every scope of every file),
-        # and without the expressions that cannot bind a name (``_binds_nothing``).
+        # and without the expressions that cannot bind a name (``_MAY_BIND``).
         lines = _binding_lines(self.project).get(self.path, _UNREAD)
         if lines is _UNREAD:
-            lines = _binding_lines(self.project)[self.path] = _lines_that_may_bind(
-                self.project.source(self.path)
+            lines = _binding_lines(self.project)[self.path] = lines_matching(
+                self.project.source(self.path), _MAY_BIND
             )
         pending: list[ast.AST] = list(reversed(body))
         while pending:
             node = pending.pop()
             if not isinstance(node, _OWN_SCOPES):
                 for child in reversed(child_nodes(node)):
-                    if not (isinstance(child, ast.expr) and _binds_nothing(child, lines)):
+                    if not unmarked_expression(child, lines):
                         pending.append(child)
             if isinstance(node, ast.Import):
                 for alias in node.names:
@@ -262,27 +262,8 @@ _UNREAD: list[int] = []
 
 @per_project
 def _binding_lines(project: Project) -> dict[str, list[int] | None]:
-    """Each file's ``_lines_that_may_bind``, once."""
+    """Each file's lines that may bind a name in an expression (``_MAY_BIND``), once."""
     return {}
-
-
-def _lines_that_may_bind(source: str | None) -> list[int] | None:
-    """The numbers of the lines of ``source`` that spell ``:=`` or ``for`` (in code, a string
-    or a comment alike), in order; ``None`` when the text cannot tell (line ends other than
-    ``\\n``, or non-ASCII text, where a keyword may be spelt in other characters)."""
-    if source is None or "\r" in source or not source.isascii():
-        return None
-    return line_numbers(source, (match.start() for match in _MAY_BIND.finditer(source)))
-
-
-def _binds_nothing(node: ast.expr, lines: list[int] | None) -> bool:
-    """Whether ``scope_of`` may skip the expression ``node``: nothing in it binds a name. Not a
-    target (its context stores or deletes), and no line of its span may hold a walrus or a
-    comprehension."""
-    if lines is None or isinstance(getattr(node, "ctx", None), ast.Store | ast.Del):
-        return False
-    index = bisect.bisect_left(lines, node.lineno)
-    return index == len(lines) or lines[index] > (node.end_lineno or node.lineno)
 
 
 #: Nodes without children that ``_visit`` has nothing to do with: not visited at all.

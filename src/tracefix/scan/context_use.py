@@ -38,6 +38,8 @@ from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import line_numbers
+from tracefix.diagnose.nodes import lines_matching
+from tracefix.diagnose.nodes import unmarked_expression
 from tracefix.diagnose.nodes import walk as walk_nodes
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_name
@@ -222,6 +224,7 @@ class ContextAnalysis:
         self._run_by: dict[int, tuple[ast.stmt, tuple[str, ...]]] = {}
         self._scopes: dict[tuple[int, str], tuple[ast.AST, Scope]] = {}
         self._own: dict[int, tuple[ast.AST, list[ast.AST]]] = {}
+        self._scope_lines: dict[str, list[int] | None] = {}
 
     def remember(self, key: object, compute: Callable[[], _Value]) -> _Value:
         """``compute()`` once per analysis: for detectors' own project-wide indexes."""
@@ -408,7 +411,7 @@ class ContextAnalysis:
         shadowed: set[str] = set(_parameters(function.args))
         declared_global: set[str] = set()
         imports: list[tuple[str, Target]] = []
-        for node in self._own_nodes_of(function):
+        for node in self._own_nodes_of(path, function):
             if isinstance(node, ast.Import | ast.ImportFrom):
                 for name, binding in self._statement_bindings(path, node):
                     imports.append((name, self._binding_target(path, name, binding)))
@@ -729,16 +732,23 @@ class ContextAnalysis:
             if not (isinstance(target, External) and target.name in TRANSPARENT_DECORATORS):
                 return False
         return not any(
-            isinstance(node, ast.Yield | ast.YieldFrom) for node in self._own_nodes_of(function)
+            isinstance(node, ast.Yield | ast.YieldFrom)
+            for node in self._own_nodes_of(path, function)
         )
 
-    def _own_nodes_of(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
-        """``_own_nodes(function.body)``, walked once for both of its readers: whether the
-        function is a generator, and its scope."""
+    def _own_nodes_of(
+        self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef
+    ) -> list[ast.AST]:
+        """``_own_nodes(function.body)``, walked once for both of its readers (whether the
+        function is a generator, and its scope), less the expressions that hold nothing either
+        looks for: not a target, and no line of theirs spells ``:=``, ``for`` or ``yield``."""
         key = id(function)
         found = self._own.get(key)
         if found is None or found[0] is not function:
-            found = self._own[key] = (function, list(_own_nodes(function.body)))
+            if path not in self._scope_lines:
+                self._scope_lines[path] = lines_matching(self.project.source(path), _SCOPE_WORDS)
+            nodes = list(_own_nodes(function.body, self._scope_lines[path]))
+            found = self._own[key] = (function, nodes)
         return found[1]
 
 
@@ -912,11 +922,17 @@ def _import_statements(
 
 
 _OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+#: What an expression needs to spell to bind a name (a walrus, a comprehension) or to make its
+#: function a generator.
+_SCOPE_WORDS = re.compile(r":=|\b(?:for|yield)\b", re.ASCII)
 
 
-def _own_nodes(statements: Sequence[ast.stmt]) -> Iterator[ast.AST]:
+def _own_nodes(
+    statements: Sequence[ast.stmt], skip_unless: list[int] | None = None
+) -> Iterator[ast.AST]:
     """The nodes of a body, not descending into nested functions, classes or lambdas (whose
-    own nodes are yielded, so their names count as bound here)."""
+    own nodes are yielded, so their names count as bound here). With ``skip_unless`` (lines,
+    from ``lines_matching``), not the expressions that are no target and span none of them."""
     pending: list[ast.AST] = list(reversed(statements))
     pop = pending.pop
     extend = pending.extend
@@ -926,6 +942,8 @@ def _own_nodes(statements: Sequence[ast.stmt]) -> Iterator[ast.AST]:
         if not isinstance(node, _OWN_SCOPES):
             children = child_nodes(node)
             children.reverse()
+            if skip_unless is not None:
+                children = [c for c in children if not unmarked_expression(c, skip_unless)]
             extend(children)
 
 
