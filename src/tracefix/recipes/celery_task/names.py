@@ -111,6 +111,8 @@ class Names:
         self.project = project
         self._binders: dict[str, dict[str, list[ast.stmt]]] = {}
         self._module_names: dict[tuple[str, str, int], Target | None] = {}
+        #: By ``id`` of the function, kept with it (an ``id`` alone may be reused).
+        self._local_scopes: dict[int, tuple[ast.FunctionDef, dict[str, Target | None]]] = {}
 
     def resolve(
         self, path: str, node: ast.expr, local: dict[str, Target | None] | None = None
@@ -170,7 +172,15 @@ class Names:
         return None
 
     def local_scope(self, path: str, function: ast.FunctionDef) -> dict[str, Target | None]:
-        """The names ``function`` binds itself: its imports resolved, everything else unknown."""
+        """The names ``function`` binds itself: its imports resolved, everything else unknown.
+        Remembered (a walk of the whole function): the Celery and click readers ask it of the
+        same function for every call in it they look at. Read-only for the callers."""
+        found = self._local_scopes.get(id(function))
+        if found is None or found[0] is not function:
+            found = self._local_scopes[id(function)] = (function, self._local_scope(path, function))
+        return found[1]
+
+    def _local_scope(self, path: str, function: ast.FunctionDef) -> dict[str, Target | None]:
         scope: dict[str, Target | None] = {}
         arguments = function.args
         for arg in [

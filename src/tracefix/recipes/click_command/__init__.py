@@ -421,32 +421,32 @@ def _calls_of(cli: ClickCli, wanted: set[tuple[str, str]]) -> list[tuple[str, in
         source = cli.project.source(path) or ""
         if not any(name in source for name in names):
             continue
-        for line, func in _calls_in(cli.project, path):
-            target = cli.names.resolve(path, func)
+        for line, target in _calls_in(cli, path):
             if isinstance(target, Binding) and (target.path, target.name) in wanted:
                 found.append((path, line))
     return found
 
 
-def _calls_in(project: Project, path: str) -> list[tuple[int, ast.expr]]:
-    """The calls of ``path``, as the line and what is called (``x`` for ``x.main(...)``):
-    walked once per file, where ``_calls_of`` is asked once per command of the project."""
-    known = _calls_by_file(project)
+def _calls_in(cli: ClickCli, path: str) -> list[tuple[int, Target | None]]:
+    """The calls of ``path``, as the line and what is called (``x`` for ``x.main(...)``),
+    resolved: walked and resolved once per file, where ``_calls_of`` is asked once per
+    command of the project (timesketch's 51 resolved 1.35 million calls)."""
+    known = _calls_by_file(cli.project)
     calls = known.get(path)
     if calls is None:
         calls = known[path] = []
-        tree = project.ast(path)
+        tree = cli.project.ast(path)
         for node in walk(tree) if tree is not None else ():
             if isinstance(node, ast.Call):
                 func = node.func
                 if isinstance(func, ast.Attribute) and func.attr == "main":
                     func = func.value
-                calls.append((node.lineno, func))
+                calls.append((node.lineno, cli.names.resolve(path, func)))
     return calls
 
 
 @per_project
-def _calls_by_file(project: Project) -> dict[str, list[tuple[int, ast.expr]]]:
+def _calls_by_file(project: Project) -> dict[str, list[tuple[int, Target | None]]]:
     return {}
 
 
