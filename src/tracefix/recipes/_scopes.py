@@ -75,11 +75,10 @@ class ScopeWalker(ABC):
                 scope[arg] = None
         # ``own_nodes(body)`` without its generator (a scan walks every scope of every file),
         # and without the expressions that cannot bind a name (``_MAY_BIND``).
-        lines = _binding_lines(self.project).get(self.path, _UNREAD)
-        if lines is _UNREAD:
-            lines = _binding_lines(self.project)[self.path] = lines_matching(
-                self.project.source(self.path), _MAY_BIND
-            )
+        known = _binding_lines(self.project)
+        if self.path not in known:
+            known[self.path] = lines_matching(self.project.source(self.path), _MAY_BIND)
+        lines = known[self.path]
         pending: list[ast.AST] = list(reversed(body))
         while pending:
             node = pending.pop()
@@ -257,7 +256,6 @@ _OWN_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 #: In an expression, only a walrus or a comprehension binds a name, and each spells ``:=``
 #: or ``for`` on a line of its own span.
 _MAY_BIND = re.compile(r":=|\bfor\b", re.ASCII)
-_UNREAD: list[int] = []
 
 
 @per_project
