@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.dependencies import runs_only_before
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.nodes import child_nodes
@@ -38,7 +39,9 @@ class ExtensionNotRegistered(Recipe):
     instances?`, finds from the failing line which instance was used (`db.session`, or a model
     whose base is `db.Model`), and tells the two causes apart by reading the project: nothing
     calls `init_app` for it, or it is a second `SQLAlchemy()` made beside the one the app
-    registers. `tracefix scan` finds both without running anything.
+    registers. `tracefix scan` finds both without running anything; it does not report a second
+    instance in a project that declares Flask-SQLAlchemy 2.x (pinned `==2.5.1`, or `<3`), which
+    runs one in an app context on the state of the instance the app registered.
 
     ## Why is this bad?
     An app context exists (this is not a missing-context error), but the extension object does
@@ -139,7 +142,10 @@ class ExtensionNotRegistered(Recipe):
             diagnosis = self._verdict(
                 project, instance, None, Location(path, instance.line, instance.column)
             )
-            if diagnosis.facts["kind"] in ("missing_init_app", "second_instance"):
+            kind = diagnosis.facts["kind"]
+            if kind == "missing_init_app" or (
+                kind == "second_instance" and not _second_instances_work(project)
+            ):
                 yield diagnosis
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
@@ -241,6 +247,14 @@ class ExtensionNotRegistered(Recipe):
             instance=identity,
             reason=reason,
         )
+
+
+def _second_instances_work(project: Project) -> bool:
+    """Whether the project runs Flask-SQLAlchemy 2.x, where an instance the app never
+    registered uses, in an app context, the state the app's registered one made (its engines,
+    its config): a second ``SQLAlchemy()`` then runs where 3.x would fail. Redash and Lemur pin
+    2.5.1, and Lemur's migrations each make their own."""
+    return runs_only_before(project, "flask-sqlalchemy", "3")
 
 
 def instances_used(project: Project, path: str, line: int) -> list[Instance]:

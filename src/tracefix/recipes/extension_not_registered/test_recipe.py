@@ -393,6 +393,31 @@ def test_detect_finds_a_second_instance():
     assert list(ExtensionNotRegistered().detect("app/extensions.py", before)) == []
 
 
+@pytest.mark.parametrize(
+    ("declaration", "reported"),
+    [
+        ({"requirements.txt": "flask-sqlalchemy==2.5.1 \\\n    --hash=sha256:00\n"}, False),
+        ({"pyproject.toml": '[project]\ndependencies = ["Flask-SQLAlchemy>=2.4,<3"]\n'}, False),
+        ({"pyproject.toml": '[tool.poetry.dependencies]\nflask-sqlalchemy = "^2.5"\n'}, False),
+        ({"requirements.txt": "flask-sqlalchemy==3.1.1\n"}, True),
+        ({"requirements.in": "flask-sqlalchemy\n"}, True),
+        ({}, True),
+    ],
+)
+def test_a_second_instance_is_reported_unless_the_project_runs_flask_sqlalchemy_2(
+    declaration, reported
+):
+    """Flask-SQLAlchemy 2.x runs a second instance in an app context on the registered one's
+    state (checked with 2.5.1: its session queries the app's database), so it is no failure
+    there; a missing registration still is."""
+    before = shared_project(files=declaration)
+    found = list(ExtensionNotRegistered().detect("app/models.py", before))
+    assert [finding.facts["kind"] for finding in found] == (["second_instance"] if reported else [])
+    unregistered = project(declaration)
+    (finding,) = ExtensionNotRegistered().detect("app/extensions.py", unregistered)
+    assert finding.facts["kind"] == "missing_init_app"
+
+
 def test_detect_is_silent_for_tests_and_unused_instances():
     test_instance = {
         "tests/conftest.py": "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n"

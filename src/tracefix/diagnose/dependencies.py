@@ -1,0 +1,163 @@
+"""Which versions of a library the project says it runs, read from the files that declare its
+dependencies: ``requirements*.txt`` / ``.in``, ``pyproject.toml`` (``[project]`` and Poetry)
+and ``setup.cfg``.
+
+A recipe asks this where a library's major versions behave differently: Flask-SQLAlchemy 2.x
+runs a second, unregistered ``SQLAlchemy()`` on the app's registered state, where 3.x raises
+"not registered with this 'SQLAlchemy' instance". A version pinned exactly (``==2.5.1``, as
+``pip-compile`` writes) is the one installed and decides; otherwise every declaration must
+exclude a version for it to count as excluded. A project that declares nothing says nothing.
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+import tomllib
+from collections.abc import Iterator
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion
+from packaging.version import Version
+
+from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import path_name
+
+#: A Poetry constraint: ``^2.5`` (up to the next major), ``~2.5`` (the next minor) or a bare
+#: version (exactly it).
+_POETRY = re.compile(r"^\s*([~^]?)\s*(\d+(?:\.\d+)*)\s*$")
+
+
+def runs_only_before(project: Project, distribution: str, version: str) -> bool:
+    """Whether the project declares ``distribution`` and no declaration admits ``version``
+    or a later one of its series (see the module's docstring)."""
+    specifiers = list(declared(project, distribution))
+    if not specifiers:
+        return False
+    pinned = [_pinned(specifier) for specifier in specifiers]
+    exact = [found for found in pinned if found is not None]
+    if exact:
+        return all(found < Version(version) for found in exact)
+    return not any(_admits_from(specifier, Version(version)) for specifier in specifiers)
+
+
+def declared(project: Project, distribution: str) -> Iterator[SpecifierSet]:
+    """The version specifier of each declaration of ``distribution`` in the project."""
+    wanted = canonicalize_name(distribution)
+    for path in sorted(project.files):
+        name = path_name(path)
+        source = project.source(path) or ""
+        if name.startswith("requirements") and name.endswith((".txt", ".in")):
+            lines = _requirement_lines(source)
+        elif name == "pyproject.toml":
+            lines = _pyproject_lines(source, wanted)
+        elif name == "setup.cfg":
+            lines = _setup_cfg_lines(source)
+        else:
+            continue
+        for line in lines:
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue
+            if canonicalize_name(requirement.name) == wanted:
+                yield requirement.specifier
+
+
+def _requirement_lines(source: str) -> Iterator[str]:
+    """Each requirement of a requirements file, without its comment or its options
+    (``pip-compile --generate-hashes`` continues a line with ``--hash=...``)."""
+    for line in source.replace("\\\n", " ").splitlines():
+        line = line.split(" #", 1)[0].split(" --", 1)[0].strip()
+        if line and not line.startswith(("#", "-")):
+            yield line
+
+
+def _pyproject_lines(source: str, wanted: str) -> Iterator[str]:
+    try:
+        document = tomllib.loads(source)
+    except tomllib.TOMLDecodeError:
+        return
+    project = document.get("project", {})
+    groups = [project.get("dependencies", [])]
+    groups += list(project.get("optional-dependencies", {}).values())
+    groups += list(document.get("dependency-groups", {}).values())
+    for group in groups:
+        if isinstance(group, list):
+            yield from (item for item in group if isinstance(item, str))
+    poetry = document.get("tool", {}).get("poetry", {})
+    tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
+    tables += [group.get("dependencies", {}) for group in poetry.get("group", {}).values()]
+    for table in tables:
+        for name, constraint in table.items():
+            if canonicalize_name(name) == wanted:
+                yield from _poetry_requirement(name, constraint)
+
+
+def _poetry_requirement(name: str, constraint: object) -> Iterator[str]:
+    if isinstance(constraint, dict):
+        constraint = constraint.get("version", "*")
+    if not isinstance(constraint, str):
+        return
+    parts = []
+    for piece in constraint.split(","):
+        match = _POETRY.match(piece)
+        if match is None:
+            piece = piece.strip()
+            parts.append(f"=={piece}" if piece[:1].isdigit() else piece)  # 2.*
+            continue
+        operator, number = match.groups()
+        numbers = [int(part) for part in number.split(".")]
+        if operator == "^":
+            significant = next((i for i, part in enumerate(numbers) if part), len(numbers) - 1)
+            upper = [*numbers[:significant], numbers[significant] + 1]
+        elif operator == "~":
+            upper = [numbers[0], numbers[1] + 1] if len(numbers) > 1 else [numbers[0] + 1]
+        else:
+            parts.append(f"=={number}")
+            continue
+        parts += [f">={number}", "<" + ".".join(map(str, upper))]
+    specifier = ",".join(part for part in parts if part and part != "*")
+    yield f"{name}{specifier}"
+
+
+def _setup_cfg_lines(source: str) -> Iterator[str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(source)
+    except configparser.Error:
+        return
+    if parser.has_option("options", "install_requires"):
+        yield from _requirement_lines(parser.get("options", "install_requires"))
+    if parser.has_section("options.extras_require"):
+        for _, value in parser.items("options.extras_require"):
+            yield from _requirement_lines(value)
+
+
+def _pinned(specifier: SpecifierSet) -> Version | None:
+    """The one version ``==X`` (or ``===X``) names, when ``specifier`` has such a clause."""
+    for clause in specifier:
+        if clause.operator in ("==", "===") and "*" not in clause.version:
+            try:
+                return Version(clause.version)
+            except InvalidVersion:
+                return None
+    return None
+
+
+def _admits_from(specifier: SpecifierSet, version: Version) -> bool:
+    """Whether ``specifier`` admits ``version`` or a later release of its major series, or
+    any release of a later major one: probed at a few points, which upper bounds (``<3``,
+    ``<3.0``, ``~=2.5``, ``==2.*``) all fall before."""
+    major = version.major
+    probes = [
+        version,
+        Version(f"{major}.{version.minor}.99"),
+        Version(f"{major}.99"),
+        Version(f"{major + 1}"),
+        Version(f"{major + 10}"),
+    ]
+    return any(specifier.contains(probe, prereleases=True) for probe in probes)

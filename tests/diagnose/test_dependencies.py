@@ -1,0 +1,75 @@
+"""Which versions of a library a project declares, from the files real projects use."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracefix.diagnose.dependencies import runs_only_before
+from tracefix.diagnose.project import Project
+
+
+@pytest.mark.parametrize(
+    ("files", "before_3"),
+    [
+        # pip-compile output: pinned, hashed, with the "via" comments.
+        (
+            {
+                "requirements.txt": "flask-sqlalchemy==2.5.1 \\\n"
+                "    --hash=sha256:aa \\\n    --hash=sha256:bb\n    # via -r requirements.in\n"
+            },
+            True,
+        ),
+        # The pin is what is installed, whatever the looser input file says.
+        (
+            {
+                "requirements.in": "Flask-SQLAlchemy\n",
+                "requirements.txt": "flask_sqlalchemy==2.5.1\n",
+            },
+            True,
+        ),
+        ({"requirements.txt": "-r base.txt\nflask-sqlalchemy~=2.5  # legacy\n"}, True),
+        ({"requirements-dev.txt": 'flask-sqlalchemy==2.*; python_version >= "3.8"\n'}, True),
+        ({"requirements.txt": "flask-sqlalchemy>=2.4\n"}, False),
+        ({"requirements.txt": "flask-sqlalchemy<3.2\n"}, False),
+        ({"requirements.txt": "flask-sqlalchemy==3.0.5\n"}, False),
+        (
+            {
+                "requirements.txt": "flask-sqlalchemy==2.5.1\n",
+                "web/requirements.txt": "flask-sqlalchemy==3.1.1\n",
+            },
+            False,
+        ),
+        (
+            {"pyproject.toml": '[project]\ndependencies = ["flask-sqlalchemy (>=2.1, <3.0)"]\n'},
+            True,
+        ),
+        (
+            {"pyproject.toml": '[project.optional-dependencies]\ndb = ["flask-sqlalchemy<3"]\n'},
+            True,
+        ),
+        ({"pyproject.toml": '[dependency-groups]\ndev = ["flask-sqlalchemy==2.4.4"]\n'}, True),
+        ({"pyproject.toml": '[tool.poetry.dependencies]\nFlask-SQLAlchemy = "^2.5.1"\n'}, True),
+        (
+            {
+                "pyproject.toml": (
+                    '[tool.poetry.dependencies]\nflask-sqlalchemy = {version = "~2.5"}\n'
+                )
+            },
+            True,
+        ),
+        (
+            {"pyproject.toml": '[tool.poetry.group.dev.dependencies]\nflask-sqlalchemy = "^3.0"\n'},
+            False,
+        ),
+        ({"pyproject.toml": '[tool.poetry.dependencies]\nflask-sqlalchemy = "*"\n'}, False),
+        ({"setup.cfg": "[options]\ninstall_requires =\n    flask\n    flask-sqlalchemy<3\n"}, True),
+        # Nothing said, or nothing readable: no claim.
+        ({}, False),
+        ({"requirements.txt": "flask\nsqlalchemy==1.4.52\n"}, False),
+        ({"pyproject.toml": "[project\n"}, False),
+        ({"requirements.txt": "flask-sqlalchemy=2.5\n"}, False),
+    ],
+)
+def test_runs_only_before(files, before_3):
+    project = Project({"app.py": "import flask_sqlalchemy\n", **files})
+    assert runs_only_before(project, "flask-sqlalchemy", "3") is before_3
