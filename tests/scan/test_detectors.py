@@ -47,6 +47,26 @@ APP = {
 }
 
 
+#: ``app/__init__.py`` with ``db`` made from a subclass of ``SQLAlchemy``, as Redash makes it.
+SUBCLASSED = """\
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+
+
+class AppSQLAlchemy(SQLAlchemy):
+    {body}
+
+
+db = AppSQLAlchemy(session_options={{"expire_on_commit": False}})
+
+
+def create_app():
+    app = Flask(__name__)
+    db.init_app(app)
+    return app
+"""
+
+
 def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
     project = Project({p: textwrap.dedent(t) for p, t in {**APP, **files}.items()})
     chosen = [p for p in project.python_files() if p in files]
@@ -66,6 +86,43 @@ def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
             {"tools/a.py": "from app.models import User\n\nrows = User.query.all()\n"},
             {("CTX101", "tools/a.py", 3)},
             id="Model.query at top level",
+        ),
+        pytest.param(
+            {
+                "app/__init__.py": SUBCLASSED.format(
+                    body="def apply_pool_defaults(self, app, options):\n        return options"
+                ),
+                "tools/a.py": "from app.models import User\n\nrows = User.query.all()\n",
+            },
+            {("CTX101", "tools/a.py", 3)},
+            id="the instance is of a project subclass of SQLAlchemy",
+        ),
+        pytest.param(
+            {
+                "app/__init__.py": SUBCLASSED.format(body="session = None"),
+                "tools/a.py": "from app import db\n\nrows = db.session.execute(1)\n",
+            },
+            set(),
+            id="a subclass that makes its own session is left alone",
+        ),
+        pytest.param(
+            {
+                "migrations/versions/5770674184de_.py": """\
+                    revision = "5770674184de"
+                    down_revision = "ce547319f7be"
+
+                    from app import db
+
+                    session = db.session()
+                    """,
+            },
+            set(),
+            id="an Alembic revision file runs under flask db, even without importing alembic",
+        ),
+        pytest.param(
+            {"tools/purge.py": "from app import db\n\nrevision = 2\nsession = db.session()\n"},
+            {("CTX101", "tools/purge.py", 4)},
+            id="a script with a revision number of its own is still a script",
         ),
         pytest.param(
             {"wsgi.py": "from app import create_app, db\n\napp = create_app()\ndb.create_all()\n"},

@@ -289,7 +289,7 @@ class ContextAnalysis:
         if not _may_be_script(path):
             return None
         tree = self.project.ast(path)
-        if tree is None or _imports_alembic(tree):
+        if tree is None or _run_by_alembic(tree):
             return None
         hook = self._imports_hook(path)
         scope = Scope(path)
@@ -435,8 +435,33 @@ class ContextAnalysis:
             value = (
                 target.node.value if isinstance(target.node, ast.Assign | ast.AnnAssign) else None
             )
-            made = isinstance(value, ast.Call) and self.qualify(value.func, Scope(target.path))
-            self._sqlalchemy[key] = isinstance(made, External) and made.name in SQLALCHEMY_CLASSES
+            made = (
+                self.qualify(value.func, Scope(target.path))
+                if isinstance(value, ast.Call)
+                else None
+            )
+            self._sqlalchemy[key] = self._is_sqlalchemy_class(made)
+        return self._sqlalchemy[key]
+
+    def _is_sqlalchemy_class(self, target: Target) -> bool:
+        """``SQLAlchemy``, or a project class built on it that leaves alone what needs a
+        context (Redash's ``RedashSQLAlchemy`` overrides only how engines are made)."""
+        if isinstance(target, External):
+            return target.name in SQLALCHEMY_CLASSES
+        if not isinstance(target, Definition) or not isinstance(target.node, ast.ClassDef):
+            return False
+        key = id(target.node)
+        if key not in self._sqlalchemy:
+            self._sqlalchemy[key] = False  # a class built on itself, through a cycle
+            overridden = {
+                name
+                for statement in target.node.body
+                for name, _ in self._statement_bindings(target.path, statement)
+            }
+            scope = Scope(target.path)
+            self._sqlalchemy[key] = not overridden & SQLALCHEMY_CONTEXT_ATTRIBUTES and any(
+                self._is_sqlalchemy_class(self.qualify(base, scope)) for base in target.node.bases
+            )
         return self._sqlalchemy[key]
 
     def is_model(self, target: Target) -> bool:
@@ -763,16 +788,22 @@ def _may_be_script(path: str) -> bool:
     return path.endswith(".py") and path_name(path) != "__init__.py" and not is_test_path(path)
 
 
-def _imports_alembic(tree: ast.Module) -> bool:
-    """Alembic's ``env.py`` runs under ``flask db``, which has pushed the context it reads."""
-    return any(
-        (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "alembic")
-        or (
-            isinstance(node, ast.Import)
-            and any(a.name.split(".")[0] == "alembic" for a in node.names)
-        )
-        for node in tree.body
-    )
+def _run_by_alembic(tree: ast.Module) -> bool:
+    """Alembic's ``env.py`` and its revision files run under ``flask db`` (or the project's own
+    command), which has pushed the context they read: ``env.py`` imports alembic, and every
+    revision file sets ``revision`` and ``down_revision`` (one need not import alembic)."""
+    assigned: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "alembic":
+            return True
+        if isinstance(node, ast.Import) and any(
+            alias.name.split(".")[0] == "alembic" for alias in node.names
+        ):
+            return True
+        if isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            assigned.update(target.id for target in targets if isinstance(target, ast.Name))
+    return {"revision", "down_revision"} <= assigned
 
 
 def _is_push(statement: ast.stmt) -> bool:
