@@ -120,6 +120,40 @@ def test_tests_get_the_call_their_own_tests_make():
     assert source is not None and source.call == 'create_app("testing")'
 
 
+def test_tests_get_the_call_their_helper_makes_with_its_defaults():
+    """CTFd's tests get their app from a helper, ``create_ctfd(config=TestingConfig)``,
+    whose body calls ``create_app(config)``; its entry files call ``create_app()``, with the
+    production configuration."""
+    files = {
+        "app/__init__.py": FACTORY.replace('config_name="default"', "config=None"),
+        "app/config.py": "class TestingConfig:\n    TESTING = True\n",
+        "serve.py": "from app import create_app\n\napp = create_app()\n",
+        "wsgi.py": "from app import create_app\n\napp = create_app()\n",
+        "tests/helpers.py": """\
+            from app import create_app
+            from app.config import TestingConfig
+
+
+            def create_test_app(name="shop", *, setup=True, config=TestingConfig):
+                config.SAFE_MODE = not setup
+                app = create_app(config)
+                return app
+
+
+            def create_other_app(config=TestingConfig):
+                config = config or TestingConfig
+                return create_app(config=config)
+            """,
+    }
+    source = find_app_source(tree(files), near="tests/test_users.py")
+    assert source is not None
+    assert (source.call, source.imports) == (
+        "create_app(TestingConfig)",
+        ("from app.config import TestingConfig",),
+    )
+    assert find_app_source(tree(files), near="scripts/seed.py").call == "create_app()"
+
+
 def test_relative_imports_in_the_arguments_become_absolute():
     files = {
         "shop/__init__.py": REQUIRED_ARGUMENT_FACTORY,

@@ -259,7 +259,7 @@ def app_name_at(project: Project, path: str, line: int) -> str | None:
     statements = sorted(
         (
             node
-            for node in _walk_own_body(function)  # type: ignore[arg-type]
+            for node in _walk_own_body(function)
             if isinstance(node, ast.stmt) and node.lineno < line
         ),
         key=lambda node: (node.lineno, node.col_offset),
@@ -462,11 +462,15 @@ class _Index:
         return None
 
     def call_sites(self, factory: _Definition) -> Iterator[_CallSite]:
-        """The project's calls of ``factory`` whose arguments an import can carry elsewhere."""
+        """The project's calls of ``factory`` whose arguments an import can carry elsewhere.
+        An argument that is a parameter of the function around the call counts as that
+        parameter's default, which a bare call of that function passes: CTFd's tests get their
+        app from ``create_ctfd(..., config=TestingConfig)``, which calls ``create_app(config)``."""
         for path, tree in self.files(mentioning=factory.name):
-            for call, scope_names in _calls_with_scopes(tree):
+            for call, scope_names, defaults in _calls_with_scopes(tree):
                 if self.callee_origin(path, call.func) != (factory.path, factory.name):
                     continue
+                call = _with_defaults(call, defaults)
                 carried = self._carry(path, tree, call, scope_names)
                 if carried is not None:
                     arguments = _argument_text(self.project.source(path) or "", call)
@@ -639,7 +643,7 @@ def _returns_flask_app(function: ast.FunctionDef, flask: _FlaskNames) -> bool:
     )
 
 
-def _walk_own_body(function: ast.FunctionDef) -> Iterator[ast.AST]:
+def _walk_own_body(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
     """Nodes of ``function``'s body, not descending into nested functions, classes or lambdas."""
     pending: list[ast.AST] = list(function.body)
     while pending:
@@ -768,17 +772,25 @@ def _imported_modules(statements: Iterable[str]) -> Iterator[str]:
             yield node.module
 
 
-def _calls_with_scopes(tree: ast.Module) -> Iterator[tuple[ast.Call, frozenset[str]]]:
+#: A call, the names local to the functions around it, and the defaults of the parameters of
+#: the innermost one that its body never rebinds.
+_ScopedCall = tuple[ast.Call, frozenset[str], dict[str, ast.expr]]
+
+
+def _calls_with_scopes(tree: ast.Module) -> Iterator[_ScopedCall]:
     """Every call in ``tree``, with the names local to the functions around it."""
 
-    def visit(node: ast.AST, local: frozenset[str]) -> Iterator[tuple[ast.Call, frozenset[str]]]:
+    def visit(
+        node: ast.AST, local: frozenset[str], defaults: dict[str, ast.expr]
+    ) -> Iterator[_ScopedCall]:
         for child in child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                yield from visit(child, local | _function_locals(child))
+                names = _function_locals(child)
+                yield from visit(child, local | names, _kept_defaults(child))
             else:
                 if isinstance(child, ast.Call):
-                    yield child, local
-                yield from visit(child, local)
+                    yield child, local, defaults
+                yield from visit(child, local, defaults)
 
     module_assigned = frozenset(
         name
@@ -786,7 +798,48 @@ def _calls_with_scopes(tree: ast.Module) -> Iterator[tuple[ast.Call, frozenset[s
         if not isinstance(statement, ast.Import | ast.ImportFrom)
         for name in _bound_names(statement)
     )
-    yield from visit(tree, module_assigned)
+    yield from visit(tree, module_assigned, {})
+
+
+def _kept_defaults(
+    function: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+) -> dict[str, ast.expr]:
+    """The defaults of ``function``'s parameters that its own body never rebinds."""
+    args = function.args
+    positional = args.posonlyargs + args.args
+    pairs = list(
+        zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True)
+    )
+    pairs += [
+        (arg, default)
+        for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+        if default is not None
+    ]
+    rebound = (
+        set()
+        if isinstance(function, ast.Lambda)
+        else {
+            node.id
+            for node in _walk_own_body(function)
+            if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load)
+        }
+    )
+    return {arg.arg: default for arg, default in pairs if arg.arg not in rebound}
+
+
+def _with_defaults(call: ast.Call, defaults: dict[str, ast.expr]) -> ast.Call:
+    """``call`` with each argument that is just a parameter's name replaced by its default."""
+    if not defaults:
+        return call
+
+    def value(node: ast.expr) -> ast.expr:
+        return defaults.get(node.id, node) if isinstance(node, ast.Name) else node
+
+    return ast.Call(
+        func=call.func,
+        args=[value(argument) for argument in call.args],
+        keywords=[ast.keyword(arg=k.arg, value=value(k.value)) for k in call.keywords],
+    )
 
 
 def _function_locals(
@@ -796,7 +849,7 @@ def _function_locals(
     names = {a.arg for a in args.posonlyargs + args.args + args.kwonlyargs}
     names.update(a.arg for a in (args.vararg, args.kwarg) if a is not None)
     if not isinstance(function, ast.Lambda):
-        for node in _walk_own_body(function):  # type: ignore[arg-type]
+        for node in _walk_own_body(function):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 names.add(node.id)
             elif isinstance(node, ast.Import | ast.ImportFrom):
@@ -835,7 +888,7 @@ def _file_rank(path: str, near_is_test: bool) -> float:
     if is_test_path(path):
         if not near_is_test:
             return 3
-        return 0 if PurePosixPath(path).name == "conftest.py" else 1
+        return 0 if PurePosixPath(path).name == "conftest.py" else 0.5
     if PurePosixPath(path).name in ENTRY_FILE_NAMES:
         return 1 + ENTRY_FILE_NAMES.index(PurePosixPath(path).name) / 100
     return 2

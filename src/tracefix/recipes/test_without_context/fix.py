@@ -132,7 +132,7 @@ def fixture_imports(source: AppSource, instance: str | None = None) -> list[str]
     )
     stdlib = [i for i in source.imports if _top_module(i) in sys.stdlib_module_names]
     others = [i for i in source.imports if i not in stdlib]
-    return [*stdlib, "import pytest", *others, own]
+    return [*stdlib, "import pytest", *sorted({*others, own}, key=_module_of)]
 
 
 def new_conftest(fixture: str, imports: list[str]) -> str:
@@ -155,6 +155,11 @@ def _breaks_line(comma: cst.Comma | cst.MaybeSentinel) -> bool:
     return isinstance(comma, cst.Comma) and isinstance(
         comma.whitespace_after, cst.ParenthesizedWhitespace
     )
+
+
+def _module_of(statement: str) -> str:
+    """The module an import statement names, as isort orders a section by it."""
+    return statement.split()[1].lower()
 
 
 def _top_module(statement: str) -> str:

@@ -136,6 +136,22 @@ def test_new_conftest_from_a_factory():
     """)
 
 
+def test_new_conftest_orders_the_projects_imports_by_module():
+    """As isort and ruff do: CTFd's ``create_app`` before its ``CTFd.config``."""
+    source = AppSource(
+        "factory",
+        "CTFd",
+        "create_app",
+        "CTFd/__init__.py",
+        "create_app(TestingConfig)",
+        ("from CTFd.config import TestingConfig",),
+    )
+    fixture = fix.fixture_code("app", source)
+    assert fix.new_conftest(fixture, fix.fixture_imports(source)).startswith(
+        "import pytest\n\nfrom CTFd import create_app\nfrom CTFd.config import TestingConfig\n"
+    )
+
+
 def test_new_conftest_from_an_instance_named_like_the_fixture():
     source = AppSource("instance", "notes", "app", "notes.py", "app")
     fixture = fix.fixture_code("app", source, "flask_app")
