@@ -13,7 +13,6 @@ from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
-from tracefix.diagnose.project import per_project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.diagnose.signatures import is_library_frame
 from tracefix.event import Event
@@ -22,7 +21,6 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes.extension_not_registered.sqlalchemy_setup import project_files
 from tracefix.recipes.script_entry import ScriptEntry
 from tracefix.recipes.script_module_level import ScriptModuleLevel
 from tracefix.recipes.script_module_level import script_frame
@@ -384,30 +382,13 @@ def _pushes_app_context(statement: ast.With) -> bool:
 
 def _is_script(project: Project, path: str) -> bool:
     """A file run as a program: it has an ``if __name__ == "__main__":`` block, or no other
-    project file imports it."""
+    project file imports it (``context_use``'s index, which the script recipes read too)."""
     tree = project.ast(path)
     if tree is None:
         return False
     if any(is_main_guard(statement) for statement in tree.body):
         return True
-    module = project.module_name(path)
-    return module is not None and module not in _imported_modules(project)
-
-
-@per_project
-def _imported_modules(project: Project) -> set[str]:
-    """Every module some project file imports (``from a import b`` counts ``a`` and ``a.b``)."""
-    found: set[str] = set()
-    for path, tree in project_files(project):
-        for node in walk(tree):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom):
-                source = project.absolute_module(path, node.module, node.level)
-                if source:
-                    found.add(source)
-                    found.update(f"{source}.{alias.name}" for alias in node.names)
-    return found
+    return project.module_name(path) is not None and not analysis(project).imported_by_others(path)
 
 
 def _imports_url_for(tree: ast.Module) -> bool:
