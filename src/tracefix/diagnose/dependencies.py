@@ -25,6 +25,7 @@ from packaging.version import Version
 
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_name
+from tracefix.diagnose.project import per_project
 
 #: A Poetry constraint: ``^2.5`` (up to the next major), ``~2.5`` (the next minor) or a bare
 #: version (exactly it).
@@ -34,7 +35,7 @@ _POETRY = re.compile(r"^\s*([~^]?)\s*(\d+(?:\.\d+)*)\s*$")
 def runs_only_before(project: Project, distribution: str, version: str) -> bool:
     """Whether the project declares ``distribution`` and no declaration admits ``version``
     or a later one of its series (see the module's docstring)."""
-    specifiers = list(declared(project, distribution))
+    specifiers = declared(project, distribution)
     if not specifiers:
         return False
     pinned = [_pinned(specifier) for specifier in specifiers]
@@ -44,16 +45,23 @@ def runs_only_before(project: Project, distribution: str, version: str) -> bool:
     return not any(_admits_from(specifier, Version(version)) for specifier in specifiers)
 
 
-def declared(project: Project, distribution: str) -> Iterator[SpecifierSet]:
+def declared(project: Project, distribution: str) -> list[SpecifierSet]:
     """The version specifier of each declaration of ``distribution`` in the project."""
-    wanted = canonicalize_name(distribution)
+    return _declarations(project).get(canonicalize_name(distribution), [])
+
+
+@per_project
+def _declarations(project: Project) -> dict[str, list[SpecifierSet]]:
+    """Every declared requirement's specifiers, by its normalised name: read once, as the
+    detectors ask for each instance they follow."""
+    found: dict[str, list[SpecifierSet]] = {}
     for path in sorted(project.files):
         name = path_name(path)
         source = project.source(path) or ""
         if name.startswith("requirements") and name.endswith((".txt", ".in")):
             lines = _requirement_lines(source)
         elif name == "pyproject.toml":
-            lines = _pyproject_lines(source, wanted)
+            lines = _pyproject_lines(source)
         elif name == "setup.cfg":
             lines = _setup_cfg_lines(source)
         else:
@@ -63,8 +71,8 @@ def declared(project: Project, distribution: str) -> Iterator[SpecifierSet]:
                 requirement = Requirement(line)
             except InvalidRequirement:
                 continue
-            if canonicalize_name(requirement.name) == wanted:
-                yield requirement.specifier
+            found.setdefault(canonicalize_name(requirement.name), []).append(requirement.specifier)
+    return found
 
 
 def _requirement_lines(source: str) -> Iterator[str]:
@@ -76,7 +84,7 @@ def _requirement_lines(source: str) -> Iterator[str]:
             yield line
 
 
-def _pyproject_lines(source: str, wanted: str) -> Iterator[str]:
+def _pyproject_lines(source: str) -> Iterator[str]:
     try:
         document = tomllib.loads(source)
     except tomllib.TOMLDecodeError:
@@ -93,7 +101,7 @@ def _pyproject_lines(source: str, wanted: str) -> Iterator[str]:
     tables += [group.get("dependencies", {}) for group in poetry.get("group", {}).values()]
     for table in tables:
         for name, constraint in table.items():
-            if canonicalize_name(name) == wanted:
+            if name != "python":
                 yield from _poetry_requirement(name, constraint)
 
 

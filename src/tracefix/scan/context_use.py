@@ -2,11 +2,13 @@
 
 An application context is what ``current_app``, ``g``, ``url_for``, ``render_template``,
 ``jsonify`` and everything Flask-SQLAlchemy does through ``db.session``, ``db.engine``,
-``db.create_all()`` and ``Model.query`` need. ``request``, ``session`` and Flask-Login's
-``current_user`` need a request context: another cause, which the app-context recipes leave
-alone. A ``Use`` is the first expression of a block, in the order Python evaluates it, that
-needs either, found in the block itself or in the project functions it calls (names resolved
-through imports and re-exports, as ``thread_target/spawns.py`` resolves them).
+``db.create_all()`` and ``Model.query`` need (not through a ``db`` given the app, on a project
+that declares Flask-SQLAlchemy 2.x: ``diagnose/flask_sqlalchemy.py``). ``request``,
+``session`` and Flask-Login's ``current_user`` need a request context: another cause, which
+the app-context recipes leave alone. A ``Use`` is the first expression of a block, in the
+order Python evaluates it, that needs either, found in the block itself or in the project
+functions it calls (names resolved through imports and re-exports, as
+``thread_target/spawns.py`` resolves them).
 
 Timid, like the recipes: a name bound at run time, a method of an instance, a decorated function
 (``@click.command``, ``@with_appcontext``, a route), a generator, anything under
@@ -36,6 +38,7 @@ from typing import TypeVar
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.flask_sqlalchemy import runs_without_context
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import line_numbers
 from tracefix.diagnose.nodes import lines_matching
@@ -426,7 +429,8 @@ class ContextAnalysis:
         return Scope(path, frozenset(shadowed - declared_global), tuple(reversed(imports)))
 
     def is_sqlalchemy(self, target: Target) -> bool:
-        """Whether ``target`` is a module-level ``SQLAlchemy(...)`` instance."""
+        """Whether ``target`` is a module-level ``SQLAlchemy(...)`` instance that needs an app
+        context (on Flask-SQLAlchemy 2.x, one given the app does not)."""
         if not isinstance(target, Definition):
             return False
         key = id(target.node)
@@ -440,7 +444,9 @@ class ContextAnalysis:
                 if isinstance(value, ast.Call)
                 else None
             )
-            self._sqlalchemy[key] = self._is_sqlalchemy_class(made)
+            self._sqlalchemy[key] = self._is_sqlalchemy_class(made) and not (
+                isinstance(value, ast.Call) and runs_without_context(self.project, value)
+            )
         return self._sqlalchemy[key]
 
     def _is_sqlalchemy_class(self, target: Target) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from tracefix.diagnose.flask_sqlalchemy import runs_without_context
 from tracefix.diagnose.project import Project
 from tracefix.recipes._scopes import own_nodes
 from tracefix.recipes.celery_task.names import Binding
@@ -131,12 +132,15 @@ class ContextUses:
         return None
 
     def is_sqlalchemy(self, binding: Binding) -> bool:
-        """Whether ``binding`` is ``name = SQLAlchemy(...)``."""
+        """Whether ``binding`` is ``name = SQLAlchemy(...)``, needing an app context (on
+        Flask-SQLAlchemy 2.x, one given the app does not)."""
         key = (binding.path, binding.name)
         if key not in self._sqlalchemy:
             value = assigned_value(binding.statement, binding.name)
-            self._sqlalchemy[key] = isinstance(value, ast.Call) and self._is_class(
-                binding.path, value.func, SQLALCHEMY_CLASSES
+            self._sqlalchemy[key] = (
+                isinstance(value, ast.Call)
+                and self._is_class(binding.path, value.func, SQLALCHEMY_CLASSES)
+                and not runs_without_context(self.project, value)
             )
         return self._sqlalchemy[key]
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import is_test_path
-from tracefix.diagnose.dependencies import runs_only_before
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.flask_sqlalchemy import declares_2x
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
@@ -144,7 +144,7 @@ class ExtensionNotRegistered(Recipe):
             )
             kind = diagnosis.facts["kind"]
             if kind == "missing_init_app" or (
-                kind == "second_instance" and not _second_instances_work(project)
+                kind == "second_instance" and not declares_2x(project)
             ):
                 yield diagnosis
 
@@ -247,14 +247,6 @@ class ExtensionNotRegistered(Recipe):
             instance=identity,
             reason=reason,
         )
-
-
-def _second_instances_work(project: Project) -> bool:
-    """Whether the project runs Flask-SQLAlchemy 2.x, where an instance the app never
-    registered uses, in an app context, the state the app's registered one made (its engines,
-    its config): a second ``SQLAlchemy()`` then runs where 3.x would fail. Redash and Lemur pin
-    2.5.1, and Lemur's migrations each make their own."""
-    return runs_only_before(project, "flask-sqlalchemy", "3")
 
 
 def instances_used(project: Project, path: str, line: int) -> list[Instance]:

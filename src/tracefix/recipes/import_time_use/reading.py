@@ -21,6 +21,7 @@ from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.flask_sqlalchemy import declares_2x
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
@@ -395,8 +396,7 @@ class _UseReader:
 
     def _is_instance(self, name: str) -> bool:
         if name not in self._instance:
-            found = instance_for(self.project, self.path, name)
-            self._instance[name] = found is not None
+            self._instance[name] = _needs_context(self.project, self.path, name)
         return self._instance[name]
 
     def _is_model(self, name: str) -> bool:
@@ -432,10 +432,17 @@ def _is_model_class(project: Project, path: str, name: str) -> bool:
                 isinstance(base, ast.Attribute)
                 and base.attr == "Model"
                 and isinstance(base.value, ast.Name)
-                and instance_for(project, file, base.value.id) is not None
+                and _needs_context(project, file, base.value.id)
                 for base in node.bases
             )
     return False
+
+
+def _needs_context(project: Project, path: str, name: str) -> bool:
+    """Whether ``name`` in ``path`` is an instance that needs an app context: on
+    Flask-SQLAlchemy 2.x, one given the app (``SQLAlchemy(app)``) does not."""
+    found = instance_for(project, path, name)
+    return found is not None and not (found.app_argument is not None and declares_2x(project))
 
 
 def _import_time_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:

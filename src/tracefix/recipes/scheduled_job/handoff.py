@@ -32,6 +32,7 @@ from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.flask_sqlalchemy import runs_without_context
 from tracefix.diagnose.nodes import walk as walk_nodes
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
@@ -877,7 +878,9 @@ def _is_sqlalchemy_instance(walker: _Walker, qualified: str, depth: int = 0) -> 
         return False
     path, value, scope, inner = bound
     if isinstance(value, Assigned) and isinstance(value.value, ast.Call):
-        return inner.qualify(value.value.func, scope) in SQLALCHEMY_CLASSES
+        return inner.qualify(
+            value.value.func, scope
+        ) in SQLALCHEMY_CLASSES and not runs_without_context(walker.project, value.value)
     if isinstance(value, str) and value != qualified:
         return _is_sqlalchemy_instance(walker, value, depth + 1)
     return False

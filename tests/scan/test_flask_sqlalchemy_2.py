@@ -1,0 +1,80 @@
+"""A project on Flask-SQLAlchemy 2.x whose ``db`` was given the app, ``SQLAlchemy(app)``: 2.x
+falls back to that app outside any context (checked with 2.5.1), so the detectors that follow
+``db`` find nothing there; the same code on 3.x, or a 2.x ``db`` registered by ``init_app``,
+fails and is found."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from tracefix.diagnose.project import Project
+from tracefix.recipes import all_recipes
+from tracefix.scan.engine import scan
+
+APP = """\
+    import atexit
+
+    from celery import Celery
+    from flask import Flask
+    from flask_sqlalchemy import SQLAlchemy
+
+    app = Flask(__name__)
+    app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite://"
+    db = SQLAlchemy(app)
+    celery = Celery(__name__)
+
+
+    class User(db.Model):
+        id = db.Column(db.Integer, primary_key=True)
+
+
+    @celery.task
+    def count_users():
+        return db.session.query(User).count()
+
+
+    def flush_on_exit():
+        db.session.commit()
+
+
+    atexit.register(flush_on_exit)
+    """
+SCRIPT = "from app import User\n\nprint(User.query.count())\n"
+#: ``db.create_all()`` on import: CTX110 (and the script then fails on import, not at its use).
+CREATING = APP.replace(
+    "register(flush_on_exit)\n", "register(flush_on_exit)\n    db.create_all()\n"
+)
+REGISTERED = APP.replace("db = SQLAlchemy(app)", "db = SQLAlchemy()\n    db.init_app(app)")
+
+
+def codes(app: str, requirements: str) -> set[str]:
+    files = {"app.py": textwrap.dedent(app), "count.py": SCRIPT, "requirements.txt": requirements}
+    project = Project(files)
+    return {
+        finding.code for finding in scan(project, ["app.py", "count.py"], all_recipes()).findings
+    }
+
+
+@pytest.mark.parametrize(
+    ("app", "requirements", "expected"),
+    [
+        (APP, "flask-sqlalchemy==3.1.1\n", {"CTX101", "CTX105", "CTX114"}),
+        (APP, "", {"CTX101", "CTX105", "CTX114"}),
+        (APP, "flask-sqlalchemy==2.5.1\n", set()),
+        (REGISTERED, "flask-sqlalchemy==2.5.1\n", {"CTX101", "CTX105", "CTX114"}),
+        (CREATING, "flask-sqlalchemy==3.1.1\n", {"CTX105", "CTX110", "CTX114"}),
+        (CREATING, "flask-sqlalchemy==2.5.1\n", set()),
+    ],
+    ids=[
+        "3.x",
+        "undeclared",
+        "2.x given the app",
+        "2.x registered by init_app",
+        "3.x, tables created on import",
+        "2.x given the app, tables created on import",
+    ],
+)
+def test_what_needs_a_context_follows_the_declared_version(app, requirements, expected):
+    assert codes(app, requirements) == expected
