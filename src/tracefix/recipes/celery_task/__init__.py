@@ -4,7 +4,6 @@ an app context."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -306,8 +305,9 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
     from tracefix.recipes._codemod import add_imports
     from tracefix.recipes._codemod import names_used
     from tracefix.recipes._codemod import statement_chain
+    from tracefix.recipes._imports import add_imports_in_file_style
+    from tracefix.recipes._imports import first_party
     from tracefix.recipes.celery_task import fix
-    from tracefix.recipes.celery_task.imports import add_imports_in_file_style
 
     path = celery.path
     module = project.cst(path)
@@ -320,7 +320,7 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
     base = "Task"
     try:
         module = add_imports_in_file_style(
-            module, ["from celery import Task"], before=top, is_first_party=_first_party(project)
+            module, ["from celery import Task"], before=top, is_first_party=first_party(project)
         )
     except SkipFix:
         base = "CeleryTask"
@@ -343,22 +343,18 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
 
 def _wrap_task(project: Project, task: TaskFunction, plan: Plan) -> FileChange:
     from tracefix.recipes._codemod import statement_chain
+    from tracefix.recipes._imports import add_imports_in_file_style
+    from tracefix.recipes._imports import first_party
     from tracefix.recipes.celery_task import fix
-    from tracefix.recipes.celery_task.imports import add_imports_in_file_style
 
     path = task.path
     module = project.cst(path)
     top = statement_chain(module, task.function.lineno)[0].index
     module = add_imports_in_file_style(
-        module, plan.imports, before=top, is_first_party=_first_party(project)
+        module, plan.imports, before=top, is_first_party=first_party(project)
     )
     module = fix.wrap_function_body(module, task.function.name, f"{plan.app}.app_context()")
     return FileChange(path, project.source(path), module.code)
-
-
-def _first_party(project: Project) -> Callable[[str], bool]:
-    """Whether a top-level module is the project's own, for placing imports."""
-    return lambda module: project.module_path(module) is not None
 
 
 def _annotated(celery: CeleryApp, project: Project) -> bool:

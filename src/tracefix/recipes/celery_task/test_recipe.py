@@ -31,9 +31,9 @@ from tracefix.recipes._case_checks import fixed_once
 from tracefix.recipes._case_checks import noop_cases
 from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
+from tracefix.recipes._imports import add_imports_in_file_style
 from tracefix.recipes.celery_task import CeleryTaskWithoutAppContext
 from tracefix.recipes.celery_task import fix
-from tracefix.recipes.celery_task.imports import add_imports_in_file_style
 from tracefix.testing import load_case
 
 RECIPE = CeleryTaskWithoutAppContext()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -187,8 +186,9 @@ class ClickCommandWithoutAppContext(Recipe):
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         from tracefix.recipes._codemod import statement_chain
+        from tracefix.recipes._imports import add_imports_in_file_style
+        from tracefix.recipes._imports import first_party
         from tracefix.recipes.celery_task.fix import wrap_function_body
-        from tracefix.recipes.celery_task.imports import add_imports_in_file_style
         from tracefix.recipes.click_command.fix import add_decorator
 
         facts = diagnosis.facts["command"]
@@ -203,16 +203,16 @@ class ClickCommandWithoutAppContext(Recipe):
         plan = plan_fix(project, cli, command)
         module = project.cst(path)
         top = statement_chain(module, function.lineno)[0].index
-        first_party = _first_party(project)
+        is_first_party = first_party(project)
         if plan.kind == "with_appcontext":
             module = add_imports_in_file_style(
-                module, [WITH_APPCONTEXT_IMPORT], before=top, is_first_party=first_party
+                module, [WITH_APPCONTEXT_IMPORT], before=top, is_first_party=is_first_party
             )
             module = add_decorator(module, name, "with_appcontext")
         else:
             assert plan.app is not None
             module = add_imports_in_file_style(
-                module, plan.imports, before=top, is_first_party=first_party
+                module, plan.imports, before=top, is_first_party=is_first_party
             )
             module = wrap_function_body(
                 module, name, f"{plan.app}.app_context()", before=plan.setup, start=plan.start
@@ -448,11 +448,6 @@ def _calls_in(cli: ClickCli, path: str) -> list[tuple[int, Target | None]]:
 @per_project
 def _calls_by_file(project: Project) -> dict[str, list[tuple[int, Target | None]]]:
     return {}
-
-
-def _first_party(project: Project) -> Callable[[str], bool]:
-    """Whether a top-level module is the project's own, for placing imports."""
-    return lambda module: project.module_path(module) is not None
 
 
 def _factory_made(project: Project) -> bool:

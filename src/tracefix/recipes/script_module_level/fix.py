@@ -34,7 +34,6 @@ from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import Block
 from tracefix.recipes._codemod import Located
 from tracefix.recipes._codemod import Statement
-from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import expand_one_line_body
 from tracefix.recipes._codemod import free_name
 from tracefix.recipes._codemod import is_context_with
@@ -44,6 +43,8 @@ from tracefix.recipes._codemod import names_used
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import wrap_statements
 from tracefix.recipes._codemod import wrappable_run
+from tracefix.recipes._imports import add_imports_in_file_style
+from tracefix.recipes._imports import first_party
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,9 @@ def wrap_script_statement(project: Project, path: str, line: int) -> str:
     app = _app(project, path, target, line, in_scope)
     module = target.module
     anchor = module.body[target.top]
-    module = add_imports(module, app.imports, before=target.top)
+    module = add_imports_in_file_style(
+        module, app.imports, before=target.top, is_first_party=first_party(project)
+    )
     block, start, end = target.block, target.start, target.end
     if not target.in_main_block:
         shift = _index_of(module, anchor) - target.top

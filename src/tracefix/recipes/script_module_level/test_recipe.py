@@ -348,6 +348,26 @@ def test_instance_is_imported_when_there_is_no_factory():
         """)
 
 
+def test_the_apps_import_goes_into_the_projects_own_section():
+    """Quay's layout: a script that imports only Flask gets the project's ``app`` in a block
+    of its own below, where isort (and the project's linter) wants it, not sorted among
+    Flask's."""
+    script = """\
+        from flask import current_app
+
+        print(current_app.config["SERVER_NAME"])
+        """
+    after = wrap_script_statement(project(script, INSTANCE_APP), SCRIPT, 3)
+    assert after == textwrap.dedent("""\
+        from flask import current_app
+
+        from app import app
+
+        with app.app_context():
+            print(current_app.config["SERVER_NAME"])
+        """)
+
+
 def test_factory_arguments_and_their_imports_come_from_manage_py():
     files = {
         **FACTORY_APP,
@@ -373,8 +393,10 @@ def test_factory_arguments_and_their_imports_come_from_manage_py():
         db.create_all()
         """
     after = wrap_script_statement(project(script, files), SCRIPT, 3)
+    # The standard library's section apart from the project's, as isort has it.
     assert after == textwrap.dedent("""\
         import os
+
         from app import create_app, db
 
         app = create_app(os.getenv("FLASK_CONFIG") or "default")

@@ -1,6 +1,7 @@
 """Print every product's link for the newsletter: python -m scripts.export_links"""
 
 import os
+
 from shop import create_app
 from shop.catalog import product_links
 

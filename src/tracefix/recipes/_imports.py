@@ -2,10 +2,12 @@
 
 ``_codemod.add_imports`` knows nothing of sections: it puts ``import os`` after ``import click``
 and a third-party ``from flask.cli import with_appcontext`` among the project's own imports.
-A fix is judged by its diff, so CTX105 and CTX107 place a new module's import in its isort
-section (standard library, third party, the project's own), making the section when the file has
-none, and keep a file's one-name-per-line style (``force_single_line``). A name from a module the
-file already imports from is ``add_imports``' job: it joins that line.
+A fix is judged by its diff (and by the project's linter, after it), so the fixes that import
+the project's app or factory into a script (CTX101, CTX102) and CTX105 and CTX107 place a new
+module's import in its isort section (standard library, third party, the project's own), making
+the section when the file has none, and keep a file's one-name-per-line style
+(``force_single_line``). A name from a module the file already imports from is
+``add_imports``' job: it joins that line.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
+from tracefix.diagnose.project import Project
 from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import is_import_line
 from tracefix.recipes._codemod import names_used
@@ -24,6 +27,11 @@ from tracefix.recipes._codemod import names_used
 SECTIONS = ("stdlib", "thirdparty", "firstparty")
 
 Line = cst.SimpleStatementLine | cst.BaseCompoundStatement
+
+
+def first_party(project: Project) -> Callable[[str], bool]:
+    """Whether a top-level module is the project's own, for placing imports."""
+    return lambda module: project.module_path(module) is not None
 
 
 def add_imports_in_file_style(
@@ -79,7 +87,8 @@ def _add_in_section(
 ) -> cst.Module | None:
     """``node`` (an import from a module the file does not import from yet) in its section:
     in sorted place in the section's block, or in a new block between its neighbours. ``None``
-    when the file has no import block on top, or its blocks are not one section each."""
+    when the file has no import block on top, has imports below code too, or its blocks are not
+    one section each."""
     imported = _top_modules(node)
     if len(imported) != 1 or _bound_names(node) & names_used(module):
         return None
@@ -88,7 +97,8 @@ def _add_in_section(
         return None
     body = list(module.body)
     blocks = _import_blocks(body, before)
-    if not blocks:
+    if not blocks or any(is_import_line(line) for line in body[blocks[-1][-1] + 1 : before]):
+        # Imports below code (``sys.path`` set-up) may need it: ``add_imports`` goes after them.
         return None
     sections = []
     for block in blocks:
