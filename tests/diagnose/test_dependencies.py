@@ -67,6 +67,7 @@ from tracefix.diagnose.project import Project
         ({}, False),
         ({"requirements.txt": "flask\nsqlalchemy==1.4.52\n"}, False),
         ({"pyproject.toml": "[project\n"}, False),
+        ({"pyproject.toml": 'project = "shop"\ntool = 1\n[dependency-groups]\ndev = 2\n'}, False),
         ({"requirements.txt": "flask-sqlalchemy=2.5\n"}, False),
     ],
 )

@@ -89,20 +89,27 @@ def _pyproject_lines(source: str) -> Iterator[str]:
         document = tomllib.loads(source)
     except tomllib.TOMLDecodeError:
         return
-    project = document.get("project", {})
-    groups = [project.get("dependencies", [])]
-    groups += list(project.get("optional-dependencies", {}).values())
-    groups += list(document.get("dependency-groups", {}).values())
+    project = _table(document, "project")
+    groups = [project.get("dependencies")]
+    groups += list(_table(project, "optional-dependencies").values())
+    groups += list(_table(document, "dependency-groups").values())
     for group in groups:
         if isinstance(group, list):
             yield from (item for item in group if isinstance(item, str))
-    poetry = document.get("tool", {}).get("poetry", {})
-    tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
-    tables += [group.get("dependencies", {}) for group in poetry.get("group", {}).values()]
+    poetry = _table(_table(document, "tool"), "poetry")
+    tables = [_table(poetry, "dependencies"), _table(poetry, "dev-dependencies")]
+    tables += [_table(group, "dependencies") for group in _table(poetry, "group").values()]
     for table in tables:
         for name, constraint in table.items():
             if name != "python":
                 yield from _poetry_requirement(name, constraint)
+
+
+def _table(document: object, key: str) -> dict[str, object]:
+    """``document[key]`` when both are tables, else an empty one: a hand-written file may
+    hold anything under any key."""
+    value = document.get(key) if isinstance(document, dict) else None
+    return value if isinstance(value, dict) else {}
 
 
 def _poetry_requirement(name: str, constraint: object) -> Iterator[str]:
