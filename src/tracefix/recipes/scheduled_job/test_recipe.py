@@ -19,6 +19,7 @@ from tracefix.recipes._case_checks import noop_cases
 from tracefix.recipes._case_checks import run_before_and_after
 from tracefix.recipes._fixing import apply_fix
 from tracefix.recipes.scheduled_job import ScheduledJobWithoutAppContext
+from tracefix.recipes.scheduled_job.handoff import ONE_BY_ONE
 from tracefix.recipes.scheduled_job.handoff import references
 from tracefix.testing import load_case
 
@@ -165,6 +166,35 @@ def test_other_references_are_not_handoffs(registration):
     )
     found = references(project, "tasks.py", "sync")
     assert found and not any(h.is_handoff for h in found)
+
+
+def test_references_are_the_same_asked_one_by_one_or_from_the_index_of_all():
+    """The first ``ONE_BY_ONE`` functions asked about are looked for in the files that name
+    them; after that, one walk of every file answers for all: the same answers."""
+    jobs = [f"job_{number}" for number in range(ONE_BY_ONE + 4)]
+    tasks = "".join(f"def {job}():\n    pass\n\n\n" for job in jobs)
+    registrations = "".join(f"plain.add_job({job})\n{job}()\n" for job in jobs)
+    project = {
+        "shop/__init__.py": "",
+        "shop/ext.py": EXTENSIONS,
+        "shop/tasks.py": tasks,
+        "shop/schedule.py": (
+            f"from shop.ext import plain\nfrom shop.tasks import {', '.join(jobs)}\n{registrations}"
+        ),
+    }
+
+    def answers(order: list[str]) -> dict[str, list[tuple[str, int, str | None]]]:
+        fresh = Project(project)
+        return {
+            job: [(h.path, h.line, h.runner) for h in references(fresh, "shop/tasks.py", job)]
+            for job in order
+        }
+
+    forwards, backwards = answers(jobs), answers(jobs[::-1])
+    assert forwards == backwards
+    assert all(
+        [runner for _, _, runner in found] == ["apscheduler", "call"] for found in forwards.values()
+    )
 
 
 # --- diagnosis and fix on small projects ---------------------------------------------------
