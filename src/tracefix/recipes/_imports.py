@@ -1,13 +1,12 @@
 """Imports a fix adds, placed where isort would put them in the file.
 
 ``_codemod.add_imports`` knows nothing of sections: it puts ``import os`` after ``import click``
-and a third-party ``from flask.cli import with_appcontext`` among the project's own imports.
-A fix is judged by its diff (and by the project's linter, after it), so the fixes that import
-the project's app or factory into a script (CTX101, CTX102) and CTX105 and CTX107 place a new
-module's import in its isort section (standard library, third party, the project's own), making
-the section when the file has none, and keep a file's one-name-per-line style
-(``force_single_line``). A name from a module the file already imports from is
-``add_imports``' job: it joins that line.
+and a third-party ``from flask import current_app`` among the project's own imports. A fix is
+judged by its diff (and by the project's linter, after it), so the fixes that know the project
+(``add_project_imports``) place a new module's import in its isort section (standard library,
+third party, the project's own), making the section when the file has none, and keep a file's
+one-name-per-line style (``force_single_line``). A name from a module the file already imports
+from is ``add_imports``' job: it joins that line.
 """
 
 from __future__ import annotations
@@ -32,6 +31,15 @@ Line = cst.SimpleStatementLine | cst.BaseCompoundStatement
 def first_party(project: Project) -> Callable[[str], bool]:
     """Whether a top-level module is the project's own, for placing imports."""
     return lambda module: project.module_path(module) is not None
+
+
+def add_project_imports(
+    project: Project, module: cst.Module, statements: Sequence[str], *, before: int
+) -> cst.Module:
+    """``add_imports_in_file_style`` with ``project`` telling its own modules from others."""
+    return add_imports_in_file_style(
+        module, statements, before=before, is_first_party=first_party(project)
+    )
 
 
 def add_imports_in_file_style(

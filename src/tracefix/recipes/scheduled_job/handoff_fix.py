@@ -21,7 +21,6 @@ from tracefix.diagnose.project import Project
 from tracefix.patch import FileChange
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import Statement
-from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import expand_one_line_body
 from tracefix.recipes._codemod import is_docstring_line
@@ -29,6 +28,7 @@ from tracefix.recipes._codemod import names_used
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes._codemod import wrap_statements
+from tracefix.recipes._imports import add_project_imports
 from tracefix.recipes.scheduled_job.handoff import Handoff
 from tracefix.recipes.scheduled_job.handoff import app_at_site
 from tracefix.recipes.scheduled_job.handoff import check_unshadowed
@@ -179,7 +179,7 @@ def register_wrapper(
     if imports:
         before = statement_chain(module, site.line)[0].index
         lines = len(module.code.splitlines())
-        module = add_imports(module, imports, before=before)
+        module = add_project_imports(project, module, imports, before=before)
         shift = len(module.code.splitlines()) - lines
     call = _call_at(module, (site.line + shift, site.column), (site.end[0] + shift, site.end[1]))
     index = _handed_index(call, site)
@@ -366,7 +366,7 @@ def _with_functools(
         return module, 0
     before = statement_chain(module, site.line + shift)[0].index
     lines = len(module.code.splitlines())
-    module = add_imports(module, ["import functools"], before=before)
+    module = add_project_imports(project, module, ["import functools"], before=before)
     return module, len(module.code.splitlines()) - lines
 
 
@@ -394,7 +394,7 @@ def _with_current_app(
         return module, f"{name}._get_current_object()", 0
     before = statement_chain(module, site.line)[0].index
     lines = len(module.code.splitlines())
-    module = add_imports(module, ["from flask import current_app"], before=before)
+    module = add_project_imports(project, module, ["from flask import current_app"], before=before)
     return module, "current_app._get_current_object()", len(module.code.splitlines()) - lines
 
 

@@ -43,8 +43,7 @@ from tracefix.recipes._codemod import names_used
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import wrap_statements
 from tracefix.recipes._codemod import wrappable_run
-from tracefix.recipes._imports import add_imports_in_file_style
-from tracefix.recipes._imports import first_party
+from tracefix.recipes._imports import add_project_imports
 
 
 @dataclass(frozen=True)
@@ -84,9 +83,7 @@ def wrap_script_statement(project: Project, path: str, line: int) -> str:
     app = _app(project, path, target, line, in_scope)
     module = target.module
     anchor = module.body[target.top]
-    module = add_imports_in_file_style(
-        module, app.imports, before=target.top, is_first_party=first_party(project)
-    )
+    module = add_project_imports(project, module, app.imports, before=target.top)
     block, start, end = target.block, target.start, target.end
     if not target.in_main_block:
         shift = _index_of(module, anchor) - target.top

@@ -11,8 +11,8 @@ from libcst.metadata import PositionProvider
 from tracefix.diagnose.project import Project
 from tracefix.patch import FileChange
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import statement_chain
+from tracefix.recipes._imports import add_project_imports
 from tracefix.recipes.executor_task.fix import is_whole_statement
 from tracefix.recipes.streamed_response.bodies import WRAPPER
 from tracefix.recipes.streamed_response.bodies import BodyCall
@@ -33,7 +33,9 @@ def wrap_calls(project: Project, calls: Sequence[BodyCall]) -> tuple[FileChange,
         if wrapper is None:
             lines = len(module.code.splitlines())
             before = statement_chain(module, first)[0].index
-            module = add_imports(module, ["from flask import stream_with_context"], before=before)
+            module = add_project_imports(
+                project, module, ["from flask import stream_with_context"], before=before
+            )
             shift = len(module.code.splitlines()) - lines
             wrapper = "stream_with_context"
         for call in reversed(here):

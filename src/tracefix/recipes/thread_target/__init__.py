@@ -291,8 +291,8 @@ def is_factory_made(project: Project) -> bool:
 
 def _pass_app_at(project: Project, path: str, starts: list[Reference]) -> cst.Module:
     """The module at ``path`` with ``current_app._get_current_object()`` passed at ``starts``."""
-    from tracefix.recipes._codemod import add_imports
     from tracefix.recipes._codemod import statement_chain
+    from tracefix.recipes._imports import add_project_imports
     from tracefix.recipes.thread_target import fix
 
     module = project.cst(path)
@@ -302,7 +302,9 @@ def _pass_app_at(project: Project, path: str, starts: list[Reference]) -> cst.Mo
     if current_app is None:
         before = statement_chain(module, first_line)[0].index
         lines = len(module.code.splitlines())
-        module = add_imports(module, ["from flask import current_app"], before=before)
+        module = add_project_imports(
+            project, module, ["from flask import current_app"], before=before
+        )
         shift = len(module.code.splitlines()) - lines
         current_app = "current_app"
     for start in sorted(starts, key=lambda s: s.line, reverse=True):

@@ -249,6 +249,41 @@ def test_view_thread_passes_the_real_app():
     assert isinstance(again, FixSkip)
 
 
+def test_current_app_is_imported_in_the_third_party_section():
+    """A service that starts the thread and imports only the project's ``db``: Flask's import
+    goes in a section of its own above the project's, where isort (and the project's linter)
+    wants it, not after ``from app.extensions import db``."""
+    services = code("""
+        import threading
+
+        from shop.extensions import db
+
+
+        def _sync():
+            db.session.execute(db.text("select 1"))
+
+
+        def start_sync():
+            threading.Thread(target=_sync).start()
+    """)
+    project = shop(
+        {
+            "shop/extensions.py": "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n",
+            "shop/services.py": services,
+            "shop/views.py": VIEWS.replace(
+                "from shop.tasks import work", "from shop.services import start_sync"
+            ).replace("threading.Thread(target=work, args=(1,)).start()", "start_sync()"),
+        }
+    )
+    [finding] = RECIPE.detect("shop/services.py", project)
+    result = apply_fix(RECIPE, finding, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = [c for c in result.changes if c.path == "shop/services.py"]
+    assert change.after.startswith(
+        "import threading\n\nfrom flask import current_app\n\nfrom shop.extensions import db\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("views", "expected"),
     [
