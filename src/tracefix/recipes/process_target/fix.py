@@ -7,8 +7,8 @@ import libcst as cst
 from tracefix.diagnose.apps import AppSource
 from tracefix.diagnose.project import Project
 from tracefix.patch import FileChange
-from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import top_level_function
+from tracefix.recipes._imports import add_project_imports
 from tracefix.recipes.scheduled_job.handoff_fix import wrap_body
 
 
@@ -20,7 +20,9 @@ def push_module_app(
     module that makes it)."""
     module = project.cst(path)
     if import_statement is not None:
-        module = add_imports(module, [import_statement], before=_index_of(module, name))
+        module = add_project_imports(
+            project, module, [import_statement], before=_index_of(module, name)
+        )
     module = wrap_body(module, name, app)
     return FileChange(path, project.source(path), module.code)
 
@@ -31,8 +33,8 @@ def make_app_in_function(
     """``path`` with ``name`` making the app with the project's factory call, then running its
     body under ``with <app>.app_context():``."""
     module = project.cst(path)
-    module = add_imports(
-        module, [source.import_statement, *source.imports], before=_index_of(module, name)
+    module = add_project_imports(
+        project, module, [source.import_statement, *source.imports], before=_index_of(module, name)
     )
     module = wrap_body(module, name, app, before=[f"{app} = {source.call}"])
     return FileChange(path, project.source(path), module.code)

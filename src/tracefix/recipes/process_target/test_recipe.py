@@ -132,8 +132,10 @@ def test_process_target_makes_the_app_the_projects_way():
     result = apply_fix(RECIPE, diagnosis, project)
     assert isinstance(result, FixSuccess), result
     [change] = result.changes
+    # The project's import in a section of its own below Flask's, as isort has it.
     assert change.after == code("""
         from flask import current_app
+
         from shop import create_app
 
 
