@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -698,6 +699,7 @@ def run_on_worker(root: Path, run: WorkerRun) -> tuple[subprocess.CompletedProce
             cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
+            _wait_until_ready(worker, log)
             client = subprocess.run(
                 [sys.executable, "-c", f"QUEUE = {queue!r}\n" + textwrap.dedent(run.client)],
                 cwd=root,
@@ -714,6 +716,18 @@ def run_on_worker(root: Path, run: WorkerRun) -> tuple[subprocess.CompletedProce
                 worker.kill()
                 worker.wait()
     return client, log.read_text()
+
+
+def _wait_until_ready(worker: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    """Until the worker says it is ready (or ends, or ``timeout`` passes): a project whose
+    modules create tables on import (``module_celery_without_app``) would otherwise race the
+    client to create them in the same SQLite file, as a deployment that sends tasks before its
+    worker is up does not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and worker.poll() is None:
+        if " ready." in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("case_name", sorted(WORKER_RUNS))
