@@ -785,8 +785,7 @@ def _calls_with_scopes(tree: ast.Module) -> Iterator[_ScopedCall]:
     ) -> Iterator[_ScopedCall]:
         for child in child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                names = _function_locals(child)
-                yield from visit(child, local | names, _kept_defaults(child))
+                yield from visit(child, local | _function_locals(child), _kept_defaults(child))
             else:
                 if isinstance(child, ast.Call):
                     yield child, local, defaults

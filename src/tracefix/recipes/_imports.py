@@ -28,17 +28,15 @@ SECTIONS = ("stdlib", "thirdparty", "firstparty")
 Line = cst.SimpleStatementLine | cst.BaseCompoundStatement
 
 
-def first_party(project: Project) -> Callable[[str], bool]:
-    """Whether a top-level module is the project's own, for placing imports."""
-    return lambda module: project.module_path(module) is not None
-
-
 def add_project_imports(
     project: Project, module: cst.Module, statements: Sequence[str], *, before: int
 ) -> cst.Module:
     """``add_imports_in_file_style`` with ``project`` telling its own modules from others."""
     return add_imports_in_file_style(
-        module, statements, before=before, is_first_party=first_party(project)
+        module,
+        statements,
+        before=before,
+        is_first_party=lambda top: project.module_path(top) is not None,
     )
 
 

@@ -305,8 +305,7 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
     from tracefix.recipes._codemod import add_imports
     from tracefix.recipes._codemod import names_used
     from tracefix.recipes._codemod import statement_chain
-    from tracefix.recipes._imports import add_imports_in_file_style
-    from tracefix.recipes._imports import first_party
+    from tracefix.recipes._imports import add_project_imports
     from tracefix.recipes.celery_task import fix
 
     path = celery.path
@@ -319,9 +318,7 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
     top = statement_chain(module, celery.line)[0].index
     base = "Task"
     try:
-        module = add_imports_in_file_style(
-            module, ["from celery import Task"], before=top, is_first_party=first_party(project)
-        )
+        module = add_project_imports(project, module, ["from celery import Task"], before=top)
     except SkipFix:
         base = "CeleryTask"
         if base in used:
@@ -343,16 +340,13 @@ def _add_task_class(project: Project, celery: CeleryApp, app: str) -> FileChange
 
 def _wrap_task(project: Project, task: TaskFunction, plan: Plan) -> FileChange:
     from tracefix.recipes._codemod import statement_chain
-    from tracefix.recipes._imports import add_imports_in_file_style
-    from tracefix.recipes._imports import first_party
+    from tracefix.recipes._imports import add_project_imports
     from tracefix.recipes.celery_task import fix
 
     path = task.path
     module = project.cst(path)
     top = statement_chain(module, task.function.lineno)[0].index
-    module = add_imports_in_file_style(
-        module, plan.imports, before=top, is_first_party=first_party(project)
-    )
+    module = add_project_imports(project, module, plan.imports, before=top)
     module = fix.wrap_function_body(module, task.function.name, f"{plan.app}.app_context()")
     return FileChange(path, project.source(path), module.code)
 

@@ -186,8 +186,7 @@ class ClickCommandWithoutAppContext(Recipe):
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         from tracefix.recipes._codemod import statement_chain
-        from tracefix.recipes._imports import add_imports_in_file_style
-        from tracefix.recipes._imports import first_party
+        from tracefix.recipes._imports import add_project_imports
         from tracefix.recipes.celery_task.fix import wrap_function_body
         from tracefix.recipes.click_command.fix import add_decorator
 
@@ -203,17 +202,12 @@ class ClickCommandWithoutAppContext(Recipe):
         plan = plan_fix(project, cli, command)
         module = project.cst(path)
         top = statement_chain(module, function.lineno)[0].index
-        is_first_party = first_party(project)
         if plan.kind == "with_appcontext":
-            module = add_imports_in_file_style(
-                module, [WITH_APPCONTEXT_IMPORT], before=top, is_first_party=is_first_party
-            )
+            module = add_project_imports(project, module, [WITH_APPCONTEXT_IMPORT], before=top)
             module = add_decorator(module, name, "with_appcontext")
         else:
             assert plan.app is not None
-            module = add_imports_in_file_style(
-                module, plan.imports, before=top, is_first_party=is_first_party
-            )
+            module = add_project_imports(project, module, plan.imports, before=top)
             module = wrap_function_body(
                 module, name, f"{plan.app}.app_context()", before=plan.setup, start=plan.start
             )

@@ -486,11 +486,10 @@ def handed_context_users(
     """
     if not may_hand_over(project, packages):
         return
-    users = _context_users(project)
     module = project.module_name(path)
-    for function, use in users.get(path, ()):
-        handoffs = _context_user_references(project).get(f"{module}.{function.name}", [])
-        handoffs = [handoff for handoff in handoffs if is_handoff(handoff)]
+    found = _context_user_references(project)
+    for function, use in _context_users(project).get(path, ()):
+        handoffs = [h for h in found.get(f"{module}.{function.name}", []) if is_handoff(h)]
         if handoffs:
             yield function, use, handoffs
 
