@@ -238,6 +238,21 @@ def per_project(function: Callable[[Project], Result]) -> Callable[[Project], Re
     return cached
 
 
+_IMPORTED_TOP_NAME = re.compile(r"^\s*(?:from|import)\s+(\w+)", re.M)
+
+
+def _imported_top_names(project: Project) -> frozenset[str]:
+    """The first name after each line's ``from`` or ``import`` in the project's Python files
+    (``shop`` of ``from shop.models import db``): one pass over the text, where searching it
+    once per package took a project of 56 packages a quarter of its scan."""
+    return frozenset(
+        name
+        for path, text in project.files.items()
+        if path.endswith(".py")
+        for name in _IMPORTED_TOP_NAME.findall(text)
+    )
+
+
 class _PackageRoots(dict[str, str]):
     """Each package folder of a project, and the folder its top-level package imports from;
     ``roots``: those folders that are not ``IMPORT_ROOTS``, where ``module_path`` looks last,
@@ -269,11 +284,9 @@ def _package_roots(project: Project) -> _PackageRoots:
         if str(top.parent) not in (".", *(root.rstrip("/") for root in IMPORT_ROOTS)):
             tops.setdefault(str(top), []).append(package)
     found = _PackageRoots()
-    sources = [text for path, text in project.files.items() if path.endswith(".py")]
+    imported = _imported_top_names(project) if tops else frozenset()
     for top_folder, members in tops.items():
-        name = PurePosixPath(top_folder).name
-        imported = re.compile(rf"^\s*(?:from|import)\s+{re.escape(name)}\b", re.M)
-        if any(imported.search(text) for text in sources):
+        if PurePosixPath(top_folder).name in imported:
             root = f"{PurePosixPath(top_folder).parent.as_posix()}/"
             found.update(dict.fromkeys(members, root))
     found.roots = tuple(sorted(set(found.values())))
