@@ -50,6 +50,23 @@ def test_the_usual_roots_keep_their_names() -> None:
     assert project.module_path("app") == "app/__init__.py"
 
 
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("app/.py", None),
+        ("app/v1.2.py", None),
+        ("app/my-module.py", None),
+        ("__init__.py", None),
+        ("app/__init__.py", "app"),
+        ("src/app/__init__.py", "app"),
+        ("app.py", "app"),
+        ("app/templates", None),
+    ],
+)
+def test_only_importable_files_have_a_module_name(path: str, name: str | None) -> None:
+    assert Project({path: ""}).module_name(path) == name
+
+
 def test_an_extension_registered_in_a_package_of_its_own_folder_is_not_reported() -> None:
     project = Project(PGADMIN_LIKE)
     recipes = [r for r in all_recipes() if r.code == "CTX111"]

@@ -15,9 +15,9 @@ import pytest
 
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
+from tracefix.diagnose.project import path_parts
 from tracefix.scan.context_use import NamingLines
 from tracefix.scan.context_use import _own_nodes
-from tracefix.scan.files import _parts
 
 SOURCE = Path(__file__).parents[2] / "src/tracefix"
 
@@ -81,7 +81,7 @@ def test_own_nodes_are_the_same_nodes_in_the_same_order():
     ],
 )
 def test_parts_are_pure_posix_path_parts(path):
-    assert _parts(path) == PurePosixPath(path).parts
+    assert path_parts(path) == PurePosixPath(path).parts
 
 
 def test_a_scan_process_writes_everything_before_it_exits(make_project):

@@ -24,6 +24,7 @@ from typing import Literal
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import path_parts
 from tracefix.diagnose.project import per_project
 
 #: Files that start a program, in the order their factory calls are trusted.
@@ -191,7 +192,7 @@ def is_context_call(node: ast.expr, *, with_client: bool = True) -> bool:
 @functools.lru_cache(maxsize=8192)
 def is_test_path(path: str) -> bool:
     """Remembered: a scan asks it of every file, for every recipe."""
-    parts = PurePosixPath(path).parts
+    parts = path_parts(path)
     name = parts[-1] if parts else ""
     return (
         bool(_TEST_DIRS.intersection(parts[:-1]))

@@ -73,7 +73,7 @@ class Project:
             found = self._outside[folders] = tuple(
                 path
                 for path in self.python_files()
-                if not folders.intersection(PurePosixPath(path).parts)
+                if not folders.intersection(path_parts(path))
             )
         return found
 
@@ -180,12 +180,29 @@ def _module_name(path: str, roots: tuple[str, ...]) -> str | None:
     for root in roots:
         if root and not path.startswith(root):
             continue
-        parts = list(PurePosixPath(path[len(root) :]).with_suffix("").parts)
+        parts = list(path_parts(path[len(root) :]))
+        if parts and parts[-1] != ".py":  # ``with_suffix("")``: ``.py`` alone has no suffix
+            parts[-1] = parts[-1].removesuffix(".py")
         if parts and parts[-1] == "__init__":
             parts.pop()
         if parts and all(part.isidentifier() for part in parts):
             return ".".join(parts)
     return None
+
+
+def path_parts(path: str) -> tuple[str, ...]:
+    """``PurePosixPath(path).parts``, by a split where that is the same (a project's paths, as
+    git gives them: relative, no empty or ``.`` parts), at a tenth of the cost."""
+    if (
+        not path
+        or path.startswith(("/", "./"))
+        or path.endswith(("/", "/."))
+        or "//" in path
+        or "/./" in path
+        or path == "."
+    ):
+        return PurePosixPath(path).parts
+    return tuple(path.split("/"))
 
 
 def path_name(path: str) -> str:
@@ -272,17 +289,15 @@ def _package_roots(project: Project) -> _PackageRoots:
     package the project's code imports by that name counts; otherwise it may be a namespace
     package's part (``src/shop/web/`` with no ``src/shop/__init__.py`` is ``shop.web``)."""
     packages = {
-        str(PurePosixPath(path).parent)
-        for path in project.files
-        if PurePosixPath(path).name == "__init__.py"
+        _parent(_normalise(path)) for path in project.files if path_name(path) == "__init__.py"
     }
     tops: dict[str, list[str]] = {}
     for package in packages:
-        top = PurePosixPath(package)
-        while top.parent != top and str(top.parent) in packages:
-            top = top.parent
-        if str(top.parent) not in (".", *(root.rstrip("/") for root in IMPORT_ROOTS)):
-            tops.setdefault(str(top), []).append(package)
+        top = package
+        while (parent := _parent(top)) != top and parent in packages:
+            top = parent
+        if _parent(top) not in (".", *(root.rstrip("/") for root in IMPORT_ROOTS)):
+            tops.setdefault(top, []).append(package)
     found = _PackageRoots()
     imported = _imported_top_names(project) if tops else frozenset()
     for top_folder, members in tops.items():

@@ -24,6 +24,7 @@ from pathlib import Path
 from pathlib import PurePosixPath
 
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import path_parts
 from tracefix.git import PROJECT_CONFIG_FILES
 from tracefix.git import git
 
@@ -91,7 +92,7 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> list[str]:
     top = os.fspath(root)
     found = []
     for path in sorted(set(candidates)):
-        parts = _parts(path)
+        parts = path_parts(path)
         if DEFAULT_EXCLUDED_DIRS.intersection(parts[:-1]) or excluded.ignores(path):
             continue
         # ``os.path.isfile`` is ``Path.is_file`` without building a ``Path`` per file.
@@ -252,21 +253,6 @@ def _walk(root: Path) -> Iterable[str]:
             path = f"{base}/{name}" if base else name
             if not ignore._matches(path, is_folder=False):
                 yield path
-
-
-def _parts(path: str) -> tuple[str, ...]:
-    """``PurePosixPath(path).parts``, by a split where that is the same (the paths git and
-    ``_walk`` give: relative, no empty or ``.`` parts), at a tenth of the cost."""
-    if (
-        not path
-        or path.startswith(("/", "./"))
-        or path.endswith(("/", "/."))
-        or "//" in path
-        or "/./" in path
-        or path == "."
-    ):
-        return PurePosixPath(path).parts
-    return tuple(path.split("/"))
 
 
 def _is_config(name: str) -> bool:
