@@ -15,6 +15,7 @@ import pytest
 
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
+from tracefix.diagnose.project import path_parent
 from tracefix.diagnose.project import path_parts
 from tracefix.scan.context_use import NamingLines
 from tracefix.scan.context_use import _own_nodes
@@ -78,10 +79,13 @@ def test_own_nodes_are_the_same_nodes_in_the_same_order():
         "a\\b",
         " a/b ",
         "a/b/c/d/e.py",
+        "",
+        "//a/b",
     ],
 )
-def test_parts_are_pure_posix_path_parts(path):
+def test_parts_and_parent_are_pure_posix_paths(path):
     assert path_parts(path) == PurePosixPath(path).parts
+    assert path_parent(path) == str(PurePosixPath(path).parent)
 
 
 def test_a_scan_process_writes_everything_before_it_exits(make_project):

@@ -118,7 +118,7 @@ class Project:
         except KeyError:
             pass
         normal = _normalise(path)
-        root = _package_roots(self).get(_parent(normal))
+        root = _package_roots(self).get(path_parent(normal))
         name = _module_name(normal, (root,) if root is not None else IMPORT_ROOTS)
         self._names[path] = name
         return name
@@ -214,12 +214,19 @@ def path_name(path: str) -> str:
     return path.rpartition("/")[2]
 
 
-def _parent(normal: str) -> str:
-    """``str(PurePosixPath(normal).parent)`` of a ``_normalise``d path, by a split where that
-    is the same (a relative one: every file's)."""
-    if not normal or normal.startswith("/") or normal == ".":
-        return str(PurePosixPath(normal).parent)
-    return normal.rpartition("/")[0] or "."
+def path_parent(path: str) -> str:
+    """``str(PurePosixPath(path).parent)``, by a split where that is the same (a relative
+    path without empty or ``.`` parts: every one git lists)."""
+    if (
+        not path
+        or path == "."
+        or path.startswith(("/", "./"))
+        or path.endswith(("/", "/."))
+        or "//" in path
+        or "/./" in path
+    ):
+        return str(PurePosixPath(path).parent)
+    return path.rpartition("/")[0] or "."
 
 
 @functools.lru_cache(maxsize=8192)
@@ -289,14 +296,14 @@ def _package_roots(project: Project) -> _PackageRoots:
     package the project's code imports by that name counts; otherwise it may be a namespace
     package's part (``src/shop/web/`` with no ``src/shop/__init__.py`` is ``shop.web``)."""
     packages = {
-        _parent(_normalise(path)) for path in project.files if path_name(path) == "__init__.py"
+        path_parent(_normalise(path)) for path in project.files if path_name(path) == "__init__.py"
     }
     tops: dict[str, list[str]] = {}
     for package in packages:
         top = package
-        while (parent := _parent(top)) != top and parent in packages:
+        while (parent := path_parent(top)) != top and parent in packages:
             top = parent
-        if _parent(top) not in (".", *(root.rstrip("/") for root in IMPORT_ROOTS)):
+        if path_parent(top) not in (".", *(root.rstrip("/") for root in IMPORT_ROOTS)):
             tops.setdefault(top, []).append(package)
     found = _PackageRoots()
     imported = _imported_top_names(project) if tops else frozenset()

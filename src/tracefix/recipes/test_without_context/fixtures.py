@@ -11,13 +11,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import pushes_app_context
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import path_parent
 from tracefix.diagnose.project import per_project
 
 #: Text that marks a project using pytest-flask, whose autouse fixture pushes a request context
@@ -42,14 +42,21 @@ class Fixture:
 def visible_files(project: Project, test_path: str) -> list[str]:
     """The test module, then each ``conftest.py`` from its directory up to the root."""
     files = [test_path]
-    directory = PurePosixPath(test_path).parent
+    directory = path_parent(test_path)
     while True:
-        conftest = (directory / "conftest.py").as_posix().removeprefix("./")
+        conftest = (
+            "conftest.py"
+            if directory == "."
+            else f"{directory}conftest.py"
+            if directory.endswith("/")
+            else f"{directory}/conftest.py"
+        )
         if conftest in project.files:
             files.append(conftest)
-        if directory == directory.parent:
+        parent = path_parent(directory)
+        if parent == directory:
             break
-        directory = directory.parent
+        directory = parent
     return files
 
 
