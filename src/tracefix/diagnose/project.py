@@ -217,9 +217,10 @@ def path_name(path: str) -> str:
 def path_parent(path: str) -> str:
     """``str(PurePosixPath(path).parent)``, by a split where that is the same (a relative
     path without empty or ``.`` parts: every one git lists)."""
+    if path == ".":
+        return path
     if (
         not path
-        or path == "."
         or path.startswith(("/", "./"))
         or path.endswith(("/", "/."))
         or "//" in path
