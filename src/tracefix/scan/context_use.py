@@ -292,17 +292,19 @@ class ContextAnalysis:
         if not _may_be_script(path):
             return None
         tree = self.project.ast(path)
-        if tree is None or _run_by_alembic(tree):
+        if tree is None or self._run_by_alembic(path, tree):
             return None
         hook = self._imports_hook(path)
         scope = Scope(path)
         try:
             if not self.imported_by_others(path) and path_name(path) not in SERVER_ENTRY_FILES:
                 return self._block(tree.body, scope, hook)
+            guards = [statement for statement in tree.body if is_main_guard(statement)]
+            if not guards:
+                return None
             outside = [statement for statement in tree.body if not is_main_guard(statement)]
             if self._block(outside, scope, hook) is not None:
                 return None
-            guards = [statement for statement in tree.body if is_main_guard(statement)]
             for guard in guards:
                 assert isinstance(guard, ast.If)
                 found = self._block(guard.body, scope, hook)
@@ -767,6 +769,16 @@ class ContextAnalysis:
             for node in self._own_nodes_of(path, function)
         )
 
+    def _run_by_alembic(self, path: str, tree: ast.Module) -> bool:
+        """Alembic's ``env.py`` and its revision files run under ``flask db`` (or the
+        project's own command), which has pushed the context they read: ``env.py`` imports
+        alembic, and every revision file sets ``revision`` and ``down_revision`` (one need not
+        import alembic). Most files spell neither, and are not walked."""
+        may_name = self.project.may_name
+        return (may_name(path, "alembic") or may_name(path, "down_revision")) and (
+            _imports_alembic_or_sets_a_revision(tree)
+        )
+
     def _own_nodes_of(
         self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef
     ) -> list[ast.AST]:
@@ -794,10 +806,7 @@ def _may_be_script(path: str) -> bool:
     return path.endswith(".py") and path_name(path) != "__init__.py" and not is_test_path(path)
 
 
-def _run_by_alembic(tree: ast.Module) -> bool:
-    """Alembic's ``env.py`` and its revision files run under ``flask db`` (or the project's own
-    command), which has pushed the context they read: ``env.py`` imports alembic, and every
-    revision file sets ``revision`` and ``down_revision`` (one need not import alembic)."""
+def _imports_alembic_or_sets_a_revision(tree: ast.Module) -> bool:
     assigned: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "alembic":
