@@ -159,9 +159,7 @@ def time_tools(
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for command in commands.values():  # untimed: the tree and each tool's files into the cache
         try:
-            subprocess.run(
-                command, cwd=root, capture_output=True, env=environment, timeout=timeout
-            )
+            subprocess.run(command, cwd=root, capture_output=True, env=environment, timeout=timeout)
         except subprocess.TimeoutExpired:
             pass
     for run in range(runs):

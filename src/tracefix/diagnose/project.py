@@ -71,9 +71,7 @@ class Project:
         found = self._outside.get(folders)
         if found is None:
             found = self._outside[folders] = tuple(
-                path
-                for path in self.python_files()
-                if not folders.intersection(path_parts(path))
+                path for path in self.python_files() if not folders.intersection(path_parts(path))
             )
         return found
 

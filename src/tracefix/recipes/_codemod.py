@@ -384,7 +384,7 @@ def _add_import(module: cst.Module, text: str, before: int) -> tuple[cst.Module,
         target = cst.helpers.get_full_name_for_node(node.module) if node.module else None
         single = _single_name_lines(imports, target)
         if single and len(node.names) == 1:
-            return _insert_single_name_line(module, body, single, new), 1
+            return insert_single_name_line(module, body, single, new), 1
         for index, line in reversed(imports):
             merged = _merge_into(line, target, node)
             if merged is not None:
@@ -541,7 +541,7 @@ def _single_name_lines(
     return found if len(found) >= 2 else []
 
 
-def _insert_single_name_line(
+def insert_single_name_line(
     module: cst.Module,
     body: list[Statement],
     lines: list[tuple[int, str]],

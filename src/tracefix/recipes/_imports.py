@@ -19,6 +19,7 @@ import libcst as cst
 
 from tracefix.diagnose.project import Project
 from tracefix.recipes._codemod import add_imports
+from tracefix.recipes._codemod import insert_single_name_line
 from tracefix.recipes._codemod import is_import_line
 from tracefix.recipes._codemod import names_used
 
@@ -74,18 +75,8 @@ def _add_single_name_line(module: cst.Module, node: Line, before: int) -> cst.Mo
     source, name = single
     if name in names_used(module):
         return None
-    same = lines[source]
-    after = [index for index, existing in same if existing.lower() <= name.lower()]
-    body = list(module.body)
-    if after:
-        body.insert(after[-1] + 1, node.with_changes(leading_lines=()))
-    else:
-        first = same[0][0]
-        body[first : first + 1] = [
-            node.with_changes(leading_lines=body[first].leading_lines),
-            body[first].with_changes(leading_lines=()),
-        ]
-    return module.with_changes(body=body)
+    assert isinstance(node, cst.SimpleStatementLine)  # as ``_single_name_from_import`` said
+    return insert_single_name_line(module, list(module.body), lines[source], node)
 
 
 def _add_in_section(

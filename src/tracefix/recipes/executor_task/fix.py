@@ -21,14 +21,12 @@ from tracefix.diagnose.project import Project
 from tracefix.patch import FileChange
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import Statement
-from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import free_name
 from tracefix.recipes._codemod import is_call_of
-from tracefix.recipes._codemod import is_import_line
-from tracefix.recipes._codemod import names_used
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import top_level_function
+from tracefix.recipes._imports import add_project_imports
 from tracefix.recipes.executor_task import LOCAL_APP_NAMES
 from tracefix.recipes.executor_task import POOL_ROLES
 from tracefix.recipes.executor_task import RUNNING_APP
@@ -245,26 +243,26 @@ def _pass_at(
     """
     module = project.cst(path)
     first_line = min(start.line for start in starts)
-    imports: list[tuple[str, str]] = []
+    imports: list[str] = []
     current_app = bound_name(project, path, "flask.current_app", first_line)
     if current_app is None and any(value.expression == RUNNING_APP for value in passed):
-        imports.append(("from flask import current_app", "flask"))
+        imports.append("from flask import current_app")
         current_app = "current_app"
     partial = bound_name(project, path, "functools.partial", first_line)
     if partial is None and any(start.role == "map" for start in starts):
-        imports.append(("import functools", "concurrent"))
+        imports.append("import functools")
         partial = "functools.partial"
     spellings: dict[str, str] = {}
     for root in sorted({value.root for value in passed if value.root is not None}):
         spelling = bound_name(project, path, root, first_line)
         if spelling is None:
             source, _, spelling = root.rpartition(".")
-            imports.append((f"from {source} import {spelling}", source.split(".")[0]))
+            imports.append(f"from {source} import {spelling}")
         spellings[root] = spelling
     lines = len(module.code.splitlines())
-    for text, package in imports:
+    for text in imports:
         before = statement_chain(module, first_line + len(module.code.splitlines()) - lines)[0]
-        module = import_in_group(module, text, package, before.index)
+        module = add_project_imports(project, module, [text], before=before.index)
     shift = len(module.code.splitlines()) - lines
     running_app = f"{current_app}._get_current_object()"
     groups: dict[str | None, list[Reference]] = {}
@@ -311,100 +309,6 @@ def _pass_at_start(
     if taken:
         raise SkipFix(f"{path}:{start.line} already passes {', '.join(sorted(taken))}=")
     return pass_arguments(module, line, start.role, values, partial=partial or "functools.partial")
-
-
-def import_in_group(module: cst.Module, text: str, package: str, before: int) -> cst.Module:
-    """``module`` with the import line ``text`` in the group of import lines (above ``before``)
-    that already imports from ``package``, in isort's place: ``import`` lines sorted first,
-    then ``from`` lines sorted by module. When the file already imports from the same module,
-    or has no such group, ``add_imports`` places it."""
-    body = list(module.body)
-    lines = [i for i in range(min(before, len(body))) if is_import_line(body[i])]
-    added = cst.parse_statement(text, config=module.config_for_parsing)
-    same = [i for i in lines if _isort_key(body[i]) == _isort_key(added)]
-    if len(same) == 1 and _one_name_per_line(body) and isinstance(added, cst.SimpleStatementLine):
-        return _beside(module, same[0], added)
-    anchor = next((i for i in lines if package in _top_packages(body[i])), None)
-    if anchor is None or same:
-        return add_imports(module, [text], before=before)
-    bound = text.split()[-1]
-    if bound in names_used(module):
-        raise SkipFix(f"the name {bound!r} is already used in the file")
-    start = anchor
-    while start - 1 in lines and not body[start].leading_lines:
-        start -= 1
-    end = anchor
-    while end + 1 in lines and not body[end + 1].leading_lines:
-        end += 1
-    key = _isort_key(added)
-    position = next((i for i in range(start, end + 1) if _isort_key(body[i]) > key), end + 1)
-    if position == start:
-        added = added.with_changes(leading_lines=body[start].leading_lines)
-        body[start] = body[start].with_changes(leading_lines=())
-    body.insert(position, added)
-    return module.with_changes(body=body)
-
-
-def _one_name_per_line(body: Sequence[Statement]) -> bool:
-    """Whether the file writes one name per ``from`` import line (isort's force_single_line):
-    at least two such lines for some module, and none with more."""
-    counts: dict[str, int] = {}
-    for statement in body:
-        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
-            if isinstance(small, cst.ImportFrom) and small.module is not None:
-                if isinstance(small.names, cst.ImportStar) or len(small.names) != 1:
-                    return False
-                module = cst.helpers.get_full_name_for_node(small.module) or ""
-                counts[module] = counts.get(module, 0) + 1
-    return any(count >= 2 for count in counts.values())
-
-
-def _beside(module: cst.Module, index: int, added: cst.SimpleStatementLine) -> cst.Module:
-    """``module`` with ``added`` (``from x import b``) next to its line ``from x import a``,
-    in isort's order of names: constants, classes, then functions."""
-    body = list(module.body)
-    existing = body[index]
-    if _name_key(added) < _name_key(existing):
-        added = added.with_changes(leading_lines=existing.leading_lines)
-        body[index] = existing.with_changes(leading_lines=())
-        body.insert(index, added)
-    else:
-        body.insert(index + 1, added)
-    return module.with_changes(body=body)
-
-
-def _name_key(line: Statement) -> tuple[int, str]:
-    small = line.body[0] if isinstance(line, cst.SimpleStatementLine) else None
-    name = ""
-    if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
-        name = cst.helpers.get_full_name_for_node(small.names[0].name) or ""
-    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
-    return kind, name.lower()
-
-
-def _isort_key(line: Statement) -> tuple[int, str]:
-    """isort's order in a group: ``import x`` lines before ``from x import y`` lines, each by
-    module."""
-    small = line.body[0] if isinstance(line, cst.SimpleStatementLine) else None
-    if isinstance(small, cst.Import):
-        return 0, (cst.helpers.get_full_name_for_node(small.names[0].name) or "").lower()
-    if isinstance(small, cst.ImportFrom) and small.module is not None:
-        return 1, (cst.helpers.get_full_name_for_node(small.module) or "").lower()
-    return 1, ""
-
-
-def _top_packages(line: Statement) -> set[str]:
-    """The top-level packages an import line imports from (``flask`` for ``flask.cli``)."""
-    found = set()
-    for small in line.body if isinstance(line, cst.SimpleStatementLine) else ():
-        if isinstance(small, cst.ImportFrom) and small.module is not None and not small.relative:
-            found.add((cst.helpers.get_full_name_for_node(small.module) or "").split(".")[0])
-        elif isinstance(small, cst.Import):
-            found.update(
-                (cst.helpers.get_full_name_for_node(alias.name) or "").split(".")[0]
-                for alias in small.names
-            )
-    return found
 
 
 def _local_app_name(project: Project, path: str, function: str) -> str | None:

@@ -162,32 +162,6 @@ def test_pass_arguments_skips(before, reason):
         fix.pass_arguments(cst.parse_module(before), 1, "submit", ["APP"], partial="partial")
 
 
-@pytest.mark.parametrize(
-    ("before", "text", "package", "after"),
-    [
-        pytest.param(
-            "import os\nfrom concurrent.futures import ThreadPoolExecutor\n\nimport click\n",
-            "import functools",
-            "concurrent",
-            "import functools\nimport os\nfrom concurrent.futures import ThreadPoolExecutor\n"
-            "\nimport click\n",
-            id="standard library group, sorted",
-        ),
-        pytest.param(
-            "import click\nfrom flask.cli import with_appcontext\n\nfrom shop import db\n",
-            "from flask import current_app",
-            "flask",
-            "import click\nfrom flask import current_app\nfrom flask.cli import with_appcontext"
-            "\n\nfrom shop import db\n",
-            id="beside the package's other imports",
-        ),
-    ],
-)
-def test_import_in_group(before, text, package, after):
-    module = cst.parse_module(before)
-    assert fix.import_in_group(module, text, package, len(module.body)).code == after
-
-
 # --- diagnosis and fix on small projects ----------------------------------------------------
 
 FACTORY = SHOP_FACTORY

@@ -28,7 +28,7 @@ from tracefix.recipes._codemod import is_context_with
 from tracefix.recipes._codemod import is_import_line
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import top_level_function
-from tracefix.recipes.executor_task.fix import import_in_group
+from tracefix.recipes._imports import add_project_imports
 from tracefix.recipes.thread_target import fix as thread_fix
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
@@ -167,8 +167,8 @@ def wrap_handed(project: Project, starts: Sequence[Reference]) -> tuple[FileChan
         lines = len(module.code.splitlines())
         if wrapper is None:
             before = statement_chain(module, first)[0].index
-            module = import_in_group(
-                module, "from flask import copy_current_request_context", "flask", before
+            module = add_project_imports(
+                project, module, ["from flask import copy_current_request_context"], before=before
             )
             wrapper = "copy_current_request_context"
         shift = len(module.code.splitlines()) - lines
