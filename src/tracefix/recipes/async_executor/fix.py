@@ -9,8 +9,8 @@ from libcst.metadata import MetadataWrapper
 from libcst.metadata import PositionProvider
 
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import statement_chain
+from tracefix.recipes._imports import add_imports_in_file_style
 
 #: Calls that give the running event loop, whose result a fix may leave unused.
 LOOP_GETTERS = frozenset({"get_running_loop", "get_event_loop"})
@@ -29,16 +29,17 @@ def copy_context_into_executor_call(
     default_executor = (
         isinstance(arguments[0].value, cst.Name) and arguments[0].value.value == "None"
     )
+    lines = len(module.code.splitlines())
     if default_executor:
         module, asyncio = _module_named(module, "asyncio", call.lineno)
-        node = _call_at(module, call, shift=_shift(module, call))
+        node = _call_at(module, call, shift=len(module.code.splitlines()) - lines)
         new = node.with_changes(
             func=cst.parse_expression(f"{asyncio}.to_thread"), args=list(node.args)[1:]
         )
         module = _replace(module, node, new)
         return _without_unused_loop(module, node.func, coroutine)
     module, contextvars = _module_named(module, "contextvars", call.lineno)
-    node = _call_at(module, call, shift=_shift(module, call))
+    node = _call_at(module, call, shift=len(module.code.splitlines()) - lines)
     arguments = list(node.args)
     copied = cst.Arg(
         cst.parse_expression(f"{contextvars}.copy_context().run"),
@@ -61,7 +62,7 @@ def _module_named(module: cst.Module, name: str, line: int) -> tuple[cst.Module,
                                 alias.asname.name
                             ) or name
     before = statement_chain(module, line)[0].index
-    return add_imports(module, [f"import {name}"], before=before), name
+    return add_imports_in_file_style(module, [f"import {name}"], before=before), name
 
 
 def _without_unused_loop(
@@ -127,11 +128,6 @@ def _remove_statement_at(module: cst.Module, line: int) -> cst.Module:
     replaced = module.deep_replace(block, block.with_changes(body=body))
     assert isinstance(replaced, cst.Module)
     return replaced
-
-
-def _shift(module: cst.Module, call: ast.Call) -> int:
-    """How many lines an added import moved the call down."""
-    return 0 if _find_call(module, call, 0) is not None else 1
 
 
 def _call_at(module: cst.Module, call: ast.Call, *, shift: int = 0) -> cst.Call:

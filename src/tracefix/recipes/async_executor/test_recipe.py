@@ -118,6 +118,29 @@ def fixed(source: str, line: int) -> str:
             """),
             id="own executor: the function runs in a copy of the context",
         ),
+        pytest.param(
+            code("""
+                import click
+
+                from shop.pools import pool
+
+
+                async def view(loop):
+                    return await loop.run_in_executor(pool, work)
+            """),
+            code("""
+                import contextvars
+
+                import click
+
+                from shop.pools import pool
+
+
+                async def view(loop):
+                    return await loop.run_in_executor(pool, contextvars.copy_context().run, work)
+            """),
+            id="the standard library's import in a section of its own, above click's",
+        ),
     ],
 )
 def test_copy_context_into_executor_call(before, after):
