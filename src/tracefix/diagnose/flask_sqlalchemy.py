@@ -1,4 +1,5 @@
-"""What Flask-SQLAlchemy 2.x does that 3.x does not, for the detectors that follow a ``db``.
+"""What the detectors that follow a Flask-SQLAlchemy ``db`` know of the extension: its class,
+what an instance does only in an app context, and what 2.x does that 3.x does not.
 
 The detectors read 3.x's rules: every session, engine and ``Model.query`` needs an app
 context, and an instance the app never registered fails. A project that declares 2.x
@@ -15,6 +16,28 @@ import ast
 from tracefix.diagnose.dependencies import runs_only_before
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
+
+#: The extension's class, by the names it is defined and exported under.
+EXTENSION_CLASSES = frozenset(
+    {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
+)
+#: What an instance does only in an app context (3.x: each reads the app's engines or session;
+#: ``get_engine`` is 3.0's, deprecated). ``metadatas`` is no such thing: a plain attribute.
+CONTEXT_ATTRIBUTES = frozenset(
+    {
+        "session",
+        "engine",
+        "engines",
+        "create_all",
+        "drop_all",
+        "reflect",
+        "get_engine",
+        "paginate",
+        "get_or_404",
+        "first_or_404",
+        "one_or_404",
+    }
+)
 
 
 @per_project

@@ -38,6 +38,8 @@ from typing import TypeVar
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.flask_sqlalchemy import CONTEXT_ATTRIBUTES
+from tracefix.diagnose.flask_sqlalchemy import EXTENSION_CLASSES
 from tracefix.diagnose.flask_sqlalchemy import runs_without_context
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import line_numbers
@@ -90,25 +92,6 @@ CONTEXT_TESTS = frozenset(
         "flask.has_request_context",
         "flask.ctx.has_app_context",
         "flask.ctx.has_request_context",
-    }
-)
-SQLALCHEMY_CLASSES = frozenset(
-    {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
-)
-#: What a ``SQLAlchemy`` instance does only in an app context (Flask-SQLAlchemy 3).
-SQLALCHEMY_CONTEXT_ATTRIBUTES = frozenset(
-    {
-        "session",
-        "engine",
-        "engines",
-        "create_all",
-        "drop_all",
-        "reflect",
-        "get_engine",
-        "paginate",
-        "get_or_404",
-        "first_or_404",
-        "one_or_404",
     }
 )
 #: Modules a server imports by convention (``gunicorn wsgi:app``): run as ``__main__`` only in
@@ -446,16 +429,16 @@ class ContextAnalysis:
                 if isinstance(value, ast.Call)
                 else None
             )
-            self._sqlalchemy[key] = self._is_sqlalchemy_class(made) and not (
+            self._sqlalchemy[key] = self.is_sqlalchemy_class(made) and not (
                 isinstance(value, ast.Call) and runs_without_context(self.project, value)
             )
         return self._sqlalchemy[key]
 
-    def _is_sqlalchemy_class(self, target: Target) -> bool:
+    def is_sqlalchemy_class(self, target: Target) -> bool:
         """``SQLAlchemy``, or a project class built on it that leaves alone what needs a
         context (Redash's ``RedashSQLAlchemy`` overrides only how engines are made)."""
         if isinstance(target, External):
-            return target.name in SQLALCHEMY_CLASSES
+            return target.name in EXTENSION_CLASSES
         if not isinstance(target, Definition) or not isinstance(target.node, ast.ClassDef):
             return False
         key = id(target.node)
@@ -467,10 +450,20 @@ class ContextAnalysis:
                 for name, _ in self._statement_bindings(target.path, statement)
             }
             scope = Scope(target.path)
-            self._sqlalchemy[key] = not overridden & SQLALCHEMY_CONTEXT_ATTRIBUTES and any(
-                self._is_sqlalchemy_class(self.qualify(base, scope)) for base in target.node.bases
+            self._sqlalchemy[key] = not overridden & CONTEXT_ATTRIBUTES and any(
+                self.is_sqlalchemy_class(self.qualify(base, scope)) for base in target.node.bases
             )
         return self._sqlalchemy[key]
+
+    def is_sqlalchemy_class_named(self, qualified: str) -> bool:
+        """``is_sqlalchemy_class`` of a dotted name (``flask_sqlalchemy.SQLAlchemy``, or a
+        project class by its module and name), for the readers that resolve names their own
+        way."""
+        if qualified in EXTENSION_CLASSES:
+            return True
+        module, _, name = qualified.rpartition(".")
+        path = self.project.module_path(module) if module else None
+        return path is not None and self.is_sqlalchemy_class(self.definition(path, name))
 
     def is_model(self, target: Target) -> bool:
         """Whether ``target`` is a class built on a ``SQLAlchemy`` instance's ``Model``."""
@@ -613,7 +606,7 @@ class ContextAnalysis:
                 if kind is not None:
                     return self._use(scope.path, node, kind, _text(node.value))
             if isinstance(node, ast.Attribute) and isinstance(base, Definition):
-                if node.attr in SQLALCHEMY_CONTEXT_ATTRIBUTES and self.is_sqlalchemy(base):
+                if node.attr in CONTEXT_ATTRIBUTES and self.is_sqlalchemy(base):
                     return self._use(scope.path, node, "app", f"{_text(node.value)}.{node.attr}")
                 if node.attr == "query" and self.is_model(base):
                     return self._use(scope.path, node, "app", f"{_text(node.value)}.query")

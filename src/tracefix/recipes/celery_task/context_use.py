@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from tracefix.diagnose.flask_sqlalchemy import CONTEXT_ATTRIBUTES
 from tracefix.diagnose.flask_sqlalchemy import runs_without_context
 from tracefix.diagnose.project import Project
 from tracefix.recipes._scopes import own_nodes
@@ -22,6 +23,7 @@ from tracefix.recipes.celery_task.names import External
 from tracefix.recipes.celery_task.names import Names
 from tracefix.recipes.celery_task.names import Target
 from tracefix.recipes.celery_task.names import assigned_value
+from tracefix.scan.context_use import analysis
 
 #: Flask names that raise "Working outside of application context" when used without one.
 FLASK_APP_CONTEXT_NAMES = frozenset(
@@ -49,22 +51,6 @@ FLASK_REQUEST_NAMES = frozenset(
         "flask_login.current_user",
     }
 )
-#: Attributes of a Flask-SQLAlchemy ``SQLAlchemy`` object that need the app context.
-SQLALCHEMY_CONTEXT_ATTRIBUTES = frozenset(
-    {
-        "session",
-        "engine",
-        "engines",
-        "create_all",
-        "drop_all",
-        "reflect",
-        "get_or_404",
-        "first_or_404",
-        "one_or_404",
-        "paginate",
-    }
-)
-SQLALCHEMY_CLASSES = frozenset({"flask_sqlalchemy.SQLAlchemy"})
 
 
 @dataclass(frozen=True)
@@ -125,7 +111,7 @@ class ContextUses:
         owner = self.names.resolve(path, node.value, local)
         if not isinstance(owner, Binding):
             return None
-        if node.attr in SQLALCHEMY_CONTEXT_ATTRIBUTES and self.is_sqlalchemy(owner):
+        if node.attr in CONTEXT_ATTRIBUTES and self.is_sqlalchemy(owner):
             return ast.unparse(node)
         if node.attr == "query" and self.is_model(owner):
             return ast.unparse(node)
@@ -139,7 +125,7 @@ class ContextUses:
             value = assigned_value(binding.statement, binding.name)
             self._sqlalchemy[key] = (
                 isinstance(value, ast.Call)
-                and self._is_class(binding.path, value.func, SQLALCHEMY_CLASSES)
+                and self._makes_sqlalchemy(binding.path, value.func)
                 and not runs_without_context(self.project, value)
             )
         return self._sqlalchemy[key]
@@ -165,6 +151,14 @@ class ContextUses:
         self._models[key] = result
         return result
 
-    def _is_class(self, path: str, node: ast.expr, dotted: frozenset[str]) -> bool:
+    def _makes_sqlalchemy(self, path: str, node: ast.expr) -> bool:
+        """Whether calling ``node`` makes a ``SQLAlchemy`` instance: the class, or a project
+        class built on it as the scan's analysis reads one (Redash's)."""
         target = self.names.resolve(path, node)
-        return isinstance(target, External) and target.dotted in dotted
+        if isinstance(target, External):
+            qualified = target.dotted
+        elif isinstance(target, Binding) and isinstance(target.statement, ast.ClassDef):
+            qualified = f"{self.project.module_name(target.path)}.{target.name}"
+        else:
+            return False
+        return analysis(self.project).is_sqlalchemy_class_named(qualified)

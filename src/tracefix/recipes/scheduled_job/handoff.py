@@ -32,6 +32,7 @@ from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.flask_sqlalchemy import CONTEXT_ATTRIBUTES
 from tracefix.diagnose.flask_sqlalchemy import runs_without_context
 from tracefix.diagnose.nodes import walk as walk_nodes
 from tracefix.diagnose.project import Project
@@ -44,6 +45,7 @@ from tracefix.recipes._scopes import ScopeWalker
 from tracefix.recipes._scopes import all_arguments
 from tracefix.recipes.thread_target import runs_in_app_context
 from tracefix.recipes.thread_target.spawns import Reference
+from tracefix.scan.context_use import analysis
 
 
 @dataclass(frozen=True)
@@ -170,13 +172,6 @@ REQUEST_GLOBALS = {
     "flask.get_flashed_messages": "get_flashed_messages",
     "flask_login.current_user": "current_user",
 }
-#: Attributes of a Flask-SQLAlchemy ``db`` that need an app context.
-SQLALCHEMY_CONTEXT_ATTRIBUTES = frozenset(
-    {"session", "engine", "engines", "create_all", "drop_all", "reflect", "paginate", "metadatas"}
-)
-SQLALCHEMY_CLASSES = frozenset(
-    {"flask_sqlalchemy.SQLAlchemy", "flask_sqlalchemy.extension.SQLAlchemy"}
-)
 #: Decorators that give a function a context of its own, so it is not a bare handoff target.
 CONTEXT_DECORATORS = frozenset(
     {
@@ -873,7 +868,7 @@ def _module_scopes(project: Project) -> dict[str, Scope]:
 def _needs_context_through_sqlalchemy(walker: _Walker, node: ast.Attribute, qualified: str) -> bool:
     """``db.session`` (and the rest) on a Flask-SQLAlchemy ``db``, or ``Model.query``."""
     owner, _, attribute = qualified.rpartition(".")
-    if attribute in SQLALCHEMY_CONTEXT_ATTRIBUTES:
+    if attribute in CONTEXT_ATTRIBUTES:
         return _is_sqlalchemy_instance(walker, owner)
     if attribute == "query":
         return _is_model_class(walker, owner)
@@ -886,9 +881,12 @@ def _is_sqlalchemy_instance(walker: _Walker, qualified: str, depth: int = 0) -> 
         return False
     path, value, scope, inner = bound
     if isinstance(value, Assigned) and isinstance(value.value, ast.Call):
-        return inner.qualify(
-            value.value.func, scope
-        ) in SQLALCHEMY_CLASSES and not runs_without_context(walker.project, value.value)
+        made = inner.qualify(value.value.func, scope)
+        return (
+            made is not None
+            and analysis(walker.project).is_sqlalchemy_class_named(made)
+            and not runs_without_context(walker.project, value.value)
+        )
     if isinstance(value, str) and value != qualified:
         return _is_sqlalchemy_instance(walker, value, depth + 1)
     return False
