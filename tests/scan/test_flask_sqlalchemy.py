@@ -1,7 +1,13 @@
-"""A project on Flask-SQLAlchemy 2.x whose ``db`` was given the app, ``SQLAlchemy(app)``: 2.x
-falls back to that app outside any context (checked with 2.5.1), so the detectors that follow
-``db`` find nothing there; the same code on 3.x, or a 2.x ``db`` registered by ``init_app``,
-fails and is found."""
+"""How the detectors that follow a Flask-SQLAlchemy ``db`` read the project's set-up: the scripts'
+(CTX101), the Celery tasks' (CTX105), import time's (CTX110) and the handoffs' (CTX114).
+
+A project on Flask-SQLAlchemy 2.x whose ``db`` was given the app, ``SQLAlchemy(app)``: 2.x falls
+back to that app outside any context (checked with 2.5.1), so nothing is found there; the same
+code on 3.x, or a 2.x ``db`` registered by ``init_app``, fails and is found.
+
+A ``db`` made from a project subclass of ``SQLAlchemy`` (Redash's ``RedashSQLAlchemy``, which
+overrides only how engines are made) is followed by all of them; a subclass with a ``session``
+of its own may not need a context, and is left alone."""
 
 from __future__ import annotations
 
@@ -47,6 +53,10 @@ CREATING = APP.replace(
     "register(flush_on_exit)\n", "register(flush_on_exit)\n    db.create_all()\n"
 )
 REGISTERED = APP.replace("db = SQLAlchemy(app)", "db = SQLAlchemy()\n    db.init_app(app)")
+SUBCLASSED = REGISTERED.replace(
+    "db = SQLAlchemy()",
+    "\n    class AppSQLAlchemy(SQLAlchemy):\n        {body}\n\n\n    db = AppSQLAlchemy()",
+)
 
 
 def codes(app: str, requirements: str) -> set[str]:
@@ -78,3 +88,18 @@ def codes(app: str, requirements: str) -> set[str]:
 )
 def test_what_needs_a_context_follows_the_declared_version(app, requirements, expected):
     assert codes(app, requirements) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "def apply_pool_defaults(self, app, options):\n            return options",
+            {"CTX101", "CTX105", "CTX114"},
+        ),
+        ("session = None", set()),
+    ],
+    ids=["a subclass that leaves the session alone", "a subclass with a session of its own"],
+)
+def test_every_reader_of_db_follows_a_project_subclass(body, expected):
+    assert codes(SUBCLASSED.format(body=body), "") == expected
