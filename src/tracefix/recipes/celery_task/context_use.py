@@ -156,9 +156,10 @@ class ContextUses:
         class built on it as the scan's analysis reads one (Redash's)."""
         target = self.names.resolve(path, node)
         if isinstance(target, External):
-            qualified = target.dotted
-        elif isinstance(target, Binding) and isinstance(target.statement, ast.ClassDef):
-            qualified = f"{self.project.module_name(target.path)}.{target.name}"
-        else:
+            return analysis(self.project).is_sqlalchemy_class_named(target.dotted)
+        if not isinstance(target, Binding) or not isinstance(target.statement, ast.ClassDef):
             return False
-        return analysis(self.project).is_sqlalchemy_class_named(qualified)
+        module = self.project.module_name(target.path)
+        return module is not None and analysis(self.project).is_sqlalchemy_class_named(
+            f"{module}.{target.name}"
+        )
