@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tracefix.diagnose.dependencies import python_not_admitted
 from tracefix.diagnose.dependencies import runs_only_before
 from tracefix.diagnose.project import Project
 
@@ -74,3 +75,22 @@ from tracefix.diagnose.project import Project
 def test_runs_only_before(files, before_3):
     project = Project({"app.py": "import flask_sqlalchemy\n", **files})
     assert runs_only_before(project, "flask-sqlalchemy", "3") is before_3
+
+
+@pytest.mark.parametrize(
+    ("files", "excluding"),
+    [
+        # Indico's: a newer Python than 3.11, whose f-strings 3.11 cannot read.
+        ({"pyproject.toml": "[project]\nrequires-python = '>=3.12.2, <3.13'\n"}, ">=3.12.2, <3.13"),
+        ({"pyproject.toml": "[project]\nrequires-python = '>=3.9'\n"}, None),
+        ({"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.12"\n'}, ">=3.12,<4"),
+        ({"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.10"\n'}, None),
+        ({"setup.cfg": "[options]\npython_requires = >=3.13\n"}, ">=3.13"),
+        ({"setup.cfg": "[options\npython_requires = >=3.13\n"}, None),
+        ({"pyproject.toml": "[project]\nrequires-python = 'three'\n"}, None),
+        ({"pyproject.toml": "[project\n"}, None),
+        ({"requirements.txt": "flask>=3\n"}, None),
+    ],
+)
+def test_python_not_admitted(files, excluding):
+    assert python_not_admitted(Project(files), "3.11.7") == excluding

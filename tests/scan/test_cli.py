@@ -147,6 +147,18 @@ def test_a_syntax_error_appears_in_every_format(make_project, tracefix_scan):
     assert github.code == 1 and github.stdout.startswith("::error title=tracefix,file=broken.py")
 
 
+def test_a_syntax_error_names_the_newer_python_the_project_requires(make_project, tracefix_scan):
+    # As Python 3.12's f-strings are to 3.11 (``f'{', '.join(names)}'``): the hint names what
+    # the project requires, whatever the syntax, so the test holds on any Python.
+    for requires, named in ((">=3.99", True), (">=3.8", False)):
+        root = make_project(
+            {"pyproject.toml": f"[project]\nrequires-python = '{requires}'\n", "tool.py": "(\n"},
+            name=requires,
+        )
+        (error,) = json.loads(tracefix_scan(root, "--format", "json").stdout)["errors"]
+        assert ("the project requires Python >=3.99; tracefix runs on" in error["message"]) is named
+
+
 def test_paths_limit_what_is_reported_not_what_is_read(make_project, tracefix_scan):
     root = make_project({**SEED, "tools/other.py": SEED_SCRIPT})
     run = tracefix_scan(root, "tools")

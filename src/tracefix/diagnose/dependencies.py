@@ -25,6 +25,8 @@ from tracefix.diagnose.project import path_name
 from tracefix.diagnose.project import per_project
 
 if TYPE_CHECKING:
+    import configparser
+
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
 
@@ -46,6 +48,41 @@ def runs_only_before(project: Project, distribution: str, version: str) -> bool:
     if exact:
         return all(found < Version(version) for found in exact)
     return not any(_admits_from(specifier, Version(version)) for specifier in specifiers)
+
+
+def python_not_admitted(project: Project, version: str) -> str | None:
+    """The project's declared ``requires-python`` (``[project]``, Poetry's ``python``
+    dependency, ``setup.cfg``'s ``python_requires``) when it excludes Python ``version``:
+    the scan names it where a file does not parse, which a newer Python's syntax explains."""
+    for declaration in _python_declarations(project):
+        from packaging.specifiers import InvalidSpecifier
+        from packaging.specifiers import SpecifierSet
+
+        try:
+            specifier = SpecifierSet(declaration)
+        except InvalidSpecifier:
+            continue
+        if not specifier.contains(version, prereleases=True):
+            return declaration
+    return None
+
+
+def _python_declarations(project: Project) -> Iterator[str]:
+    for path in sorted(project.files):
+        name = path_name(path)
+        source = project.source(path) or ""
+        if name == "pyproject.toml":
+            document = _toml(source)
+            requires = _table(document, "project").get("requires-python")
+            if isinstance(requires, str):
+                yield requires
+            poetry = _table(_table(_table(document, "tool"), "poetry"), "dependencies")
+            for line in _poetry_requirement("python", poetry.get("python")):
+                yield line.removeprefix("python")
+        elif name == "setup.cfg" and "python_requires" in source:
+            parser = _setup_cfg(source)
+            if parser is not None and parser.has_option("options", "python_requires"):
+                yield parser.get("options", "python_requires")
 
 
 def declared(project: Project, distribution: str) -> list[SpecifierSet]:
@@ -99,10 +136,7 @@ def _requirement_lines(source: str) -> Iterator[str]:
 
 
 def _pyproject_lines(source: str) -> Iterator[str]:
-    try:
-        document = tomllib.loads(source)
-    except tomllib.TOMLDecodeError:
-        return
+    document = _toml(source)
     project = _table(document, "project")
     groups = [project.get("dependencies")]
     groups += list(_table(project, "optional-dependencies").values())
@@ -117,6 +151,14 @@ def _pyproject_lines(source: str) -> Iterator[str]:
         for name, constraint in table.items():
             if name != "python":
                 yield from _poetry_requirement(name, constraint)
+
+
+def _toml(source: str) -> dict[str, object]:
+    """The document, or an empty one when it is not TOML."""
+    try:
+        return tomllib.loads(source)
+    except tomllib.TOMLDecodeError:
+        return {}
 
 
 def _table(document: object, key: str) -> dict[str, object]:
@@ -154,18 +196,25 @@ def _poetry_requirement(name: str, constraint: object) -> Iterator[str]:
 
 
 def _setup_cfg_lines(source: str) -> Iterator[str]:
-    import configparser
-
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read_string(source)
-    except configparser.Error:
+    parser = _setup_cfg(source)
+    if parser is None:
         return
     if parser.has_option("options", "install_requires"):
         yield from _requirement_lines(parser.get("options", "install_requires"))
     if parser.has_section("options.extras_require"):
         for _, value in parser.items("options.extras_require"):
             yield from _requirement_lines(value)
+
+
+def _setup_cfg(source: str) -> configparser.ConfigParser | None:
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(source)
+    except configparser.Error:
+        return None
+    return parser
 
 
 def _pinned(specifier: SpecifierSet) -> Version | None:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import ast
 import gc
 import os
+import sys
 import traceback
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 
+from tracefix.diagnose.dependencies import python_not_admitted
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.project import Project
 from tracefix.recipes._base import Applicability
@@ -121,6 +124,8 @@ def _scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> 
             result.errors.append(_syntax_error(project, path))
         else:
             parsed.append(path)
+    if result.errors:
+        _name_a_newer_python(project, result.errors)
     seen: set[tuple[str, int]] = set()
     tables: dict[str, Suppressions] = {}
     for path in parsed:
@@ -163,6 +168,22 @@ def _syntax_error(project: Project, path: str) -> ScanError:
     except ValueError as exc:
         return ScanError(path, 1, 1, f"SyntaxError: {exc}")
     return ScanError(path, 1, 1, "SyntaxError: the file does not parse")
+
+
+def _name_a_newer_python(project: Project, errors: list[ScanError]) -> None:
+    """Where the project requires a Python this one is not, say so on each file that does not
+    parse: its syntax may be that newer Python's (a 3.12 f-string's quotes), not a mistake."""
+    running = ".".join(map(str, sys.version_info[:3]))
+    required = python_not_admitted(project, running)
+    if required is not None:
+        errors[:] = [
+            replace(
+                error,
+                message=f"{error.message} (the project requires Python {required}; "
+                f"tracefix runs on {running} here: run it with a Python the project supports)",
+            )
+            for error in errors
+        ]
 
 
 def _detector_error(recipe: Recipe, path: str, exc: Exception) -> ScanError:
