@@ -163,19 +163,23 @@ class CeleryTaskWithoutAppContext(Recipe):
             return
         uses = ContextUses(project, setup.names)
         for task in tasks:
-            if pushes_context(task.function):
+            if pushes_context(task.function) or task_class_of_its_own(setup, task) is not None:
                 continue
             use = uses.first(path, task.function)
             if use is None or inside_app_context(project, path, use.line):
                 continue
             try:
-                plan = plan_fix(project, setup, task)
-            except SkipFix:
-                continue
+                plan: Plan | None = plan_fix(project, setup, task)
+            except SkipFix as reason:
+                plan, unfixable = None, str(reason)
+            else:
+                unfixable = ""
+            facts = {"reason": unfixable} if unfixable else {}
             yield self.diagnosis(
-                _explanation(task, use.line, plan, "", None, used=use.text),
+                _explanation(task, use.line, plan, unfixable, None, used=use.text),
                 Location(path, use.line, use.column),
                 task={"path": path, "function": task.function.name, "line": use.line},
+                **facts,
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
@@ -235,27 +239,38 @@ def plan_fix(project: Project, setup: CelerySetup, task: TaskFunction) -> Plan:
             f"{name}() reads {', '.join(request_reads)}, which belong to a request, not to the "
             "app context a task can have; pass the values as arguments instead"
         )
+    unseen = task_class_of_its_own(setup, task)
+    if unseen is not None:
+        raise SkipFix(unseen)
+    celery = setup.app_of(task)
+    if celery is not None:
+        app = setup.app_name_at(celery)
+        if app is not None:
+            return Plan("task_class", app, celery)
+    return _task_body_plan(project, setup, task, celery)
+
+
+def task_class_of_its_own(setup: CelerySetup, task: TaskFunction) -> str | None:
+    """Why ``task`` may run in a task class the project wrote, which may push the context
+    itself (the scan cannot tell, so it says nothing); ``None`` when it runs in Celery's."""
     if task.base is not None:
-        raise SkipFix(
-            f"{name}() is declared with base={ast.unparse(task.base)}, which replaces the Celery "
-            "app's task class; that class must push the app context itself"
+        return (
+            f"{task.function.name}() is declared with base={ast.unparse(task.base)}, which "
+            "replaces the Celery app's task class; that class must push the app context itself"
         )
     celery = setup.app_of(task)
     if celery is not None:
         task_class = setup.task_class(celery)
         if task_class is not None:
-            raise SkipFix(
+            return (
                 f"the Celery app made at {celery.describe()} already has a task class "
                 f"({ast.unparse(task_class)}); it must push the app context itself"
             )
         assigned = setup.task_class_assignments()
         if assigned:
             path, line = assigned[0]
-            raise SkipFix(f"{path}:{line} sets a Celery app's task class; it must push the context")
-        app = setup.app_name_at(celery)
-        if app is not None:
-            return Plan("task_class", app, celery)
-    return _task_body_plan(project, setup, task, celery)
+            return f"{path}:{line} sets a Celery app's task class; it must push the context"
+    return None
 
 
 def _task_body_plan(
@@ -268,13 +283,8 @@ def _task_body_plan(
         return Plan("task_body", in_scope, celery)
     source = find_app_source(project, near=task.path)
     where = f"at {celery.describe()}" if celery is not None else "where the task cannot see it"
-    if source is None:
-        raise SkipFix(
-            f"the Celery app is made {where}, with no Flask app at hand, and no single Flask app "
-            f"can be imported into {task.path} without guessing"
-        )
     configuration = setup.configuration_of(celery) if celery is not None else None
-    if source.kind == "factory" and configuration is not None:
+    if configuration is not None and (source is None or source.kind == "factory"):
         raise SkipFix(
             f"the Celery app is made {where} and configured from the Flask app in "
             f"{configuration.function.name}() ({configuration.path}:"
@@ -282,6 +292,11 @@ def _task_body_plan(
             "would miss the tasks Celery creates before it runs (when the tasks are imported "
             "first, as pytest's collection does). Make the Celery app in a function that "
             "receives the Flask app (Flask's celery_init_app pattern)"
+        )
+    if source is None:
+        raise SkipFix(
+            f"the Celery app is made {where}, with no Flask app at hand, and no single Flask app "
+            f"can be imported into {task.path} without guessing"
         )
     if source.kind == "factory":
         raise SkipFix(
