@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,61 @@ def test_a_finding_without_a_fix_is_not_marked_fixable(make_project, tracefix_sc
     fixed = tracefix_scan(root, "--fix")
     assert (fixed.code, fixed.stderr) == (1, "")
     assert (root / "app/report.py").read_text().endswith("count()\n")
+
+
+#: CTFd's populate.py, its ``with app.app_context():`` taken away: the extension is reached
+#: through the app (``db = app.db``, set by the factory), which the reading does not follow,
+#: so the first use the scan knows of (``User.query``) comes after the first failure.
+THROUGH_THE_APP = {
+    "app/__init__.py": """\
+        from flask import Flask
+        from flask_sqlalchemy import SQLAlchemy
+
+        db = SQLAlchemy()
+
+
+        def create_app():
+            app = Flask(__name__)
+            app.config.from_mapping(SQLALCHEMY_DATABASE_URI="sqlite://")
+            db.init_app(app)
+            app.db = db
+            return app
+        """,
+    "populate.py": """\
+        from app import create_app
+        from app.models import User
+
+        app = create_app()
+
+        if __name__ == "__main__":
+            db = app.db
+            print("generating users")
+            db.create_all()
+            for number in range(3):
+                db.session.add(User(name=f"user {number}"))
+            db.session.commit()
+            print(User.query.count(), "users")
+        """,
+}
+
+
+def test_scan_fix_covers_an_earlier_statement_the_reading_did_not_follow(
+    make_project, tracefix_scan
+):
+    root = make_project(THROUGH_THE_APP)
+    (finding,) = json.loads(tracefix_scan(root, "--format", "json").stdout)["findings"]
+    assert (finding["code"], finding["line"]) == ("CTX101", 13)
+    assert tracefix_scan(root, "--fix").code == 0
+    assert (root / "populate.py").read_text().splitlines()[6:10] == [
+        "    db = app.db",
+        '    print("generating users")',
+        "    with app.app_context():",
+        "        db.create_all()",
+    ]
+    ran = subprocess.run(
+        [sys.executable, "populate.py"], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert (ran.returncode, ran.stdout) == (0, "generating users\n3 users\n"), ran.stderr
 
 
 def test_sarif_has_the_structure_code_scanning_requires(make_project, tracefix_scan):

@@ -60,7 +60,10 @@ class ScriptModuleLevel(Recipe):
     `manage.py`, ...) passes, else its module-level instance; never a second app. The `with`
     covers the contiguous top-level statements around the failing one, stopping at imports,
     functions, classes, the docstring and the `if __name__ == "__main__":` block; in that block,
-    it covers the failing statement and the rest of the block. The context is popped when they
+    it covers the failing statement and the rest of the block. A finding of `tracefix scan`,
+    which no run has confirmed, is covered from the first statement before it in the block that
+    reads `.session`, `.query` or another attribute only a context makes work, through a name
+    the scan may not have followed (`db = app.db`). The context is popped when they
     finish. The factory call now runs just before them. No fix is offered when the app cannot
     be found without guessing, or when the script makes its app after the failing line.
 
@@ -181,7 +184,8 @@ def fix_script(diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]
     line = relocate_line(before, int(diagnosis.facts["line"]), diagnosis.facts.get("statement"))
     if line is None:
         raise SkipFix(f"{path} no longer has the line the event saw")
-    after = wrap_script_statement(project, path, line)
+    ran_before = not diagnosis.facts.get("found_by_scan")
+    after = wrap_script_statement(project, path, line, ran_before=ran_before)
     return (FileChange(path, before, after),)
 
 

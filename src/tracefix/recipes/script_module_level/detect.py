@@ -39,6 +39,7 @@ def script_failures(
         path=path,
         line=use.line,
         statement=statement,
+        found_by_scan=True,
     )
 
 

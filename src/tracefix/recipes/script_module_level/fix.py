@@ -9,7 +9,9 @@ Where the code goes:
 - a top-level statement: the contiguous run of top-level statements around it (up to imports,
   definitions, the docstring, another ``with`` that makes a context, and the
   ``if __name__ == "__main__":`` block) goes under the ``with``;
-- a statement of the ``if __name__ == "__main__":`` block: it and the rest of the block.
+- a statement of the ``if __name__ == "__main__":`` block: it and the rest of the block; for a
+  finding of the scan, from an earlier statement of its run that may fail first
+  (``wrap_script_statement``).
 
 Which app: the one the script already binds before that code; otherwise the project's own
 (``diagnose/apps.py``), imported the way the project imports it. A factory's call goes just
@@ -20,15 +22,19 @@ build before.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
+from typing import cast
 
 import libcst as cst
+import libcst.matchers as m
 
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import factory_defined_in
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.flask_sqlalchemy import CONTEXT_ATTRIBUTES
 from tracefix.diagnose.project import Project
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import Block
@@ -48,12 +54,14 @@ from tracefix.recipes._imports import add_project_imports
 
 @dataclass(frozen=True)
 class _Target:
-    """The statements to wrap: ``block.body[start:end]``; ``top`` is the top-level statement."""
+    """The statements to wrap: ``block.body[start:end]``, around ``block.body[index]``, the
+    failing one; ``top`` is the top-level statement."""
 
     module: cst.Module
     block: Block
     start: int
     end: int
+    index: int
     top: int
     in_main_block: bool
 
@@ -67,18 +75,27 @@ class _App:
     setup: tuple[str, ...] = ()
 
 
-def wrap_script_statement(project: Project, path: str, line: int) -> str:
+def wrap_script_statement(
+    project: Project, path: str, line: int, *, ran_before: bool = True
+) -> str:
     """The new text of the script ``path`` with the statement at ``line`` in an app context.
+
+    ``ran_before``: the statements before ``line`` in its ``if __name__ == "__main__":`` block
+    ran without a context, as an event's traceback shows, so the ``with`` starts at ``line``.
+    Where only the code says ``line`` fails (the scan), an earlier statement of the block may
+    fail first through a name the reading did not follow (CTFd's ``db = app.db``, then
+    ``db.session.add(...)``): the ``with`` then starts at the first one that reads what only a
+    context gives (``.session``, ``.query``...).
 
     Raises ``SkipFix`` when the statement already runs in a context, is not top-level code or
     ``__main__``-block code, or no app can be found without guessing.
     """
     if inside_app_context(project, path, line):
         raise SkipFix(f"{path}:{line} already runs inside an app context")
-    target = _target(project.cst(path), path, line)
+    target = _target(project.cst(path), path, line, ran_before=ran_before)
     in_scope = app_name_in_scope(project, path, before_line=line)
-    if in_scope is not None and not target.in_main_block:
-        start = _after_binding(target.module, target.start, target.top, in_scope)
+    if in_scope is not None:
+        start = _after_binding(_statements(target.block), target.start, target.index, in_scope)
         target = replace(target, start=start)
     app = _app(project, path, target, line, in_scope)
     module = target.module
@@ -94,7 +111,7 @@ def wrap_script_statement(project: Project, path: str, line: int) -> str:
     return module.code
 
 
-def _target(module: cst.Module, path: str, line: int) -> _Target:
+def _target(module: cst.Module, path: str, line: int, *, ran_before: bool) -> _Target:
     chain = statement_chain(module, line)
     if not chain:
         raise SkipFix(f"no statement at {path}:{line}")
@@ -106,16 +123,22 @@ def _target(module: cst.Module, path: str, line: int) -> _Target:
             raise SkipFix(f"{path}:{line} is not a statement that can run under `with`")
         while start < top.index and _defines_constants(module, module.body[start]):
             start += 1
-        return _Target(module, module, start, end, top.index, in_main_block=False)
+        return _Target(module, module, start, end, top.index, top.index, in_main_block=False)
     assert isinstance(guard, cst.If)
     if isinstance(guard.body, cst.SimpleStatementSuite):
         module = expand_one_line_body(module, guard)
         guard = Located(module, top.index).statement
         assert isinstance(guard, cst.If) and isinstance(guard.body, cst.IndentedBlock)
-        return _Target(module, guard.body, 0, 1, top.index, in_main_block=True)
+        return _Target(module, guard.body, 0, 1, 0, top.index, in_main_block=True)
     if len(chain) > 1 and chain[1].block is guard.body:
         block = guard.body
-        return _Target(module, block, chain[1].index, len(block.body), top.index, True)
+        index = chain[1].index
+        start = index
+        if not ran_before:
+            body = _statements(block)
+            run = range(wrappable_run(body, index, stop=is_context_with)[0], index)
+            start = next((i for i in run if _reads_context_attribute(body[i])), index)
+        return _Target(module, block, start, len(block.body), index, top.index, True)
     raise SkipFix(f"{path}:{line} is not in the body of the `if __name__` block")
 
 
@@ -158,16 +181,28 @@ def _free_name(
     return name
 
 
+def _statements(block: Block) -> list[Statement]:
+    """``block.body``, typed as the statements that an indented block holds too."""
+    return [cast(Statement, statement) for statement in block.body]
+
+
 def _index_of(module: cst.Module, statement: Statement) -> int:
     return next(i for i, current in enumerate(module.body) if current is statement)
 
 
-def _after_binding(module: cst.Module, start: int, index: int, name: str) -> int:
+def _after_binding(body: Sequence[Statement], start: int, index: int, name: str) -> int:
     """Move the run's start past a statement in it that binds ``name`` (the app)."""
     for position in range(index - 1, start - 1, -1):
-        if name in _assigned_names(module.body[position]):
+        if name in _assigned_names(body[position]):
             return position + 1
     return start
+
+
+def _reads_context_attribute(statement: Statement) -> bool:
+    """Whether ``statement`` reads an attribute that only an app context makes work
+    (``x.session``, ``x.query``, ``x.create_all``...), whatever ``x`` is."""
+    names = m.OneOf(*(m.Name(name) for name in (*CONTEXT_ATTRIBUTES, "query")))
+    return bool(m.findall(statement, m.Attribute(attr=names)))
 
 
 def _defines_constants(module: cst.Module, statement: Statement) -> bool:
