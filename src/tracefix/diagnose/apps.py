@@ -325,18 +325,34 @@ class _Index:
     def instances(self) -> list[_Definition]:
         return list(_instances(self.project))
 
-    def is_factory(self, path: str, name: str) -> bool:
+    def is_factory(self, path: str, name: str, depth: int = 0) -> bool:
+        """Whether ``path``'s top-level function ``name`` returns a Flask app: one it builds,
+        or one a factory builds for it (a test helper's ``app = create_app(config)``, set up
+        further and returned, as CTFd's ``create_ctfd``)."""
         tree = self.project.ast(path)
         flask = self.flask_names(path)
-        return (
-            tree is not None
-            and bool(flask)
-            and any(
-                isinstance(node, ast.FunctionDef)
-                and node.name == name
-                and _returns_flask_app(node, flask)
-                for node in tree.body
+        for node in tree.body if tree is not None else ():
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                if flask and _returns_flask_app(node, flask):
+                    return True
+                if depth < 3 and self._returns_factory_made(path, node, depth + 1):
+                    return True
+        return False
+
+    def _returns_factory_made(self, path: str, function: ast.FunctionDef, depth: int) -> bool:
+        made: set[str] = set()
+        for node in _walk_own_body(function):
+            target = _assigned_name(node) if isinstance(node, ast.stmt) else None
+            if target and self._calls_factory(path, _assigned_value(node), depth):
+                made.add(target)
+        return any(
+            isinstance(node, ast.Return)
+            and node.value is not None
+            and (
+                (isinstance(node.value, ast.Name) and node.value.id in made)
+                or self._calls_factory(path, node.value, depth)
             )
+            for node in _walk_own_body(function)
         )
 
     def bindings(self, path: str, statement: ast.stmt, depth: int = 0) -> list[tuple[str, bool]]:
@@ -371,11 +387,11 @@ class _Index:
                     holds = is_app
         return holds
 
-    def _calls_factory(self, path: str, value: ast.expr | None) -> bool:
+    def _calls_factory(self, path: str, value: ast.expr | None, depth: int = 0) -> bool:
         if not isinstance(value, ast.Call):
             return False
         origin = self.callee_origin(path, value.func)
-        return origin is not None and self.is_factory(*origin)
+        return origin is not None and self.is_factory(*origin, depth=depth)
 
     def callee_origin(self, path: str, func: ast.expr) -> tuple[str, str] | None:
         """The (file, top-level name) a called name or ``module.name`` refers to."""

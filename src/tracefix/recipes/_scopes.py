@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import lines_matching
 from tracefix.diagnose.nodes import unmarked_expression
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 
@@ -278,6 +279,17 @@ def own_nodes(body: list[ast.stmt]) -> Iterator[ast.AST]:
         if isinstance(node, _OWN_SCOPES):
             continue
         pending.extend(reversed(child_nodes(node)))
+
+
+def local_names(function: ast.FunctionDef) -> set[str]:
+    """The names ``function`` binds itself: parameters, assignments, imports."""
+    names = set(all_arguments(function.args))
+    for node in walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+    return names
 
 
 def all_arguments(arguments: ast.arguments) -> Iterator[str]:

@@ -23,6 +23,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._scopes import local_names
 from tracefix.recipes.celery_task.celery_apps import CeleryApp
 from tracefix.recipes.celery_task.celery_apps import CelerySetup
 from tracefix.recipes.celery_task.celery_apps import TaskFunction
@@ -278,7 +279,7 @@ def _task_body_plan(
 ) -> Plan:
     in_scope = app_name_in_scope(project, task.path)
     if in_scope is not None:
-        if in_scope in _local_names(task.function):
+        if in_scope in local_names(task.function):
             raise SkipFix(f"{task.function.name}() has a local {in_scope!r} that hides the app")
         return Plan("task_body", in_scope, celery)
     source = find_app_source(project, near=task.path)
@@ -308,10 +309,10 @@ def _task_body_plan(
     from tracefix.recipes._codemod import names_used  # LibCST: only where a task is found
 
     module = project.cst(task.path)
-    if source.name not in names_used(module) and source.name not in _local_names(task.function):
+    if source.name not in names_used(module) and source.name not in local_names(task.function):
         return Plan("task_body", source.name, celery, (source.import_statement,))
     alias = "flask_app"
-    if alias in names_used(module) or alias in _local_names(task.function):
+    if alias in names_used(module) or alias in local_names(task.function):
         raise SkipFix(f"{task.path} already uses the names {source.name!r} and {alias!r}")
     return Plan("task_body", alias, celery, (f"{source.import_statement} as {alias}",))
 
@@ -419,16 +420,6 @@ def _trigger_line(event: Event, project: Project, task: TaskFunction) -> int | N
     if line is None or not function.lineno <= line <= (function.end_lineno or function.lineno):
         return None
     return line
-
-
-def _local_names(function: ast.FunctionDef) -> set[str]:
-    names = {arg.arg for arg in walk(function.args) if isinstance(arg, ast.arg)}
-    names.update(
-        node.id
-        for node in walk(function)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    )
-    return names
 
 
 def _all_names(project: Project, path: str) -> set[str]:

@@ -27,6 +27,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._scopes import local_names
 from tracefix.recipes.celery_task.context_use import ContextUses
 from tracefix.recipes.celery_task.names import Binding
 from tracefix.recipes.celery_task.names import External
@@ -264,7 +265,7 @@ def plan_fix(project: Project, cli: ClickCli, command: Command) -> Plan:
     from tracefix.recipes._codemod import names_used  # LibCST: only where a command is found
 
     module = project.cst(path)
-    local = _local_names(function)
+    local = local_names(function)
     in_scope = app_name_in_scope(project, path)
     if in_scope is not None:
         if in_scope in local:
@@ -452,16 +453,6 @@ def _factory_made(project: Project) -> bool:
 def _is_flask_cli_frame(frame: Frame) -> bool:
     path = (frame.abs_path or frame.filename).replace("\\", "/")
     return not frame.in_app and path.endswith("/flask/cli.py")
-
-
-def _local_names(function: ast.FunctionDef) -> set[str]:
-    names = {arg.arg for arg in walk(function.args) if isinstance(arg, ast.arg)}
-    names.update(
-        node.id
-        for node in walk(function)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
-    )
-    return names
 
 
 def _explanation(

@@ -20,11 +20,11 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._scopes import local_names
 from tracefix.recipes.executor_task.reads import project_spawns
 from tracefix.recipes.executor_task.reads import request_reads
 from tracefix.recipes.thread_target import all_names
 from tracefix.recipes.thread_target import is_factory_made
-from tracefix.recipes.thread_target import local_names
 from tracefix.recipes.thread_target import pushes_context
 from tracefix.recipes.thread_target import runs_in_app_context
 from tracefix.recipes.thread_target import spans

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
+from tracefix.diagnose.apps import app_name_at
 from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
@@ -21,6 +22,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._scopes import local_names
 from tracefix.recipes.test_without_context.detect import untested_context_failures
 from tracefix.recipes.test_without_context.fixtures import Fixture
 from tracefix.recipes.test_without_context.fixtures import context_source
@@ -172,11 +174,11 @@ class AppContextMissingInTest(Recipe):
         if pattern is not None:
             return self._follow_neighbours(project, path, function, pattern, module_names)
         fixture = visible_fixtures(project, path).get(APP_FIXTURE)
-        own_app = app_name_in_scope(project, path)
+        own_app = app_name_at(project, path, line)
         if (
             own_app is not None
             and own_app not in parameters
-            and (fixture is None or own_app == APP_FIXTURE)
+            and (fixture is None or own_app == APP_FIXTURE or own_app in local_names(function))
         ):
             module = fix.wrap_from(project.cst(path), name, line, own_app)
             return (FileChange(path, source, module.code),)

@@ -326,6 +326,36 @@ def test_app_instance_imported_by_the_test_is_pushed_directly():
     }
 
 
+def test_an_app_the_test_makes_itself_is_pushed_even_beside_an_app_fixture():
+    """CTFd's tests: ``app = create_ctfd()``, a helper that returns what the factory made."""
+    helpers = code("""
+        from shop import create_app
+
+
+        def make_shop(**config):
+            app = create_app({"TESTING": True, **config})
+            app.config["SERVER_NAME"] = "localhost"
+            return app
+    """)
+    test = code("""
+        from shop import db
+        from tests.helpers import make_shop
+
+
+        def test_query():
+            app = make_shop()
+            assert db.session.execute(db.text("select 1")).scalar() == 1
+    """)
+    files = {"tests/helpers.py": helpers, "tests/test_db.py": test}
+    for conftest in ({}, {"tests/conftest.py": PLAIN}):
+        changed = fixed_once(RECIPE, pytest_event(line=7), project({**files, **conftest}))
+        assert changed == {
+            "tests/test_db.py": test.replace(
+                "    assert db", "    with app.app_context():\n        assert db"
+            )
+        }
+
+
 PUSH_POP = code("""
     import pytest
 

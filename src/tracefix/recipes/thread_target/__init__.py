@@ -23,7 +23,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
-from tracefix.recipes._scopes import all_arguments
+from tracefix.recipes._scopes import local_names
 from tracefix.recipes.thread_target.app_argument import app_parameter
 from tracefix.recipes.thread_target.detect import thread_target_failures
 from tracefix.recipes.thread_target.handed import handed_diagnosis
@@ -320,17 +320,6 @@ def _is_start(reference: Reference) -> bool:
 
 def spans(function: ast.FunctionDef, line: int) -> bool:
     return function.lineno <= line <= (function.end_lineno or function.lineno)
-
-
-def local_names(function: ast.FunctionDef) -> set[str]:
-    """The names ``function`` binds itself: parameters, assignments, imports."""
-    names = set(all_arguments(function.args))
-    for node in walk(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, ast.alias):
-            names.add(node.asname or node.name.split(".")[0])
-    return names
 
 
 def all_names(function: ast.FunctionDef) -> set[str]:
