@@ -30,6 +30,9 @@ LEGACY_APP_MESSAGES = {
     "flask-sqlalchemy-2.0": (
         "application not registered on db instance and no application bound to current context"
     ),
+    "flask-sqlalchemy-2.2": (
+        "application not registered on db instance and no applicationbound to current context"
+    ),
     "flask-sqlalchemy-2.5": (
         "No application found. Either work inside a view function or push an application "
         "context. See http://flask-sqlalchemy.pocoo.org/contexts/."

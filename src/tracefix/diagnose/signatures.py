@@ -17,11 +17,12 @@ REQUEST_CONTEXT_MESSAGE = "working outside of request context"
 
 #: First lines, lower case, that mean "no app context here". Flask before 0.11 wrote Flask's own
 #: in lower case. Flask-SQLAlchemy 2.x raised its own when ``db`` had no app (``init_app``
-#: style) and no context was pushed: 2.0 and earlier the first, 2.1 to 2.5 the second. Pushing
-#: an app context fixes each.
+#: style) and no context was pushed: 2.0 to 2.2 the first ("...no application bound to current
+#: context"; 2.2 lost the space: "applicationbound"), 2.3 to 2.5 the second. Pushing an app
+#: context fixes each.
 APP_CONTEXT_MESSAGES = (
     APP_CONTEXT_MESSAGE,
-    "application not registered on db instance and no application bound to current context",
+    "application not registered on db instance and no application",
     "no application found. either work inside a view function or push an application context",
 )
 #: First lines, lower case, that mean "no request here": Flask 3.2 raises the second when an app
