@@ -27,8 +27,16 @@ from tracefix.recipes.streamed_response.bodies import writes_session
 from tracefix.scan.context_use import analysis
 
 #: Werkzeug's loop over a response body: the frame that runs a streamed generator, under the
-#: development server, gunicorn and the test client alike.
-BODY_LOOP = ("werkzeug/wrappers/response.py", "_iter_encoded")
+#: development server, gunicorn and the test client alike; in the file of each Werkzeug line
+#: (2.0 on, 0.15 to 1.0, before 0.15: the last under Flask 0.12, as flasky still pins).
+BODY_LOOPS = tuple(
+    (module, "_iter_encoded")
+    for module in (
+        "werkzeug/wrappers/response.py",
+        "werkzeug/wrappers/base_response.py",
+        "werkzeug/wrappers.py",
+    )
+)
 
 
 class StreamedResponseWithoutContext(Recipe):
@@ -38,10 +46,10 @@ class StreamedResponseWithoutContext(Recipe):
     ## What it does
     Matches `RuntimeError: Working outside of request context.` (or `... of application
     context.`) raised in a project generator that Werkzeug iterates as a response body (the
-    frame before it is `werkzeug/wrappers/response.py` `_iter_encoded`), when a view hands that
-    generator's call to `Response(...)` (`flask.Response`, Werkzeug's, `app.response_class`,
-    `make_response`) or returns it (`return generate()`, `return generate(), headers`), itself
-    or through a name. The generator may be nested in the view or a function of any module.
+    frame before it is Werkzeug's `_iter_encoded`, in `werkzeug/wrappers/response.py` or an
+    older release's file), when a view hands that generator's call to `Response(...)`
+    (`flask.Response`, Werkzeug's, `app.response_class`, `make_response`) or returns it
+    (`return generate()`, `return generate(), headers`), itself or through a name. The generator may be nested in the view or a function of any module.
 
     `tracefix scan` finds it from the code alone: a generator handed over so whose body reads
     the request, the session, `g`, `current_app`, `url_for`, `render_template` or
@@ -168,7 +176,7 @@ def body_frame(frames: Sequence[Frame]) -> Frame | None:
     """The project generator Werkzeug iterated as a response body, or ``None``."""
     found = None
     for before, after in zip(frames, frames[1:], strict=False):
-        if is_library_frame(before, *BODY_LOOP):
+        if any(is_library_frame(before, *loop) for loop in BODY_LOOPS):
             found = after if after.in_app else None
     return found
 

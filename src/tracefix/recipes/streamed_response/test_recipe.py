@@ -125,8 +125,17 @@ def fixed(project: Project, event: Event | None = None) -> dict[str, str]:
     return fixed_once(RECIPE, event or body_event(), project)
 
 
-def test_nested_generator_is_wrapped_where_the_view_hands_it_over():
-    diagnosis = RECIPE.diagnose(body_event(), shop())
+@pytest.mark.parametrize(
+    "loop",
+    [
+        "/site-packages/werkzeug/wrappers/response.py",
+        "/site-packages/werkzeug/wrappers/base_response.py",
+        "/site-packages/werkzeug/wrappers.py",
+    ],
+    ids=["werkzeug-2", "werkzeug-1.0", "werkzeug-0.12"],
+)
+def test_nested_generator_is_wrapped_where_the_view_hands_it_over(loop):
+    diagnosis = RECIPE.diagnose(body_event(loop=loop), shop())
     assert diagnosis is not None
     assert "handed over at shop/views.py:13" in diagnosis.explanation
     views = fixed(shop())["shop/views.py"]
