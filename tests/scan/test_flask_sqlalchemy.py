@@ -103,3 +103,23 @@ def test_what_needs_a_context_follows_the_declared_version(app, requirements, ex
 )
 def test_every_reader_of_db_follows_a_project_subclass(body, expected):
     assert codes(SUBCLASSED.format(body=body), "") == expected
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        # microblog's app/models.py: listening on the session reads none of it.
+        ("db.event.listen(db.session, 'before_commit', print)", {"CTX101", "CTX105", "CTX114"}),
+        ("registry = db.session", {"CTX101", "CTX105", "CTX114"}),
+        ("dropping = db.drop_all", {"CTX101", "CTX105", "CTX114"}),
+        ("db.session()", {"CTX105", "CTX110", "CTX114"}),
+        ("db.session.get_bind()", {"CTX105", "CTX110", "CTX114"}),
+        ("engine = db.engine", {"CTX105", "CTX110", "CTX114"}),
+        ("db.drop_all()", {"CTX105", "CTX110", "CTX114"}),
+    ],
+)
+def test_the_session_handed_over_on_import_needs_no_context(statement, expected):
+    """Only what runs the session (a call, an attribute of it) needs a context at import; the
+    script that imports the app then fails at its own use, CTX101."""
+    hook = "atexit.register(flush_on_exit)\n"
+    assert codes(REGISTERED.replace(hook, f"{hook}    {statement}\n"), "") == expected

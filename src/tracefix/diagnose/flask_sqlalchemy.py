@@ -23,11 +23,12 @@ EXTENSION_CLASSES = frozenset(
 )
 #: What an instance does only in an app context (3.x: each reads the app's engines or session;
 #: ``get_engine`` is 3.0's, deprecated). ``metadatas`` is no such thing: a plain attribute.
-CONTEXT_ATTRIBUTES = frozenset(
+#: The properties fail when read; the methods when called. ``session`` is a plain attribute,
+#: a ``scoped_session`` that fails when called or when anything of it is read (``.add``),
+#: not when it is only handed over (``event.listen(db.session, ...)``).
+CONTEXT_PROPERTIES = frozenset({"engine", "engines"})
+CONTEXT_METHODS = frozenset(
     {
-        "session",
-        "engine",
-        "engines",
         "create_all",
         "drop_all",
         "reflect",
@@ -38,6 +39,7 @@ CONTEXT_ATTRIBUTES = frozenset(
         "one_or_404",
     }
 )
+CONTEXT_ATTRIBUTES = CONTEXT_PROPERTIES | CONTEXT_METHODS | {"session"}
 
 
 @per_project

@@ -28,6 +28,7 @@ import functools
 import re
 import weakref
 from collections.abc import Callable
+from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
@@ -39,6 +40,8 @@ from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_main_guard
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.flask_sqlalchemy import CONTEXT_ATTRIBUTES
+from tracefix.diagnose.flask_sqlalchemy import CONTEXT_METHODS
+from tracefix.diagnose.flask_sqlalchemy import CONTEXT_PROPERTIES
 from tracefix.diagnose.flask_sqlalchemy import EXTENSION_CLASSES
 from tracefix.diagnose.flask_sqlalchemy import runs_without_context
 from tracefix.diagnose.nodes import child_nodes
@@ -606,10 +609,15 @@ class ContextAnalysis:
                 if kind is not None:
                     return self._use(scope.path, node, kind, _text(node.value))
             if isinstance(node, ast.Attribute) and isinstance(base, Definition):
-                if node.attr in CONTEXT_ATTRIBUTES and self.is_sqlalchemy(base):
+                if node.attr in CONTEXT_PROPERTIES and self.is_sqlalchemy(base):
                     return self._use(scope.path, node, "app", f"{_text(node.value)}.{node.attr}")
                 if node.attr == "query" and self.is_model(base):
                     return self._use(scope.path, node, "app", f"{_text(node.value)}.query")
+            # ``db.session.get_bind``, ``db.session[...]``: the session itself, where reading it
+            # alone (``event.listen(db.session, ...)``, as microblog does at import) is not.
+            session = self._session_use(node.value, scope, ("session",))
+            if session is not None:
+                return session
         elif isinstance(node, ast.Call):
             arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
             for argument in arguments:
@@ -617,10 +625,10 @@ class ContextAnalysis:
                 if isinstance(handed, External) and handed.name in REQUEST_PROXIES:
                     return self._use(scope.path, argument, "request", _text(argument))
             session = (
-                self._session_use(node.func.value, scope)
+                self._session_use(node.func.value, scope, ("session", "engine"))
                 if isinstance(node.func, ast.Attribute)
                 else None
-            )
+            ) or self._session_use(node.func, scope, ("session",))
             if session is not None:
                 # ``db.session.add(...)`` fails in the call, after its arguments ran.
                 for argument in arguments:
@@ -628,6 +636,9 @@ class ContextAnalysis:
                     if found is not None:
                         return found
                 return session
+            method = self._session_use(node.func, scope, CONTEXT_METHODS)
+            if method is not None:
+                return method
             target = self.qualify(node.func, scope)
             if isinstance(target, External) and target.name in APP_FUNCTIONS:
                 return self._use(scope.path, node, "app", f"{_text(node.func)}()", target.name)
@@ -640,9 +651,9 @@ class ContextAnalysis:
                     return Use(use.path, use.line, use.column, use.kind, use.what, inner)
         return None
 
-    def _session_use(self, node: ast.expr, scope: Scope) -> Use | None:
-        """``db.session`` or ``db.engine`` of a ``SQLAlchemy`` instance, as a use."""
-        if isinstance(node, ast.Attribute) and node.attr in ("session", "engine"):
+    def _session_use(self, node: ast.expr, scope: Scope, attributes: Collection[str]) -> Use | None:
+        """``db.<one of attributes>`` of a ``SQLAlchemy`` instance, as a use."""
+        if isinstance(node, ast.Attribute) and node.attr in attributes:
             if self.is_sqlalchemy(self.qualify(node.value, scope)):
                 return self._use(scope.path, node, "app", f"{_text(node.value)}.{node.attr}")
         return None

@@ -49,7 +49,8 @@ class StreamedResponseWithoutContext(Recipe):
     frame before it is Werkzeug's `_iter_encoded`, in `werkzeug/wrappers/response.py` or an
     older release's file), when a view hands that generator's call to `Response(...)`
     (`flask.Response`, Werkzeug's, `app.response_class`, `make_response`) or returns it
-    (`return generate()`, `return generate(), headers`), itself or through a name. The generator may be nested in the view or a function of any module.
+    (`return generate()`, `return generate(), headers`), itself or through a name. The
+    generator may be nested in the view or a function of any module.
 
     `tracefix scan` finds it from the code alone: a generator handed over so whose body reads
     the request, the session, `g`, `current_app`, `url_for`, `render_template` or
