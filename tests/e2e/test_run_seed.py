@@ -26,6 +26,17 @@ def test_shows_the_verified_fix_and_changes_nothing(seed_repo):
     assert git(seed_repo, "worktree", "list").count("\n") == 1
 
 
+def test_a_test_command_that_fails_without_the_fix_is_shown_to_check_nothing(seed_repo):
+    outcome = tracefix(seed_repo, "run", "--test-cmd", "python -m no_such_runner", *SEED)
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    (line,) = [line for line in outcome.stdout.splitlines() if "tests before" in line]
+    assert line.startswith("  - tests before: exit 1; after: exit 1 (`")
+    assert line.endswith(
+        "-m no_such_runner`, judged by its exit code), which fails without the fix too, so it "
+        "checks nothing (--test-cmd)"
+    )
+
+
 def test_json_is_one_document_with_the_whole_result(seed_repo):
     outcome = tracefix(seed_repo, "run", "--json", *SEED)
     assert outcome.returncode == 0, outcome.stderr

@@ -180,6 +180,24 @@ def test_a_correct_fix_verifies_and_leaves_the_user_tree_alone(project):
     assert git("worktree", "list", cwd=root).stdout.count("\n") == 1
 
 
+def test_a_test_cmd_in_an_ignored_folder_runs_from_the_users_tree(project):
+    """``--test-cmd .venv/bin/python tests.py``: the worktree has no ``.venv`` (ignored, never
+    copied), so the program is the user's, as the failing command's is."""
+    root, event = project
+    venv = root / "instance"
+    venv.mkdir(exist_ok=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    check = venv / "check"
+    check.write_text('#!/bin/sh\necho checked in "$PWD"\n')
+    check.chmod(0o755)
+    result = verify(root, event, [change(root, SCRIPT, FIXED_SCRIPT)], test_cmd=("instance/check",))
+
+    assert result.verified, result.reasons
+    assert (result.tests_before.returncode, result.tests_after.returncode) == (0, 0)
+    assert "checked in" in result.tests_after.output_tail
+    assert str(root) not in result.tests_after.output_tail
+
+
 def test_a_fix_that_breaks_a_test_is_rejected(project):
     root, event = project
     views = (root / "app/views.py").read_text().replace("order_by(User.name)", "order_by(User.id)")

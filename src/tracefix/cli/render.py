@@ -89,7 +89,8 @@ def _render_verification(report: RunReport, console: Console) -> None:
     assert v is not None
     console.print(Text("verification", style="bold"))
     command = _command(report)
-    checks: list[tuple[bool, str]] = [(v.reproduced, f"reproduced: {v.reproduce_detail}")]
+    #: ``None``: a check that could not say anything either way.
+    checks: list[tuple[bool | None, str]] = [(v.reproduced, f"reproduced: {v.reproduce_detail}")]
     if v.after_returncode is not None:
         after_ok = v.after_returncode == 0 and not v.after_errors
         detail = f"exits {v.after_returncode}"
@@ -101,11 +102,19 @@ def _render_verification(report: RunReport, console: Console) -> None:
     if v.tests_before is not None and v.tests_after is not None:
         before, after = _tests_summary(v.tests_before), _tests_summary(v.tests_after)
         detail = f"tests before: {before}; after: {after}"
-        if not v.tests_before.outcomes and not is_pytest(v.tests_before.command):
+        by_exit_code = not v.tests_before.outcomes
+        if by_exit_code and not (is_pytest(v.tests_before.command) and v.tests_before.ok):
             detail += f" (`{shlex.join(v.tests_before.command)}`, judged by its exit code)"
         if v.regressions:
             detail += "; broken by the fix: " + ", ".join(v.regressions)
-        checks.append((not v.regressions, detail))
+            checks.append((False, detail))
+        elif by_exit_code and not v.tests_before.ok:
+            # A command that fails without the fix (not found: 127; pytest not installed)
+            # cannot tell a broken test from an old failure: it checked nothing.
+            detail += ", which fails without the fix too, so it checks nothing (--test-cmd)"
+            checks.append((None, detail))
+        else:
+            checks.append((True, detail))
     elif report.options.run_tests:
         checks.append((True, "tests: none found"))
     checks.append(
@@ -115,8 +124,9 @@ def _render_verification(report: RunReport, console: Console) -> None:
         )
     )
     checks.append((not v.leaks, "; ".join(v.leaks) or "no Flask context left pushed"))
+    marks = {True: ("  ✓ ", "green"), False: ("  ✗ ", "red"), None: ("  - ", "yellow")}
     for ok, text in checks:
-        console.print(Text.assemble(("  ✓ " if ok else "  ✗ ", "green" if ok else "red"), text))
+        console.print(Text.assemble(marks[ok], text))
 
 
 def _outcome(report: RunReport) -> str:

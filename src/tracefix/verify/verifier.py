@@ -193,9 +193,13 @@ class _Trial:
     def _find_tests(self) -> tuple[tuple[str, ...], Path] | None:
         if self.tests_tree is None:
             return None
-        python = _localise(self.python, self.repo_root / self.cwd_in_repo, self.tests_tree)
+        user_cwd, tree_cwd = self.repo_root / self.cwd_in_repo, self.tests_tree / self.cwd_in_repo
+        python = _localise(self.python, user_cwd, self.tests_tree)
+        test_cmd = self.test_cmd
+        if test_cmd:
+            test_cmd = (_localise(test_cmd[0], user_cwd, tree_cwd), *test_cmd[1:])
         return find_test_command(
-            self.tests_tree, python=python, cwd_in_repo=self.cwd_in_repo, test_cmd=self.test_cmd
+            self.tests_tree, python=python, cwd_in_repo=self.cwd_in_repo, test_cmd=test_cmd
         )
 
     def _run_both(
