@@ -37,6 +37,19 @@ def test_a_test_command_that_fails_without_the_fix_is_shown_to_check_nothing(see
     )
 
 
+def test_a_context_error_the_command_caught_itself_is_pointed_out(seed_repo):
+    """microblog's RQ task: it catches the error, logs it, and the command exits 0."""
+    (seed_repo / "scripts/logged.py").write_text(
+        "import logging\n\nfrom app import db\n\ntry:\n    db.session.commit()\n"
+        "except RuntimeError:\n    logging.exception('task failed')\n"
+    )
+    outcome = tracefix(seed_repo, "run", "--", "python", "-m", "scripts.logged")
+    assert outcome.returncode == 0, outcome.stdout + outcome.stderr
+    assert "Working outside of application context" in outcome.stderr
+    assert "passed: nothing to fix." in outcome.stdout
+    assert "shows a Flask context error that it caught itself" in outcome.stdout
+
+
 def test_json_is_one_document_with_the_whole_result(seed_repo):
     outcome = tracefix(seed_repo, "run", "--json", *SEED)
     assert outcome.returncode == 0, outcome.stderr

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.text import Text
 
+from tracefix.diagnose.signatures import APP_CONTEXT_MESSAGES
+from tracefix.diagnose.signatures import REQUEST_CONTEXT_MESSAGES
 from tracefix.errors import NotReproduced
 from tracefix.errors import UnverifiedFix
 from tracefix.pipeline import RunReport
@@ -34,6 +36,12 @@ def render_text(report: RunReport, console: Console) -> None:
     """The human report, written after the user's own command output."""
     if report.nothing_to_fix:
         console.print(f"tracefix: {_command(report)} passed: nothing to fix.")
+        stderr = report.capture.stderr_tail.lower() if report.capture else ""
+        if any(message in stderr for message in APP_CONTEXT_MESSAGES + REQUEST_CONTEXT_MESSAGES):
+            console.print(
+                "  Its output shows a Flask context error that it caught itself (a log line, a "
+                "job runner's report): tracefix fixes an error that ends the command or a thread."
+            )
         return
 
     event = report.event
