@@ -261,16 +261,17 @@ def pushes_context(function: ast.FunctionDef) -> bool:
     )
 
 
-def runs_in_app_context(project: Project, start: Reference) -> bool:
+def runs_in_app_context(project: Project, start: Reference, depth: int = 3) -> bool:
     """Whether the code at ``start`` has an app context: in a ``with`` block, a view or a
-    request hook, or a function that only views call."""
+    request hook, or a function whose every caller has one, up to ``depth`` calls up
+    (microblog's ``send_email``, called by the helpers its views call)."""
     if _in_context(project, start.path, start.line, start.function):
         return True
-    if start.function is None:
+    if start.function is None or depth == 0:
         return False
     callers = references(project, start.path, start.function)
     return bool(callers) and all(
-        caller.role == "call" and _in_context(project, caller.path, caller.line, caller.function)
+        caller.role == "call" and runs_in_app_context(project, caller, depth - 1)
         for caller in callers
     )
 

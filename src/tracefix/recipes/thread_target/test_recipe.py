@@ -325,6 +325,16 @@ def test_current_app_is_imported_in_the_third_party_section():
             GET_APP,
             id="started by a helper only views call",
         ),
+        pytest.param(
+            VIEWS.replace(
+                '@bp.get("/")\ndef index():\n    threading.Thread(target=work, args=(1,)).start()',
+                "def later():\n    threading.Thread(target=work, args=(1,)).start()\n\n\n"
+                "def notify():\n    later()\n\n\n"
+                '@bp.get("/")\ndef index():\n    notify()',
+            ),
+            GET_APP,
+            id="started by a helper of a helper only views call (microblog's send_email)",
+        ),
     ],
 )
 def test_view_thread_variants(views, expected):
