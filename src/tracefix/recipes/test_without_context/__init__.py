@@ -302,7 +302,14 @@ class AppContextMissingInTest(Recipe):
                 f"fixture {maker.name} ({maker.path}:{maker.line}) already makes an app; a second "
                 "app would not share its configuration or database"
             )
-        taken = module_names | _parameters(function) | set(visible) | parametrized_names(function)
+        # A name the conftest binds already, fixture or not, is not shadowed by a new fixture.
+        taken = (
+            module_names
+            | _module_level_names(project, conftest)
+            | _parameters(function)
+            | set(visible)
+            | parametrized_names(function)
+        )
         name = next((n for n in NEW_FIXTURE_NAMES if n not in taken), None)
         if name is None:
             raise SkipFix("every name for a new app fixture is taken")

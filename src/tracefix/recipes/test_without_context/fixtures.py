@@ -214,15 +214,20 @@ def parametrized_names(function: ast.FunctionDef) -> set[str]:
     return names
 
 
+#: ``yield_fixture``: pytest's old name for a fixture that yields, still in older suites
+#: (flask-realworld-example-app's conftest).
+_FIXTURE_DECORATORS = ("fixture", "yield_fixture")
+
+
 def _is_fixture_decorator(node: ast.expr) -> bool:
     func = node.func if isinstance(node, ast.Call) else node
     if isinstance(func, ast.Attribute):
         return (
-            func.attr == "fixture"
+            func.attr in _FIXTURE_DECORATORS
             and isinstance(func.value, ast.Name)
             and (func.value.id == "pytest")
         )
-    return isinstance(func, ast.Name) and func.id == "fixture"
+    return isinstance(func, ast.Name) and func.id in _FIXTURE_DECORATORS
 
 
 def _keywords(decorator: ast.expr) -> dict[str, object]:

@@ -278,6 +278,21 @@ def test_pushing_fixture_is_requested():
     assert changed == {"tests/test_db.py": TEST.replace("test_query()", "test_query(app)")}
 
 
+def test_a_yield_fixture_is_a_fixture():
+    """flask-realworld-example-app's conftest: ``@pytest.yield_fixture``, pytest's old name."""
+    conftest = PUSHING.replace("@pytest.fixture", "@pytest.yield_fixture")
+    changed = fixed(project({"tests/conftest.py": conftest}))
+    assert changed == {"tests/test_db.py": TEST.replace("test_query()", "test_query(app)")}
+
+
+def test_a_new_fixture_never_takes_a_name_the_conftest_binds():
+    conftest = "import pytest\n\n\ndef app():\n    return None\n"
+    changed = fixed(project({"tests/conftest.py": conftest}))
+    assert "def flask_app():\n" in changed["tests/conftest.py"]
+    assert "\n\ndef app():\n    return None\n" in changed["tests/conftest.py"]
+    assert "def test_query(flask_app):\n" in changed["tests/test_db.py"]
+
+
 def test_plain_fixture_is_requested_and_its_context_pushed():
     changed = fixed(project({"conftest.py": PLAIN}))
     assert changed["tests/test_db.py"].endswith(
