@@ -393,7 +393,7 @@ def _parameters(function: ast.FunctionDef) -> set[str]:
 
 
 def _module_level_names(project: Project, path: str) -> set[str]:
-    tree = project.ast(path)
+    tree = project.ast(path) if project.source(path) is not None else None
     names: set[str] = set()
     if tree is None:
         return names
