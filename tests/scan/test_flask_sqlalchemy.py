@@ -123,3 +123,62 @@ def test_the_session_handed_over_on_import_needs_no_context(statement, expected)
     script that imports the app then fails at its own use, CTX101."""
     hook = "atexit.register(flush_on_exit)\n"
     assert codes(REGISTERED.replace(hook, f"{hook}    {statement}\n"), "") == expected
+
+
+#: flask-realworld-example-app's set-up: the models' base is a name for ``db.Model``, made from
+#: a ``model_class`` whose methods (``save``) use the session.
+MODEL_CLASS_PROJECT = {
+    "conduit/__init__.py": "",
+    "conduit/extensions.py": """\
+        from flask_sqlalchemy import SQLAlchemy
+        from flask_sqlalchemy.model import Model
+
+
+        class CRUDMixin(Model):
+            def save(self):
+                db.session.add(self)
+                db.session.commit()
+                return self
+
+
+        db = SQLAlchemy(model_class=CRUDMixin)
+        """,
+    "conduit/database.py": "from conduit.extensions import db\n\nModel = db.Model\n",
+    "conduit/models.py": """\
+        from conduit.database import Model, db
+
+
+        class User(Model):
+            id = db.Column(db.Integer, primary_key=True)
+        """,
+    "count.py": "from conduit.models import User\n\nprint(User.query.count())\n",
+    "create.py": "from conduit.models import User\n\nUser().save()\n",
+    "manage.py": """\
+        import click
+
+        from conduit.models import User
+
+
+        @click.command()
+        def create():
+            User().save()
+
+
+        if __name__ == "__main__":
+            create()
+        """,
+}
+
+
+def test_models_on_a_name_for_db_model_and_their_model_class_methods_are_followed():
+    files = {path: textwrap.dedent(text) for path, text in MODEL_CLASS_PROJECT.items()}
+    found = scan(Project(files), ["count.py", "create.py", "manage.py"], all_recipes()).findings
+    assert [(f.code, f.path, f.line) for f in found] == [
+        ("CTX101", "count.py", 3),
+        ("CTX102", "create.py", 3),
+        ("CTX107", "manage.py", 8),
+    ]
+    (command,) = [f for f in found if f.code == "CTX107"]
+    assert "uses `User().save()`, which reaches `db.session` (conduit/extensions.py:7)" in (
+        command.message
+    )

@@ -165,7 +165,15 @@ class Definition:
     node: ast.stmt
 
 
-Target = External | Module | Definition | None
+@dataclass(frozen=True, eq=False)
+class Instance:
+    """What calling a project class makes: ``User(name=...)``, whose methods are the class's
+    (``User(...).save()``)."""
+
+    cls: Definition
+
+
+Target = External | Module | Definition | Instance | None
 
 
 @dataclass(frozen=True)
@@ -342,6 +350,10 @@ class ContextAnalysis:
             return found
         if isinstance(node, ast.Attribute):
             return self.attribute(self.qualify(node.value, scope), node.attr)
+        if isinstance(node, ast.Call):
+            made = self.qualify(node.func, scope)
+            if isinstance(made, Definition) and isinstance(made.node, ast.ClassDef):
+                return Instance(made)
         return None
 
     def attribute(self, base: Target, name: str) -> Target:
@@ -353,6 +365,8 @@ class ContextAnalysis:
             return Module(submodule) if submodule else self.definition(base.path, name)
         if isinstance(base, Definition) and isinstance(base.node, ast.ClassDef):
             return self._member(base, name, depth=0)
+        if isinstance(base, Instance):
+            return self._member(base.cls, name, depth=0)
         return None
 
     def definition(self, path: str, name: str, depth: int = 0) -> Target:
@@ -469,23 +483,32 @@ class ContextAnalysis:
         return path is not None and self.is_sqlalchemy_class(self.definition(path, name))
 
     def is_model(self, target: Target) -> bool:
-        """Whether ``target`` is a class built on a ``SQLAlchemy`` instance's ``Model``."""
-        if not isinstance(target, Definition) or not isinstance(target.node, ast.ClassDef):
+        """Whether ``target`` is a class built on a ``SQLAlchemy`` instance's ``Model``, or a
+        name for that ``Model`` (``Model = db.Model``, as cookiecutter-flask's projects have)."""
+        if not isinstance(target, Definition):
             return False
-        key = id(target.node)
+        node = target.node
+        key = id(node)
         if key not in self._models:
             self._models[key] = False
             scope = Scope(target.path)
-            self._models[key] = any(
-                (
-                    isinstance(base, ast.Attribute)
-                    and base.attr == "Model"
-                    and self.is_sqlalchemy(self.qualify(base.value, scope))
+            if isinstance(node, ast.ClassDef):
+                self._models[key] = any(
+                    self._is_model_of_sqlalchemy(base, scope)
+                    or self.is_model(self.qualify(base, scope))
+                    for base in node.bases
                 )
-                or self.is_model(self.qualify(base, scope))
-                for base in target.node.bases
-            )
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                self._models[key] = self._is_model_of_sqlalchemy(node.value, scope)
         return self._models[key]
+
+    def _is_model_of_sqlalchemy(self, node: ast.expr, scope: Scope) -> bool:
+        """``db.Model`` of a ``SQLAlchemy`` instance ``db``."""
+        return (
+            isinstance(node, ast.Attribute)
+            and node.attr == "Model"
+            and self.is_sqlalchemy(self.qualify(node.value, scope))
+        )
 
     def column(self, path: str, line: int, col_offset: int) -> int:
         """The 1-based character column of a node's UTF-8 ``col_offset``."""
@@ -753,12 +776,30 @@ class ContextAnalysis:
         if depth > 5:
             return None
         for base in cls.node.bases:
-            parent = self.qualify(base, Scope(cls.path))
+            scope = Scope(cls.path)
+            parent = self.qualify(base, scope)
+            if isinstance(parent, Definition) and isinstance(parent.node, ast.Assign):
+                # ``Model = db.Model``: the model base, made from ``SQLAlchemy``'s model class.
+                base, scope = parent.node.value, Scope(parent.path)
+                parent = self.qualify(base, scope)
+            if isinstance(base, ast.Attribute) and base.attr == "Model":
+                parent = self._model_class(self.qualify(base.value, scope))
             if isinstance(parent, Definition) and isinstance(parent.node, ast.ClassDef):
                 found = self._member(parent, name, depth + 1)
                 if found is not None:
                     return found
         return None
+
+    def _model_class(self, db: Target) -> Target:
+        """The project class ``db.Model`` is made from: ``SQLAlchemy(model_class=CRUDMixin)``
+        (flask-realworld-example-app's), else ``None``."""
+        if not self.is_sqlalchemy(db):
+            return None
+        assert isinstance(db, Definition) and isinstance(db.node, ast.Assign | ast.AnnAssign)
+        made = db.node.value
+        assert isinstance(made, ast.Call)
+        given = next((k.value for k in made.keywords if k.arg == "model_class"), None)
+        return self.qualify(given, Scope(db.path)) if given is not None else None
 
     def _runs_as_written(self, path: str, function: ast.FunctionDef) -> bool:
         scope = Scope(path)

@@ -177,7 +177,7 @@ class CeleryTaskWithoutAppContext(Recipe):
                 unfixable = ""
             facts = {"reason": unfixable} if unfixable else {}
             yield self.diagnosis(
-                _explanation(task, use.line, plan, unfixable, None, used=use.text),
+                _explanation(task, use.line, plan, unfixable, None, used=use.describe()),
                 Location(path, use.line, use.column),
                 task={"path": path, "function": task.function.name, "line": use.line},
                 **facts,
@@ -442,7 +442,7 @@ def _explanation(
 ) -> str:
     name = task.function.name
     run = f" (task id {task_id})" if task_id else ""
-    needs = f"uses `{used}`" if used else "needs an application context"
+    needs = f"uses {used}" if used else "needs an application context"
     text = (
         f"{name}() ({task.path}:{task.function.lineno}) is a Celery task{run}, and {needs} at "
         f"{task.path}:{line}. A Celery worker imports the project's tasks but never handles a "

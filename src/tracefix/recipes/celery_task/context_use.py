@@ -60,6 +60,12 @@ class ContextUse:
     line: int
     column: int
     text: str
+    #: For a call of project code: the use inside it, and where (``db.session`` (a.py:9)).
+    reaches: str | None = None
+
+    def describe(self) -> str:
+        """``db.session``, or ``user.save()``, which reaches ``db.session`` (app/models.py:9)."""
+        return f"`{self.text}`" + (f", which reaches {self.reaches}" if self.reaches else "")
 
 
 class ContextUses:
@@ -72,9 +78,16 @@ class ContextUses:
         self._models: dict[tuple[str, str], bool] = {}
 
     def first(self, path: str, function: ast.FunctionDef) -> ContextUse | None:
-        """The first app-context use in ``function``'s own body, or ``None``."""
+        """The first app-context use in ``function``'s own body, or in the project code it
+        calls (``User(...).save()``, whose method uses ``db.session``), or ``None``."""
         uses = self.all(path, function)
-        return uses[0] if uses else None
+        reading = analysis(self.project)
+        reached = reading.first_use(function.body, reading.function_scope(path, function))
+        if reached is not None and reached.kind == "app" and reached.inner is not None:
+            deepest = reached.deepest
+            reaches = f"`{deepest.what}` ({deepest.path}:{deepest.line})"
+            uses.append(ContextUse(reached.line, reached.column, reached.what, reaches))
+        return min(uses, key=lambda use: (use.line, use.column)) if uses else None
 
     def all(self, path: str, function: ast.FunctionDef) -> list[ContextUse]:
         local = self.names.local_scope(path, function)

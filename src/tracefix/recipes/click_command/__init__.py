@@ -176,13 +176,17 @@ class ClickCommandWithoutAppContext(Recipe):
             if use is None or inside_app_context(project, path, use.line):
                 continue
             try:
-                plan = plan_fix(project, cli, command)
-            except SkipFix:
-                continue
+                plan: Plan | None = plan_fix(project, cli, command)
+            except SkipFix as reason:
+                plan, unfixable = None, str(reason)
+            else:
+                unfixable = ""
+            facts = {"reason": unfixable} if unfixable else {}
             yield self.diagnosis(
-                _explanation(command, use.line, plan, "", used=use.text),
+                _explanation(command, use.line, plan, unfixable, used=use.describe()),
                 Location(path, use.line, use.column),
                 command={"path": path, "function": function.name, "line": use.line},
+                **facts,
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
@@ -459,7 +463,7 @@ def _explanation(
     command: Command, line: int, plan: Plan | None, unfixable: str, *, used: str | None = None
 ) -> str:
     path, name = command.path, command.function.name
-    needs = f"uses `{used}`" if used else "needs an application context"
+    needs = f"uses {used}" if used else "needs an application context"
     text = (
         f"{name}() ({path}:{command.function.lineno}) is a plain Click {command.kind}, and "
         f"{needs} at {path}:{line}. Flask pushes an app context for a command only when its own "
