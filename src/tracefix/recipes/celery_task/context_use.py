@@ -4,9 +4,9 @@
 needs a context, so it looks for the uses that are certain to need one: Flask's ``current_app``,
 ``g``, ``url_for`` and the template functions, and Flask-SQLAlchemy's ``db.session``,
 ``db.engine``, ``db.create_all()``... and ``Model.query``, where ``db`` is a ``SQLAlchemy()`` the
-project makes and ``Model`` one of its models. Only the body itself counts, not the functions it
-calls: a call into project code may or may not need a context, and a scan stays silent when
-unsure.
+project makes and ``Model`` one of its models. A call into project code counts when the
+scripts' reading (``scan.context_use``) finds that the code it runs needs the context
+(``User(...).save()``, whose method uses ``db.session``), as it would in a script.
 """
 
 from __future__ import annotations
