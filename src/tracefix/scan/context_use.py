@@ -108,6 +108,11 @@ TRANSPARENT_DECORATORS = frozenset(
 _BUILTINS = frozenset(dir(builtins))
 #: What ``\w`` matches in ASCII text.
 _WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+#: Flask's class-based views, and the methods of theirs Flask runs for a request.
+_VIEW_CLASSES = frozenset({"flask.views.View", "flask.views.MethodView"})
+_VIEW_METHODS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "dispatch_request"}
+)
 _IMPORT_LINE = re.compile(r"^\s*(?:from|import)\s", re.MULTILINE)
 
 
@@ -508,6 +513,31 @@ class ContextAnalysis:
             isinstance(node, ast.Attribute)
             and node.attr == "Model"
             and self.is_sqlalchemy(self.qualify(node.value, scope))
+        )
+
+    def in_view_method(self, path: str, line: int) -> bool:
+        """Whether ``line`` of ``path`` is in a method Flask runs to handle a request: ``get``,
+        ``post``... or ``dispatch_request`` of a class-based view (a ``flask.views.View`` or
+        ``MethodView``, or a project class built on one), FlaskBB's ``ViewTopic.get``."""
+        tree = self.project.ast(path)
+        for cls in tree.body if tree is not None else ():
+            if isinstance(cls, ast.ClassDef) and cls.lineno <= line <= (cls.end_lineno or 0):
+                return any(
+                    isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef)
+                    and method.name in _VIEW_METHODS
+                    and method.lineno <= line <= (method.end_lineno or 0)
+                    for method in cls.body
+                ) and self._is_view_class(Definition(path, cls.name, cls), 0)
+        return False
+
+    def _is_view_class(self, target: Target, depth: int) -> bool:
+        if isinstance(target, External):
+            return target.name in _VIEW_CLASSES
+        if not isinstance(target, Definition) or not isinstance(target.node, ast.ClassDef):
+            return False
+        return depth < 5 and any(
+            self._is_view_class(self.qualify(base, Scope(target.path)), depth + 1)
+            for base in target.node.bases
         )
 
     def column(self, path: str, line: int, col_offset: int) -> int:

@@ -33,6 +33,7 @@ from tracefix.recipes.thread_target.spawns import bound_name
 from tracefix.recipes.thread_target.spawns import is_view
 from tracefix.recipes.thread_target.spawns import qualified_names
 from tracefix.recipes.thread_target.spawns import references
+from tracefix.scan.context_use import analysis
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -277,7 +278,7 @@ def runs_in_app_context(project: Project, start: Reference, depth: int = 3) -> b
 
 
 def _in_context(project: Project, path: str, line: int, function_name: str | None) -> bool:
-    if inside_app_context(project, path, line):
+    if inside_app_context(project, path, line) or analysis(project).in_view_method(path, line):
         return True
     function = project.function(path, function_name) if function_name else None
     return function is not None and is_view(function)

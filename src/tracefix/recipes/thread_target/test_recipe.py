@@ -335,6 +335,19 @@ def test_current_app_is_imported_in_the_third_party_section():
             GET_APP,
             id="started by a helper of a helper only views call (microblog's send_email)",
         ),
+        pytest.param(
+            VIEWS.replace(
+                "from flask import Blueprint",
+                "from flask import Blueprint\nfrom flask.views import MethodView",
+            ).replace(
+                '@bp.get("/")\ndef index():\n    threading.Thread(target=work, args=(1,)).start()\n    return "ok"',
+                "class Base(MethodView):\n    pass\n\n\nclass Index(Base):\n    def get(self):\n"
+                '        threading.Thread(target=work, args=(1,)).start()\n        return "ok"\n\n\n'
+                'bp.add_url_rule("/", view_func=Index.as_view("index"))',
+            ),
+            GET_APP,
+            id="started in a class-based view's get (FlaskBB's ViewTopic)",
+        ),
     ],
 )
 def test_view_thread_variants(views, expected):
