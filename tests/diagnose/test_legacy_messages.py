@@ -37,6 +37,10 @@ LEGACY_APP_MESSAGES = {
         "No application found. Either work inside a view function or push an application "
         "context. See http://flask-sqlalchemy.pocoo.org/contexts/."
     ),
+    "flask-1.1-url_for": (
+        "Attempted to generate a URL without the application context being pushed. This has "
+        "to be executed when application context is available."
+    ),
     "flask-3.2": (
         "Working outside of application context.\n\nAttempted to use functionality that expected "
         "a current application to be set. To solve this, set up an app context using 'with "

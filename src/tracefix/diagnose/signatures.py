@@ -3,8 +3,9 @@
 Flask matches have changed wording across versions (lower case before 0.11, reworded bodies in
 3.2), so matching is on the first line only, case-insensitively (docs/context-errors.md §0.1).
 Older libraries word the same causes differently, and are matched as the same cause: Flask-
-SQLAlchemy 2.x fails with its own message where 3.x reaches Flask's, and Flask 3.2 says "There
-is no request in this context." for a request read in an app context that has no request.
+SQLAlchemy 2.x fails with its own message where 3.x reaches Flask's, Flask before 2.2 had one of
+``url_for``'s own, and Flask 3.2 says "There is no request in this context." for a request read
+in an app context that has no request.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ REQUEST_CONTEXT_MESSAGE = "working outside of request context"
 #: in lower case. Flask-SQLAlchemy 2.x raised its own when ``db`` had no app (``init_app``
 #: style) and no context was pushed: 2.0 to 2.2 the first ("...no application bound to current
 #: context"; 2.2 lost the space: "applicationbound"), 2.3 to 2.5 the second. Pushing an app
-#: context fixes each.
+#: context fixes each. Flask before 2.2 raised its own from ``url_for`` without an app context.
 APP_CONTEXT_MESSAGES = (
     APP_CONTEXT_MESSAGE,
+    "attempted to generate a url without the application context being pushed",
     "application not registered on db instance and no application",
     "no application found. either work inside a view function or push an application context",
 )

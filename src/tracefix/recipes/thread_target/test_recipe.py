@@ -340,9 +340,11 @@ def test_current_app_is_imported_in_the_third_party_section():
                 "from flask import Blueprint",
                 "from flask import Blueprint\nfrom flask.views import MethodView",
             ).replace(
-                '@bp.get("/")\ndef index():\n    threading.Thread(target=work, args=(1,)).start()\n    return "ok"',
+                '@bp.get("/")\ndef index():\n'
+                '    threading.Thread(target=work, args=(1,)).start()\n    return "ok"',
                 "class Base(MethodView):\n    pass\n\n\nclass Index(Base):\n    def get(self):\n"
-                '        threading.Thread(target=work, args=(1,)).start()\n        return "ok"\n\n\n'
+                "        threading.Thread(target=work, args=(1,)).start()\n"
+                '        return "ok"\n\n\n'
                 'bp.add_url_rule("/", view_func=Index.as_view("index"))',
             ),
             GET_APP,
