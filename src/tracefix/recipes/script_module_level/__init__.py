@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.flask_sqlalchemy import declares_2x
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.event import Event
@@ -96,9 +97,13 @@ class ScriptModuleLevel(Recipe):
         explanation = (
             f"{path}:{line} runs `{statement}` at the top level of a script run as `__main__`, "
             "where nothing has pushed an application context: Flask pushes one only while it "
-            "handles a request or runs a `flask` command. Flask-SQLAlchemy 3 needs that context "
-            "for `db.session` and `db.engine` even when the app was given to `SQLAlchemy(app)`."
+            "handles a request or runs a `flask` command."
         )
+        if not declares_2x(project):
+            explanation += (
+                " Flask-SQLAlchemy 3 needs that context for `db.session` and `db.engine` even "
+                "when the app was given to `SQLAlchemy(app)`."
+            )
         return self.diagnosis(
             explanation, Location(path, line), path=path, line=line, statement=statement
         )
