@@ -517,6 +517,9 @@ def test_diagnoses_a_script_statement_that_calls_straight_into_a_library():
     assert str(diagnosis.location) == f"{SCRIPT}:3"
     assert f"{SCRIPT}:3" in diagnosis.explanation
     assert "SQLAlchemy(app)" in diagnosis.explanation
+    on_2x = SEED_PROJECT.with_changes({"requirements.txt": "flask-sqlalchemy==2.5.1\n"})
+    diagnosis = ScriptModuleLevel().diagnose(event(RUNPY, SCRIPT_FRAME, LIBRARY), on_2x)
+    assert diagnosis is not None and "Flask-SQLAlchemy 3" not in diagnosis.explanation
 
 
 NOT_DIAGNOSED = [
