@@ -142,6 +142,21 @@ def test_scan_fix_covers_an_earlier_statement_the_reading_did_not_follow(
     assert (ran.returncode, ran.stdout) == (0, "generating users\n3 users\n"), ran.stderr
 
 
+def test_a_fix_declined_under_fix_is_no_longer_offered(make_project, tracefix_scan):
+    """No app anywhere to push: ``--fix`` says why it did not fix, and stops offering to."""
+    root = make_project(SEED, name="no-app")
+    (root / "app/__init__.py").write_text(
+        "from flask_sqlalchemy import SQLAlchemy\n\ndb = SQLAlchemy()\n"
+    )
+    (root / "wsgi.py").unlink()
+    assert "[*] 1 with a safe fix" in tracefix_scan(root).stdout
+    fixed = tracefix_scan(root, "--fix")
+    assert fixed.code == 1
+    assert fixed.stderr.startswith("scripts/seed_db.py:5:1: CTX101 not fixed: no single Flask app")
+    assert "[*]" not in fixed.stdout and "--fix" not in fixed.stdout
+    assert fixed.stdout.endswith("Found 1 finding.\n")
+
+
 def test_sarif_has_the_structure_code_scanning_requires(make_project, tracefix_scan):
     run = tracefix_scan(make_project(SEED), "--format", "sarif")
     assert run.code == 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 
 from tracefix.diagnose.project import Project
 from tracefix.errors import TracefixError
@@ -69,6 +70,13 @@ def fix_findings(
         if not changed_now:
             break
         result = scan(current, paths, recipes)
+    # What was tried and declined is no longer offered: ``--fix`` just said why not.
+    result.findings = [
+        replace(finding, fixable=False)
+        if (finding.code, finding.path, _line_text(current, finding)) in attempted
+        else finding
+        for finding in result.findings
+    ]
     report.changes = [
         FileChange(path, project.source(path), current.files[path])
         for path in sorted(current.files)

@@ -138,12 +138,20 @@ class StreamedResponseWithoutContext(Recipe):
                 continue
             places = ", ".join(f"{call.path}:{call.line}" for call in calls)
             kind = "a request" if use.kind == "request" else "an app context"
-            yield self.diagnosis(
+            explanation = (
                 f"{use.describe()} needs {kind}, but {generator.node.name}() is a response "
                 f"body streamed from {places}, which Flask runs after the view has returned and "
-                "its contexts are gone.",
+                "its contexts are gone."
+            )
+            unfixable = _why_no_fix(project, generator, calls)
+            facts = {"reason": unfixable} if unfixable else {}
+            if unfixable:
+                explanation += f" No fix is offered: {unfixable}."
+            yield self.diagnosis(
+                explanation,
                 Location(path, use.line, use.column),
                 **generator_facts(generator, calls),
+                **facts,
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
@@ -153,24 +161,33 @@ class StreamedResponseWithoutContext(Recipe):
         generator = generator_at(project, facts["path"], facts["function"], facts["line"])
         if generator is None:
             raise SkipFix(f"{facts['path']} no longer defines the generator {facts['function']}()")
-        name = generator.node.name
-        if writes_session(project, generator):
-            raise SkipFix(
-                f"{name}() changes the session, whose cookie went out with the headers before "
-                "the body streams: the change would be lost; make it in the view"
-            )
-        calls = body_calls(project, generator)
-        todo = [call for call in calls if not call.wrapped]
+        todo = [call for call in body_calls(project, generator) if not call.wrapped]
         if not todo:
-            raise SkipFix(f"every call of {name}() that streams is already in stream_with_context")
-        for call in todo:
-            function = project.function(call.path, call.function)
-            if function is None or not handles_requests(project, call.path, function):
-                raise SkipFix(
-                    f"{call.function}() ({call.path}:{call.line}) may run outside a request, "
-                    "where stream_with_context() raises"
-                )
+            raise SkipFix(
+                f"every call of {generator.node.name}() that streams is already in "
+                "stream_with_context"
+            )
+        unfixable = _why_no_fix(project, generator, todo)
+        if unfixable:
+            raise SkipFix(unfixable)
         return wrap_calls(project, todo)
+
+
+def _why_no_fix(project: Project, generator: Generator, todo: Sequence[BodyCall]) -> str | None:
+    """Why wrapping the calls ``todo`` of ``generator`` in ``stream_with_context`` is unsafe."""
+    if writes_session(project, generator):
+        return (
+            f"{generator.node.name}() changes the session, whose cookie went out with the headers "
+            "before the body streams: the change would be lost; make it in the view"
+        )
+    for call in todo:
+        function = project.function(call.path, call.function)
+        if function is None or not handles_requests(project, call.path, function):
+            return (
+                f"{call.function}() ({call.path}:{call.line}) may run outside a request, where "
+                "stream_with_context() raises"
+            )
+    return None
 
 
 def body_frame(frames: Sequence[Frame]) -> Frame | None:

@@ -245,6 +245,9 @@ def test_fix_skips(views, reason):
     result = apply_fix(RECIPE, diagnosis, project)
     assert isinstance(result, FixSkip), result
     assert reason in result.reason
+    (found,) = RECIPE.detect("shop/views.py", project)
+    assert not RECIPE.offers_fix(found) and reason in found.facts["reason"]
+    assert f"No fix is offered: {found.facts['reason']}." in found.explanation
 
 
 @pytest.mark.parametrize(
