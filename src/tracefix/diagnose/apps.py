@@ -172,11 +172,16 @@ def inside_app_context(project: Project, path: str, line: int) -> bool:
             if any(is_context_call(item.context_expr) for item in statement.items):
                 return True
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
-            if any(_last_name(d) in CONTEXT_DECORATORS for d in statement.decorator_list):
+            if pushes_by_decorator(statement):
                 return True
         if _pushes_before(block[:index]):
             return True
     return False
+
+
+def pushes_by_decorator(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a decorator of ``function`` runs it in an app context (``@with_appcontext``)."""
+    return any(_last_name(d) in CONTEXT_DECORATORS for d in function.decorator_list)
 
 
 def is_context_call(node: ast.expr, *, with_client: bool = True) -> bool:

@@ -14,6 +14,7 @@ from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import is_test_path
+from tracefix.diagnose.apps import pushes_by_decorator
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.nodes import walk
@@ -396,8 +397,9 @@ def _scope_at(
 
 def _has_context_from_elsewhere(project: Project, cli: ClickCli, command: Command) -> bool:
     """Whether something outside the command may give it a context, so ``detect`` stays
-    silent: a group above it that is a Flask CLI (``app.cli``) or pushes one, a group it cannot
-    read, or a call of the command or a group above it made inside an app context
+    silent: a group above it that is a Flask CLI (``app.cli``) or pushes one (in its body, or
+    Lemur's ``@with_appcontext`` on the group, whose context its commands run in), a group it
+    cannot read, or a call of the command or a group above it made inside an app context
     (``with app.app_context(): cli()``)."""
     wanted = {(command.path, command.function.name)}
     for parent in cli.ancestors(command.path, command.function.name):
@@ -406,7 +408,10 @@ def _has_context_from_elsewhere(project: Project, cli: ClickCli, command: Comman
         binding = parent.binding
         if binding is not None:
             wanted.add((binding.path, binding.name))
-            if isinstance(binding.statement, ast.FunctionDef) and pushes_context(binding.statement):
+            group = binding.statement
+            if isinstance(group, ast.FunctionDef) and (
+                pushes_context(group) or pushes_by_decorator(group)
+            ):
                 return True
     return any(inside_app_context(project, path, line) for path, line in _calls_of(cli, wanted))
 

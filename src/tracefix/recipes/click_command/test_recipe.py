@@ -477,6 +477,15 @@ def test_detect_reports_each_command_with_its_first_use():
             ).replace("from app import db", "from app import create_app, db"),
             id="the script calls the group inside an app context",
         ),
+        pytest.param(
+            MANAGE.replace("@click.group()\ndef cli", "@click.group()\n@with_appcontext\ndef cli")
+            .replace("import click\n", "import click\nfrom flask.cli import with_appcontext\n")
+            .replace(
+                "    db.session.commit()",
+                "    seed_all()\n\n\ndef seed_all():\n    db.session.commit()",
+            ),
+            id="the group is decorated with @with_appcontext (Lemur's), the command reaches db",
+        ),
     ],
 )
 def test_detect_is_silent(manage_py):
