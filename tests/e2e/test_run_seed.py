@@ -32,8 +32,8 @@ def test_a_test_command_that_fails_without_the_fix_is_shown_to_check_nothing(see
     (line,) = [line for line in outcome.stdout.splitlines() if "tests before" in line]
     assert line.startswith("  - tests before: exit 1; after: exit 1 (`")
     assert line.endswith(
-        "-m no_such_runner`, judged by its exit code), which fails without the fix too, so it "
-        "checks nothing (--test-cmd)"
+        "-m no_such_runner`, judged by its exit code), which fails without the fix, so it cannot "
+        "tell what the fix breaks (--test-cmd)"
     )
 
 

@@ -224,3 +224,32 @@ def test_a_push_that_was_already_there_is_not_the_fix_s_problem():
         "app = create_app()\n", "app = create_app()\napp.app_context().push()\n"
     )
     assert balance(before + "print('done')\n", before=before) == []
+
+
+#: Flasky's tests without their push: ``tearDown`` still pops what ``setUp`` no longer pushes.
+UNITTEST = """\
+import unittest
+
+from app import create_app
+
+
+class BasicsTestCase(unittest.TestCase):
+    def setUp(self):
+        self.app = create_app("testing")
+        self.app_context = self.app.app_context()
+
+    def tearDown(self):
+        self.app_context.pop()
+"""
+
+
+def test_a_push_the_existing_pop_was_waiting_for_is_balanced():
+    pushed = UNITTEST.replace(
+        "app_context()\n", "app_context()\n        self.app_context.push()\n", 1
+    )
+    assert balance(pushed, before=UNITTEST) == []
+    twice = pushed.replace("push()\n", "push()\n        self.app_context.push()\n")
+    assert balance(twice, before=UNITTEST) == [
+        "scripts/seed_db.py:11: `self.app_context.push()` has no matching pop(); "
+        "use `with app.app_context():` instead"
+    ]

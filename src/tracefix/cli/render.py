@@ -116,11 +116,13 @@ def _render_verification(report: RunReport, console: Console) -> None:
         if v.regressions:
             detail += "; broken by the fix: " + ", ".join(v.regressions)
             checks.append((False, detail))
+        elif by_exit_code and not v.tests_before.ok and v.tests_after.ok:
+            checks.append((True, f"{detail}: they fail without the fix and pass with it"))
         elif by_exit_code and not v.tests_before.ok:
-            # A command that fails without the fix (not found: 127; pytest not installed)
-            # cannot tell a broken test from an old failure: it checked nothing.
-            detail += ", which fails without the fix too, so it checks nothing (--test-cmd)"
-            checks.append((None, detail))
+            # A command that fails without the fix (not found: 127; pytest not installed; a
+            # conftest that does not import) cannot tell a broken test from an old failure.
+            detail += ", which fails without the fix, so it cannot tell what the fix breaks"
+            checks.append((None, detail + " (--test-cmd)"))
         else:
             checks.append((True, detail))
     elif report.options.run_tests:

@@ -152,6 +152,13 @@ def app_name_in_scope(project: Project, path: str, *, before_line: int | None = 
     return names[-1] if names else None
 
 
+def makes_app(project: Project, path: str, value: ast.expr | None) -> bool:
+    """Whether ``value``, in ``path``, makes a Flask app: ``Flask(...)``, or a call of one of
+    the project's factories (or of a helper that returns what one made)."""
+    index = _Index(project)
+    return index.flask_names(path).is_constructor_call(value) or index.calls_factory(path, value)
+
+
 def inside_app_context(project: Project, path: str, line: int) -> bool:
     """Whether the statement at ``line`` of ``path`` already runs with an app context.
 
@@ -166,7 +173,7 @@ def inside_app_context(project: Project, path: str, line: int) -> bool:
         return False
     for block, index in _enclosing_blocks(tree, line):
         statement = block[index]
-        if isinstance(statement, ast.ClassDef) and _set_up_pushes(statement):
+        if isinstance(statement, ast.ClassDef) and set_up_pushes(statement):
             return True
         if isinstance(statement, ast.With | ast.AsyncWith) and statement.lineno < line:
             if any(is_context_call(item.context_expr) for item in statement.items):
@@ -348,14 +355,14 @@ class _Index:
         made: set[str] = set()
         for node in _walk_own_body(function):
             target = _assigned_name(node) if isinstance(node, ast.stmt) else None
-            if target and self._calls_factory(path, _assigned_value(node), depth):
+            if target and self.calls_factory(path, _assigned_value(node), depth):
                 made.add(target)
         return any(
             isinstance(node, ast.Return)
             and node.value is not None
             and (
                 (isinstance(node.value, ast.Name) and node.value.id in made)
-                or self._calls_factory(path, node.value, depth)
+                or self.calls_factory(path, node.value, depth)
             )
             for node in _walk_own_body(function)
         )
@@ -366,7 +373,7 @@ class _Index:
         target = _assigned_name(statement)
         if target is not None:
             value = _assigned_value(statement)
-            return [(target, flask.is_constructor_call(value) or self._calls_factory(path, value))]
+            return [(target, flask.is_constructor_call(value) or self.calls_factory(path, value))]
         if isinstance(statement, ast.ImportFrom):
             result = []
             module = self.project.absolute_module(path, statement.module, statement.level)
@@ -392,7 +399,7 @@ class _Index:
                     holds = is_app
         return holds
 
-    def _calls_factory(self, path: str, value: ast.expr | None, depth: int = 0) -> bool:
+    def calls_factory(self, path: str, value: ast.expr | None, depth: int = 0) -> bool:
         if not isinstance(value, ast.Call):
             return False
         origin = self.callee_origin(path, value.func)
@@ -954,7 +961,7 @@ def _block_spans(block: list[ast.stmt], line: int) -> bool:
     return block[0].lineno <= line <= (block[-1].end_lineno or block[-1].lineno)
 
 
-def _set_up_pushes(cls: ast.ClassDef) -> bool:
+def set_up_pushes(cls: ast.ClassDef) -> bool:
     """Whether a set-up method of the test class ``cls`` pushes an app context for its tests."""
     return any(
         isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef)

@@ -96,9 +96,12 @@ def check_context_balance(changes: Sequence[FileChange]) -> list[str]:
         pushes_before, pops_before = _pushes_and_pops(before) if before else ({}, Counter())
         pushes_after, pops_after = _pushes_and_pops(after)
         for target, lines in pushes_after.items():
-            new_pushes = len(lines) - len(pushes_before.get(target, []))
-            new_pops = pops_after[target] - pops_before[target]
-            if new_pushes > 0 and new_pushes > new_pops:
+            # Pushes left without a pop, before and after: a fix may add the push a pop that is
+            # already there was waiting for (a ``tearDown`` popping what ``setUp`` no longer
+            # pushed), never one more that nothing pops.
+            unpopped = len(lines) - pops_after[target]
+            unpopped_before = len(pushes_before.get(target, [])) - pops_before[target]
+            if unpopped > max(unpopped_before, 0):
                 shown = "app.app_context().push()" if target is None else f"{target}.push()"
                 problems.append(
                     f"{change.path}:{lines[-1]}: `{shown}` has no matching pop(); "

@@ -6,6 +6,7 @@ import ast
 from collections.abc import Iterable
 from collections.abc import Sequence
 from pathlib import PurePosixPath
+from typing import Any
 
 from tracefix.diagnose.apps import app_name_at
 from tracefix.diagnose.apps import app_name_in_scope
@@ -16,6 +17,7 @@ from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
+from tracefix.diagnose.signatures import is_library_frame
 from tracefix.event import Event
 from tracefix.event import Frame
 from tracefix.patch import FileChange
@@ -33,10 +35,16 @@ from tracefix.recipes.test_without_context.fixtures import visible_fixtures
 from tracefix.recipes.test_without_context.neighbours import Pattern
 from tracefix.recipes.test_without_context.neighbours import neighbour_pattern
 from tracefix.recipes.test_without_context.neighbours import requested
+from tracefix.recipes.test_without_context.unittest_cases import explain
+from tracefix.recipes.test_without_context.unittest_cases import set_up_of
+from tracefix.recipes.test_without_context.unittest_cases import unittest_class_at
+from tracefix.recipes.test_without_context.unittest_cases import unittest_failures
 
 #: Libraries whose frames may sit between the project's code and the error.
 CONTEXT_LIBRARIES = frozenset({"flask", "werkzeug", "sqlalchemy", "jinja2"})
 APP_FIXTURE = "app"
+#: Where ``unittest`` calls a test's own code: its set-up, then the test method.
+UNITTEST_CALLS = ("_callSetUp", "_callTestMethod")
 NEW_FIXTURE_NAMES = ("app", "flask_app", "application")
 
 
@@ -47,7 +55,8 @@ class AppContextMissingInTest(Recipe):
     Matches `RuntimeError: Working outside of application context.` captured from a pytest test
     function (in a `test_*.py` or `*_test.py` file), raised by the test body itself or by project
     code it calls, with only Flask, Werkzeug, SQLAlchemy or Flask extension frames after the
-    project's.
+    project's; or from the `setUp` or a test method of a `unittest.TestCase` (run by
+    `python -m unittest`, `python tests.py` or pytest).
 
     ## Why is this bad?
     pytest runs a test function outside any Flask context. Only a request made with the test
@@ -73,6 +82,21 @@ class AppContextMissingInTest(Recipe):
             with app.app_context():
                 assert find_user("ada") is not None
 
+    A `unittest` suite whose `setUp` makes the app (`self.app = create_app(TestConfig)`, as the
+    Flask Mega-Tutorial's and Flasky's do) gets back the lines that push its context there and
+    pop it in `tearDown`:
+
+        def setUp(self):
+            self.app = create_app(TestConfig)
+            self.app_context = self.app.app_context()
+            self.app_context.push()
+            db.create_all()
+
+        def tearDown(self):
+            db.session.remove()
+            db.drop_all()
+            self.app_context.pop()
+
     When the other tests of the module that use the same things (`db`, the models) get their
     context from a fixture, the test requests that fixture the way they do: cookiecutter-flask's
     model tests say `@pytest.mark.usefixtures("db")`, and its `db` fixture creates the tables
@@ -90,16 +114,20 @@ class AppContextMissingInTest(Recipe):
 
     ## Fix safety
     Safe. The context is pushed with `with`, so it is popped when the test ends, only from the
-    failing statement on (the statements before it ran without a context), and only in the failing
-    test. Assertions are moved into the block, never changed. A fixture is copied from the
-    neighbouring tests only when more than half of those that share a module-level name with the
-    test and run with a context request it for their set-up (a `usefixtures` mark, or a parameter
-    they do not read for its value, as `client` is for `client.get`), and as a mark when a
-    parameter would hide a name the module binds. No fix is offered for pytest-flask
-    projects (its own fixture pushes a request context), when the fixture pushes its context
-    for a wider scope than one test, when another fixture already makes an app of its own (a second
-    app would not share its configuration or database), when fixtures may come from
-    `pytest_plugins`, or when adding an `app` parameter would hide a name the test uses.
+    failing statement on (the statements before it ran without a context), and only in the
+    failing test; in a `unittest` class, pushed in `setUp` and popped in `tearDown`, which
+    `unittest` runs around each test, so no test shares another's context. A `TestCase` with no
+    `setUp` that keeps the app on `self` gets no fix, nor one on another base class
+    (`flask_testing`'s pushes a context itself). Assertions are moved into the block, never
+    changed. A fixture is copied from the neighbouring tests only when more than half of those
+    that share a module-level name with the test and run with a context request it for their
+    set-up (a `usefixtures` mark, or a parameter they do not read for its value, as `client` is
+    for `client.get`), and as a mark when a parameter would hide a name the module binds. No fix
+    is offered for pytest-flask projects (its own fixture pushes a request context), when the
+    fixture pushes its context for a wider scope than one test, when another fixture already
+    makes an app of its own (a second app would not share its configuration or database), when
+    fixtures may come from `pytest_plugins`, or when adding an `app` parameter would hide a name
+    the test uses.
 
     ## References
     - Flask docs, "Testing Flask Applications": Fixtures; Tests that depend on an Active Context
@@ -110,12 +138,14 @@ class AppContextMissingInTest(Recipe):
     code = "CTX104"
     name = "test-without-app-context"
     summary = "A test uses Flask's app context, but nothing pushed one"
-    fix_title = "Push the app fixture's context in the test"
+    fix_title = "Push an app context for the test: its fixture's, or its setUp's"
     applicability = Applicability.SAFE
 
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
-        if not is_app_context_error(event.exception) or event.entry.test is None:
+        if not is_app_context_error(event.exception):
             return None
+        if event.entry.test is None or test_frame(event, project) is None:
+            return self._diagnose_test_case(event, project)
         found = test_frame(event, project)
         if found is None:
             return None
@@ -146,8 +176,35 @@ class AppContextMissingInTest(Recipe):
             },
         )
 
+    def _diagnose_test_case(self, event: Event, project: Project) -> Diagnosis | None:
+        """A ``unittest`` test (``python -m unittest``, ``python tests.py``, or pytest running a
+        ``TestCase``) that failed in its ``setUp`` or its test method."""
+        frame = unittest_frame(event)
+        if frame is None or frame.lineno is None:
+            return None
+        path, line = frame.filename, frame.lineno
+        cls = unittest_class_at(project, path, line)
+        if cls is None or inside_app_context(project, path, line):
+            return None
+        set_up = set_up_of(project, path, cls)
+        why, reason = explain(cls, frame.function, set_up)
+        return self.diagnosis(
+            f"{path}:{line} needs an app context, and {why}",
+            Location(path, line),
+            test={
+                "path": path,
+                "function": frame.function,
+                "line": line,
+                "context_line": frame.context_line,
+                "node_id": event.entry.test or "",
+                "class": cls.name,
+            },
+            **({"reason": reason} if reason else {}),
+        )
+
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
-        return untested_context_failures(self, path, project)
+        yield from untested_context_failures(self, path, project)
+        yield from unittest_failures(self, path, project)
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
         from tracefix.recipes._codemod import relocate_line  # LibCST: loaded only to fix
@@ -155,6 +212,8 @@ class AppContextMissingInTest(Recipe):
 
         test = diagnosis.facts["test"]
         path, name = test["path"], test["function"]
+        if "class" in test:
+            return self._push_in_set_up(project, test)
         marked = uses_pytest_flask(project)
         if marked is not None:
             raise SkipFix(
@@ -185,6 +244,28 @@ class AppContextMissingInTest(Recipe):
         if fixture is not None:
             return self._use_fixture(project, path, function, line, fixture, module_names)
         return self._add_fixture(project, path, function, line, module_names)
+
+    def _push_in_set_up(self, project: Project, test: dict[str, Any]) -> tuple[FileChange, ...]:
+        from tracefix.recipes.test_without_context import fix
+
+        path = test["path"]
+        tree = project.ast(path)
+        cls = next(
+            (
+                s
+                for s in (tree.body if tree is not None else ())
+                if isinstance(s, ast.ClassDef) and s.name == test["class"]
+            ),
+            None,
+        )
+        set_up = set_up_of(project, path, cls) if cls is not None else None
+        if cls is None or set_up is None:
+            raise SkipFix(f"{path} has no test class {test['class']} whose setUp() makes the app")
+        if set_up.pushes:
+            raise SkipFix(f"{set_up.cls.name}.setUp() already pushes the app's context")
+        before = project.source(set_up.path) or ""
+        after = fix.push_in_set_up(project.cst(set_up.path), set_up).code
+        return (FileChange(set_up.path, before, after),)
 
     def _follow_neighbours(
         self,
@@ -334,6 +415,24 @@ class AppContextMissingInTest(Recipe):
             FileChange(conftest, before, after),
             FileChange(path, project.source(path), module.code),
         )
+
+
+def unittest_frame(event: Event) -> Frame | None:
+    """The project frame ``unittest`` called as a test's ``setUp`` or test method, when only
+    project or Flask library code follows it: the one after ``unittest/case.py``'s call (the
+    last, under a runner's own), or the first frame of a traceback ``unittest`` printed, which
+    leaves its own frames out."""
+    frames = event.frames
+    found = 0 if frames and frames[0].in_app else None
+    for index, (before, after) in enumerate(zip(frames, frames[1:], strict=False)):
+        if after.in_app and any(
+            is_library_frame(before, "unittest/case.py", called) for called in UNITTEST_CALLS
+        ):
+            found = index + 1
+    if found is None or not _project_then_libraries(frames[found + 1 :]):
+        return None
+    frame = frames[found]
+    return frame if frame.function == "setUp" or frame.function.startswith("test") else None
 
 
 def test_frame(event: Event, project: Project) -> tuple[Frame, ast.FunctionDef] | None:

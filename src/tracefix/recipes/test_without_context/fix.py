@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 
 import libcst as cst
@@ -9,9 +10,12 @@ import libcst as cst
 from tracefix.diagnose.apps import AppSource
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._codemod import add_imports
+from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import statement_chain
 from tracefix.recipes._codemod import top_level_function
 from tracefix.recipes._codemod import wrap_statements
+from tracefix.recipes.test_without_context.unittest_cases import CONTEXT_ATTRIBUTE
+from tracefix.recipes.test_without_context.unittest_cases import SetUp
 
 
 def add_parameter(module: cst.Module, function_name: str, name: str) -> cst.Module:
@@ -165,3 +169,55 @@ def _module_of(statement: str) -> str:
 def _top_module(statement: str) -> str:
     words = statement.split()
     return words[1].split(".")[0] if len(words) > 1 else ""
+
+
+def push_in_set_up(module: cst.Module, set_up: SetUp) -> cst.Module:
+    """``module`` with the ``setUp`` of ``set_up`` pushing its app's context (after the line that
+    keeps the context, else after the line that makes the app) and ``tearDown`` popping it, as
+    the ``unittest`` suites of microblog and Flasky do."""
+    context = set_up.context or CONTEXT_ATTRIBUTE
+    keeps = [f"self.{context}.push()"]
+    after = set_up.made.lineno
+    if set_up.context is None:
+        keeps.insert(0, f"self.{context} = self.{set_up.app}.app_context()")
+    else:
+        after = next(s.lineno for s in set_up.function.body if _assigns_self(s, set_up.context))
+    chain = statement_chain(module, after)
+    if len(chain) != 3:
+        raise SkipFix(f"cannot find {set_up.cls.name}.setUp()'s line {after}")
+    located = chain[2]
+    added = [cst.parse_statement(text, config=module.config_for_parsing) for text in keeps]
+    module = edit_block(
+        module,
+        located.block,
+        lambda body: [*body[: located.index + 1], *added, *body[located.index + 1 :]],
+    )
+    return _pop_in_tear_down(module, set_up.cls.name, context)
+
+
+def _pop_in_tear_down(module: cst.Module, class_name: str, context: str) -> cst.Module:
+    cls = next(s for s in module.body if isinstance(s, cst.ClassDef) and s.name.value == class_name)
+    assert isinstance(cls.body, cst.IndentedBlock)
+    methods = [s for s in cls.body.body if isinstance(s, cst.FunctionDef)]
+    pop = cst.parse_statement(f"self.{context}.pop()", config=module.config_for_parsing)
+    tear_down = next((f for f in methods if f.name.value == "tearDown"), None)
+    if tear_down is not None:
+        if f"self.{context}.pop()" in module.code_for_node(tear_down):
+            return module
+        assert isinstance(tear_down.body, cst.IndentedBlock)
+        return edit_block(module, tear_down.body, lambda body: [*body, pop])
+    set_up = next(f for f in methods if f.name.value == "setUp")
+    new = cst.parse_statement(
+        f"def tearDown(self):\n    self.{context}.pop()\n", config=module.config_for_parsing
+    ).with_changes(leading_lines=[cst.EmptyLine()])
+    position = list(cls.body.body).index(set_up) + 1
+    return edit_block(module, cls.body, lambda body: [*body[:position], new, *body[position:]])
+
+
+def _assigns_self(statement: ast.stmt, attribute: str) -> bool:
+    return (
+        isinstance(statement, ast.Assign)
+        and len(statement.targets) == 1
+        and isinstance(statement.targets[0], ast.Attribute)
+        and statement.targets[0].attr == attribute
+    )

@@ -1,0 +1,33 @@
+#!/usr/bin/env python
+import unittest
+
+from app import create_app, db
+from app.models import User
+from config import Config
+
+
+class TestConfig(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+
+
+class UserModelCase(unittest.TestCase):
+    def setUp(self):
+        self.app = create_app(TestConfig)
+        self.app_context = self.app.app_context()
+        self.app_context.push()
+        db.create_all()
+
+    def tearDown(self):
+        db.session.remove()
+        db.drop_all()
+        self.app_context.pop()
+
+    def test_user_is_saved(self):
+        db.session.add(User(username="susan"))
+        db.session.commit()
+        self.assertEqual(db.session.scalar(db.select(db.func.count(User.id))), 1)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
