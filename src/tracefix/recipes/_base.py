@@ -23,16 +23,20 @@ from __future__ import annotations
 import enum
 from abc import ABC
 from abc import abstractmethod
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from typing import ClassVar
+from typing import TypeVar
 
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
 from tracefix.event import Event
 from tracefix.patch import FileChange
+
+_Plan = TypeVar("_Plan")
 
 
 class Applicability(enum.Enum):
@@ -44,6 +48,18 @@ class Applicability(enum.Enum):
 
 class SkipFix(Exception):
     """Raised by a fixer that will not touch this code; the message says why."""
+
+
+def plan_or_reason(
+    plan: Callable[..., _Plan], *arguments: object
+) -> tuple[_Plan | None, dict[str, str]]:
+    """``plan(*arguments)``, or ``None`` and the ``reason`` fact from the ``SkipFix`` it raised:
+    for a recipe that reports a failure whether or not its fix applies (``offers_fix`` reads
+    it)."""
+    try:
+        return plan(*arguments), {}
+    except SkipFix as skipped:
+        return None, {"reason": str(skipped)}
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._base import plan_or_reason
 from tracefix.recipes._scopes import local_names
 from tracefix.recipes.celery_task.celery_apps import CeleryApp
 from tracefix.recipes.celery_task.celery_apps import CelerySetup
@@ -140,18 +141,13 @@ class CeleryTaskWithoutAppContext(Recipe):
             return None
         if pushes_context(task.function):
             return None
-        try:
-            plan = plan_fix(project, setup, task)
-        except SkipFix as reason:
-            plan = None
-            unfixable = str(reason)
-        else:
-            unfixable = ""
+        plan, unfixable = plan_or_reason(plan_fix, project, setup, task)
         celery = event.celery
         return self.diagnosis(
             _explanation(task, trigger, plan, unfixable, celery.task_id if celery else None),
             Location(task.path, trigger),
             task={"path": task.path, "function": task.function.name, "line": trigger},
+            **unfixable,
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
@@ -169,18 +165,12 @@ class CeleryTaskWithoutAppContext(Recipe):
             use = uses.first(path, task.function)
             if use is None or inside_app_context(project, path, use.line):
                 continue
-            try:
-                plan: Plan | None = plan_fix(project, setup, task)
-            except SkipFix as reason:
-                plan, unfixable = None, str(reason)
-            else:
-                unfixable = ""
-            facts = {"reason": unfixable} if unfixable else {}
+            plan, unfixable = plan_or_reason(plan_fix, project, setup, task)
             yield self.diagnosis(
                 _explanation(task, use.line, plan, unfixable, None, used=use.describe()),
                 Location(path, use.line, use.column),
                 task={"path": path, "function": task.function.name, "line": use.line},
-                **facts,
+                **unfixable,
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
@@ -435,7 +425,7 @@ def _explanation(
     task: TaskFunction,
     line: int,
     plan: Plan | None,
-    unfixable: str,
+    unfixable: dict[str, str],
     task_id: str | None,
     *,
     used: str | None = None,
@@ -449,7 +439,7 @@ def _explanation(
         "request or runs a `flask` command, so nothing pushes a Flask app context for it."
     )
     if plan is None:
-        return f"{text} No fix is offered: {unfixable}."
+        return f"{text} No fix is offered: {unfixable['reason']}."
     if plan.kind == "task_class":
         assert plan.celery is not None
         return (

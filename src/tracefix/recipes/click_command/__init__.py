@@ -28,6 +28,7 @@ from tracefix.patch import FileChange
 from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._base import plan_or_reason
 from tracefix.recipes._scopes import local_names
 from tracefix.recipes.celery_task.context_use import ContextUses
 from tracefix.recipes.celery_task.names import Binding
@@ -151,16 +152,12 @@ class ClickCommandWithoutAppContext(Recipe):
             return None
         if inside_app_context(project, path, line) or pushes_context(function):
             return None
-        try:
-            plan = plan_fix(project, cli, command)
-        except SkipFix as reason:
-            plan, unfixable = None, str(reason)
-        else:
-            unfixable = ""
+        plan, unfixable = plan_or_reason(plan_fix, project, cli, command)
         return self.diagnosis(
             _explanation(command, line, plan, unfixable),
             Location(path, line),
             command={"path": path, "function": function.name, "line": line},
+            **unfixable,
         )
 
     def detect(self, path: str, project: Project) -> Iterable[Diagnosis]:
@@ -176,18 +173,12 @@ class ClickCommandWithoutAppContext(Recipe):
             use = uses.first(path, function)
             if use is None or inside_app_context(project, path, use.line):
                 continue
-            try:
-                plan: Plan | None = plan_fix(project, cli, command)
-            except SkipFix as reason:
-                plan, unfixable = None, str(reason)
-            else:
-                unfixable = ""
-            facts = {"reason": unfixable} if unfixable else {}
+            plan, unfixable = plan_or_reason(plan_fix, project, cli, command)
             yield self.diagnosis(
                 _explanation(command, use.line, plan, unfixable, used=use.describe()),
                 Location(path, use.line, use.column),
                 command={"path": path, "function": function.name, "line": use.line},
-                **facts,
+                **unfixable,
             )
 
     def fix(self, diagnosis: Diagnosis, project: Project) -> tuple[FileChange, ...]:
@@ -465,7 +456,12 @@ def _is_flask_cli_frame(frame: Frame) -> bool:
 
 
 def _explanation(
-    command: Command, line: int, plan: Plan | None, unfixable: str, *, used: str | None = None
+    command: Command,
+    line: int,
+    plan: Plan | None,
+    unfixable: dict[str, str],
+    *,
+    used: str | None = None,
 ) -> str:
     path, name = command.path, command.function.name
     needs = f"uses {used}" if used else "needs an application context"
@@ -476,7 +472,7 @@ def _explanation(
         "with plain Click and run as a script has none."
     )
     if plan is None:
-        return f"{text} No fix is offered: {unfixable}."
+        return f"{text} No fix is offered: {unfixable['reason']}."
     if plan.kind == "with_appcontext":
         return (
             f"{text} It hangs under a FlaskGroup, which has the app: `@with_appcontext` pushes "

@@ -25,6 +25,7 @@ from tracefix.recipes._base import Applicability
 from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._scopes import local_names
+from tracefix.recipes.test_without_context.detect import failing_test_facts
 from tracefix.recipes.test_without_context.detect import untested_context_failures
 from tracefix.recipes.test_without_context.fixtures import Fixture
 from tracefix.recipes.test_without_context.fixtures import context_source
@@ -191,14 +192,15 @@ class AppContextMissingInTest(Recipe):
         return self.diagnosis(
             f"{path}:{line} needs an app context, and {why}",
             Location(path, line),
-            test={
-                "path": path,
-                "function": frame.function,
-                "line": line,
-                "context_line": frame.context_line,
-                "node_id": event.entry.test or "",
-                "class": cls.name,
-            },
+            test=failing_test_facts(
+                project,
+                path,
+                frame.function,
+                line,
+                event.entry.test or "",
+                frame.context_line,
+                **{"class": cls.name},
+            ),
             **({"reason": reason} if reason else {}),
         )
 

@@ -83,19 +83,38 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
         use = context.first_use(function.body, context.function_scope(path, function))
         if use is None or use.kind != "app":
             continue
-        lines = (project.source(path) or "").splitlines()
         yield recipe.diagnosis(
             f"{use.describe()} needs an app context, but pytest runs {function.name}() outside "
             "any, and no fixture it requests pushes one",
             Location(path, use.line, use.column),
-            test={
-                "path": path,
-                "function": function.name,
-                "line": use.line,
-                "context_line": lines[use.line - 1] if use.line <= len(lines) else None,
-                "node_id": f"{path}::{function.name}",
-            },
+            test=failing_test_facts(
+                project, path, function.name, use.line, f"{path}::{function.name}"
+            ),
         )
+
+
+def failing_test_facts(
+    project: Project,
+    path: str,
+    function: str,
+    line: int,
+    node_id: str,
+    context_line: str | None = None,
+    **more: str,
+) -> dict[str, object]:
+    """What the fix needs of a failing test: where it fails, and that line's text (an event's,
+    else the code's), by which the fix finds the line again if the code moved."""
+    lines = (project.source(path) or "").splitlines()
+    if context_line is None and 0 < line <= len(lines):
+        context_line = lines[line - 1]
+    return {
+        "path": path,
+        "function": function,
+        "line": line,
+        "context_line": context_line,
+        "node_id": node_id,
+        **more,
+    }
 
 
 def _requested(function: ast.FunctionDef) -> set[str]:

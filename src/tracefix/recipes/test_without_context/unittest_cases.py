@@ -2,21 +2,10 @@
 context.
 
 The Flask Mega-Tutorial's microblog and Flasky, and the many projects that follow them, set up
-every test the same way::
-
-    def setUp(self):
-        self.app = create_app(TestConfig)
-        self.app_context = self.app.app_context()
-        self.app_context.push()
-        db.create_all()
-
-    def tearDown(self):
-        db.session.remove()
-        db.drop_all()
-        self.app_context.pop()
-
-Without the push, the first statement that needs the context fails: ``db.create_all()`` in
-``setUp``, or the test's own query. The fix restores what is missing of those three lines, in
+every test the same way (the recipe's docs show it): ``setUp`` makes the app, keeps its context
+on ``self`` and pushes it; ``tearDown`` pops it. Without the push, the first statement that
+needs the context fails: ``db.create_all()`` in ``setUp``, or the test's own query. The fix
+restores what is missing of those lines, in
 the ``setUp`` that makes the app (the class's own, or the project base class's it inherits) and
 its ``tearDown``, so every test of the class runs in a context of its own, popped after it. A
 class on any other base (``flask_testing.TestCase`` pushes a context itself) is left alone.
@@ -35,6 +24,7 @@ from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_name
 from tracefix.recipes._base import Recipe
+from tracefix.recipes.test_without_context.detect import failing_test_facts
 from tracefix.scan.context_use import ContextAnalysis
 from tracefix.scan.context_use import Definition
 from tracefix.scan.context_use import External
@@ -146,19 +136,11 @@ def _diagnosis(
     use: Use,
     set_up: SetUp | None,
 ) -> Diagnosis:
-    lines = (project.source(path) or "").splitlines()
     why, reason = explain(cls, function.name, set_up)
     return recipe.diagnosis(
         f"{use.describe()} needs an app context, and {why}",
         Location(path, use.line, use.column),
-        test={
-            "path": path,
-            "function": function.name,
-            "line": use.line,
-            "context_line": lines[use.line - 1] if use.line <= len(lines) else None,
-            "node_id": "",
-            "class": cls.name,
-        },
+        test=failing_test_facts(project, path, function.name, use.line, "", **{"class": cls.name}),
         **({"reason": reason} if reason else {}),
     )
 
