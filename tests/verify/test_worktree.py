@@ -76,6 +76,20 @@ def test_worktree_is_head_plus_uncommitted_changes(dirty_repo):
     assert snapshot(dirty_repo) == before
 
 
+def test_an_untracked_virtualenv_is_left_out_as_an_ignored_one_is(dirty_repo):
+    """flask-base's ``.gitignore`` does not name its ``.venv``: copied less what ``env*`` skips
+    (jinja2/environment.py), it shadowed the user's, and verification failed."""
+    venv = dirty_repo / "venv3" / "lib" / "jinja2"
+    venv.mkdir(parents=True)
+    (dirty_repo / "venv3" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (venv / "__init__.py").write_text("")
+    (dirty_repo / "venv3.py").write_text("kept = True\n")
+    with isolated_worktree(dirty_repo) as worktree:
+        assert not (worktree.path / "venv3").exists()
+        assert (worktree.path / "venv3.py").read_text() == "kept = True\n"
+        assert (worktree.path / "pkg" / "new.py").exists()
+
+
 def test_worktree_removed_when_the_block_raises(dirty_repo):
     before = snapshot(dirty_repo)
     with pytest.raises(ValueError), isolated_worktree(dirty_repo) as worktree:

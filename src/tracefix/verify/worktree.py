@@ -1,7 +1,8 @@
 """An isolated copy of the user's work tree, so verification never touches their files.
 
 The worktree is ``git worktree add --detach`` of HEAD plus the user's uncommitted changes
-(staged or not, deletions, untracked files git does not ignore). The changes are carried over by
+(staged or not, deletions, untracked files git does not ignore, less a virtualenv among them).
+The changes are carried over by
 copying the files themselves rather than by ``git diff | git apply``: a copy is byte-exact for
 binary files, line endings and clean/smudge filters, where an applied diff can be rejected.
 
@@ -88,8 +89,18 @@ def isolated_worktree(repo_root: Path) -> Iterator[Worktree]:
 
 
 def _copy_uncommitted(repo_root: Path, worktree: Path) -> None:
-    for relative in [*changed_files(repo_root), *untracked_files(repo_root)]:
-        _mirror(repo_root / relative, worktree / relative)
+    untracked = untracked_files(repo_root)
+    # A virtualenv a .gitignore does not name (flask-base's) is untracked, not ignored: it is
+    # left out as an ignored one is, or its copy, less what .gitignore patterns such as
+    # ``env*`` skip (jinja2/environment.py), would shadow the user's.
+    venvs = tuple(
+        relative.removesuffix("pyvenv.cfg")
+        for relative in untracked
+        if relative.endswith("/pyvenv.cfg")
+    )
+    for relative in [*changed_files(repo_root), *untracked]:
+        if not (venvs and relative.startswith(venvs)):
+            _mirror(repo_root / relative, worktree / relative)
 
 
 def _copy_local_state(repo_root: Path, worktree: Path) -> list[str]:
