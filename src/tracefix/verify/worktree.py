@@ -2,9 +2,9 @@
 
 The worktree is ``git worktree add --detach`` of HEAD plus the user's uncommitted changes
 (staged or not, deletions, untracked files git does not ignore, less a virtualenv among them).
-The changes are carried over by
-copying the files themselves rather than by ``git diff | git apply``: a copy is byte-exact for
-binary files, line endings and clean/smudge filters, where an applied diff can be rejected.
+The changes are carried over by copying the files themselves rather than by ``git diff | git
+apply``: a copy is byte-exact for binary files, line endings and clean/smudge filters, where an
+applied diff can be rejected.
 
 It also gets copies of the local state git ignores (``.env``, ``instance/``, a SQLite database):
 a command or a test suite that needs them would fail in the worktree for a reason that has
