@@ -108,8 +108,18 @@ TRANSPARENT_DECORATORS = frozenset(
 _BUILTINS = frozenset(dir(builtins))
 #: What ``\w`` matches in ASCII text.
 _WORD_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-#: Flask's class-based views, and the methods of theirs Flask runs for a request.
-_VIEW_CLASSES = frozenset({"flask.views.View", "flask.views.MethodView"})
+#: Flask's class-based views, and those of the REST extensions (CTFd's API is Flask-RESTX's
+#: ``Resource``), and the methods of theirs Flask runs for a request.
+_VIEW_CLASSES = frozenset(
+    {
+        "flask.views.View",
+        "flask.views.MethodView",
+        "flask_restx.Resource",
+        "flask_restx.resource.Resource",
+        "flask_restful.Resource",
+        "flask_restplus.Resource",
+    }
+)
 _VIEW_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "dispatch_request"}
 )
@@ -517,8 +527,9 @@ class ContextAnalysis:
 
     def in_view_method(self, path: str, line: int) -> bool:
         """Whether ``line`` of ``path`` is in a method Flask runs to handle a request: ``get``,
-        ``post``... or ``dispatch_request`` of a class-based view (a ``flask.views.View`` or
-        ``MethodView``, or a project class built on one), FlaskBB's ``ViewTopic.get``."""
+        ``post``... or ``dispatch_request`` of a class-based view (a ``flask.views.View``,
+        ``MethodView`` or REST ``Resource``, or a project class built on one), FlaskBB's
+        ``ViewTopic.get``."""
         tree = self.project.ast(path)
         for cls in tree.body if tree is not None else ():
             if isinstance(cls, ast.ClassDef) and cls.lineno <= line <= (cls.end_lineno or 0):

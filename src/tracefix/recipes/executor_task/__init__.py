@@ -245,8 +245,8 @@ class ExecutorTaskWithoutAppContext(Recipe):
             if not runs_in_app_context(project, start):
                 raise SkipFix(
                     f"{name}() is also {how} at {other.path}:{other.line}, and submitted at "
-                    f"{start.path}:{start.line}, where no app context is active to take the app "
-                    "from"
+                    f"{start.path}:{start.line}, where tracefix cannot tell that an app context "
+                    "is active to take the app from"
                 )
         return fix.submit_through_helper(project, name, starts)
 
@@ -335,8 +335,9 @@ def app_for(
     for start in starts:
         if not runs_in_app_context(project, start):
             raise SkipFix(
-                f"{name}() is started at {start.path}:{start.line}, where no app context is "
-                f"active to take the app from, and {path} has no module-level app"
+                f"{name}() is started at {start.path}:{start.line}, where tracefix cannot tell "
+                "that an app context is active to take the app from (the code there is no "
+                f"view, nor called only by views), and {path} has no module-level app"
             )
     if APP_PARAMETER in all_names(function):
         raise SkipFix(f"{name}() already uses the name {APP_PARAMETER!r}")

@@ -297,7 +297,7 @@ def _line_of_work(project: Project) -> int:
                 "shop/cli.py": "from shop.tasks import work\n\n\ndef main():\n    work(1)\n",
                 "shop/views.py": VIEWS.replace('@bp.get("/")\n', ""),
             },
-            "where no app context is active",
+            "where tracefix cannot tell that an app context is active",
             id="task also called directly, submitted outside an app context",
         ),
         pytest.param(
@@ -319,7 +319,7 @@ def _line_of_work(project: Project) -> int:
         ),
         pytest.param(
             {"shop/views.py": VIEWS.replace('@bp.get("/")\n', "")},
-            "no app context is active",
+            "cannot tell that an app context is active",
             id="submitted outside any app context",
         ),
         pytest.param(

@@ -209,8 +209,9 @@ class ThreadTargetWithoutAppContext(Recipe):
         for start in started:
             if not runs_in_app_context(project, start):
                 raise SkipFix(
-                    f"{name}() is started at {start.path}:{start.line}, where no app context is "
-                    f"active to take the app from, and {path} has no module-level app"
+                    f"{name}() is started at {start.path}:{start.line}, where tracefix cannot tell "
+                    "that an app context is active to take the app from (the code there is no "
+                    f"view, nor called only by views), and {path} has no module-level app"
                 )
         if function.decorator_list:
             raise SkipFix(f"{name}() is decorated, so a new first parameter may not reach it")

@@ -350,6 +350,21 @@ def test_current_app_is_imported_in_the_third_party_section():
             GET_APP,
             id="started in a class-based view's get (FlaskBB's ViewTopic)",
         ),
+        pytest.param(
+            VIEWS.replace(
+                "from flask import Blueprint",
+                "from flask import Blueprint\nfrom flask_restx import Resource",
+            ).replace(
+                '@bp.get("/")\ndef index():\n'
+                '    threading.Thread(target=work, args=(1,)).start()\n    return "ok"',
+                "class Base(Resource):\n    pass\n\n\nclass Index(Base):\n    def post(self):\n"
+                "        threading.Thread(target=work, args=(1,)).start()\n"
+                '        return "ok"\n\n\n'
+                'bp.add_url_rule("/", view_func=Index.as_view("index"))',
+            ),
+            GET_APP,
+            id="started in a Flask-RESTX resource's post (CTFd's API)",
+        ),
     ],
 )
 def test_view_thread_variants(views, expected):
@@ -420,7 +435,7 @@ def test_factory_made_module_app_gives_way_to_the_running_app():
         ),
         pytest.param(
             {"shop/views.py": VIEWS.replace('@bp.get("/")\n', "")},
-            "no app context is active",
+            "cannot tell that an app context is active",
             id="started outside any app context",
         ),
     ],
