@@ -63,9 +63,22 @@ IMPORTS = [
     ),
     pytest.param(
         "from app import (\n    db,\n)\nx = 1\n",
-        ["from app import create_app"],
-        "from app import (\n    db,\n)\nfrom app import create_app\nx = 1\n",
-        id="a parenthesised import gets its own line",
+        ["from app import create_app", "from app import mail"],
+        "from app import (\n    create_app,\n    db,\n    mail,\n)\nx = 1\n",
+        id="joins a parenthesised import, one name a line, its trailing comma kept",
+    ),
+    pytest.param(
+        "from flask import (Blueprint,\n                   request)\nx = 1\n",
+        ["from flask import stream_with_context"],
+        "from flask import (Blueprint,\n                   request,\n                   "
+        "stream_with_context)\nx = 1\n",
+        id="joins a parenthesised import wrapped by hand, without a trailing comma",
+    ),
+    pytest.param(
+        "from flask import current_app as app\nx = 1\n",
+        ["from flask import stream_with_context"],
+        "from flask import current_app as app\nfrom flask import stream_with_context\nx = 1\n",
+        id="an import of as-names only stays apart, as isort keeps it (CTFd's)",
     ),
 ]
 

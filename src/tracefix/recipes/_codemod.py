@@ -493,7 +493,9 @@ def _imported(
 def _merge_into(
     line: Statement, target: str | None, node: cst.ImportFrom
 ) -> cst.SimpleStatementLine | None:
-    """``line`` with ``node``'s names added, if it is a plain one-line ``from target import``."""
+    """``line`` with ``node``'s names added, if it is a one-line ``from target import`` or a
+    parenthesised one (one name per line, as black writes it, its commas kept), and not a line
+    of ``as`` names only (isort keeps ``from flask import current_app as app`` apart)."""
     if not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
         return None
     existing = line.body[0]
@@ -502,22 +504,48 @@ def _merge_into(
         or existing.relative
         or existing.module is None
         or isinstance(existing.names, cst.ImportStar)
-        or existing.lpar is not None
         or cst.helpers.get_full_name_for_node(existing.module) != target
+        or all(alias.asname is not None for alias in existing.names)
     ):
         return None
     names = list(existing.names)
+    parenthesised = existing.lpar is not None
     assert not isinstance(node.names, cst.ImportStar)
     for alias in node.names:
         key = _import_order([_alias_text(a) for a in names])
         added = alias.with_changes(comma=cst.MaybeSentinel.DEFAULT)
-        if key is None:
-            names.append(added)
-        else:
-            position = sum(1 for a in names if key(_alias_text(a)) <= key(_alias_text(added)))
-            names.insert(position, added)
-    names = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in names]
+        position = (
+            len(names)
+            if key is None
+            else sum(1 for a in names if key(_alias_text(a)) <= key(_alias_text(added)))
+        )
+        if parenthesised:
+            # Between names, the comma (and line break) that separates them; a name added last
+            # takes the last one's own, trailing comma or none.
+            between = _separator(existing, names)
+            if position == len(names):
+                added = added.with_changes(comma=names[-1].comma)
+                names[-1] = names[-1].with_changes(comma=between)
+            else:
+                added = added.with_changes(comma=between)
+        names.insert(position, added)
+    if not parenthesised:
+        names = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in names]
     return line.with_changes(body=[existing.with_changes(names=names)])
+
+
+def _separator(line: cst.ImportFrom, names: Sequence[cst.ImportAlias]) -> cst.Comma:
+    """The comma between two names of the parenthesised import ``line``: the one it has, or,
+    with a single name, a comma followed by what follows its ``(`` (a line break and indent)."""
+    if len(names) > 1 and isinstance(names[0].comma, cst.Comma):
+        return names[0].comma
+    assert line.lpar is not None
+    after = line.lpar.whitespace_after
+    return cst.Comma(
+        whitespace_after=after
+        if isinstance(after, cst.ParenthesizedWhitespace)
+        else cst.SimpleWhitespace(" ")
+    )
 
 
 def _single_name_lines(

@@ -220,7 +220,8 @@ FIXES = [
         """Seed."""
         from __future__ import annotations
 
-        from app import create_app, db as database
+        from app import db as database
+        from app import create_app
 
         app = create_app()
 
