@@ -160,6 +160,7 @@ def test_a_correct_fix_verifies_and_leaves_the_user_tree_alone(project):
     assert result.reproduced
     assert result.reproduce_detail == "RuntimeError at scripts/seed_db.py:5 in <module>"
     assert (result.after_returncode, result.after_errors, result.leaks) == (0, (), ())
+    assert result.after_stderr_tail == ""
     assert result.regressions == () and result.integrity_problems == ()
     assert dict(result.tests_before.outcomes) == {
         "tests/test_users.py::test_user_creation": PASSED,
@@ -263,6 +264,16 @@ def test_a_fix_that_does_not_fix_is_rejected(project):
     assert result.reasons == (
         "after the fix the command still raises RuntimeError at scripts/seed_db.py:6 in <module>",
     )
+
+
+def test_a_fix_whose_command_still_fails_keeps_the_end_of_what_it_wrote(project):
+    root, event = project
+    exits = "import sys\n\nsys.stderr.write('seeding...\\nno such table: user\\n')\nsys.exit(3)\n"
+    result = verify(root, event, [change(root, SCRIPT, exits)])
+
+    assert not result.verified
+    assert (result.after_returncode, result.after_errors) == (3, ())
+    assert result.after_stderr_tail == "seeding...\nno such table: user"
 
 
 def local_database(root: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from textwrap import indent
 from typing import Any
 
 from rich.console import Console
@@ -137,6 +138,8 @@ def _render_verification(report: RunReport, console: Console) -> None:
     marks = {True: ("  ✓ ", "green"), False: ("  ✗ ", "red"), None: ("  - ", "yellow")}
     for ok, text in checks:
         console.print(Text.assemble(marks[ok], text))
+        if ok is False and text.startswith("after the fix") and v.after_stderr_tail:
+            console.print(Text(indent(v.after_stderr_tail, "      "), style="dim"))
 
 
 def _outcome(report: RunReport) -> str:
@@ -226,6 +229,7 @@ def to_json(report: RunReport) -> dict[str, Any]:
             "reproduce_detail": v.reproduce_detail,
             "after_returncode": v.after_returncode,
             "after_errors": list(v.after_errors),
+            "after_stderr_tail": v.after_stderr_tail,
             "tests_before": _test_run_json(v.tests_before),
             "tests_after": _test_run_json(v.tests_after),
             "regressions": list(v.regressions),

@@ -46,6 +46,10 @@ MAX_LISTED = 5
 CONCURRENT = Path("/proc/self/stat").exists()
 
 
+#: Lines of the command's stderr kept for a report, when the run after the fix failed.
+AFTER_TAIL_LINES = 12
+
+
 @dataclass(frozen=True)
 class Verification:
     """The verdict on one candidate fix, with the evidence for it.
@@ -69,6 +73,8 @@ class Verification:
     integrity_problems: tuple[str, ...]
     leaks: tuple[str, ...]
     timings: dict[str, float]
+    #: The end of what the command wrote to stderr after the fix, for a run that failed.
+    after_stderr_tail: str = ""
 
 
 def verify_fix(
@@ -371,7 +377,14 @@ def _verdict(
         integrity_problems=tuple(problems),
         leaks=tuple(leaks),
         timings={},
+        after_stderr_tail=(
+            _last_lines(after.stderr_tail, AFTER_TAIL_LINES) if after and after.failed else ""
+        ),
     )
+
+
+def _last_lines(text: str, count: int) -> str:
+    return "\n".join(text.rstrip().splitlines()[-count:])
 
 
 def _worktree_env(
