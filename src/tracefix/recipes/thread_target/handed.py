@@ -31,6 +31,7 @@ from tracefix.recipes.thread_target.spawns import Spawn
 from tracefix.recipes.thread_target.spawns import handed_function
 from tracefix.recipes.thread_target.spawns import references
 from tracefix.recipes.thread_target.spawns import spawns_in
+from tracefix.scan.context_use import analysis
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class HandedStart:
     spawn: Spawn
     form: str  # "a lambda", "a functools.partial", "a bound method"
     expression: str
-    #: The route or request hook the start is in.
+    #: The route, request hook or helper of theirs the start is in.
     view: str
 
 
@@ -61,8 +62,9 @@ def handed_diagnosis(
     spawn = found.spawn
     failed = next(f for f in reversed(event.frames) if f.in_app)
     return recipe.diagnosis(
-        f"{found.expression} ({spawn.path}:{spawn.line}), {found.form}, {runs} by the view "
-        f"{found.view}(), and needs an app context at {failed.filename}:{failed.lineno}. "
+        f"{found.expression} ({spawn.path}:{spawn.line}), {found.form}, {runs} in "
+        f"{found.view}(), which runs only while Flask handles a request, and needs an app "
+        f"context at {failed.filename}:{failed.lineno}. "
         "Flask's contexts are per thread: a new thread starts without one, even when a view "
         "started it. The view carried on, so this failure may only show in the logs.",
         Location(spawn.path, spawn.line, spawn.column),
@@ -184,13 +186,30 @@ def _method_at(project: Project, frame: Frame) -> bool:
 
 
 def _request_function(project: Project, spawn: Spawn) -> str | None:
-    """The route or request hook ``spawn`` sits directly in, if it is one."""
+    """The function ``spawn`` sits directly in, when it runs only in a request: a route or a
+    request hook, or a helper that only such functions call, up to three calls up (CTFd's
+    ``sendmail``, called from its API's resources)."""
     if spawn.function is None:
         return None
-    function = project.function(spawn.path, spawn.function)
-    if function is None or not is_request_function(function):
-        return None
-    return function.name
+    return spawn.function if _in_request(project, spawn.path, spawn.function, 3) else None
+
+
+def _in_request(project: Project, path: str, name: str, depth: int) -> bool:
+    function = project.function(path, name)
+    if function is not None and is_request_function(function):
+        return True
+    callers = references(project, path, name) if depth else []
+    return bool(callers) and all(
+        caller.role == "call"
+        and (
+            analysis(project).in_view_method(caller.path, caller.line)
+            or (
+                caller.function is not None
+                and _in_request(project, caller.path, caller.function, depth - 1)
+            )
+        )
+        for caller in callers
+    )
 
 
 def is_request_function(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

@@ -603,7 +603,9 @@ def test_a_handed_expression_started_in_a_view_is_wrapped_at_the_start(views, ev
     diagnosis = RECIPE.diagnose(event, project)
     assert diagnosis is not None
     assert diagnosis.facts["handed"]["form"] == form
-    assert "started by the view index()" in diagnosis.explanation
+    assert (
+        "started in index(), which runs only while Flask handles a request" in diagnosis.explanation
+    )
     assert "shop/tasks.py:5" in diagnosis.explanation
     result = apply_fix(RECIPE, diagnosis, project)
     assert isinstance(result, FixSuccess), result
@@ -612,6 +614,26 @@ def test_a_handed_expression_started_in_a_view_is_wrapped_at_the_start(views, ev
     assert f"target=copy_current_request_context({handed})" in change.after
     assert "from flask import Blueprint, copy_current_request_context\n" in change.after
     assert RECIPE.diagnose(event, project.with_changes({"shop/views.py": change.after})) is None
+
+
+def test_a_handed_expression_started_in_a_helper_only_views_call_is_wrapped_there():
+    """CTFd's ``sendmail()``: the thread starts in a helper its views call."""
+    views = VIEWS.replace("import work", "import Worker").replace(
+        '@bp.get("/")\ndef index():\n    threading.Thread(target=work, args=(1,)).start()',
+        "def notify():\n    threading.Thread(target=Worker(1).run).start()\n\n\n"
+        '@bp.get("/")\ndef index():\n    notify()',
+    )
+    project = shop({"shop/views.py": views, "shop/tasks.py": WORKER})
+    event = handed_event([("shop/tasks.py", "run", 13), ("shop/tasks.py", "work", 5)])
+    diagnosis = RECIPE.diagnose(event, project)
+    assert diagnosis is not None
+    assert "started in notify(), which runs only while Flask handles" in diagnosis.explanation
+    result = apply_fix(RECIPE, diagnosis, project)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert "    threading.Thread(target=copy_current_request_context(Worker(1).run))" in (
+        change.after
+    )
 
 
 @pytest.mark.parametrize(
