@@ -98,8 +98,9 @@ class ThreadTargetWithoutAppContext(Recipe):
 
     A thread handed a lambda, a `functools.partial` or a bound method has no target of the
     project's own to change (a lambda cannot hold a `with`; the function or method may run
-    elsewhere too): when it starts in a route or a request hook, the start hands it over
-    wrapped instead, `Thread(target=copy_current_request_context(lambda: build(kind)))`.
+    elsewhere too): when it starts in a route, a request hook or a helper only they call, the
+    start hands it over wrapped instead,
+    `Thread(target=copy_current_request_context(lambda: build(kind)))`.
     `tracefix scan` finds a lambda that calls a project function and a partial of one; a
     bound method only shows in a failure.
 
