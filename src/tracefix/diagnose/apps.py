@@ -152,6 +152,35 @@ def app_name_in_scope(project: Project, path: str, *, before_line: int | None = 
     return names[-1] if names else None
 
 
+def unreadable_imports(project: Project, path: str) -> list[tuple[str, str]]:
+    """The ``(name, module)`` of each module-level ``from module import name`` of ``path`` from
+    a project module that binds ``name`` only when it runs: in a module ``__getattr__`` (PEP
+    562) or through ``global name`` in a function (zou's ``from zou.app import app``, made by
+    ``create_app()``). What such a name is, the code does not say: it may be the app."""
+    tree = project.ast(path)
+    found: list[tuple[str, str]] = []
+    for statement in module_level_statements(tree) if tree is not None else ():
+        if not isinstance(statement, ast.ImportFrom):
+            continue
+        module = project.absolute_module(path, statement.module, statement.level)
+        source = project.module_path(module) if module else None
+        source_tree = project.ast(source) if source else None
+        if module is None or source_tree is None:
+            continue
+        dynamic = _names_bound_when_run(source_tree)
+        bound = {n for s in module_level_statements(source_tree) for n in _bound_names(s)}
+        for alias in statement.names:
+            if alias.name not in bound and (alias.name in dynamic or "__getattr__" in bound):
+                if project.module_path(f"{module}.{alias.name}") is None:
+                    found.append((alias.asname or alias.name, module))
+    return found
+
+
+def _names_bound_when_run(tree: ast.Module) -> set[str]:
+    """The names a module's functions declare ``global``: bound when those run."""
+    return {name for node in walk(tree) if isinstance(node, ast.Global) for name in node.names}
+
+
 def makes_app(project: Project, path: str, value: ast.expr | None) -> bool:
     """Whether ``value``, in ``path``, makes a Flask app: ``Flask(...)``, or a call of one of
     the project's factories (or of a helper that returns what one made)."""

@@ -33,6 +33,7 @@ from tracefix.diagnose.apps import app_name_in_scope
 from tracefix.diagnose.apps import factory_defined_in
 from tracefix.diagnose.apps import find_app_source
 from tracefix.diagnose.apps import inside_app_context
+from tracefix.diagnose.apps import unreadable_imports
 from tracefix.diagnose.flask_sqlalchemy import CONTEXT_ATTRIBUTES
 from tracefix.diagnose.project import Project
 from tracefix.recipes._base import SkipFix
@@ -151,6 +152,12 @@ def _app(project: Project, path: str, target: _Target, line: int, in_scope: str 
         return _App(in_scope)
     if app_name_in_scope(project, path) is not None:
         raise SkipFix(f"{path} makes its Flask app only after line {line}; move that up first")
+    for name, origin in unreadable_imports(project, path):
+        raise SkipFix(
+            f"{path} imports {name} from {origin}, which binds it only when it runs (a module "
+            "__getattr__, or a global set in a function): it may be the app, and a second one "
+            f"would not be the one the script uses; push {name}'s context if it is"
+        )
 
     own_factory = factory_defined_in(project, path, before_line=first_line)
     if own_factory is not None:
