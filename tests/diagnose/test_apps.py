@@ -289,6 +289,12 @@ IN_SCOPE = [
         id="in the __main__ block",
     ),
     pytest.param("from app import db\n", None, None, id="no app"),
+    pytest.param(
+        "from lemur import create_app\n\napp = create_app(config_path='x')\n",
+        None,
+        "app",
+        id="a factory of a factory, reached as factory.create_app (Lemur's)",
+    ),
 ]
 
 
@@ -297,6 +303,14 @@ def test_app_name_in_scope(script, before_line, expected):
     files = {
         "app/__init__.py": FACTORY,
         "wsgi.py": "from app import create_app\n\napp = create_app()\n",
+        "lemur/__init__.py": (
+            "from lemur import factory\n\n\ndef create_app(config_path=None):\n"
+            "    app = factory.create_app(config=config_path)\n    return app\n"
+        ),
+        "lemur/factory.py": (
+            "from flask import Flask\n\n\ndef create_app(config=None):\n"
+            "    app = Flask(__name__)\n    return app\n"
+        ),
         "script.py": script,
     }
     assert app_name_in_scope(tree(files), "script.py", before_line=before_line) == expected

@@ -182,3 +182,21 @@ def test_models_on_a_name_for_db_model_and_their_model_class_methods_are_followe
     assert "uses `User().save()`, which reaches `db.session` (conduit/extensions.py:7)" in (
         command.message
     )
+
+
+def test_a_model_base_annotated_as_it_is_named_is_followed():
+    """Lemur's ``BaseModel: DefaultMeta = db.Model``."""
+    files = {
+        "lemur/__init__.py": "",
+        "lemur/database.py": (
+            "from flask_sqlalchemy import SQLAlchemy\nfrom flask_sqlalchemy.model import "
+            "DefaultMeta\n\ndb = SQLAlchemy()\nBaseModel: DefaultMeta = db.Model\n"
+        ),
+        "lemur/models.py": (
+            "from lemur.database import BaseModel, db\n\n\nclass Certificate(BaseModel):\n"
+            "    id = db.Column(db.Integer, primary_key=True)\n"
+        ),
+        "list_certs.py": "from lemur.models import Certificate\n\nprint(Certificate.query.all())\n",
+    }
+    found = scan(Project(files), ["list_certs.py"], all_recipes()).findings
+    assert [(f.code, f.line) for f in found] == [("CTX101", 3)]

@@ -457,6 +457,14 @@ class _Index:
                             alias.asname is None and alias.name == func.value.id
                         ):
                             return self.origin(alias.name, func.attr)
+                elif isinstance(statement, ast.ImportFrom):
+                    # ``from lemur import factory``, then ``factory.create_app(...)``.
+                    module = self.project.absolute_module(path, statement.module, statement.level)
+                    for alias in statement.names:
+                        submodule = f"{module}.{alias.name}"
+                        if (alias.asname or alias.name) == func.value.id and module:
+                            if self.project.module_path(submodule) is not None:
+                                return self.origin(submodule, func.attr)
         return None
 
     def origin(self, module: str, name: str, depth: int = 0) -> tuple[str, str] | None:

@@ -513,7 +513,8 @@ class ContextAnalysis:
                     or self.is_model(self.qualify(base, scope))
                     for base in node.bases
                 )
-            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            elif isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+                # ``Model = db.Model``, or Lemur's ``BaseModel: DefaultMeta = db.Model``.
                 self._models[key] = self._is_model_of_sqlalchemy(node.value, scope)
         return self._models[key]
 
@@ -819,7 +820,11 @@ class ContextAnalysis:
         for base in cls.node.bases:
             scope = Scope(cls.path)
             parent = self.qualify(base, scope)
-            if isinstance(parent, Definition) and isinstance(parent.node, ast.Assign):
+            if (
+                isinstance(parent, Definition)
+                and isinstance(parent.node, ast.Assign | ast.AnnAssign)
+                and parent.node.value is not None
+            ):
                 # ``Model = db.Model``: the model base, made from ``SQLAlchemy``'s model class.
                 base, scope = parent.node.value, Scope(parent.path)
                 parent = self.qualify(base, scope)
