@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tracefix import _process
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import project_code_paths
 from tracefix.errors import NotAGitRepository
 
 #: Files besides Python sources that the engine reads: test configuration and dependencies
@@ -131,7 +132,7 @@ def changed_files(root: Path) -> list[str]:
 def read_project(root: Path) -> Project:
     """The Python sources (and test configuration) of the work tree at ``root``."""
     files: dict[str, str] = {}
-    for relative in listed_files(root):
+    for relative in project_code_paths(listed_files(root)):
         if not (relative.endswith(".py") or _is_project_config(Path(relative).name)):
             continue
         path = root / relative

@@ -23,6 +23,7 @@ from typing import Literal
 
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
+from tracefix.diagnose.project import NOT_PROJECT_DIRS
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_parts
 from tracefix.diagnose.project import per_project
@@ -51,9 +52,6 @@ TEST_SET_UP_METHODS = frozenset(
 )
 
 _TEST_DIRS = frozenset({"test", "tests", "testing"})
-_IGNORED_DIRS = frozenset(
-    {"site-packages", "dist-packages", ".venv", "venv", ".tox", "node_modules"}
-)
 _BUILTIN_NAMES = frozenset(dir(builtins))
 
 
@@ -353,7 +351,7 @@ class _Index:
 
         The text test comes first, so a large project parses only the files that can matter.
         """
-        for path in self.project.python_files_outside(_IGNORED_DIRS):
+        for path in self.project.python_files_outside(NOT_PROJECT_DIRS):
             if mentioning is not None and mentioning not in (self.project.source(path) or ""):
                 continue
             tree = self.project.ast(path)

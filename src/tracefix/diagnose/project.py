@@ -12,6 +12,7 @@ import re
 import weakref
 from ast import FunctionDef
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,35 @@ if TYPE_CHECKING:
 
 #: Folders whose packages import without their own name, in the order Python tools try them.
 IMPORT_ROOTS = ("src/", "")
+#: Folders that hold no code of the project's own: virtualenvs, installed packages, caches and
+#: build output (ruff's defaults, with ``dist-packages``).
+NOT_PROJECT_DIRS = frozenset(
+    {
+        ".bzr",
+        ".direnv",
+        ".eggs",
+        ".git",
+        ".hg",
+        ".mypy_cache",
+        ".nox",
+        ".pants.d",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".svn",
+        ".tox",
+        ".venv",
+        "__pycache__",
+        "__pypackages__",
+        "_build",
+        "buck-out",
+        "build",
+        "dist",
+        "dist-packages",
+        "node_modules",
+        "site-packages",
+        "venv",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -327,3 +357,9 @@ def _package_roots(project: Project) -> _PackageRoots:
                 found.below[below] = None if below in found.below else (index, path)
             slash = path.find("/", slash + 1)
     return found
+
+
+def project_code_paths(paths: Iterable[str]) -> list[str]:
+    """``paths`` less those in a folder that holds no project code (``NOT_PROJECT_DIRS``: a
+    virtualenv's files are all below its ``site-packages``)."""
+    return [path for path in paths if not NOT_PROJECT_DIRS.intersection(path_parts(path)[:-1])]

@@ -23,38 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from pathlib import PurePosixPath
 
+from tracefix.diagnose.project import NOT_PROJECT_DIRS
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_parts
 from tracefix.git import PROJECT_CONFIG_FILES
 from tracefix.git import git
-
-#: Folders never read, wherever they are (ruff's defaults, and virtualenvs' site-packages).
-DEFAULT_EXCLUDED_DIRS = frozenset(
-    {
-        ".bzr",
-        ".direnv",
-        ".eggs",
-        ".git",
-        ".hg",
-        ".mypy_cache",
-        ".nox",
-        ".pants.d",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".svn",
-        ".tox",
-        ".venv",
-        "__pycache__",
-        "__pypackages__",
-        "_build",
-        "buck-out",
-        "build",
-        "dist",
-        "node_modules",
-        "site-packages",
-        "venv",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -93,7 +66,7 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> list[str]:
     found = []
     for path in sorted(set(candidates)):
         parts = path_parts(path)
-        if DEFAULT_EXCLUDED_DIRS.intersection(parts[:-1]) or excluded.ignores(path):
+        if NOT_PROJECT_DIRS.intersection(parts[:-1]) or excluded.ignores(path):
             continue
         # ``os.path.isfile`` is ``Path.is_file`` without building a ``Path`` per file.
         if (path.endswith(".py") or _is_config(parts[-1])) and os.path.isfile(
@@ -246,7 +219,7 @@ def _walk(root: Path) -> Iterable[str]:
         kept = []
         for folder in sorted(folders):
             path = f"{base}/{folder}" if base else folder
-            if folder not in DEFAULT_EXCLUDED_DIRS and not ignore._matches(path, is_folder=True):
+            if folder not in NOT_PROJECT_DIRS and not ignore._matches(path, is_folder=True):
                 kept.append(folder)
         folders[:] = kept
         for name in files:

@@ -23,6 +23,7 @@ from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.apps import module_level_statements
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
+from tracefix.diagnose.project import NOT_PROJECT_DIRS
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import per_project
 
@@ -30,9 +31,6 @@ from tracefix.diagnose.project import per_project
 EXTENSION_MODULE = "flask_sqlalchemy"
 EXTENSION_CLASS = "SQLAlchemy"
 
-_IGNORED_DIRS = frozenset(
-    {"site-packages", "dist-packages", ".venv", "venv", ".tox", "node_modules"}
-)
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 
 
@@ -76,7 +74,7 @@ def project_files(
 ) -> Iterator[tuple[str, ast.Module]]:
     """The project's parsed Python files, outside virtualenvs; with ``mentioning``, only those
     whose text has it (a cheap test before parsing)."""
-    for path in project.python_files_outside(_IGNORED_DIRS):
+    for path in project.python_files_outside(NOT_PROJECT_DIRS):
         if mentioning is not None and mentioning not in (project.source(path) or ""):
             continue
         tree = project.ast(path)
