@@ -67,6 +67,19 @@ def create_app():
 """
 
 
+#: zou's ``_project_role()``: ``g`` read where a handler may catch its ``RuntimeError``.
+GUARDED = """\
+from flask import g
+
+
+def role():
+    try:
+        return g.get("project_role")
+    except {caught}:
+        return None
+"""
+
+
 def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
     project = Project({p: textwrap.dedent(t) for p, t in {**APP, **files}.items()})
     chosen = [p for p in project.python_files() if p in files]
@@ -330,6 +343,30 @@ def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
             },
             {("CTX104", "tests/test_users.py", 9)},
             id="tests: a fixture imported by name into the conftest",
+        ),
+        pytest.param(
+            {
+                "app/roles.py": GUARDED.format(caught="RuntimeError"),
+                "tools/roles.py": "from app.roles import role\n\nprint(role())\n",
+            },
+            set(),
+            id="a use in a try whose handler catches RuntimeError (zou's guards)",
+        ),
+        pytest.param(
+            {
+                "app/roles.py": GUARDED.format(caught="(KeyError, Exception)"),
+                "tools/roles.py": "from app.roles import role\n\nprint(role())\n",
+            },
+            set(),
+            id="a handler that catches Exception catches it too",
+        ),
+        pytest.param(
+            {
+                "app/roles.py": GUARDED.format(caught="KeyError"),
+                "tools/roles.py": "from app.roles import role\n\nprint(role())\n",
+            },
+            {("CTX102", "tools/roles.py", 3)},
+            id="a handler that does not catch RuntimeError",
         ),
     ],
 )

@@ -123,6 +123,8 @@ _VIEW_CLASSES = frozenset(
 _VIEW_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "dispatch_request"}
 )
+#: The exceptions whose handler catches the ``RuntimeError`` of a missing context.
+_CATCHING_RUNTIME_ERROR = frozenset({"RuntimeError", "Exception", "BaseException"})
 _IMPORT_LINE = re.compile(r"^\s*(?:from|import)\s", re.MULTILINE)
 
 
@@ -599,6 +601,11 @@ class ContextAnalysis:
             raise _ContextPushed  # what follows runs only when there is a context
         if isinstance(statement, ast.Import | ast.ImportFrom):
             return on_import(statement) if on_import is not None else None
+        if isinstance(statement, ast.Try) and any(map(_catches_runtime_error, statement.handlers)):
+            # ``try: g.get("role") except RuntimeError: return None`` (zou's guards): the use
+            # raises where a handler catches it; only the ``finally`` still runs for sure.
+            if self._block(statement.body, scope, on_import) is not None:
+                return self._block(statement.finalbody, scope, on_import)
         for part in _statement_parts(statement):
             if isinstance(part, list):
                 found = self._block(part, scope, on_import)
@@ -910,6 +917,15 @@ def _imports_alembic_or_sets_a_revision(tree: ast.Module) -> bool:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             assigned.update(target.id for target in targets if isinstance(target, ast.Name))
     return {"revision", "down_revision"} <= assigned
+
+
+def _catches_runtime_error(handler: ast.ExceptHandler) -> bool:
+    """Whether ``handler`` catches the ``RuntimeError`` a missing context raises."""
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return caught is None or any(
+        isinstance(name, ast.Name) and name.id in _CATCHING_RUNTIME_ERROR for name in names
+    )
 
 
 def _is_push(statement: ast.stmt) -> bool:
