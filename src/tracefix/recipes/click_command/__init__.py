@@ -214,11 +214,10 @@ class ClickCommandWithoutAppContext(Recipe):
 def command_frame(frames: tuple[Frame, ...]) -> Frame | None:
     """The project frame Click called as a command's function, when it is the last such call.
 
-    A Flask CLI frame (``flask/cli.py``) anywhere means Flask's command line ran it, which
-    gives its commands a context: that is another cause.
+    Flask's command line (``flask/cli.py`` in the stack) is no sign of a context: ``FlaskGroup``
+    pushes one only for the app's own ``app.cli`` commands, which are not plain Click commands,
+    not for a plain group added to it (Lemur's ``cli.add_command(source_cli)``) or a plugin's.
     """
-    if any(_is_flask_cli_frame(frame) for frame in frames):
-        return None
     found = None
     for before, after in zip(frames, frames[1:], strict=False):
         if is_library_frame(before, CLICK_CORE, "invoke") and after.in_app:
@@ -448,11 +447,6 @@ def _calls_by_file(project: Project) -> dict[str, list[tuple[int, Target | None]
 def _factory_made(project: Project) -> bool:
     source = find_app_source(project)
     return source is None or source.kind == "factory"
-
-
-def _is_flask_cli_frame(frame: Frame) -> bool:
-    path = (frame.abs_path or frame.filename).replace("\\", "/")
-    return not frame.in_app and path.endswith("/flask/cli.py")
 
 
 def _explanation(

@@ -343,6 +343,21 @@ def test_fix_skips(files, reason):
     assert reason in result.reason
 
 
+def test_a_plain_group_added_to_a_flask_group_gets_with_appcontext():
+    """Lemur's ``cli.add_command(source_cli, "source")``: run through Flask's command line,
+    but ``FlaskGroup`` pushes a context only for ``app.cli``'s commands."""
+    manage_py = MANAGE.replace(
+        "if __name__",
+        "flask_cli = FlaskGroup(create_app=lambda: None)\nflask_cli.add_command(cli)\n\n\n"
+        "if __name__",
+    ).replace("import click\n", "import click\nfrom flask.cli import FlaskGroup\n")
+    project = manage(manage_py)
+    event = click_event(project, flask_cli=True)
+    diagnosis = RECIPE.diagnose(event, project)
+    assert diagnosis is not None and "`@with_appcontext` pushes" in diagnosis.explanation
+    assert "@cli.command()\n@with_appcontext\ndef seed():" in fixed(project, event)
+
+
 def test_tests_that_invoke_it_do_not_stop_a_fix_with_the_projects_only_app():
     project = Project(
         {
@@ -360,7 +375,6 @@ def test_tests_that_invoke_it_do_not_stop_a_fix_with_the_projects_only_app():
 @pytest.mark.parametrize(
     ("manage_py", "event_options"),
     [
-        pytest.param(MANAGE, {"flask_cli": True}, id="Flask's command line ran it"),
         pytest.param(MANAGE, {"thread": "Thread-1"}, id="in a thread"),
         pytest.param(MANAGE, {"message": "Working outside of request context."}, id="request"),
         pytest.param(
