@@ -65,14 +65,15 @@ class Plan:
 
 
 class ClickCommandWithoutAppContext(Recipe):
-    """A plain Click command uses Flask, but it runs outside `flask`, with no app context.
+    """A plain Click command uses Flask, but nothing gave it an app context.
 
     ## What it does
     Matches `RuntimeError: Working outside of application context.` raised in a function that
-    Click called as a command (the frame after `click/core.py`'s `invoke`, with no Flask CLI
-    frame between), where the function is declared as a plain Click command or group:
-    `@click.command()`, `@click.group()`, or on a group made with them, such as
-    `python manage.py seed` with a `@click.group()` in `manage.py`.
+    Click called as a command (the frame after `click/core.py`'s `invoke`), where the function
+    is declared as a plain Click command or group: `@click.command()`, `@click.group()`, or on
+    a group made with them, such as `python manage.py seed` with a `@click.group()` in
+    `manage.py`, or a plain group added to a `FlaskGroup` (Lemur's `cli.add_command(...)`:
+    Flask's command line pushes a context only for the app's own `app.cli` commands).
 
     It leaves alone commands declared on `app.cli`, a blueprint's `cli`, a `FlaskGroup` or an
     `AppGroup` (Flask wraps those in `with_appcontext`), functions already decorated with
