@@ -143,6 +143,34 @@ def test_isolated_python_falls_back_to_stderr(project: Path, run: Run) -> None:
     assert event.entry.argv == (PYTHON, "-I", "app.py")
 
 
+def test_a_conftest_that_raises_on_import_is_read_from_pytests_report(
+    project: Path, run: Run
+) -> None:
+    """pytest exits 4 and reports it in its own short form, which no hook sees: the
+    flask-realworld-example-app's and cookiecutter-flask's import-time errors under pytest."""
+    write(
+        project,
+        {
+            "shop/__init__.py": "",
+            "shop/settings.py": "from flask import current_app\n\nPER_PAGE = current_app.config"
+            '["PER_PAGE"]\n',
+            "tests/conftest.py": "from shop.settings import PER_PAGE\n",
+            "tests/test_shop.py": "def test_nothing():\n    pass\n",
+        },
+    )
+
+    capture = run(PYTHON, "-m", "pytest", "-q", "tests")
+
+    assert capture.returncode == 4
+    [event] = capture.events
+    assert event.exception.first_line == "Working outside of application context."
+    assert [(f.filename, f.lineno, f.function) for f in event.frames if f.in_app] == [
+        ("tests/conftest.py", 1, "<module>"),
+        ("shop/settings.py", 3, "<module>"),
+    ]
+    assert event.frames[1].context_line == 'PER_PAGE = current_app.config["PER_PAGE"]'
+
+
 def test_fallback_agrees_with_the_hook(project: Path, run: Run) -> None:
     write(
         project,

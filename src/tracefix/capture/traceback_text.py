@@ -4,7 +4,8 @@ A command that is not Python, runs ``python -I``/``-S``, or embeds its own inter
 prints CPython's standard traceback on stderr. This parser turns that text into the same
 ``Event`` the hook would have recorded, minus what only the live process knows (locals, Flask
 state, frame modules). It reads chained exceptions, ``Exception in thread NAME:`` headers,
-3.11+ caret lines and pytest's ``--tb=native`` report.
+3.11+ caret lines, pytest's ``--tb=native`` report, and pytest's report of a ``conftest.py``
+that raised on import.
 
 Source lines are re-read from disk when the file still exists, so an event parsed from text has
 the same context (indentation, surrounding lines) as a hooked one.
@@ -45,6 +46,11 @@ PYTEST_TEST_HEADER = re.compile(
     r"^_{3,} (?:ERROR collecting |ERROR at (?:setup|teardown) of )?(?P<name>\S.*?) _{3,}$"
 )
 PYTEST_SUMMARY = re.compile(r"^(?:FAILED|ERROR) (?P<nodeid>\S+)(?: - .*)?$")
+#: pytest's report of a ``conftest.py`` that raised while it was imported (exit code 4), in
+#: its own short form: ``path:line: in function`` frames, then ``E   Type: message`` lines.
+PYTEST_CONFTEST_HEADER = re.compile(r"^ImportError while loading conftest '.+'\.$")
+SHORT_FRAME_LINE = re.compile(r"^(?P<path>\S.*?):(?P<lineno>\d+): in (?P<function>\S+)$")
+ERROR_LINE = re.compile(r"^E(?: {3}(?P<text>.*))?$")
 HARNESS_PACKAGES = frozenset({"_pytest", "pluggy"})
 LIBRARY_PARTS = frozenset({"site-packages", "dist-packages"})
 STDLIB_PATH = re.compile(r"/lib(?:64)?/python\d+(?:\.\d+)?t?/")
@@ -114,6 +120,13 @@ def parse_tracebacks(text: str, project_root: Path | None) -> list[Event]:
             section = test_header.group("name")
         elif summary:
             nodeids.append(summary.group("nodeid"))
+        elif PYTEST_CONFTEST_HEADER.match(stripped):
+            close_chain()
+            block, index = _read_short_block(lines, index + 1, root)
+            if block.type is not None:
+                chain.append(_exception_info(block))
+            close_chain()
+            continue
         elif PYTEST_SECTION.match(stripped):
             close_chain()
             section = None
@@ -167,6 +180,32 @@ def _read_block(lines: list[str], index: int, root: str | None) -> tuple[_Block,
         break
     while index < len(lines) and not _ends_message(lines[index]):
         block.value_lines.append(lines[index])
+        index += 1
+    while len(block.value_lines) > 1 and not block.value_lines[-1].strip():
+        block.value_lines.pop()
+    return block, index
+
+
+def _read_short_block(lines: list[str], index: int, root: str | None) -> tuple[_Block, int]:
+    """Read pytest's short traceback (``path:line: in function`` frames, then ``E`` lines)."""
+    block = _Block()
+    while index < len(lines):
+        line = lines[index]
+        frame_match = SHORT_FRAME_LINE.match(line)
+        error = ERROR_LINE.match(line)
+        if frame_match and block.type is None:
+            source, index = _source_line(lines, index + 1)
+            block.frames.append(_frame(frame_match, source, root))
+            continue
+        if error is None:
+            break
+        text = error.group("text") or ""
+        exception = EXCEPTION_LINE.match(text.strip()) if block.type is None else None
+        if exception is not None:
+            block.type = exception.group("type")
+            block.value_lines = [exception.group("value") or ""]
+        elif block.type is not None:
+            block.value_lines.append(text)
         index += 1
     while len(block.value_lines) > 1 and not block.value_lines[-1].strip():
         block.value_lines.pop()
