@@ -200,3 +200,46 @@ def test_a_model_base_annotated_as_it_is_named_is_followed():
     }
     found = scan(Project(files), ["list_certs.py"], all_recipes()).findings
     assert [(f.code, f.line) for f in found] == [("CTX101", 3)]
+
+
+#: cookiecutter-flask's ``database.py``: the models' class and instance methods use the session.
+CRUD_PROJECT = {
+    "app/__init__.py": "",
+    "app/database.py": """\
+        from flask_sqlalchemy import SQLAlchemy
+
+        db = SQLAlchemy()
+
+
+        class CRUDMixin:
+            @classmethod
+            def create(cls, **kwargs):
+                instance = cls(**kwargs)
+                return instance.save()
+
+            def save(self, commit=True):
+                db.session.add(self)
+                if commit:
+                    db.session.commit()
+                return self
+
+
+        class Model(CRUDMixin, db.Model):
+            __abstract__ = True
+        """,
+    "app/models.py": """\
+        from app.database import Model, db
+
+
+        class User(Model):
+            id = db.Column(db.Integer, primary_key=True)
+        """,
+    "seed.py": "from app.models import User\n\nUser.create(id=1)\n",
+}
+
+
+def test_class_and_instance_methods_are_followed_through_cls_and_self():
+    files = {path: textwrap.dedent(text) for path, text in CRUD_PROJECT.items()}
+    (finding,) = scan(Project(files), ["seed.py"], all_recipes()).findings
+    assert (finding.code, finding.line) == ("CTX102", 3)
+    assert "`User.create()`, which reaches `db.session` (app/database.py:13)" in finding.message

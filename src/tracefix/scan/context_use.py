@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace
 from typing import Literal
 from typing import TypeVar
 
@@ -239,6 +240,8 @@ class ContextAnalysis:
         self._scopes: dict[tuple[int, str], tuple[ast.AST, Scope]] = {}
         self._own: dict[int, tuple[ast.AST, list[ast.AST]]] = {}
         self._scope_lines: dict[str, list[int] | None] = {}
+        #: The class of each method ``_member`` found, by ``id`` of the method (kept with it).
+        self._owners: dict[int, tuple[ast.AST, Definition]] = {}
 
     def remember(self, key: object, compute: Callable[[], _Value]) -> _Value:
         """``compute()`` once per analysis: for detectors' own project-wide indexes."""
@@ -431,6 +434,7 @@ class ContextAnalysis:
 
     def _function_scope(self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Scope:
         shadowed: set[str] = set(_parameters(function.args))
+        stored: set[str] = set()
         declared_global: set[str] = set()
         imports: list[tuple[str, Target]] = []
         for node in self._own_nodes_of(path, function):
@@ -439,13 +443,61 @@ class ContextAnalysis:
                     imports.append((name, self._binding_target(path, name, binding)))
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
                 shadowed.add(node.id)
+                stored.add(node.id)
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 shadowed.add(node.name)
             elif isinstance(node, ast.ExceptHandler) and node.name:
                 shadowed.add(node.name)
             elif isinstance(node, ast.Global):
                 declared_global.update(node.names)
-        return Scope(path, frozenset(shadowed - declared_global), tuple(reversed(imports)))
+        receiver = self._receiver(function, stored)
+        if receiver is not None:
+            imports.append(receiver)
+        scope = Scope(path, frozenset(shadowed - declared_global), tuple(reversed(imports)))
+        made = self._instances_made(path, function, scope)
+        return replace(scope, imports=(*made, *scope.imports)) if made else scope
+
+    def _instances_made(
+        self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope
+    ) -> list[tuple[str, Target]]:
+        """The locals bound once, to an instance of a project class: ``instance = cls(**kw)``,
+        then ``instance.save()`` (cookiecutter-flask's ``CRUDMixin.create``)."""
+        stores: dict[str, int] = {}
+        calls: dict[str, ast.Call] = {}
+        for node in self._own_nodes_of(path, function):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            elif (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Call)
+            ):
+                calls[node.targets[0].id] = node.value
+        found: list[tuple[str, Target]] = []
+        for name, call in calls.items():
+            target = self.qualify(call, scope) if stores.get(name) == 1 else None
+            if isinstance(target, Instance):
+                found.append((name, target))
+        return found
+
+    def _receiver(
+        self, function: ast.FunctionDef | ast.AsyncFunctionDef, rebound: set[str]
+    ) -> tuple[str, Target] | None:
+        """For a method the analysis reached through its class (``User.create``,
+        ``User(...).save``): its first parameter, as what it is: the class for a
+        ``classmethod`` (``cls(**kwargs)`` makes an instance), an instance of it otherwise
+        (``self.save()``); never a name the body binds again, nor a ``staticmethod``'s."""
+        owned = self._owners.get(id(function))
+        arguments = [*function.args.posonlyargs, *function.args.args]
+        if owned is None or owned[0] is not function or not arguments:
+            return None
+        decorators = {_text(decorator) for decorator in function.decorator_list}
+        name = arguments[0].arg
+        if "staticmethod" in decorators or name in rebound:
+            return None
+        owner = owned[1]
+        return (name, owner if "classmethod" in decorators else Instance(owner))
 
     def is_sqlalchemy(self, target: Target) -> bool:
         """Whether ``target`` is a module-level ``SQLAlchemy(...)`` instance that needs an app
@@ -821,6 +873,8 @@ class ContextAnalysis:
         for statement in cls.node.body:
             if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 if statement.name == name:
+                    if not isinstance(statement, ast.ClassDef):
+                        self._owners[id(statement)] = (statement, cls)
                     return Definition(cls.path, f"{cls.name}.{name}", statement)
         if depth > 5:
             return None
