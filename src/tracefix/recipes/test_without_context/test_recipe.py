@@ -12,6 +12,7 @@ from tracefix.event import Event
 from tracefix.event import ExceptionInfo
 from tracefix.event import Frame
 from tracefix.recipes._base import FixSkip
+from tracefix.recipes._base import FixSuccess
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._case_checks import code
 from tracefix.recipes._case_checks import fix_cases
@@ -734,3 +735,40 @@ def test_case_command_fails_before_and_passes_after(case_dir, tmp_path):
     assert before.returncode != 0, before.output
     assert "Working outside of application context" in before.output, before.output
     assert after.returncode == 0, after.output
+
+
+def test_a_base_test_case_whose_set_up_subclasses_call_is_fixed_once_there():
+    """Redash's ``BaseTestCase``: the subclasses call ``super().setUp()``; one finding, at the
+    base's ``setUp``, whose fix serves them all."""
+    base = code("""
+        import unittest
+
+        from shop import create_app, db
+
+
+        class BaseTestCase(unittest.TestCase):
+            def setUp(self):
+                self.app = create_app({"TESTING": True})
+                db.create_all()
+    """)
+    derived = code("""
+        from shop import db
+        from tests import BaseTestCase
+
+
+        class TestQuery(BaseTestCase):
+            def setUp(self):
+                super().setUp()
+                self.rows = 1
+
+            def test_query(self):
+                assert db.session.execute(db.text("select 1")).scalar() == 1
+    """)
+    case = project({"tests/__init__.py": base, "tests/test_db.py": derived})
+    found = [d for path in case.python_files() for d in RECIPE.detect(path, case)]
+    assert [(d.location.path, d.location.line) for d in found] == [("tests/__init__.py", 9)]
+    result = apply_fix(RECIPE, found[0], case)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert change.path == "tests/__init__.py"
+    assert "self.app_context.push()\n        db.create_all()" in change.after

@@ -21,6 +21,7 @@ from tracefix.diagnose.apps import makes_app
 from tracefix.diagnose.apps import set_up_pushes
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
+from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_name
 from tracefix.recipes._base import Recipe
@@ -78,14 +79,29 @@ def set_up_of(project: Project, path: str, cls: ast.ClassDef) -> SetUp | None:
     for owner_path, owner in _class_and_bases(reading, path, cls, 0):
         for function in owner.body:
             if isinstance(function, ast.FunctionDef) and function.name == "setUp":
-                return _set_up(project, owner_path, owner, function)
+                found = _set_up(project, owner_path, owner, function)
+                if found is not None or not _calls_super_set_up(function):
+                    return found
+                break  # ``super().setUp()`` (Redash's subclasses): the base's runs first
     return None
+
+
+def _calls_super_set_up(function: ast.FunctionDef) -> bool:
+    """``super().setUp()``, ``super(Cls, self).setUp()`` or ``Base.setUp(self)``."""
+    return any(
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "setUp"
+        and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "self")
+        for node in walk(function)
+    )
 
 
 def unittest_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
     """``detect`` for ``unittest``: in each test class no set-up of which pushes a context, the
     first statement that needs one: in the ``setUp`` that makes the app, after it does (fixed
-    there), else in each test (fixed in that ``setUp``; unfixable without one)."""
+    there), else in the class's first test that fails (fixed in that ``setUp``; unfixable
+    without one)."""
     if "TestCase" not in (project.source(path) or "") or not is_unittest_module(path):
         return
     reading = analysis(project)
@@ -96,17 +112,26 @@ def unittest_failures(recipe: Recipe, path: str, project: Project) -> Iterator[D
         if any(set_up_pushes(owner) for _, owner in _class_and_bases(reading, path, cls, 0)):
             continue
         set_up = set_up_of(project, path, cls)
-        if set_up is not None and set_up.cls is cls:
-            after = [s for s in set_up.function.body if s.lineno > set_up.made.lineno]
-            use = reading.first_use(after, reading.function_scope(path, set_up.function))
-            if use is not None and use.kind == "app":
-                yield _diagnosis(recipe, project, path, cls, set_up.function, use, set_up)
-                continue
+        in_set_up = _set_up_use(reading, set_up) if set_up is not None else None
+        if in_set_up is not None:
+            # Reported once, where that setUp is (a base class's serves all its subclasses).
+            if set_up is not None and set_up.cls is cls:
+                yield _diagnosis(recipe, project, path, cls, set_up.function, in_set_up, set_up)
+            continue
         for method in cls.body:
             if isinstance(method, ast.FunctionDef) and method.name.startswith("test"):
                 use = reading.first_use(method.body, reading.function_scope(path, method))
                 if use is not None and use.kind == "app":
+                    # One finding for the class: its first test that fails; one fix for all.
                     yield _diagnosis(recipe, project, path, cls, method, use, set_up)
+                    break
+
+
+def _set_up_use(reading: ContextAnalysis, set_up: SetUp) -> Use | None:
+    """The first use in ``set_up`` after it makes the app, where each test's set-up fails."""
+    after = [s for s in set_up.function.body if s.lineno > set_up.made.lineno]
+    use = reading.first_use(after, reading.function_scope(set_up.path, set_up.function))
+    return use if use is not None and use.kind == "app" else None
 
 
 def explain(cls: ast.ClassDef, function: str, set_up: SetUp | None) -> tuple[str, str | None]:
