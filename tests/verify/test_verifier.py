@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -274,6 +275,46 @@ def test_a_fix_whose_command_still_fails_keeps_the_end_of_what_it_wrote(project)
     assert not result.verified
     assert (result.after_returncode, result.after_errors) == (3, ())
     assert result.after_stderr_tail == "seeding...\nno such table: user"
+
+
+#: A resource outside the worktrees that the fixed command holds while it runs and the tests
+#: refuse to share, as a suite that drops and makes its tables in a shared PostgreSQL does
+#: (Redash's): side by side, the tests that passed before the fix fail after it.
+HOLDS = """\
+import os
+import time
+
+open({lock!r}, "w").close()
+try:
+    time.sleep(4)
+finally:
+    os.remove({lock!r})
+"""
+REFUSES = """\
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def database_to_ourselves():
+    assert not os.path.exists({lock!r}), "the database is in use"
+"""
+
+
+def test_a_fix_rejected_beside_a_suite_sharing_a_resource_is_checked_again_alone(
+    make_repo, tmp_path
+):
+    lock = str(tmp_path / "db.lock")
+    conftest = textwrap.dedent(PROJECT["tests/conftest.py"]) + REFUSES.format(lock=lock)
+    root = make_repo({**PROJECT, "tests/conftest.py": conftest})
+    capture = run_captured(COMMAND, cwd=root, project_root=root, stream=False, timeout=120)
+    assert capture.returncode == 1 and capture.events, capture.stderr_tail
+    fixed = HOLDS.format(lock=lock) + FIXED_SCRIPT
+    result = verify(root, capture.events[-1], [change(root, SCRIPT, fixed)])
+
+    assert result.verified, result.reasons
+    assert set(result.tests_after.outcomes.values()) == {PASSED}
 
 
 def local_database(root: Path) -> Path:

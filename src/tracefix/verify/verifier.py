@@ -90,6 +90,7 @@ def verify_fix(
     run_tests: bool = True,
     timeout: float = 300,
     env: Mapping[str, str] | None = None,
+    side_by_side: bool = CONCURRENT,
 ) -> Verification:
     """Verify ``changes`` as the fix of ``event``, raised by ``argv`` run in ``cwd_in_repo``.
 
@@ -98,28 +99,29 @@ def verify_fix(
     is the environment both run in (default: ours), such as a project environment's. A failing
     user command is a verdict, never an exception: only tracefix's own failures raise
     (``WorktreeError``), and Ctrl-C propagates once the worktrees are gone.
+
+    The command and the tests run ``side_by_side`` where they can. When only the tests reject a
+    fix (the command passed after it, and no test was edited), all of it runs again one after
+    the other: a suite that shares a database with the command (Redash's drops and makes its
+    tables in each ``setUp``) may have failed because of the command, not of the fix.
     """
     if not argv:
         raise ValueError("verify_fix needs the command that failed")
-    started = time.perf_counter()
-    repo_root = Path(repo_root).resolve()
     problems = (*check_test_integrity(changes, project_before), *check_context_balance(changes))
-    trial = _Trial(repo_root, tuple(argv), cwd_in_repo, python, test_cmd, timeout, env)
-    creating = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        command_worktree = stack.enter_context(isolated_worktree(repo_root))
-        trial.command_tree, trial.left_out = command_worktree.path, command_worktree.left_out
-        if run_tests:
-            trial.tests_tree = stack.enter_context(isolated_worktree(repo_root)).path
-        trial.timings["worktree"] = time.perf_counter() - creating
-        verdict = trial.run(event, changes, problems)
-        removing = time.perf_counter()
-    trial.timings["worktree"] += time.perf_counter() - removing
-    waited = sum(
-        trial.timings.get(k, 0.0) for k in ("reproduce", "after", "tests_before", "tests_after")
-    )
-    trial.timings["own"] = max(time.perf_counter() - started - waited + trial.overlap, 0.0)
-    return replace(verdict, timings=trial.timings)
+
+    def attempt(together: bool) -> Verification:
+        root = Path(repo_root).resolve()
+        trial = _Trial(root, tuple(argv), cwd_in_repo, python, test_cmd, timeout, env)
+        trial.side_by_side = together
+        return trial.verify(event, changes, problems, run_tests=run_tests)
+
+    verdict = attempt(side_by_side)
+    command_passed = verdict.after_returncode == 0 and not verdict.after_errors
+    if side_by_side and run_tests and not verdict.verified and command_passed and not problems:
+        again = attempt(False)
+        timings = {k: v + again.timings.get(k, 0.0) for k, v in verdict.timings.items()}
+        return replace(again, timings=timings)
+    return verdict
 
 
 @dataclass
@@ -140,6 +142,33 @@ class _Trial:
     timings: dict[str, float] = field(default_factory=dict)
     #: Seconds during which the command and the tests ran at the same time (counted twice above).
     overlap: float = 0.0
+    #: Whether the command and the tests run at the same time.
+    side_by_side: bool = CONCURRENT
+
+    def verify(
+        self,
+        event: Event,
+        changes: Sequence[FileChange],
+        problems: Sequence[str],
+        *,
+        run_tests: bool,
+    ) -> Verification:
+        """``run`` in worktrees made for it, with what each part took."""
+        started = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            command_worktree = stack.enter_context(isolated_worktree(self.repo_root))
+            self.command_tree, self.left_out = command_worktree.path, command_worktree.left_out
+            if run_tests:
+                self.tests_tree = stack.enter_context(isolated_worktree(self.repo_root)).path
+            self.timings["worktree"] = time.perf_counter() - started
+            verdict = self.run(event, changes, problems)
+            removing = time.perf_counter()
+        self.timings["worktree"] += time.perf_counter() - removing
+        waited = sum(
+            self.timings.get(k, 0.0) for k in ("reproduce", "after", "tests_before", "tests_after")
+        )
+        self.timings["own"] = max(time.perf_counter() - started - waited + self.overlap, 0.0)
+        return replace(verdict, timings=self.timings)
 
     def run(
         self, event: Event, changes: Sequence[FileChange], problems: Sequence[str]
@@ -212,7 +241,7 @@ class _Trial:
         self, tests: tuple[tuple[str, ...], Path] | None, command_key: str, tests_key: str
     ) -> tuple[Capture | str, TestRun | None]:
         """Run the command and the tests, side by side where Ctrl-C can still stop both."""
-        if tests is None or not CONCURRENT:
+        if tests is None or not self.side_by_side:
             command = self._run_command(command_key)
             return command, self._run_tests(tests, tests_key) if tests is not None else None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracefix-tests") as pool:
