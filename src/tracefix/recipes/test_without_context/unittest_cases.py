@@ -5,10 +5,10 @@ The Flask Mega-Tutorial's microblog and Flasky, and the many projects that follo
 every test the same way (the recipe's docs show it): ``setUp`` makes the app, keeps its context
 on ``self`` and pushes it; ``tearDown`` pops it. Without the push, the first statement that
 needs the context fails: ``db.create_all()`` in ``setUp``, or the test's own query. The fix
-restores what is missing of those lines, in
-the ``setUp`` that makes the app (the class's own, or the project base class's it inherits) and
-its ``tearDown``, so every test of the class runs in a context of its own, popped after it. A
-class on any other base (``flask_testing.TestCase`` pushes a context itself) is left alone.
+restores what is missing of those lines, in the ``setUp`` that makes the app (the class's own,
+or the project base class's it inherits, through ``super().setUp()`` too) and its
+``tearDown``, so every test of the class runs in a context of its own, popped after it. A class
+on any other base (``flask_testing.TestCase`` pushes a context itself) is left alone.
 """
 
 from __future__ import annotations
