@@ -37,6 +37,7 @@ from tracefix.recipes.test_without_context.neighbours import Pattern
 from tracefix.recipes.test_without_context.neighbours import neighbour_pattern
 from tracefix.recipes.test_without_context.neighbours import requested
 from tracefix.recipes.test_without_context.unittest_cases import explain
+from tracefix.recipes.test_without_context.unittest_cases import local_app
 from tracefix.recipes.test_without_context.unittest_cases import set_up_of
 from tracefix.recipes.test_without_context.unittest_cases import unittest_class_at
 from tracefix.recipes.test_without_context.unittest_cases import unittest_failures
@@ -188,7 +189,9 @@ class AppContextMissingInTest(Recipe):
         if cls is None or inside_app_context(project, path, line):
             return None
         set_up = set_up_of(project, path, cls)
-        why, reason = explain(cls, frame.function, set_up)
+        app = local_app(project, path, cls, frame.function, line) if set_up is None else None
+        why, reason = explain(cls, frame.function, set_up, app)
+        more = {"class": cls.name, **({"app": app} if app else {})}
         return self.diagnosis(
             f"{path}:{line} needs an app context, and {why}",
             Location(path, line),
@@ -199,7 +202,7 @@ class AppContextMissingInTest(Recipe):
                 line,
                 event.entry.test or "",
                 frame.context_line,
-                **{"class": cls.name},
+                **more,
             ),
             **({"reason": reason} if reason else {}),
         )
@@ -215,7 +218,7 @@ class AppContextMissingInTest(Recipe):
         test = diagnosis.facts["test"]
         path, name = test["path"], test["function"]
         if "class" in test:
-            return self._push_in_set_up(project, test)
+            return self._fix_test_case(project, test)
         marked = uses_pytest_flask(project)
         if marked is not None:
             raise SkipFix(
@@ -247,10 +250,18 @@ class AppContextMissingInTest(Recipe):
             return self._use_fixture(project, path, function, line, fixture, module_names)
         return self._add_fixture(project, path, function, line, module_names)
 
-    def _push_in_set_up(self, project: Project, test: dict[str, Any]) -> tuple[FileChange, ...]:
+    def _fix_test_case(self, project: Project, test: dict[str, Any]) -> tuple[FileChange, ...]:
+        from tracefix.recipes._codemod import relocate_line
         from tracefix.recipes.test_without_context import fix
 
         path = test["path"]
+        if "app" in test:
+            source = project.source(path) or ""
+            line = relocate_line(source, test["line"], test["context_line"])
+            if line is None or inside_app_context(project, path, line):
+                raise SkipFix(f"{path} has changed since the failure, or already pushes a context")
+            module = fix.wrap_method_from(project.cst(path), test["class"], line, test["app"])
+            return (FileChange(path, source, module.code),)
         tree = project.ast(path)
         cls = next(
             (

@@ -114,6 +114,20 @@ def wrap_from(module: cst.Module, function_name: str, line: int, app: str) -> cs
     return wrap_statements(module, block, chain[1].index, len(block.body), f"{app}.app_context()")
 
 
+def wrap_method_from(module: cst.Module, class_name: str, line: int, app: str) -> cst.Module:
+    """``module`` with the statements of a test method of ``class_name``, from the one at
+    ``line`` to the method's end, under ``with <app>.app_context():``."""
+    chain = statement_chain(module, line)
+    if len(chain) < 3 or not (
+        isinstance(chain[0].statement, cst.ClassDef)
+        and chain[0].statement.name.value == class_name
+        and isinstance(chain[1].statement, cst.FunctionDef)
+    ):
+        raise SkipFix(f"line {line} is not a statement of a method of {class_name}")
+    block = chain[2].block
+    return wrap_statements(module, block, chain[2].index, len(block.body), f"{app}.app_context()")
+
+
 def fixture_code(name: str, source: AppSource, instance: str | None = None) -> str:
     """A fixture ``name`` giving the project's app: a fresh one from the factory, set up for
     testing as Flask's testing docs do, or the module-level instance (imported as ``instance``)."""

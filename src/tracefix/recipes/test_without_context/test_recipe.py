@@ -772,3 +772,29 @@ def test_a_base_test_case_whose_set_up_subclasses_call_is_fixed_once_there():
     [change] = result.changes
     assert change.path == "tests/__init__.py"
     assert "self.app_context.push()\n        db.create_all()" in change.after
+
+
+def test_a_test_method_that_makes_its_own_app_pushes_its_context_from_the_failing_line():
+    """Redash's ``test_render``: ``app = create_app()`` in the test, no setUp of its own."""
+    test = code("""
+        import unittest
+
+        from shop import create_app, db
+
+
+        class TestQuery(unittest.TestCase):
+            def test_query(self):
+                app = create_app({"TESTING": True})
+                rows = 1
+                assert db.session.execute(db.text("select 1")).scalar() == rows
+    """)
+    case = project({"tests/test_db.py": test})
+    (found,) = RECIPE.detect("tests/test_db.py", case)
+    assert RECIPE.offers_fix(found) and "it makes its own app (app)" in found.explanation
+    result = apply_fix(RECIPE, found, case)
+    assert isinstance(result, FixSuccess), result
+    [change] = result.changes
+    assert change.after.endswith(
+        "        rows = 1\n        with app.app_context():\n"
+        '            assert db.session.execute(db.text("select 1")).scalar() == rows\n'
+    )

@@ -134,9 +134,35 @@ def _set_up_use(reading: ContextAnalysis, set_up: SetUp) -> Use | None:
     return use if use is not None and use.kind == "app" else None
 
 
-def explain(cls: ast.ClassDef, function: str, set_up: SetUp | None) -> tuple[str, str | None]:
+def local_app(project: Project, path: str, cls: ast.ClassDef, name: str, line: int) -> str | None:
+    """The app the test method ``name`` makes itself before ``line`` (Redash's ``test_render``:
+    ``app = create_app()``), by the name it binds it to."""
+    method = next((m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == name), None)
+    found = None
+    for statement in method.body if method is not None else ():
+        if statement.lineno >= line:
+            break
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and makes_app(project, path, statement.value)
+        ):
+            found = statement.targets[0].id
+    return found
+
+
+def explain(
+    cls: ast.ClassDef, function: str, set_up: SetUp | None, app: str | None = None
+) -> tuple[str, str | None]:
     """Why ``function`` of ``cls`` runs without a context, and why no fix is offered (``None``
-    when the fix pushes the context in ``set_up``)."""
+    when the fix pushes the context in ``set_up``, or of the ``app`` the test makes itself)."""
+    if set_up is None and app is not None:
+        return (
+            f"unittest runs {function}() outside any: it makes its own app ({app}) but never "
+            f"pushes its context; what follows runs under `with {app}.app_context():`.",
+            None,
+        )
     if set_up is None:
         reason = (
             f"{cls.name} has no setUp() that keeps the app on self (self.app = "
@@ -161,11 +187,13 @@ def _diagnosis(
     use: Use,
     set_up: SetUp | None,
 ) -> Diagnosis:
-    why, reason = explain(cls, function.name, set_up)
+    app = local_app(project, path, cls, function.name, use.line) if set_up is None else None
+    why, reason = explain(cls, function.name, set_up, app)
+    more = {"class": cls.name, **({"app": app} if app else {})}
     return recipe.diagnosis(
         f"{use.describe()} needs an app context, and {why}",
         Location(path, use.line, use.column),
-        test=failing_test_facts(project, path, function.name, use.line, "", **{"class": cls.name}),
+        test=failing_test_facts(project, path, function.name, use.line, "", **more),
         **({"reason": reason} if reason else {}),
     )
 
