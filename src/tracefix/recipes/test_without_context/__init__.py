@@ -86,7 +86,8 @@ class AppContextMissingInTest(Recipe):
 
     A `unittest` suite whose `setUp` makes the app (`self.app = create_app(TestConfig)`, as the
     Flask Mega-Tutorial's and Flasky's do) gets back the lines that push its context there and
-    pop it in `tearDown`:
+    pop it in `tearDown` (a test method that makes its own app instead gets the statements from
+    the failing one under `with app.app_context():`):
 
         def setUp(self):
             self.app = create_app(TestConfig)
