@@ -434,7 +434,9 @@ class ContextAnalysis:
 
     def _function_scope(self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef) -> Scope:
         shadowed: set[str] = set(_parameters(function.args))
-        stored: set[str] = set()
+        #: How many times the body binds each name, and the call it binds it to, if one.
+        stores: dict[str, int] = {}
+        calls: dict[str, ast.Call] = {}
         declared_global: set[str] = set()
         imports: list[tuple[str, Target]] = []
         for node in self._own_nodes_of(path, function):
@@ -443,30 +445,13 @@ class ContextAnalysis:
                     imports.append((name, self._binding_target(path, name, binding)))
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
                 shadowed.add(node.id)
-                stored.add(node.id)
+                stores[node.id] = stores.get(node.id, 0) + 1
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 shadowed.add(node.name)
             elif isinstance(node, ast.ExceptHandler) and node.name:
                 shadowed.add(node.name)
             elif isinstance(node, ast.Global):
                 declared_global.update(node.names)
-        receiver = self._receiver(function, stored)
-        if receiver is not None:
-            imports.append(receiver)
-        scope = Scope(path, frozenset(shadowed - declared_global), tuple(reversed(imports)))
-        made = self._instances_made(path, function, scope)
-        return replace(scope, imports=(*made, *scope.imports)) if made else scope
-
-    def _instances_made(
-        self, path: str, function: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope
-    ) -> list[tuple[str, Target]]:
-        """The locals bound once, to an instance of a project class: ``instance = cls(**kw)``,
-        then ``instance.save()`` (cookiecutter-flask's ``CRUDMixin.create``)."""
-        stores: dict[str, int] = {}
-        calls: dict[str, ast.Call] = {}
-        for node in self._own_nodes_of(path, function):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
-                stores[node.id] = stores.get(node.id, 0) + 1
             elif (
                 isinstance(node, ast.Assign)
                 and len(node.targets) == 1
@@ -474,6 +459,18 @@ class ContextAnalysis:
                 and isinstance(node.value, ast.Call)
             ):
                 calls[node.targets[0].id] = node.value
+        receiver = self._receiver(function, stores)
+        if receiver is not None:
+            imports.append(receiver)
+        scope = Scope(path, frozenset(shadowed - declared_global), tuple(reversed(imports)))
+        made = self._instances_made(calls, stores, scope)
+        return replace(scope, imports=(*made, *scope.imports)) if made else scope
+
+    def _instances_made(
+        self, calls: dict[str, ast.Call], stores: dict[str, int], scope: Scope
+    ) -> list[tuple[str, Target]]:
+        """The locals bound once, to an instance of a project class: ``instance = cls(**kw)``,
+        then ``instance.save()`` (cookiecutter-flask's ``CRUDMixin.create``)."""
         found: list[tuple[str, Target]] = []
         for name, call in calls.items():
             target = self.qualify(call, scope) if stores.get(name) == 1 else None
@@ -482,7 +479,7 @@ class ContextAnalysis:
         return found
 
     def _receiver(
-        self, function: ast.FunctionDef | ast.AsyncFunctionDef, rebound: set[str]
+        self, function: ast.FunctionDef | ast.AsyncFunctionDef, rebound: Collection[str]
     ) -> tuple[str, Target] | None:
         """For a method the analysis reached through its class (``User.create``,
         ``User(...).save``): its first parameter, as what it is: the class for a

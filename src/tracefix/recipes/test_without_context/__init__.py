@@ -120,17 +120,17 @@ class AppContextMissingInTest(Recipe):
     failing statement on (the statements before it ran without a context), and only in the
     failing test; in a `unittest` class, pushed in `setUp` and popped in `tearDown`, which
     `unittest` runs around each test, so no test shares another's context. A `TestCase` with no
-    `setUp` that keeps the app on `self` gets no fix, nor one on another base class
-    (`flask_testing`'s pushes a context itself). Assertions are moved into the block, never
-    changed. A fixture is copied from the neighbouring tests only when more than half of those
-    that share a module-level name with the test and run with a context request it for their
-    set-up (a `usefixtures` mark, or a parameter they do not read for its value, as `client` is
-    for `client.get`), and as a mark when a parameter would hide a name the module binds. No fix
-    is offered for pytest-flask projects (its own fixture pushes a request context), when the
-    fixture pushes its context for a wider scope than one test, when another fixture already
-    makes an app of its own (a second app would not share its configuration or database), when
-    fixtures may come from `pytest_plugins`, or when adding an `app` parameter would hide a name
-    the test uses.
+    `setUp` that keeps the app on `self`, whose test makes no app of its own, gets no fix, nor
+    one on another base class (`flask_testing`'s pushes a context itself). Assertions are moved
+    into the block, never changed. A fixture is copied from the neighbouring tests only when
+    more than half of those that share a module-level name with the test and run with a context
+    request it for their set-up (a `usefixtures` mark, or a parameter they do not read for its
+    value, as `client` is for `client.get`), and as a mark when a parameter would hide a name
+    the module binds. No fix is offered for pytest-flask projects (its own fixture pushes a
+    request context), when the fixture pushes its context for a wider scope than one test, when
+    another fixture already makes an app of its own (a second app would not share its
+    configuration or database), when fixtures may come from `pytest_plugins`, or when adding an
+    `app` parameter would hide a name the test uses.
 
     ## References
     - Flask docs, "Testing Flask Applications": Fixtures; Tests that depend on an Active Context
@@ -147,11 +147,9 @@ class AppContextMissingInTest(Recipe):
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
         if not is_app_context_error(event.exception):
             return None
-        if event.entry.test is None or test_frame(event, project) is None:
-            return self._diagnose_test_case(event, project)
-        found = test_frame(event, project)
+        found = test_frame(event, project) if event.entry.test is not None else None
         if found is None:
-            return None
+            return self._diagnose_test_case(event, project)
         frame, function = found
         path, line = frame.filename, frame.lineno or 0
         if inside_app_context(project, path, line):
@@ -261,7 +259,7 @@ class AppContextMissingInTest(Recipe):
             line = relocate_line(source, test["line"], test["context_line"])
             if line is None or inside_app_context(project, path, line):
                 raise SkipFix(f"{path} has changed since the failure, or already pushes a context")
-            module = fix.wrap_method_from(project.cst(path), test["class"], line, test["app"])
+            module = fix.wrap_from(project.cst(path), test["class"], line, test["app"])
             return (FileChange(path, source, module.code),)
         tree = project.ast(path)
         cls = next(

@@ -101,31 +101,24 @@ def _is_usefixtures(func: cst.BaseExpression) -> bool:
     )
 
 
-def wrap_from(module: cst.Module, function_name: str, line: int, app: str) -> cst.Module:
+def wrap_from(module: cst.Module, owner: str, line: int, app: str) -> cst.Module:
     """``module`` with the test's statements from the one at ``line`` to the end under
-    ``with <app>.app_context():``. The statements before it ran without a context already."""
+    ``with <app>.app_context():``. The statements before it ran without a context already.
+    ``owner`` is the test function, or the class of the test method, the line is in."""
     chain = statement_chain(module, line)
-    if len(chain) < 2 or not (
-        isinstance(chain[0].statement, cst.FunctionDef)
-        and chain[0].statement.name.value == function_name
+    depth = next((i for i, c in enumerate(chain) if isinstance(c.statement, cst.FunctionDef)), 2)
+    top = chain[0].statement if chain else None
+    if (
+        depth > 1
+        or len(chain) < depth + 2
+        or not isinstance(top, cst.FunctionDef | cst.ClassDef)
+        or top.name.value != owner
     ):
-        raise SkipFix(f"line {line} is not a statement of {function_name}()")
-    block = chain[1].block
-    return wrap_statements(module, block, chain[1].index, len(block.body), f"{app}.app_context()")
-
-
-def wrap_method_from(module: cst.Module, class_name: str, line: int, app: str) -> cst.Module:
-    """``module`` with the statements of a test method of ``class_name``, from the one at
-    ``line`` to the method's end, under ``with <app>.app_context():``."""
-    chain = statement_chain(module, line)
-    if len(chain) < 3 or not (
-        isinstance(chain[0].statement, cst.ClassDef)
-        and chain[0].statement.name.value == class_name
-        and isinstance(chain[1].statement, cst.FunctionDef)
-    ):
-        raise SkipFix(f"line {line} is not a statement of a method of {class_name}")
-    block = chain[2].block
-    return wrap_statements(module, block, chain[2].index, len(block.body), f"{app}.app_context()")
+        raise SkipFix(f"line {line} is not a statement of {owner}")
+    block = chain[depth + 1].block
+    return wrap_statements(
+        module, block, chain[depth + 1].index, len(block.body), f"{app}.app_context()"
+    )
 
 
 def fixture_code(name: str, source: AppSource, instance: str | None = None) -> str:

@@ -30,6 +30,7 @@ from tracefix.recipes.thread_target.handed import handed_diagnosis
 from tracefix.recipes.thread_target.handed import wrap_handed_start
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import bound_name
+from tracefix.recipes.thread_target.spawns import every_caller
 from tracefix.recipes.thread_target.spawns import is_view
 from tracefix.recipes.thread_target.spawns import qualified_names
 from tracefix.recipes.thread_target.spawns import references
@@ -264,18 +265,11 @@ def pushes_context(function: ast.FunctionDef) -> bool:
     )
 
 
-def runs_in_app_context(project: Project, start: Reference, depth: int = 3) -> bool:
+def runs_in_app_context(project: Project, start: Reference) -> bool:
     """Whether the code at ``start`` has an app context: in a ``with`` block, a view or a
-    request hook, or a function whose every caller has one, up to ``depth`` calls up
-    (microblog's ``send_email``, called by the helpers its views call)."""
-    if _in_context(project, start.path, start.line, start.function):
-        return True
-    if start.function is None or depth == 0:
-        return False
-    callers = references(project, start.path, start.function)
-    return bool(callers) and all(
-        caller.role == "call" and runs_in_app_context(project, caller, depth - 1)
-        for caller in callers
+    request hook, or a function whose every caller has one (``every_caller``)."""
+    return every_caller(
+        project, start, lambda place: _in_context(project, place.path, place.line, place.function)
     )
 
 

@@ -15,6 +15,7 @@ import ast
 from collections.abc import Collection
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from tracefix.diagnose.diagnosis import Diagnosis
@@ -28,6 +29,7 @@ from tracefix.recipes._base import Recipe
 from tracefix.recipes.thread_target.spawns import VIEW_DECORATORS
 from tracefix.recipes.thread_target.spawns import Reference
 from tracefix.recipes.thread_target.spawns import Spawn
+from tracefix.recipes.thread_target.spawns import every_caller
 from tracefix.recipes.thread_target.spawns import handed_function
 from tracefix.recipes.thread_target.spawns import references
 from tracefix.recipes.thread_target.spawns import spawns_in
@@ -187,29 +189,19 @@ def _method_at(project: Project, frame: Frame) -> bool:
 
 def _request_function(project: Project, spawn: Spawn) -> str | None:
     """The function ``spawn`` sits directly in, when it runs only in a request: a route or a
-    request hook, or a helper that only such functions call, up to three calls up (CTFd's
+    request hook, or a helper that only such functions call (``every_caller``: CTFd's
     ``sendmail``, called from its API's resources)."""
     if spawn.function is None:
         return None
-    return spawn.function if _in_request(project, spawn.path, spawn.function, 3) else None
+    start = Reference(spawn.path, spawn.line, spawn.role, spawn.function, spawn.module_level)
+    return spawn.function if every_caller(project, start, partial(_in_request, project)) else None
 
 
-def _in_request(project: Project, path: str, name: str, depth: int) -> bool:
-    function = project.function(path, name)
-    if function is not None and is_request_function(function):
+def _in_request(project: Project, place: Reference) -> bool:
+    if analysis(project).in_view_method(place.path, place.line):
         return True
-    callers = references(project, path, name) if depth else []
-    return bool(callers) and all(
-        caller.role == "call"
-        and (
-            analysis(project).in_view_method(caller.path, caller.line)
-            or (
-                caller.function is not None
-                and _in_request(project, caller.path, caller.function, depth - 1)
-            )
-        )
-        for caller in callers
-    )
+    function = project.function(place.path, place.function) if place.function else None
+    return function is not None and is_request_function(function)
 
 
 def is_request_function(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

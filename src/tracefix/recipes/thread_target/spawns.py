@@ -11,6 +11,7 @@ reference, so callers that need every reference must treat "not found" as "not s
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 from typing import cast
@@ -97,6 +98,23 @@ def spawns_in(project: Project, path: str) -> list[Spawn]:
     walker.spawns = []
     walker.run(tree)
     return walker.spawns
+
+
+def every_caller(
+    project: Project, place: Reference, holds: Callable[[Reference], bool], depth: int = 3
+) -> bool:
+    """Whether ``holds(place)``, or ``place`` sits in a top-level function every reference to
+    which is a call for which this is so, up to ``depth`` calls up (microblog's ``send_email``,
+    called by the helpers its views call)."""
+    if holds(place):
+        return True
+    if place.function is None or depth == 0:
+        return False
+    callers = references(project, place.path, place.function)
+    return bool(callers) and all(
+        caller.role == "call" and every_caller(project, caller, holds, depth - 1)
+        for caller in callers
+    )
 
 
 def references(project: Project, path: str, name: str) -> list[Reference]:
