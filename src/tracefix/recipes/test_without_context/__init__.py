@@ -26,10 +26,15 @@ from tracefix.recipes._base import Recipe
 from tracefix.recipes._base import SkipFix
 from tracefix.recipes._scopes import local_names
 from tracefix.recipes.test_without_context.detect import failing_test_facts
+from tracefix.recipes.test_without_context.detect import given_fixtures
+from tracefix.recipes.test_without_context.detect import kept_facts
 from tracefix.recipes.test_without_context.detect import untested_context_failures
 from tracefix.recipes.test_without_context.fixtures import Fixture
+from tracefix.recipes.test_without_context.fixtures import KeptContext
 from tracefix.recipes.test_without_context.fixtures import context_source
 from tracefix.recipes.test_without_context.fixtures import declares_plugins
+from tracefix.recipes.test_without_context.fixtures import fixtures_in
+from tracefix.recipes.test_without_context.fixtures import kept_context
 from tracefix.recipes.test_without_context.fixtures import parametrized_names
 from tracefix.recipes.test_without_context.fixtures import uses_pytest_flask
 from tracefix.recipes.test_without_context.fixtures import visible_fixtures
@@ -149,11 +154,29 @@ class AppContextMissingInTest(Recipe):
             return None
         found = test_frame(event, project) if event.entry.test is not None else None
         if found is None:
-            return self._diagnose_test_case(event, project)
+            return self._diagnose_fixture(event, project) or self._diagnose_test_case(
+                event, project
+            )
         frame, function = found
         path, line = frame.filename, frame.lineno or 0
         if inside_app_context(project, path, line):
             return None
+        test = {
+            "path": path,
+            "function": function.name,
+            "line": line,
+            "context_line": frame.context_line,
+            "node_id": event.entry.test,
+        }
+        kept = _kept_for(project, path, function)
+        if kept is not None:
+            return self.diagnosis(
+                f"{_needs_context(event, frame)} {kept.describe()}, and the tests that get it "
+                "were written to run inside it.",
+                Location(path, line),
+                test=test,
+                kept=kept_facts(project, kept),
+            )
         fixture = visible_fixtures(project, path).get(APP_FIXTURE)
         own_app = app_name_in_scope(project, path)
         pattern = neighbour_pattern(project, path, function, _module_level_names(project, path))
@@ -168,13 +191,33 @@ class AppContextMissingInTest(Recipe):
                 pattern,
             ),
             Location(path, line),
-            test={
-                "path": path,
-                "function": function.name,
-                "line": line,
-                "context_line": frame.context_line,
-                "node_id": event.entry.test,
-            },
+            test=test,
+        )
+
+    def _diagnose_fixture(self, event: Event, project: Project) -> Diagnosis | None:
+        """A test's fixture that failed setting it up (``user.save()`` in a ``user`` fixture),
+        when a fixture the test gets keeps a context it never pushes: the only failure of a
+        fixture's own this recipe fixes, as the fix is that push."""
+        found = fixture_frame(event, project)
+        if found is None:
+            return None
+        frame, test_path, function = found
+        kept = _kept_for(project, test_path, function)
+        if kept is None or frame.lineno is None:
+            return None
+        return self.diagnosis(
+            f"{_needs_context(event, frame)} {kept.describe()}, and the fixtures and tests "
+            "that get it were written to run inside it.",
+            Location(frame.filename, frame.lineno),
+            test=failing_test_facts(
+                project,
+                test_path,
+                function.name,
+                frame.lineno,
+                event.entry.test or "",
+                frame.context_line,
+            ),
+            kept=kept_facts(project, kept),
         )
 
     def _diagnose_test_case(self, event: Event, project: Project) -> Diagnosis | None:
@@ -218,6 +261,8 @@ class AppContextMissingInTest(Recipe):
         path, name = test["path"], test["function"]
         if "class" in test:
             return self._fix_test_case(project, test)
+        if "kept" in diagnosis.facts:
+            return _push_kept_context(project, diagnosis.facts["kept"])
         marked = uses_pytest_flask(project)
         if marked is not None:
             raise SkipFix(
@@ -429,6 +474,35 @@ class AppContextMissingInTest(Recipe):
         )
 
 
+def _kept_for(project: Project, path: str, function: ast.FunctionDef) -> KeptContext | None:
+    """The context a fixture the test gets keeps without pushing, when that fixture's scope is
+    one test (a wider one's context would be shared: the per-test fix is left to the test)."""
+    given = given_fixtures(project, path, function)
+    if any(context_source(project, fixture) for fixture in given):
+        return None
+    kept = kept_context(project, given)
+    return kept if kept is not None and kept.fixture.scope == "function" else None
+
+
+def _push_kept_context(project: Project, kept: dict[str, Any]) -> tuple[FileChange, ...]:
+    from tracefix.recipes._codemod import relocate_line
+    from tracefix.recipes.test_without_context import fix
+
+    path = kept["path"]
+    source = project.source(path) or ""
+    line = relocate_line(source, kept["line"], kept["context_line"])
+    if line is None:
+        raise SkipFix(f"{path} has changed since the failure; cannot find `{kept['context']}`")
+    fixture = next(
+        (f for f in fixtures_in(project, path) if f.line <= line <= (f.node.end_lineno or 0)), None
+    )
+    found = kept_context(project, [fixture]) if fixture is not None else None
+    if found is None or found.line != line:
+        raise SkipFix(f"{path}:{line} no longer keeps a context its fixture never pushes")
+    module = fix.push_kept_context(project.cst(path), line, found.name, found.popped)
+    return (FileChange(path, source, module.code),)
+
+
 def unittest_frame(event: Event) -> Frame | None:
     """The project frame ``unittest`` called as a test's ``setUp`` or test method, when only
     project or Flask library code follows it: the one after ``unittest/case.py``'s call (the
@@ -471,6 +545,35 @@ def test_frame(event: Event, project: Project) -> tuple[Frame, ast.FunctionDef] 
     if function is None or not function.lineno <= frame.lineno <= (function.end_lineno or 0):
         return None
     return frame, function
+
+
+def fixture_frame(event: Event, project: Project) -> tuple[Frame, str, ast.FunctionDef] | None:
+    """The frame of the fixture that failed setting up the test the node id names, when it is
+    the outermost of the project's and only project or Flask library code follows it; with
+    the test's file and definition."""
+    parts = (event.entry.test or "").split("::")
+    frames = event.frames
+    first = next((i for i, frame in enumerate(frames) if frame.in_app), None)
+    if len(parts) != 2 or first is None or frames[first].lineno is None:
+        return None
+    frame, line = frames[first], frames[first].lineno or 0
+    test_path = next((path for path in project.python_files() if _same_file(path, parts[0])), None)
+    function = project.function(test_path, parts[1].split("[")[0]) if test_path else None
+    if test_path is None or function is None:
+        return None
+    fixture = next(
+        (
+            f
+            for f in fixtures_in(project, frame.filename)
+            if f.path == frame.filename
+            and f.node.name == frame.function
+            and f.line <= line <= (f.node.end_lineno or 0)
+        ),
+        None,
+    )
+    if fixture is None or not _project_then_libraries(frames[first + 1 :]):
+        return None
+    return frame, test_path, function
 
 
 def _project_then_libraries(frames: Sequence[Frame]) -> bool:
@@ -562,17 +665,7 @@ def _explanation(
     requested: bool,
     pattern: Pattern | None,
 ) -> str:
-    trigger = event.trigger_frame()
-    through = (
-        f" (through {trigger.filename}:{trigger.lineno})"
-        if trigger is not None and trigger is not frame
-        else ""
-    )
-    text = (
-        f"{frame.function} ({frame.filename}:{frame.lineno}) needs an app context{through}, "
-        "but pytest runs a test outside any Flask context: only a test-client request, or a "
-        "fixture that pushes app.app_context(), provides one."
-    )
+    text = _needs_context(event, frame)
     if pattern is not None:
         return text + " " + _pattern_text(pattern)
     if own_app is not None and (fixture is None or own_app == APP_FIXTURE):
@@ -588,6 +681,20 @@ def _explanation(
             + f" The `app` fixture ({where}) pushes one{how}, but the test does not request it."
         )
     return text + f" The `app` fixture ({where}) makes the app but pushes no context."
+
+
+def _needs_context(event: Event, frame: Frame) -> str:
+    trigger = event.trigger_frame()
+    through = (
+        f" (through {trigger.filename}:{trigger.lineno})"
+        if trigger is not None and trigger is not frame
+        else ""
+    )
+    return (
+        f"{frame.function} ({frame.filename}:{frame.lineno}) needs an app context{through}, "
+        "but pytest runs a test outside any Flask context: only a test-client request, or a "
+        "fixture that pushes app.app_context(), provides one."
+    )
 
 
 def _pattern_text(pattern: Pattern) -> str:

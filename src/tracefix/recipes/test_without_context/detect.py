@@ -22,9 +22,11 @@ from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_name
 from tracefix.recipes._base import Recipe
 from tracefix.recipes.test_without_context.fixtures import Fixture
+from tracefix.recipes.test_without_context.fixtures import KeptContext
 from tracefix.recipes.test_without_context.fixtures import context_source
 from tracefix.recipes.test_without_context.fixtures import declares_plugins
 from tracefix.recipes.test_without_context.fixtures import fixtures_in
+from tracefix.recipes.test_without_context.fixtures import kept_context
 from tracefix.recipes.test_without_context.fixtures import parametrized_names
 from tracefix.recipes.test_without_context.fixtures import uses_pytest_flask
 from tracefix.recipes.test_without_context.fixtures import visible_files
@@ -74,14 +76,24 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
     for function in tree.body:
         if not isinstance(function, ast.FunctionDef) or not function.name.startswith("test"):
             continue
-        wanted = _requested(function) | module_marks
-        if wanted - fixtures.keys() - _PYTEST_FIXTURES:
-            continue
-        given = [fixtures[n] for n in sorted(wanted & fixtures.keys())] + autouse
-        if any(context_source(project, fixture) is not None for fixture in given):
+        given = _given(function, module_marks, fixtures, autouse)
+        if given is None or any(context_source(project, fixture) for fixture in given):
             continue
         use = context.first_use(function.body, context.function_scope(path, function))
         if use is None or use.kind != "app":
+            continue
+        kept = kept_context(project, given)
+        if kept is not None and kept.fixture.scope == "function":
+            # One finding for the fixture, where it makes the context: one fix for every test.
+            yield recipe.diagnosis(
+                f"{kept.describe()}: {function.name}() ({path}:{use.line}) and every other "
+                f"test that gets it run outside any, and {use.describe()} needs one",
+                Location(kept.fixture.path, kept.line, kept.column),
+                test=failing_test_facts(
+                    project, path, function.name, use.line, f"{path}::{function.name}"
+                ),
+                kept=kept_facts(project, kept),
+            )
             continue
         yield recipe.diagnosis(
             f"{use.describe()} needs an app context, but pytest runs {function.name}() outside "
@@ -114,6 +126,42 @@ def failing_test_facts(
         "context_line": context_line,
         "node_id": node_id,
         **more,
+    }
+
+
+def given_fixtures(project: Project, path: str, function: ast.FunctionDef) -> list[Fixture]:
+    """The project fixtures pytest gives the test ``function`` of ``path``: those it requests
+    (parameters, its and its module's ``usefixtures`` marks) and the autouse ones it sees."""
+    tree = project.ast(path)
+    marks = _module_usefixtures(tree) if tree is not None else set()
+    autouse = list(_autouse_fixtures(project, path))
+    return _given(function, marks, visible_fixtures(project, path), autouse) or []
+
+
+def _given(
+    function: ast.FunctionDef,
+    module_marks: set[str],
+    fixtures: dict[str, Fixture],
+    autouse: list[Fixture],
+) -> list[Fixture] | None:
+    """``None`` when the test requests a fixture the project does not define (a plugin's)."""
+    wanted = _requested(function) | module_marks
+    if wanted - fixtures.keys() - _PYTEST_FIXTURES:
+        return None
+    return [fixtures[n] for n in sorted(wanted & fixtures.keys())] + autouse
+
+
+def kept_facts(project: Project, kept: KeptContext) -> dict[str, object]:
+    """What the fix needs of a fixture's kept context, with the line's text to find it again."""
+    fixture = kept.fixture
+    lines = (project.source(fixture.path) or "").splitlines()
+    return {
+        "path": fixture.path,
+        "fixture": fixture.node.name,
+        "context": kept.name,
+        "line": kept.line,
+        "context_line": lines[kept.line - 1] if 0 < kept.line <= len(lines) else None,
+        "popped": kept.popped,
     }
 
 

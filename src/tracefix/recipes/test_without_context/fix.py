@@ -9,6 +9,7 @@ import libcst as cst
 
 from tracefix.diagnose.apps import AppSource
 from tracefix.recipes._base import SkipFix
+from tracefix.recipes._codemod import Statement
 from tracefix.recipes._codemod import add_imports
 from tracefix.recipes._codemod import edit_block
 from tracefix.recipes._codemod import statement_chain
@@ -227,4 +228,49 @@ def _assigns_self(statement: ast.stmt, attribute: str) -> bool:
         and len(statement.targets) == 1
         and isinstance(statement.targets[0], ast.Attribute)
         and statement.targets[0].attr == attribute
+    )
+
+
+def push_kept_context(module: cst.Module, line: int, context: str, popped: bool) -> cst.Module:
+    """``module`` with the context that the fixture's statement at ``line`` keeps as
+    ``context`` pushed right after it and, unless the fixture pops it already, popped after
+    its ``yield``: ``ctx = app.test_request_context()``, ``ctx.push()``, ``yield app``,
+    ``ctx.pop()``, as cookiecutter-flask's, FlaskBB's and flask-realworld's fixtures are."""
+    chain = statement_chain(module, line)
+    if len(chain) != 2 or not isinstance(chain[0].statement, cst.FunctionDef):
+        raise SkipFix(f"cannot find the fixture statement at line {line}")
+    made = chain[1]
+    given = next(
+        (i for i, statement in enumerate(made.block.body) if i > made.index and _yields(statement)),
+        None,
+    )
+    if not popped and given is None:
+        raise SkipFix(
+            f"the fixture returns rather than yields: a `{context}.push()` there would never be "
+            "popped, and the next test would run inside this one's context"
+        )
+
+    def parse(text: str) -> Statement:
+        return cst.parse_statement(text, config=module.config_for_parsing)
+
+    def edit(body: list[Statement]) -> list[Statement]:
+        edited: list[Statement] = []
+        for index, statement in enumerate(body):
+            edited.append(statement)
+            if index == made.index:
+                edited.append(parse(f"{context}.push()"))
+            if index == given and not popped:
+                edited.append(parse(f"{context}.pop()"))
+        return edited
+
+    return edit_block(module, made.block, edit)
+
+
+def _yields(statement: cst.BaseStatement) -> bool:
+    """Whether ``statement`` is ``yield x`` on its own line."""
+    return (
+        isinstance(statement, cst.SimpleStatementLine)
+        and len(statement.body) == 1
+        and isinstance(statement.body[0], cst.Expr)
+        and isinstance(statement.body[0].value, cst.Yield)
     )

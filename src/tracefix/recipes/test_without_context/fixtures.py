@@ -9,6 +9,7 @@ finds nothing must also ask ``declares_plugins``.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -125,9 +126,46 @@ def _defined_in(project: Project, path: str) -> Iterator[Fixture]:
                 )
 
 
+@dataclass(frozen=True)
+class KeptContext:
+    """A context a fixture makes and keeps but never pushes (``ctx = app.test_request_context()``
+    with its ``ctx.push()`` gone, the ``ctx.pop()`` after the ``yield`` perhaps still there): the
+    suite was written to run inside it, so its tests' failures are that fixture's."""
+
+    fixture: Fixture
+    #: The name the context is kept under.
+    name: str
+    #: The line of the statement that makes it.
+    line: int
+    #: Whether the fixture pops it already (after its ``yield``, or ``request.addfinalizer``).
+    popped: bool
+    #: The 1-based column of that statement.
+    column: int = 1
+
+    def describe(self) -> str:
+        where = f"{self.fixture.path}:{self.fixture.line}"
+        return (
+            f"The `{self.fixture.name}` fixture ({where}) makes `{self.name}` but never pushes it"
+        )
+
+
 def context_source(project: Project, fixture: Fixture) -> Fixture | None:
     """The fixture that pushes the context ``fixture`` gives a test: itself, or one it requests
-    (through any number of fixtures); ``None`` when none does.
+    (through any number of fixtures); ``None`` when none does."""
+    return next((f for f in requested_chain(project, fixture) if f.pushes), None)
+
+
+def kept_context(project: Project, fixtures: Iterable[Fixture]) -> KeptContext | None:
+    """The first of ``fixtures``, or of those they request, that keeps a context it never
+    pushes, when none of them pushes one."""
+    chain = [f for fixture in fixtures for f in requested_chain(project, fixture)]
+    if any(fixture.pushes for fixture in chain):
+        return None
+    return next(filter(None, map(_kept_unpushed, chain)), None)
+
+
+def requested_chain(project: Project, fixture: Fixture) -> Iterator[Fixture]:
+    """``fixture``, then the fixtures it requests, through any number of them, nearest first.
 
     A fixture's own arguments are looked up from the file that defines it, as pytest does; an
     argument with the fixture's own name is the definition it overrides, further up.
@@ -139,13 +177,55 @@ def context_source(project: Project, fixture: Fixture) -> Fixture | None:
         if (current.path, current.line) in seen:
             continue
         seen.add((current.path, current.line))
-        if current.pushes:
-            return current
+        yield current
         for argument in _arguments(current.node):
             found = _resolve(project, current, argument)
             if found is not None:
                 pending.append(found)
+
+
+def _kept_unpushed(fixture: Fixture) -> KeptContext | None:
+    """``ctx = <app>.app_context()`` (or a request context) among the statements ``fixture``
+    runs before it gives its value, when nothing but ``ctx.pop`` ever reads ``ctx``."""
+    if fixture.pushes:
+        return None
+    for statement in fixture.node.body:
+        if any(
+            isinstance(node, ast.Yield | ast.YieldFrom | ast.Return)
+            for node in _own_nodes_of([statement])
+        ):
+            return None
+        if (
+            isinstance(statement, ast.Assign)
+            and len(statement.targets) == 1
+            and isinstance(statement.targets[0], ast.Name)
+            and is_context_call(statement.value, with_client=False)
+        ):
+            name = statement.targets[0].id
+            reads = _reads_of(fixture.node, name, statement)
+            if reads is not None and all(_is_pop(read) for read in reads):
+                return KeptContext(
+                    fixture, name, statement.lineno, bool(reads), statement.col_offset + 1
+                )
     return None
+
+
+def _reads_of(function: ast.FunctionDef, name: str, assignment: ast.Assign) -> list[ast.AST] | None:
+    """The parents of each read of ``name`` in ``function``; ``None`` when another statement
+    binds it too."""
+    reads: list[ast.AST] = []
+    for parent in walk(function):
+        for child in child_nodes(parent):
+            if isinstance(child, ast.Name) and child.id == name:
+                if isinstance(child.ctx, ast.Load):
+                    reads.append(parent)
+                elif parent is not assignment:
+                    return None
+    return reads
+
+
+def _is_pop(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "pop"
 
 
 def _resolve(project: Project, fixture: Fixture, name: str) -> Fixture | None:
