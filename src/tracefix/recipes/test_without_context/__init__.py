@@ -105,6 +105,20 @@ class AppContextMissingInTest(Recipe):
             db.drop_all()
             self.app_context.pop()
 
+    A fixture that keeps a context but no longer pushes it (`ctx = app.test_request_context()`
+    with its `ctx.push()` gone, the `ctx.pop()` after the `yield` perhaps still there) gets the
+    push back, right after the line that makes it, and a pop after its `yield` when it has none:
+    every test and fixture that gets it was written to run inside that context. `tracefix scan`
+    reports it once, where the fixture makes the context, rather than at each test:
+
+        @pytest.fixture
+        def app():
+            _app = create_app("tests.settings")
+            ctx = _app.test_request_context()
+            ctx.push()
+            yield _app
+            ctx.pop()
+
     When the other tests of the module that use the same things (`db`, the models) get their
     context from a fixture, the test requests that fixture the way they do: cookiecutter-flask's
     model tests say `@pytest.mark.usefixtures("db")`, and its `db` fixture creates the tables
@@ -135,7 +149,10 @@ class AppContextMissingInTest(Recipe):
     request context), when the fixture pushes its context for a wider scope than one test, when
     another fixture already makes an app of its own (a second app would not share its
     configuration or database), when fixtures may come from `pytest_plugins`, or when adding an
-    `app` parameter would hide a name the test uses.
+    `app` parameter would hide a name the test uses. A kept context is pushed only in a fixture
+    of one test's scope that yields, or pops it already: one that returns would never pop it
+    (no fix), and a wider scope would share it between tests (the fix for the test instead, as
+    for a context the fixture hands on or binds twice).
 
     ## References
     - Flask docs, "Testing Flask Applications": Fixtures; Tests that depend on an Active Context

@@ -798,3 +798,137 @@ def test_a_test_method_that_makes_its_own_app_pushes_its_context_from_the_failin
         "        rows = 1\n        with app.app_context():\n"
         '            assert db.session.execute(db.text("select 1")).scalar() == rows\n'
     )
+
+
+# --- a fixture that keeps a context and no longer pushes it -------------------------------
+
+KEPT_POPPED = PUSH_POP.replace("    ctx.push()\n", "")
+KEPT_ONLY = KEPT_POPPED.replace("    ctx.pop()\n", "")
+KEPT_FINALIZER = FINALIZER.replace("    ctx.push()\n", "")
+GETS_APP = TEST.replace("def test_query():", "def test_query(app):")
+
+
+def kept(conftest: str, **more: str) -> Project:
+    return project({"tests/conftest.py": conftest, "tests/test_db.py": GETS_APP, **more})
+
+
+@pytest.mark.parametrize(
+    ("conftest", "after"),
+    [
+        pytest.param(KEPT_POPPED, PUSH_POP, id="ctx.pop() after the yield kept"),
+        pytest.param(KEPT_ONLY, PUSH_POP, id="neither push nor pop"),
+        pytest.param(KEPT_FINALIZER, FINALIZER, id="request.addfinalizer(ctx.pop); return app"),
+    ],
+)
+def test_a_fixture_keeping_a_context_it_never_pushes_pushes_it(conftest, after):
+    """cookiecutter-flask's, FlaskBB's and flask-realworld's ``app`` fixtures with their
+    ``ctx.push()`` gone: every test that gets them fails, and the fix is the push, once."""
+    case = kept(conftest)
+    diagnosis = RECIPE.diagnose(pytest_event(), case)
+    assert diagnosis is not None
+    assert "makes `ctx` but never pushes it" in diagnosis.explanation
+    assert fixed(case) == {"tests/conftest.py": after}
+
+
+def test_a_kept_context_through_another_fixture_is_pushed_where_it_is_made():
+    conftest = KEPT_POPPED.replace(
+        "from shop import create_app\n", "from shop import create_app\nfrom shop import db\n"
+    )
+    test = TEST.replace("def test_query():", "def test_query(database):")
+    case = project({"tests/conftest.py": conftest + DB_FIXTURE, "tests/test_db.py": test})
+    assert fixed(case) == {
+        "tests/conftest.py": conftest.replace(
+            "    ctx = _app.test_request_context()\n",
+            "    ctx = _app.test_request_context()\n    ctx.push()\n",
+        )
+        + DB_FIXTURE
+    }
+
+
+def test_a_fixture_that_failed_setting_up_is_diagnosed_by_the_kept_context():
+    """``user.save()`` in a ``user`` fixture is where most such suites first fail."""
+    conftest = (
+        KEPT_POPPED
+        + "\n\n"
+        + code("""
+        @pytest.fixture
+        def user(app):
+            return make_user()
+    """)
+    )
+    test = TEST.replace("def test_query():", "def test_query(user):")
+    case = project({"tests/conftest.py": conftest, "tests/test_db.py": test})
+    event = pytest_event(
+        "tests/conftest.py",
+        "user",
+        conftest.splitlines().index("    return make_user()") + 1,
+        node_id="tests/test_db.py::test_query",
+    )
+    diagnosis = RECIPE.diagnose(event, case)
+    assert diagnosis is not None and diagnosis.facts["kept"]["line"] == 9
+    result = apply_fix(RECIPE, diagnosis, case)
+    assert isinstance(result, FixSuccess), result
+    assert [c.path for c in result.changes] == ["tests/conftest.py"]
+    assert "    ctx = _app.test_request_context()\n    ctx.push()\n" in result.changes[0].after
+    assert (
+        RECIPE.diagnose(
+            event,
+            case.with_changes(
+                {
+                    "tests/conftest.py": PLAIN
+                    + "\n\n"
+                    + code("""
+        @pytest.fixture
+        def user(app):
+            return make_user()
+    """)
+                }
+            ),
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    "conftest",
+    [
+        pytest.param(
+            KEPT_POPPED.replace("@pytest.fixture", '@pytest.fixture(scope="session")'),
+            id="session-scoped: its context would be shared",
+        ),
+        pytest.param(
+            KEPT_POPPED.replace("    yield _app\n", "    configure(ctx)\n    yield _app\n"),
+            id="the context is handed on",
+        ),
+        pytest.param(
+            KEPT_POPPED.replace("    yield _app\n", "    ctx = None\n    yield _app\n"),
+            id="the name is bound again",
+        ),
+    ],
+)
+def test_a_kept_context_the_fixture_may_use_otherwise_is_left_to_the_test(conftest):
+    diagnosis = RECIPE.diagnose(pytest_event(), kept(conftest))
+    assert diagnosis is not None and "kept" not in diagnosis.facts
+
+
+def test_a_returning_fixture_keeping_a_context_is_not_pushed():
+    case = kept(KEPT_ONLY.replace("    yield _app\n", "    return _app\n"))
+    diagnosis = RECIPE.diagnose(pytest_event(), case)
+    assert diagnosis is not None
+    result = apply_fix(RECIPE, diagnosis, case)
+    assert isinstance(result, FixSkip) and "returns rather than yields" in result.reason
+
+
+def test_scan_reports_a_kept_context_once_at_the_fixture():
+    other = GETS_APP.replace("def test_query(", "def test_other(")
+    case = kept(KEPT_POPPED, **{"tests/test_other.py": other})
+    from tracefix.scan.engine import scan
+
+    result = scan(case, sorted(case.python_files()), [RECIPE])
+    [finding] = result.findings
+    assert (finding.path, finding.line, finding.column) == ("tests/conftest.py", 9, 5)
+    assert finding.fixable and "test_query() (tests/test_db.py:5)" in finding.message
+    fixed_case = case.with_changes(
+        {c.path: c.after for c in apply_fix(RECIPE, finding.diagnosis, case).changes}
+    )
+    assert scan(fixed_case, sorted(fixed_case.python_files()), [RECIPE]).findings == []
