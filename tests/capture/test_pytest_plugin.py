@@ -132,6 +132,65 @@ def test_thread_exception_inside_a_test_is_recorded(project: Path, run: Run) -> 
     assert threaded[0].entry.test == "test_thread.py::test_starts_thread"
 
 
+def test_thread_exception_under_a_hook_swapped_around_each_phase_is_recorded(
+    project: Path, run: Run
+) -> None:
+    """pytest before 8.4 swaps ``threading.excepthook`` for its own around each test phase (its
+    ``threadexception`` plugin) and reports what it catches as a warning: the conftest does the
+    same, so the test holds on every pytest."""
+    write(
+        project,
+        {
+            "conftest.py": """\
+        import threading
+
+        import pytest
+
+        caught = []
+
+
+        def swapped():
+            previous = threading.excepthook
+            threading.excepthook = caught.append
+            try:
+                yield
+            finally:
+                threading.excepthook = previous
+
+
+        @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+        def pytest_runtest_call(item):
+            yield from swapped()
+    """,
+            "test_thread.py": """\
+        import threading
+
+        from flask import current_app
+
+        from conftest import caught
+
+
+        def work():
+            current_app.logger.info("x")
+
+
+        def test_starts_thread():
+            thread = threading.Thread(target=work)
+            thread.start()
+            thread.join()
+            assert len(caught) == 1, "the swapped hook still gets it"
+    """,
+        },
+    )
+
+    capture = run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+
+    assert capture.returncode == 0
+    [threaded] = [e for e in capture.events if e.exception.mechanism == "threading"]
+    assert threaded.entry.test == "test_thread.py::test_starts_thread"
+    assert threaded.exception.first_line == "Working outside of application context."
+
+
 def test_outcome_and_output_unchanged(project: Path, run: Run) -> None:
     write(project, TESTS)
     argv = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "-v"]

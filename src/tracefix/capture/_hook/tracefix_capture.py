@@ -177,6 +177,7 @@ def chained_thread_excepthook(
             )
         previous(args)
 
+    thread_excepthook.tracefix = True  # type: ignore[attr-defined]
     return thread_excepthook
 
 

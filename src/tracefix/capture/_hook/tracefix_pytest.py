@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
 from types import CodeType
@@ -53,6 +55,45 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except BaseException:
         pass
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Any:
+    with _thread_exceptions_recorded():
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    with _thread_exceptions_recorded():
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    with _thread_exceptions_recorded():
+        yield
+
+
+@contextmanager
+def _thread_exceptions_recorded() -> Iterator[None]:
+    """Thread exceptions recorded during a test phase, whatever hook wraps it: pytest before 8.4
+    (its ``threadexception`` plugin) swaps ``threading.excepthook`` for its own around each
+    phase, and turns what it catches into a warning; ours goes inside, chained to it."""
+    swapped = None
+    try:
+        if not getattr(threading.excepthook, "tracefix", False):
+            swapped = threading.excepthook
+            threading.excepthook = tracefix_capture.chained_thread_excepthook(
+                swapped, tracefix_capture.current_test
+            )
+    except BaseException:
+        swapped = None
+    try:
+        yield
+    finally:
+        if swapped is not None:
+            threading.excepthook = swapped
 
 
 def pytest_exception_interact(
