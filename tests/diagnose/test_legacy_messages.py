@@ -20,6 +20,7 @@ from tracefix.diagnose.signatures import is_context_error
 from tracefix.diagnose.signatures import is_request_context_error
 from tracefix.event import Event
 from tracefix.event import ExceptionInfo
+from tracefix.event import Frame
 from tracefix.recipes import RECIPES
 from tracefix.testing import case_dirs
 from tracefix.testing import load_case
@@ -40,6 +41,9 @@ LEGACY_APP_MESSAGES = {
     "flask-1.1-url_for": (
         "Attempted to generate a URL without the application context being pushed. This has "
         "to be executed when application context is available."
+    ),
+    "flask-2.1-render_template": (
+        "This function can only be used when an application context is active."
     ),
     "flask-3.2": (
         "Working outside of application context.\n\nAttempted to use functionality that expected "
@@ -66,6 +70,29 @@ def test_legacy_app_messages_are_app_context_errors(message):
     assert is_app_context_error(exception(message))
     assert not is_request_context_error(exception(message))
     assert is_context_error(exception(message))
+
+
+@pytest.mark.parametrize(
+    ("function", "library", "expected"),
+    [
+        pytest.param("render_template", "flask/templating.py", True, id="render_template"),
+        pytest.param("render_template_string", "flask/templating.py", True, id="from a string"),
+        pytest.param("render_template", "shop/templating.py", False, id="not Flask's"),
+        pytest.param("get", "flask/templating.py", False, id="another function of Flask's"),
+    ],
+)
+def test_flask_before_2_1_rendering_without_an_app_context_is_one(function, library, expected):
+    """Flask 2.0 and older read ``_app_ctx_stack.top.app`` in ``render_template``: without an
+    app context, an ``AttributeError`` on ``None``."""
+    frames = (
+        Frame("scripts/report.py", "main", 9, in_app=True),
+        Frame(f"/venv/lib/python3.11/site-packages/{library}", function, 136),
+    )
+    error = ExceptionInfo(
+        "AttributeError", "'NoneType' object has no attribute 'app'", frames=frames
+    )
+    assert is_app_context_error(error) is expected
+    assert not is_app_context_error(replace(error, frames=frames[:1]))
 
 
 @pytest.mark.parametrize(
