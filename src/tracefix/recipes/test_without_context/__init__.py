@@ -36,6 +36,7 @@ from tracefix.recipes.test_without_context.fixtures import declares_plugins
 from tracefix.recipes.test_without_context.fixtures import fixtures_in
 from tracefix.recipes.test_without_context.fixtures import kept_context
 from tracefix.recipes.test_without_context.fixtures import parametrized_names
+from tracefix.recipes.test_without_context.fixtures import requested_chain
 from tracefix.recipes.test_without_context.fixtures import uses_pytest_flask
 from tracefix.recipes.test_without_context.fixtures import visible_fixtures
 from tracefix.recipes.test_without_context.neighbours import Pattern
@@ -62,8 +63,8 @@ class AppContextMissingInTest(Recipe):
     Matches `RuntimeError: Working outside of application context.` captured from a pytest test
     function (in a `test_*.py` or `*_test.py` file), raised by the test body itself or by project
     code it calls, with only Flask, Werkzeug, SQLAlchemy or Flask extension frames after the
-    project's; or from the `setUp` or a test method of a `unittest.TestCase` (run by
-    `python -m unittest`, `python tests.py` or pytest).
+    project's; from a fixture setting such a test up; or from the `setUp` or a test method of a
+    `unittest.TestCase` (run by `python -m unittest`, `python tests.py` or pytest).
 
     ## Why is this bad?
     pytest runs a test function outside any Flask context. Only a request made with the test
@@ -119,6 +120,11 @@ class AppContextMissingInTest(Recipe):
             yield _app
             ctx.pop()
 
+    A fixture that fails setting a test up (`user.save()` in a `user` fixture) while another
+    fixture the test requests pushes the context requests that one too (`def user(app):`), so
+    that pytest sets it up first; one that fails where no fixture pushes one gets no fix (see
+    below).
+
     When the other tests of the module that use the same things (`db`, the models) get their
     context from a fixture, the test requests that fixture the way they do: cookiecutter-flask's
     model tests say `@pytest.mark.usefixtures("db")`, and its `db` fixture creates the tables
@@ -152,7 +158,9 @@ class AppContextMissingInTest(Recipe):
     `app` parameter would hide a name the test uses. A kept context is pushed only in a fixture
     of one test's scope that yields, or pops it already: one that returns would never pop it
     (no fix), and a wider scope would share it between tests (the fix for the test instead, as
-    for a context the fixture hands on or binds twice).
+    for a context the fixture hands on or binds twice). A fixture that fails with no context to
+    request gets no fix: one pushed around part of it would be popped before the test runs,
+    with the objects the fixture made in it.
 
     ## References
     - Flask docs, "Testing Flask Applications": Fixtures; Tests that depend on an Active Context
@@ -212,29 +220,59 @@ class AppContextMissingInTest(Recipe):
         )
 
     def _diagnose_fixture(self, event: Event, project: Project) -> Diagnosis | None:
-        """A test's fixture that failed setting it up (``user.save()`` in a ``user`` fixture),
-        when a fixture the test gets keeps a context it never pushes: the only failure of a
-        fixture's own this recipe fixes, as the fix is that push."""
+        """A fixture that failed setting a test up (``user.save()`` in a ``user`` fixture).
+
+        Fixed where a fixture the test gets keeps a context it never pushes (that push), or
+        pushes one the failing fixture does not request, so that pytest may set it up first
+        (that request). Otherwise no fix: a context pushed around part of a fixture would be
+        popped before the test runs, with what the fixture made in it."""
         found = fixture_frame(event, project)
-        if found is None:
+        if found is None or found[0].lineno is None:
             return None
-        frame, test_path, function = found
-        kept = _kept_for(project, test_path, function)
-        if kept is None or frame.lineno is None:
-            return None
+        frame, failing, test_path, function = found
+        failed = f"{_needs_context(event, frame)} It fails setting up the `{failing.name}` fixture"
+        test = failing_test_facts(
+            project,
+            test_path,
+            function.name,
+            frame.lineno or 0,
+            event.entry.test or "",
+            frame.context_line,
+        )
+        location = Location(frame.filename, frame.lineno or 0)
+        given = given_fixtures(project, test_path, function)
+        pushing = next(
+            (f for f in given if context_source(project, f) and not _related(project, f, failing)),
+            None,
+        )
+        if pushing is not None:
+            return self.diagnosis(
+                f"{failed}, which does not request the `{pushing.name}` fixture "
+                f"({pushing.path}:{pushing.line}) that pushes one, so pytest may set it up "
+                "first.",
+                location,
+                test=test,
+                request={"path": failing.path, "fixture": failing.node.name, "name": pushing.name},
+            )
+        kept = kept_context(project, given)
+        if kept is not None and kept.fixture.scope == "function":
+            return self.diagnosis(
+                f"{failed}. {kept.describe()}, and the fixtures and tests that get it were "
+                "written to run inside it.",
+                location,
+                test=test,
+                kept=kept_facts(project, kept),
+            )
         return self.diagnosis(
-            f"{_needs_context(event, frame)} {kept.describe()}, and the fixtures and tests "
-            "that get it were written to run inside it.",
-            Location(frame.filename, frame.lineno),
-            test=failing_test_facts(
-                project,
-                test_path,
-                function.name,
-                frame.lineno,
-                event.entry.test or "",
-                frame.context_line,
+            f"{failed}, and no fixture the test gets pushes one.",
+            location,
+            test=test,
+            reason=(
+                f"a context pushed around part of the `{failing.name}` fixture would be popped "
+                "before the test runs, with what the fixture made in it; push one for the whole "
+                "test in the fixture that makes the app (`ctx = app.app_context()`, "
+                "`ctx.push()` before its `yield`, `ctx.pop()` after), and request that fixture"
             ),
-            kept=kept_facts(project, kept),
         )
 
     def _diagnose_test_case(self, event: Event, project: Project) -> Diagnosis | None:
@@ -278,8 +316,12 @@ class AppContextMissingInTest(Recipe):
         path, name = test["path"], test["function"]
         if "class" in test:
             return self._fix_test_case(project, test)
+        if diagnosis.facts.get("reason"):
+            raise SkipFix(diagnosis.facts["reason"])
         if "kept" in diagnosis.facts:
             return _push_kept_context(project, diagnosis.facts["kept"])
+        if "request" in diagnosis.facts:
+            return _request_in_fixture(project, diagnosis.facts["request"])
         marked = uses_pytest_flask(project)
         if marked is not None:
             raise SkipFix(
@@ -520,6 +562,34 @@ def _push_kept_context(project: Project, kept: dict[str, Any]) -> tuple[FileChan
     return (FileChange(path, source, module.code),)
 
 
+def _related(project: Project, one: Fixture, other: Fixture) -> bool:
+    """Whether either fixture is the other or requests it, through any number of fixtures."""
+
+    def chain(fixture: Fixture) -> set[tuple[str, int]]:
+        return {(f.path, f.line) for f in requested_chain(project, fixture)}
+
+    return (other.path, other.line) in chain(one) or (one.path, one.line) in chain(other)
+
+
+def _request_in_fixture(project: Project, request: dict[str, str]) -> tuple[FileChange, ...]:
+    """The failing fixture requests the one that pushes the test's context, as a parameter."""
+    from tracefix.recipes.test_without_context import fix
+
+    path, name, wanted = request["path"], request["fixture"], request["name"]
+    failing = next((f for f in fixtures_in(project, path) if f.node.name == name), None)
+    if failing is None or failing.path != path:
+        raise SkipFix(f"{path} has changed since the failure: no fixture {name}() there")
+    if failing.scope != "function":
+        raise SkipFix(
+            f"the {failing.name} fixture has scope {failing.scope or 'chosen at run time'!s}; "
+            f"it cannot request the `{wanted}` fixture, whose context is one test's"
+        )
+    if wanted in local_names(failing.node):
+        raise SkipFix(f"{name}() already binds a name `{wanted}`")
+    module = fix.add_parameter(project.cst(path), name, wanted)
+    return (FileChange(path, project.source(path), module.code),)
+
+
 def unittest_frame(event: Event) -> Frame | None:
     """The project frame ``unittest`` called as a test's ``setUp`` or test method, when only
     project or Flask library code follows it: the one after ``unittest/case.py``'s call (the
@@ -564,10 +634,12 @@ def test_frame(event: Event, project: Project) -> tuple[Frame, ast.FunctionDef] 
     return frame, function
 
 
-def fixture_frame(event: Event, project: Project) -> tuple[Frame, str, ast.FunctionDef] | None:
+def fixture_frame(
+    event: Event, project: Project
+) -> tuple[Frame, Fixture, str, ast.FunctionDef] | None:
     """The frame of the fixture that failed setting up the test the node id names, when it is
     the outermost of the project's and only project or Flask library code follows it; with
-    the test's file and definition."""
+    that fixture, the test's file and its definition."""
     parts = (event.entry.test or "").split("::")
     frames = event.frames
     first = next((i for i, frame in enumerate(frames) if frame.in_app), None)
@@ -590,7 +662,7 @@ def fixture_frame(event: Event, project: Project) -> tuple[Frame, str, ast.Funct
     )
     if fixture is None or not _project_then_libraries(frames[first + 1 :]):
         return None
-    return frame, test_path, function
+    return frame, fixture, test_path, function
 
 
 def _project_then_libraries(frames: Sequence[Frame]) -> bool:

@@ -932,3 +932,53 @@ def test_scan_reports_a_kept_context_once_at_the_fixture():
         {c.path: c.after for c in apply_fix(RECIPE, finding.diagnosis, case).changes}
     )
     assert scan(fixed_case, sorted(fixed_case.python_files()), [RECIPE]).findings == []
+
+
+# --- a fixture that fails setting a test up ------------------------------------------------
+
+USER_FIXTURE = "\n\n" + code("""
+    @pytest.fixture
+    def user():
+        return make_user()
+""")
+
+
+def fixture_failed(conftest: str, test: str) -> tuple[Project, Event]:
+    case = project({"tests/conftest.py": conftest, "tests/test_db.py": test})
+    line = conftest.splitlines().index("    return make_user()") + 1
+    event = pytest_event("tests/conftest.py", "user", line, node_id="tests/test_db.py::test_query")
+    return case, event
+
+
+def test_a_fixture_set_up_before_the_one_that_pushes_requests_it():
+    """``def test_query(user, app)``: pytest sets ``user`` up first, outside ``app``'s context."""
+    test = TEST.replace("def test_query():", "def test_query(user, app):")
+    case, event = fixture_failed(PUSHING + USER_FIXTURE, test)
+    diagnosis = RECIPE.diagnose(event, case)
+    assert diagnosis is not None and "does not request the `app` fixture" in diagnosis.explanation
+    assert fixed_once(RECIPE, event, case) == {
+        "tests/conftest.py": PUSHING + USER_FIXTURE.replace("def user():", "def user(app):")
+    }
+
+
+@pytest.mark.parametrize(
+    ("conftest", "test"),
+    [
+        pytest.param(
+            PLAIN + USER_FIXTURE.replace("def user():", "def user(app):"),
+            "def test_query(user):",
+            id="no fixture pushes one",
+        ),
+        pytest.param(
+            PUSHING.replace("def app():", "def app(user):") + USER_FIXTURE,
+            "def test_query(app):",
+            id="the fixture that pushes requests the failing one",
+        ),
+    ],
+)
+def test_a_fixture_that_fails_with_no_context_to_request_is_not_fixed(conftest, test):
+    case, event = fixture_failed(conftest, TEST.replace("def test_query():", test))
+    diagnosis = RECIPE.diagnose(event, case)
+    assert diagnosis is not None and not RECIPE.offers_fix(diagnosis)
+    result = apply_fix(RECIPE, diagnosis, case)
+    assert isinstance(result, FixSkip) and "would be popped before the test runs" in result.reason
