@@ -31,6 +31,7 @@ from tracefix.deliver.branch import default_branch_name
 from tracefix.diagnose import diagnose
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.signatures import is_context_error
 from tracefix.errors import DirtyFiles
 from tracefix.errors import NoFix
 from tracefix.errors import NotReproduced
@@ -199,18 +200,20 @@ def _run(options: RunOptions, report: RunReport, output: TextIO | None) -> None:
 
 
 def _diagnose(events: Sequence[Event], project: Project) -> tuple[Event, Diagnosis]:
-    """The first captured event a recipe recognises; the error names the last one otherwise."""
+    """The first captured event a recipe recognises. Otherwise the error names the first
+    context error, where there is one (a test's, not the teardown errors it led to), else the
+    last event."""
     for event in events:
         if event.exception.type == "SyntaxError":
             raise UserSyntaxError(f"syntax error: {event.exception.first_line}")
         diagnosis = diagnose(event, project)
         if diagnosis is not None:
             return event, diagnosis
-    last = events[-1]
-    where = last.trigger_frame() or (last.frames[-1] if last.frames else None)
+    named = next((e for e in events if is_context_error(e.exception)), events[-1])
+    where = named.trigger_frame() or (named.frames[-1] if named.frames else None)
     location = f" at {where.filename}:{where.lineno}" if where else ""
     raise UnknownCause(
-        f"{last.exception.type}: {last.exception.first_line}{location} "
+        f"{named.exception.type}: {named.exception.first_line}{location} "
         "is not a cause tracefix knows; no patch proposed"
     )
 
