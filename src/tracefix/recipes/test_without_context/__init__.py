@@ -28,6 +28,7 @@ from tracefix.recipes._scopes import local_names
 from tracefix.recipes.test_without_context.detect import failing_test_facts
 from tracefix.recipes.test_without_context.detect import given_fixtures
 from tracefix.recipes.test_without_context.detect import kept_facts
+from tracefix.recipes.test_without_context.detect import test_definition
 from tracefix.recipes.test_without_context.detect import untested_context_failures
 from tracefix.recipes.test_without_context.fixtures import Fixture
 from tracefix.recipes.test_without_context.fixtures import KeptContext
@@ -48,8 +49,9 @@ from tracefix.recipes.test_without_context.unittest_cases import set_up_of
 from tracefix.recipes.test_without_context.unittest_cases import unittest_class_at
 from tracefix.recipes.test_without_context.unittest_cases import unittest_failures
 
-#: Libraries whose frames may sit between the project's code and the error.
-CONTEXT_LIBRARIES = frozenset({"flask", "werkzeug", "sqlalchemy", "jinja2"})
+#: Libraries whose frames may sit between the project's code and the error: factory_boy's
+#: (``factory``) save a model through the session (cookiecutter-flask's ``UserFactory``).
+CONTEXT_LIBRARIES = frozenset({"flask", "werkzeug", "sqlalchemy", "jinja2", "factory"})
 APP_FIXTURE = "app"
 #: Where ``unittest`` calls a test's own code: its set-up, then the test method.
 UNITTEST_CALLS = ("_callSetUp", "_callTestMethod")
@@ -182,7 +184,7 @@ class AppContextMissingInTest(Recipe):
             return self._diagnose_fixture(event, project) or self._diagnose_test_case(
                 event, project
             )
-        frame, function = found
+        frame, function, cls = found
         path, line = frame.filename, frame.lineno or 0
         if inside_app_context(project, path, line):
             return None
@@ -193,7 +195,7 @@ class AppContextMissingInTest(Recipe):
             "context_line": frame.context_line,
             "node_id": event.entry.test,
         }
-        kept = _kept_for(project, path, function)
+        kept = _kept_for(project, path, function, cls)
         if kept is not None:
             return self.diagnosis(
                 f"{_needs_context(event, frame)} {kept.describe()}, and the tests that get it "
@@ -202,6 +204,8 @@ class AppContextMissingInTest(Recipe):
                 test=test,
                 kept=kept_facts(project, kept),
             )
+        if cls is not None:
+            return None  # a method of a test class: only a kept context's fix is written
         fixture = visible_fixtures(project, path).get(APP_FIXTURE)
         own_app = app_name_in_scope(project, path)
         pattern = neighbour_pattern(project, path, function, _module_level_names(project, path))
@@ -229,8 +233,9 @@ class AppContextMissingInTest(Recipe):
         found = fixture_frame(event, project)
         if found is None or found[0].lineno is None:
             return None
-        frame, failing, test_path, function = found
-        failed = f"{_needs_context(event, frame)} It fails setting up the `{failing.name}` fixture"
+        frame, failing, test_path, function, cls = found
+        phase = "tearing down" if _after_yield(failing, frame.lineno or 0) else "setting up"
+        failed = f"{_needs_context(event, frame)} It fails {phase} the `{failing.name}` fixture"
         test = failing_test_facts(
             project,
             test_path,
@@ -240,7 +245,7 @@ class AppContextMissingInTest(Recipe):
             frame.context_line,
         )
         location = Location(frame.filename, frame.lineno or 0)
-        given = given_fixtures(project, test_path, function)
+        given = given_fixtures(project, test_path, function, cls)
         pushing = next(
             (f for f in given if context_source(project, f) and not _related(project, f, failing)),
             None,
@@ -255,7 +260,7 @@ class AppContextMissingInTest(Recipe):
                 request={"path": failing.path, "fixture": failing.node.name, "name": pushing.name},
             )
         kept = kept_context(project, given)
-        if kept is not None and kept.fixture.scope == "function":
+        if kept is not None:
             return self.diagnosis(
                 f"{failed}. {kept.describe()}, and the fixtures and tests that get it were "
                 "written to run inside it.",
@@ -533,14 +538,14 @@ class AppContextMissingInTest(Recipe):
         )
 
 
-def _kept_for(project: Project, path: str, function: ast.FunctionDef) -> KeptContext | None:
-    """The context a fixture the test gets keeps without pushing, when that fixture's scope is
-    one test (a wider one's context would be shared: the per-test fix is left to the test)."""
-    given = given_fixtures(project, path, function)
+def _kept_for(
+    project: Project, path: str, function: ast.FunctionDef, cls: ast.ClassDef | None = None
+) -> KeptContext | None:
+    """The context a fixture the test gets keeps without pushing, when none pushes one."""
+    given = given_fixtures(project, path, function, cls)
     if any(context_source(project, fixture) for fixture in given):
         return None
-    kept = kept_context(project, given)
-    return kept if kept is not None and kept.fixture.scope == "function" else None
+    return kept_context(project, given)
 
 
 def _push_kept_context(project: Project, kept: dict[str, Any]) -> tuple[FileChange, ...]:
@@ -560,6 +565,14 @@ def _push_kept_context(project: Project, kept: dict[str, Any]) -> tuple[FileChan
         raise SkipFix(f"{path}:{line} no longer keeps a context its fixture never pushes")
     module = fix.push_kept_context(project.cst(path), line, found.name, found.popped)
     return (FileChange(path, source, module.code),)
+
+
+def _after_yield(fixture: Fixture, line: int) -> bool:
+    """Whether ``line`` of ``fixture`` runs after its ``yield``: in its teardown."""
+    return any(
+        isinstance(node, ast.Yield | ast.YieldFrom) and (node.end_lineno or node.lineno) < line
+        for node in walk(fixture.node)
+    )
 
 
 def _related(project: Project, one: Fixture, other: Fixture) -> bool:
@@ -608,14 +621,17 @@ def unittest_frame(event: Event) -> Frame | None:
     return frame if frame.function == "setUp" or frame.function.startswith("test") else None
 
 
-def test_frame(event: Event, project: Project) -> tuple[Frame, ast.FunctionDef] | None:
-    """The frame of the test function the node id names, and its definition, when that frame
-    is the outermost of the project's and only project or Flask library code follows it."""
+def test_frame(
+    event: Event, project: Project
+) -> tuple[Frame, ast.FunctionDef, ast.ClassDef | None] | None:
+    """The frame of the test function the node id names, its definition and class (a plain
+    pytest class's method), when that frame is the outermost of the project's and only project
+    or Flask library code follows it."""
     node_id = event.entry.test or ""
     parts = node_id.split("::")
-    if len(parts) != 2:
+    if len(parts) not in (2, 3):
         return None
-    node_path, name = parts[0], parts[1].split("[")[0]
+    node_path, name = parts[0], parts[-1].split("[")[0]
     frames = event.frames
     first = next((i for i, frame in enumerate(frames) if frame.in_app), None)
     if first is None:
@@ -628,27 +644,28 @@ def test_frame(event: Event, project: Project) -> tuple[Frame, ast.FunctionDef] 
         return None
     if not _project_then_libraries(frames[first + 1 :]):
         return None
-    function = project.function(frame.filename, name)
+    found = test_definition(project, frame.filename, parts[1:])
+    function = found[0] if found is not None else None
     if function is None or not function.lineno <= frame.lineno <= (function.end_lineno or 0):
         return None
-    return frame, function
+    return frame, function, found[1] if found is not None else None
 
 
 def fixture_frame(
     event: Event, project: Project
-) -> tuple[Frame, Fixture, str, ast.FunctionDef] | None:
-    """The frame of the fixture that failed setting up the test the node id names, when it is
-    the outermost of the project's and only project or Flask library code follows it; with
-    that fixture, the test's file and its definition."""
+) -> tuple[Frame, Fixture, str, ast.FunctionDef, ast.ClassDef | None] | None:
+    """The frame of the fixture that failed setting up (or tearing down) the test the node id
+    names, when it is the outermost of the project's and only project or Flask library code
+    follows it; with that fixture, the test's file, its definition and its class."""
     parts = (event.entry.test or "").split("::")
     frames = event.frames
     first = next((i for i, frame in enumerate(frames) if frame.in_app), None)
-    if len(parts) != 2 or first is None or frames[first].lineno is None:
+    if len(parts) not in (2, 3) or first is None or frames[first].lineno is None:
         return None
     frame, line = frames[first], frames[first].lineno or 0
     test_path = next((path for path in project.python_files() if _same_file(path, parts[0])), None)
-    function = project.function(test_path, parts[1].split("[")[0]) if test_path else None
-    if test_path is None or function is None:
+    found = test_definition(project, test_path, parts[1:]) if test_path else None
+    if test_path is None or found is None:
         return None
     fixture = next(
         (
@@ -662,7 +679,7 @@ def fixture_frame(
     )
     if fixture is None or not _project_then_libraries(frames[first + 1 :]):
         return None
-    return frame, fixture, test_path, function
+    return frame, fixture, test_path, *found
 
 
 def _project_then_libraries(frames: Sequence[Frame]) -> bool:

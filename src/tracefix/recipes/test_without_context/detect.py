@@ -2,19 +2,22 @@
 nor any fixture it gets pushes.
 
 A test gets the fixtures it names as parameters, those of its ``usefixtures`` marks (on the
-function, or the module's ``pytestmark``) and the autouse fixtures it can see; any of them
-pushing a context (itself or through the fixtures it requests, ``fixtures.context_source``)
-gives the test one, whatever its scope. Silent, as the recipe is, for projects on pytest-flask
-(its fixture pushes a request context), where fixtures may come from ``pytest_plugins``, for a
-test that requests a fixture found nowhere in the project (a plugin's, registered through an
-entry point: it may push a context), for tests in classes, and when the test reads the
-request before it needs the app.
+function, its class, or the module's ``pytestmark``) and the autouse fixtures it can see; any of
+them pushing a context (itself or through the fixtures it requests, ``fixtures.context_source``)
+gives the test one, whatever its scope. A fixture among them that keeps a context it never
+pushes is reported once, where it makes it. Silent, as the recipe is, for projects on
+pytest-flask (its fixture pushes a request context), where fixtures may come from
+``pytest_plugins``, for a test that requests a fixture found nowhere in the project (a
+plugin's, registered through an entry point: it may push a context), for the methods of test
+classes but through such a fixture, and when the test reads the request before it needs the
+app.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from collections.abc import Sequence
 
 from tracefix.diagnose.diagnosis import Diagnosis
 from tracefix.diagnose.diagnosis import Location
@@ -73,17 +76,27 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
     module_marks = _module_usefixtures(tree)
     fixtures = visible_fixtures(project, path)
     autouse = [fixture for fixture in _autouse_fixtures(project, path)]
-    for function in tree.body:
-        if not isinstance(function, ast.FunctionDef) or not function.name.startswith("test"):
+    tests: list[tuple[ast.FunctionDef, ast.ClassDef | None]] = [
+        (function, None) for function in tree.body if isinstance(function, ast.FunctionDef)
+    ]
+    tests += [
+        (method, cls)
+        for cls in _pytest_classes(tree)
+        for method in cls.body
+        if isinstance(method, ast.FunctionDef)
+    ]
+    for function, cls in tests:
+        if not function.name.startswith("test"):
             continue
-        given = _given(function, module_marks, fixtures, autouse)
+        marks = module_marks | _class_usefixtures(cls) if cls is not None else module_marks
+        given = _given(function, marks, fixtures, autouse)
         if given is None or any(context_source(project, fixture) for fixture in given):
             continue
         use = context.first_use(function.body, context.function_scope(path, function))
         if use is None or use.kind != "app":
             continue
         kept = kept_context(project, given)
-        if kept is not None and kept.fixture.scope == "function":
+        if kept is not None:
             # One finding for the fixture, where it makes the context: one fix for every test.
             yield recipe.diagnosis(
                 f"{kept.describe()}: {function.name}() ({path}:{use.line}) and every other "
@@ -95,6 +108,8 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
                 kept=kept_facts(project, kept),
             )
             continue
+        if cls is not None:
+            continue  # a method's own fix is not written: only a kept context's, above
         yield recipe.diagnosis(
             f"{use.describe()} needs an app context, but pytest runs {function.name}() outside "
             "any, and no fixture it requests pushes one",
@@ -129,13 +144,62 @@ def failing_test_facts(
     }
 
 
-def given_fixtures(project: Project, path: str, function: ast.FunctionDef) -> list[Fixture]:
-    """The project fixtures pytest gives the test ``function`` of ``path``: those it requests
-    (parameters, its and its module's ``usefixtures`` marks) and the autouse ones it sees."""
+def given_fixtures(
+    project: Project, path: str, function: ast.FunctionDef, cls: ast.ClassDef | None = None
+) -> list[Fixture]:
+    """The project fixtures pytest gives the test ``function`` of ``path`` (a method of ``cls``):
+    those it requests (parameters, its, its class's and its module's ``usefixtures`` marks) and
+    the autouse ones it sees."""
     tree = project.ast(path)
     marks = _module_usefixtures(tree) if tree is not None else set()
+    if cls is not None:
+        marks |= _class_usefixtures(cls)
     autouse = list(_autouse_fixtures(project, path))
     return _given(function, marks, visible_fixtures(project, path), autouse) or []
+
+
+def test_definition(
+    project: Project, path: str, names: Sequence[str]
+) -> tuple[ast.FunctionDef, ast.ClassDef | None] | None:
+    """The test that the names after the file in a node id give (``test_a``, or
+    ``TestA::test_a`` for a method of a plain pytest class), with its class."""
+    tree = project.ast(path)
+    names = [name.split("[")[0] for name in names]
+    if tree is None or len(names) not in (1, 2):
+        return None
+    if len(names) == 1:
+        function = project.function(path, names[0])
+        return (function, None) if function is not None else None
+    cls = next((c for c in reversed(_pytest_classes(tree)) if c.name == names[0]), None)
+    method = next(
+        (
+            m
+            for m in reversed(cls.body if cls is not None else [])
+            if isinstance(m, ast.FunctionDef) and m.name == names[1]
+        ),
+        None,
+    )
+    return (method, cls) if method is not None else None
+
+
+def _pytest_classes(tree: ast.Module) -> list[ast.ClassDef]:
+    """The top-level classes pytest collects as plain test classes: ``Test*``, no base (a
+    ``unittest.TestCase`` is another runner's), no ``__init__``."""
+    return [
+        c
+        for c in tree.body
+        if isinstance(c, ast.ClassDef)
+        and c.name.startswith("Test")
+        and all(isinstance(b, ast.Name) and b.id == "object" for b in c.bases)
+        and not any(isinstance(m, ast.FunctionDef) and m.name == "__init__" for m in c.body)
+    ]
+
+
+def _class_usefixtures(cls: ast.ClassDef) -> set[str]:
+    names: set[str] = set()
+    for decorator in cls.decorator_list:
+        names |= _usefixtures(decorator)
+    return names | _module_usefixtures(ast.Module(body=cls.body, type_ignores=[]))
 
 
 def _given(

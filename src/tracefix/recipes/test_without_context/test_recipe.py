@@ -818,6 +818,11 @@ def kept(conftest: str, **more: str) -> Project:
         pytest.param(KEPT_POPPED, PUSH_POP, id="ctx.pop() after the yield kept"),
         pytest.param(KEPT_ONLY, PUSH_POP, id="neither push nor pop"),
         pytest.param(KEPT_FINALIZER, FINALIZER, id="request.addfinalizer(ctx.pop); return app"),
+        pytest.param(
+            KEPT_POPPED.replace("@pytest.fixture", '@pytest.fixture(scope="package")'),
+            PUSH_POP.replace("@pytest.fixture", '@pytest.fixture(scope="package")'),
+            id="package-scoped, as FlaskBB's autouse application fixture",
+        ),
     ],
 )
 def test_a_fixture_keeping_a_context_it_never_pushes_pushes_it(conftest, after):
@@ -892,10 +897,6 @@ def test_a_fixture_that_failed_setting_up_is_diagnosed_by_the_kept_context():
 @pytest.mark.parametrize(
     "conftest",
     [
-        pytest.param(
-            KEPT_POPPED.replace("@pytest.fixture", '@pytest.fixture(scope="session")'),
-            id="session-scoped: its context would be shared",
-        ),
         pytest.param(
             KEPT_POPPED.replace("    yield _app\n", "    configure(ctx)\n    yield _app\n"),
             id="the context is handed on",
@@ -982,3 +983,56 @@ def test_a_fixture_that_fails_with_no_context_to_request_is_not_fixed(conftest, 
     assert diagnosis is not None and not RECIPE.offers_fix(diagnosis)
     result = apply_fix(RECIPE, diagnosis, case)
     assert isinstance(result, FixSkip) and "would be popped before the test runs" in result.reason
+
+
+IN_A_CLASS = code("""
+    from shop import db
+
+
+    class TestQuery:
+        def test_query(self, app):
+            assert db.session.execute(db.text("select 1")).scalar() == 1
+""")
+
+
+def test_a_test_class_method_gets_a_kept_context_pushed():
+    """flask-realworld's and cookiecutter-flask's tests are methods of plain pytest classes."""
+    case = kept(KEPT_POPPED, **{"tests/test_db.py": IN_A_CLASS})
+    event = pytest_event(line=6, node_id="tests/test_db.py::TestQuery::test_query")
+    assert fixed_once(RECIPE, event, case) == {"tests/conftest.py": PUSH_POP}
+    [finding] = RECIPE.detect("tests/test_db.py", case)
+    assert (finding.location.path, finding.location.line) == ("tests/conftest.py", 9)
+
+
+def test_a_test_class_method_without_a_kept_context_is_left_alone():
+    case = kept(PLAIN, **{"tests/test_db.py": IN_A_CLASS})
+    event = pytest_event(line=6, node_id="tests/test_db.py::TestQuery::test_query")
+    assert RECIPE.diagnose(event, case) is None
+    assert list(RECIPE.detect("tests/test_db.py", case)) == []
+
+
+def test_a_fixture_failing_in_its_teardown_says_so():
+    conftest = (
+        KEPT_ONLY
+        + "\n\n"
+        + code("""
+        @pytest.fixture
+        def user(app):
+            yield 1
+            return make_user()
+    """)
+    )
+    test = TEST.replace("def test_query():", "def test_query(user):")
+    case, event = fixture_failed(conftest, test)
+    diagnosis = RECIPE.diagnose(event, case)
+    assert diagnosis is not None and "It fails tearing down the `user` fixture" in (
+        diagnosis.explanation
+    )
+
+
+def test_a_failure_through_factory_boy_is_diagnosed():
+    """cookiecutter-flask's ``UserFactory(...)`` saves through the session: factory_boy's frames
+    sit between the test and Flask-SQLAlchemy's."""
+    through = (Frame("/site-packages/factory/base.py", "__call__", 40, module="factory.base"),)
+    case = project({"tests/conftest.py": PUSHING})
+    assert RECIPE.diagnose(pytest_event(between=through), case) is not None
