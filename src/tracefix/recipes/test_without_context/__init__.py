@@ -63,7 +63,7 @@ class AppContextMissingInTest(Recipe):
 
     ## What it does
     Matches `RuntimeError: Working outside of application context.` captured from a pytest test
-    function (in a `test_*.py` or `*_test.py` file), raised by the test body itself or by project
+    function or test class method (in a `test_*.py` or `*_test.py` file), raised by the test body itself or by project
     code it calls, with only Flask, Werkzeug, SQLAlchemy or Flask extension frames after the
     project's; from a fixture setting such a test up; or from the `setUp` or a test method of a
     `unittest.TestCase` (run by `python -m unittest`, `python tests.py` or pytest).
@@ -157,10 +157,10 @@ class AppContextMissingInTest(Recipe):
     request context), when the fixture pushes its context for a wider scope than one test, when
     another fixture already makes an app of its own (a second app would not share its
     configuration or database), when fixtures may come from `pytest_plugins`, or when adding an
-    `app` parameter would hide a name the test uses. A kept context is pushed only in a fixture
-    of one test's scope that yields, or pops it already: one that returns would never pop it
-    (no fix), and a wider scope would share it between tests (the fix for the test instead, as
-    for a context the fixture hands on or binds twice). A fixture that fails with no context to
+    `app` parameter would hide a name the test uses. A kept context is pushed in a fixture that
+    yields, or pops it already, whatever its scope: the fixture was written to push it for that
+    scope. One that returns would never pop it (no fix); a context the fixture hands on or binds
+    twice is not taken as kept. The methods of a test class get only that fix. A fixture that fails with no context to
     request gets no fix: one pushed around part of it would be popped before the test runs,
     with the objects the fixture made in it.
 
