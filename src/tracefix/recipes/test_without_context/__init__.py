@@ -18,6 +18,7 @@ from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.signatures import is_app_context_error
 from tracefix.diagnose.signatures import is_library_frame
+from tracefix.diagnose.signatures import is_request_context_error
 from tracefix.event import Event
 from tracefix.event import Frame
 from tracefix.patch import FileChange
@@ -63,10 +64,11 @@ class AppContextMissingInTest(Recipe):
 
     ## What it does
     Matches `RuntimeError: Working outside of application context.` captured from a pytest test
-    function or test class method (in a `test_*.py` or `*_test.py` file), raised by the test body itself or by project
-    code it calls, with only Flask, Werkzeug, SQLAlchemy or Flask extension frames after the
-    project's; from a fixture setting such a test up; or from the `setUp` or a test method of a
-    `unittest.TestCase` (run by `python -m unittest`, `python tests.py` or pytest).
+    function or test class method (in a `test_*.py` or `*_test.py` file), raised by the test
+    body itself or by project code it calls, with only Flask, Werkzeug, SQLAlchemy or Flask
+    extension frames after the project's; from a fixture setting such a test up; or from the
+    `setUp` or a test method of a `unittest.TestCase` (run by `python -m unittest`, `python
+    tests.py` or pytest).
 
     ## Why is this bad?
     pytest runs a test function outside any Flask context. Only a request made with the test
@@ -160,9 +162,9 @@ class AppContextMissingInTest(Recipe):
     `app` parameter would hide a name the test uses. A kept context is pushed in a fixture that
     yields, or pops it already, whatever its scope: the fixture was written to push it for that
     scope. One that returns would never pop it (no fix); a context the fixture hands on or binds
-    twice is not taken as kept. The methods of a test class get only that fix. A fixture that fails with no context to
-    request gets no fix: one pushed around part of it would be popped before the test runs,
-    with the objects the fixture made in it.
+    twice is not taken as kept. The methods of a test class get only that fix. A fixture that
+    fails with no context to request gets no fix: one pushed around part of it would be popped
+    before the test runs, with the objects the fixture made in it.
 
     ## References
     - Flask docs, "Testing Flask Applications": Fixtures; Tests that depend on an Active Context
@@ -177,13 +179,19 @@ class AppContextMissingInTest(Recipe):
     applicability = Applicability.SAFE
 
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:
+        if is_request_context_error(event.exception):
+            # Only where a fixture keeps a request context it no longer pushes.
+            found = self._diagnose_pytest(event, project)
+            kept = found.facts.get("kept") if found is not None else None
+            return found if kept is not None and kept["request"] else None
         if not is_app_context_error(event.exception):
             return None
+        return self._diagnose_pytest(event, project) or self._diagnose_test_case(event, project)
+
+    def _diagnose_pytest(self, event: Event, project: Project) -> Diagnosis | None:
         found = test_frame(event, project) if event.entry.test is not None else None
         if found is None:
-            return self._diagnose_fixture(event, project) or self._diagnose_test_case(
-                event, project
-            )
+            return self._diagnose_fixture(event, project)
         frame, function, cls = found
         path, line = frame.filename, frame.lineno or 0
         if inside_app_context(project, path, line):

@@ -93,10 +93,10 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
         if given is None or any(context_source(project, fixture) for fixture in given):
             continue
         use = context.first_use(function.body, context.function_scope(path, function))
-        if use is None or use.kind != "app":
+        if use is None:
             continue
         kept = kept_context(project, given)
-        if kept is not None:
+        if kept is not None and (use.kind == "app" or kept.request):
             # One finding for the fixture, where it makes the context: one fix for every test.
             yield recipe.diagnosis(
                 f"{kept.describe()}: {function.name}() ({path}:{use.line}) and every other "
@@ -108,7 +108,7 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
                 kept=kept_facts(project, kept),
             )
             continue
-        if cls is not None:
+        if cls is not None or use.kind != "app":
             continue  # a method's own fix is not written: only a kept context's, above
         yield recipe.diagnosis(
             f"{use.describe()} needs an app context, but pytest runs {function.name}() outside "
@@ -226,6 +226,7 @@ def kept_facts(project: Project, kept: KeptContext) -> dict[str, object]:
         "line": kept.line,
         "context_line": lines[kept.line - 1] if 0 < kept.line <= len(lines) else None,
         "popped": kept.popped,
+        "request": kept.request,
     }
 
 

@@ -141,6 +141,9 @@ class KeptContext:
     popped: bool
     #: The 1-based column of that statement.
     column: int = 1
+    #: Whether it is a request context (``test_request_context()``), which ``request`` and
+    #: ``url_for`` need too, not only an app context.
+    request: bool = False
 
     def describe(self) -> str:
         where = f"{self.fixture.path}:{self.fixture.line}"
@@ -205,7 +208,12 @@ def _kept_unpushed(fixture: Fixture) -> KeptContext | None:
             reads = _reads_of(fixture.node, name, statement)
             if reads is not None and all(_is_pop(read) for read in reads):
                 return KeptContext(
-                    fixture, name, statement.lineno, bool(reads), statement.col_offset + 1
+                    fixture,
+                    name,
+                    statement.lineno,
+                    bool(reads),
+                    statement.col_offset + 1,
+                    _makes_request_context(statement.value),
                 )
     return None
 
@@ -222,6 +230,14 @@ def _reads_of(function: ast.FunctionDef, name: str, assignment: ast.Assign) -> l
                 elif parent is not assignment:
                     return None
     return reads
+
+
+def _makes_request_context(call: ast.expr) -> bool:
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in ("test_request_context", "request_context")
+    )
 
 
 def _is_pop(node: ast.AST) -> bool:

@@ -1036,3 +1036,24 @@ def test_a_failure_through_factory_boy_is_diagnosed():
     through = (Frame("/site-packages/factory/base.py", "__call__", 40, module="factory.base"),)
     case = project({"tests/conftest.py": PUSHING})
     assert RECIPE.diagnose(pytest_event(between=through), case) is not None
+
+
+def test_a_kept_request_context_serves_request_reads_too():
+    """``url_for`` in a test needs the request context that ``test_request_context()`` makes."""
+    test = code("""
+        from flask import url_for
+
+
+        def test_query(app):
+            assert url_for("index") == "/"
+    """)
+    case = kept(KEPT_POPPED, **{"tests/test_db.py": test})
+    [finding] = RECIPE.detect("tests/test_db.py", case)
+    assert finding.location.path == "tests/conftest.py"
+    event = pytest_event(line=5, message="Working outside of request context.")
+    assert fixed_once(RECIPE, event, case) == {"tests/conftest.py": PUSH_POP}
+    app_only = KEPT_POPPED.replace("test_request_context()", "app_context()")
+    assert RECIPE.diagnose(event, kept(app_only, **{"tests/test_db.py": test})) is None
+    assert (
+        list(RECIPE.detect("tests/test_db.py", kept(app_only, **{"tests/test_db.py": test}))) == []
+    )
