@@ -685,8 +685,11 @@ def fixture_frame(
         ),
         None,
     )
-    if fixture is None or not _project_then_libraries(frames[first + 1 :]):
+    after = frames[first + 1 :]
+    if fixture is None or not _project_then_libraries(after):
         return None
+    if event.in_thread or any(f.function == "<module>" for f in after):
+        return None  # a thread's, or an import's that the fixture ran: other causes
     return frame, fixture, test_path, *found
 
 

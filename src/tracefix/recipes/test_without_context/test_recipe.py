@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 import pytest
 
@@ -1057,3 +1059,20 @@ def test_a_kept_request_context_serves_request_reads_too():
     assert (
         list(RECIPE.detect("tests/test_db.py", kept(app_only, **{"tests/test_db.py": test}))) == []
     )
+
+
+def test_a_fixture_that_imports_a_module_failing_at_import_is_left_to_its_recipe():
+    """``create_app()`` in a ``client`` fixture imports views whose module-level code needs a
+    context: an import-time use (CTX110), not the fixture's."""
+    case, event = fixture_failed(PLAIN + USER_FIXTURE, TEST.replace("():", "(user):"))
+    module = Frame("shop/views.py", "<module>", 3, in_app=True)
+    event = replace(
+        event,
+        exceptions=(
+            replace(
+                event.exception,
+                frames=(event.exception.frames[0], module, *event.exception.frames[1:]),
+            ),
+        ),
+    )
+    assert RECIPE.diagnose(event, case) is None
