@@ -149,13 +149,17 @@ def given_fixtures(
 ) -> list[Fixture]:
     """The project fixtures pytest gives the test ``function`` of ``path`` (a method of ``cls``):
     those it requests (parameters, its, its class's and its module's ``usefixtures`` marks) and
-    the autouse ones it sees."""
+    the autouse ones it sees. For a test that failed: a plugin's fixture it requests too
+    (pytest-mock's ``mocker``) is left out, as it evidently pushed no context."""
     tree = project.ast(path)
     marks = _module_usefixtures(tree) if tree is not None else set()
     if cls is not None:
         marks |= _class_usefixtures(cls)
-    autouse = list(_autouse_fixtures(project, path))
-    return _given(function, marks, visible_fixtures(project, path), autouse) or []
+    fixtures = visible_fixtures(project, path)
+    wanted = _requested(function) | marks
+    return [fixtures[n] for n in sorted(wanted & fixtures.keys())] + list(
+        _autouse_fixtures(project, path)
+    )
 
 
 def test_definition(

@@ -1076,3 +1076,10 @@ def test_a_fixture_that_imports_a_module_failing_at_import_is_left_to_its_recipe
         ),
     )
     assert RECIPE.diagnose(event, case) is None
+
+
+def test_a_plugin_fixture_the_failing_test_requests_does_not_hide_a_kept_context():
+    """FlaskBB's tests request pytest-mock's ``mocker`` beside its autouse fixture."""
+    test = GETS_APP.replace("def test_query(app):", "def test_query(mocker, app):")
+    case = kept(KEPT_POPPED, **{"tests/test_db.py": test})
+    assert fixed(case) == {"tests/conftest.py": PUSH_POP}
