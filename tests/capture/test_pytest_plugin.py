@@ -7,6 +7,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from .conftest import BIN_DIR
 from .conftest import FLASK_SQLALCHEMY_APP
 from .conftest import PYTHON
@@ -189,6 +191,52 @@ def test_thread_exception_under_a_hook_swapped_around_each_phase_is_recorded(
     [threaded] = [e for e in capture.events if e.exception.mechanism == "threading"]
     assert threaded.entry.test == "test_thread.py::test_starts_thread"
     assert threaded.exception.first_line == "Working outside of application context."
+
+
+def test_each_error_of_a_grouped_teardown_is_recorded(project: Path, run: Run) -> None:
+    """pytest 8 groups the errors of one teardown in an ``ExceptionGroup``: each is recorded,
+    with its own frames, from the fixture that raised it."""
+    write(
+        project,
+        {
+            "shop.py": FLASK_SQLALCHEMY_APP,
+            "test_teardown.py": """\
+        import pytest
+
+        from shop import db
+
+
+        @pytest.fixture
+        def popped():
+            yield
+            raise LookupError("nothing pushed")
+
+
+        @pytest.fixture
+        def closed():
+            yield
+            db.session.close()
+
+
+        def test_passes(popped, closed):
+            pass
+    """,
+        },
+    )
+
+    capture = run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+
+    assert capture.returncode == 1
+    recorded = {event.exception.type: event for event in capture.events}
+    if "ExceptionGroup" in recorded:
+        pytest.fail("the group was recorded, not what it holds")
+    assert set(recorded) == {"LookupError", "RuntimeError"}, [e.exception for e in capture.events]
+    context = recorded["RuntimeError"]
+    assert context.entry.test == "test_teardown.py::test_passes"
+    assert (context.frames[0].filename, context.frames[0].function) == (
+        "test_teardown.py",
+        "closed",
+    )
 
 
 def test_outcome_and_output_unchanged(project: Path, run: Run) -> None:

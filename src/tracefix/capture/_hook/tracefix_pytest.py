@@ -105,12 +105,27 @@ def pytest_exception_interact(
         if call.when not in _RECORDED_PHASES or call.excinfo is None:
             return
         excinfo = call.excinfo
-        tb = _from_user_code(excinfo.tb, node)
-        tracefix_capture.record_exception(
-            excinfo.type, excinfo.value, tb, mechanism="pytest", test=node.nodeid
-        )
+        for exc in _leaves(excinfo.value):
+            tb = excinfo.tb if exc is excinfo.value else exc.__traceback__
+            tracefix_capture.record_exception(
+                type(exc),
+                exc,
+                _from_user_code(tb, node) if tb is not None else None,
+                mechanism="pytest",
+                test=node.nodeid,
+            )
     except BaseException:
         pass
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """``exc``, or the exceptions an exception group holds, each group opened in turn: pytest 8
+    groups the errors of one teardown (a fixture's ``ctx.pop()`` and another's query), and each
+    is a failure of its own, with its own traceback."""
+    inner = getattr(exc, "exceptions", None)
+    if type(exc).__name__ in ("ExceptionGroup", "BaseExceptionGroup") and isinstance(inner, tuple):
+        return [leaf for each in inner for leaf in _leaves(each)]
+    return [exc]
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
