@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -184,6 +185,22 @@ class AppContextMissingInTest(Recipe):
             found = self._diagnose_pytest(event, project)
             kept = found.facts.get("kept") if found is not None else None
             return found if kept is not None and kept["request"] else None
+        if _pops_an_unpushed_context(event):
+            # Its teardown's ``ctx.pop()``, where the test itself needed nothing.
+            found = self._diagnose_pytest(event, project)
+            kept = found.facts.get("kept") if found is not None else None
+            first = event.frames[0] if event.frames else None
+            line = (first.context_line or "").strip() if first is not None else ""
+            if first is None or found is None or kept is None:
+                return None
+            if line != f"{kept['context']}.pop()":
+                return None
+            return replace(
+                found,
+                explanation=f"{first.filename}:{first.lineno} pops `{kept['context']}`, which "
+                f"was never pushed: the `{kept['fixture']}` fixture makes it but no longer "
+                "pushes it, and the tests that get it were written to run inside it.",
+            )
         if not is_app_context_error(event.exception):
             return None
         return self._diagnose_pytest(event, project) or self._diagnose_test_case(event, project)
@@ -573,6 +590,14 @@ def _push_kept_context(project: Project, kept: dict[str, Any]) -> tuple[FileChan
         raise SkipFix(f"{path}:{line} no longer keeps a context its fixture never pushes")
     module = fix.push_kept_context(project.cst(path), line, found.name, found.popped)
     return (FileChange(path, source, module.code),)
+
+
+def _pops_an_unpushed_context(event: Event) -> bool:
+    """``ctx.pop()`` of a context never pushed: a ``LookupError`` from the context variable
+    (Flask 2.2 and later), an ``IndexError`` from the empty stack (before)."""
+    return event.exception.type in ("LookupError", "IndexError") and any(
+        is_library_frame(frame, "flask/ctx.py", "pop") for frame in event.frames
+    )
 
 
 def _after_yield(fixture: Fixture, line: int) -> bool:

@@ -1083,3 +1083,28 @@ def test_a_plugin_fixture_the_failing_test_requests_does_not_hide_a_kept_context
     test = GETS_APP.replace("def test_query(app):", "def test_query(mocker, app):")
     case = kept(KEPT_POPPED, **{"tests/test_db.py": test})
     assert fixed(case) == {"tests/conftest.py": PUSH_POP}
+
+
+@pytest.mark.parametrize(
+    ("type_", "message"),
+    [
+        pytest.param("LookupError", "<ContextVar name='flask.request_ctx' at 0x7f>", id="flask-3"),
+        pytest.param("IndexError", "pop from empty list", id="flask-1.1"),
+    ],
+)
+def test_the_teardown_pop_of_a_kept_context_is_diagnosed_by_it(type_, message):
+    """A test that needs no context still errors in teardown, at the ``ctx.pop()`` of a context
+    its fixture no longer pushes (16 of flask-realworld's tests)."""
+    case = kept(KEPT_POPPED)
+    line = KEPT_POPPED.splitlines().index("    ctx.pop()") + 1
+    frames = (
+        Frame("tests/conftest.py", "app", line, in_app=True, context_line="    ctx.pop()"),
+        Frame("/site-packages/flask/ctx.py", "pop", 400, module="flask.ctx"),
+    )
+    event = Event(
+        (ExceptionInfo(type_, message, frames=frames),),
+        entry=Entry(("python", "-m", "pytest"), ".", "tests/test_db.py::test_query"),
+    )
+    assert fixed_once(RECIPE, event, case) == {"tests/conftest.py": PUSH_POP}
+    other = replace(event, exceptions=(ExceptionInfo(type_, message, frames=frames[1:]),))
+    assert RECIPE.diagnose(other, case) is None
