@@ -104,11 +104,7 @@ def test_pytest_console_script_and_collection_errors(project: Path, run: Run) ->
     assert event.frames[0].filename == "test_import.py", "pytest's import machinery is cut off"
 
 
-def test_thread_exception_inside_a_test_is_recorded(project: Path, run: Run) -> None:
-    write(
-        project,
-        {
-            "test_thread.py": """\
+STARTS_A_FAILING_THREAD = """\
         import threading
 
         from flask import current_app
@@ -122,8 +118,13 @@ def test_thread_exception_inside_a_test_is_recorded(project: Path, run: Run) -> 
             thread = threading.Thread(target=work)
             thread.start()
             thread.join()
-    """
-        },
+"""
+
+
+def test_thread_exception_inside_a_test_is_recorded(project: Path, run: Run) -> None:
+    write(
+        project,
+        {"test_thread.py": STARTS_A_FAILING_THREAD},
     )
 
     capture = run(PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider")
@@ -164,24 +165,9 @@ def test_thread_exception_under_a_hook_swapped_around_each_phase_is_recorded(
         def pytest_runtest_call(item):
             yield from swapped()
     """,
-            "test_thread.py": """\
-        import threading
-
-        from flask import current_app
-
-        from conftest import caught
-
-
-        def work():
-            current_app.logger.info("x")
-
-
-        def test_starts_thread():
-            thread = threading.Thread(target=work)
-            thread.start()
-            thread.join()
-            assert len(caught) == 1, "the swapped hook still gets it"
-    """,
+            "test_thread.py": STARTS_A_FAILING_THREAD
+            + "            from conftest import caught\n"
+            + '            assert len(caught) == 1, "the swapped hook still gets it"\n',
         },
     )
 
