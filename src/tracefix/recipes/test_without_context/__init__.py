@@ -567,10 +567,7 @@ def _kept_for(
     project: Project, path: str, function: ast.FunctionDef, cls: ast.ClassDef | None = None
 ) -> KeptContext | None:
     """The context a fixture the test gets keeps without pushing, when none pushes one."""
-    given = given_fixtures(project, path, function, cls)
-    if any(context_source(project, fixture) for fixture in given):
-        return None
-    return kept_context(project, given)
+    return kept_context(project, given_fixtures(project, path, function, cls))
 
 
 def _push_kept_context(project: Project, kept: dict[str, Any]) -> tuple[FileChange, ...]:
