@@ -225,7 +225,7 @@ class AppContextMissingInTest(Recipe):
             return self.diagnosis(
                 f"{_needs_context(event, frame)} {kept.describe()}, and the tests that get it "
                 "were written to run inside it.",
-                Location(path, line),
+                kept.location,
                 test=test,
                 kept=kept_facts(project, kept),
             )
@@ -289,7 +289,7 @@ class AppContextMissingInTest(Recipe):
             return self.diagnosis(
                 f"{failed}. {kept.describe()}, and the fixtures and tests that get it were "
                 "written to run inside it.",
-                location,
+                kept.location,
                 test=test,
                 kept=kept_facts(project, kept),
             )

@@ -64,9 +64,37 @@ _PYTEST_FIXTURES = frozenset(
 
 
 def untested_context_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
+    """A test module's failures; and in a module that defines a fixture keeping a context it
+    never pushes, that fixture's finding, made from the tests that get it."""
+    if _is_test_module(path):
+        yield from _test_module_failures(recipe, path, project)
+    if "context(" in (project.source(path) or ""):
+        kept_here = [
+            f
+            for f in fixtures_in(project, path)
+            if f.path == path and (k := kept_context(project, [f])) and k.fixture.path == path
+        ]
+        if kept_here:
+            for test_path in project.python_files():
+                if _is_test_module(test_path) and test_path != path:
+                    for diagnosis in _test_module_failures(recipe, test_path, project):
+                        if diagnosis.location.path == path:
+                            yield diagnosis
+
+
+def _is_test_module(path: str) -> bool:
     name = path_name(path)
-    if not (name.startswith("test_") or name.endswith("_test.py")):
-        return
+    return name.startswith("test_") or name.endswith("_test.py")
+
+
+def _test_module_failures(recipe: Recipe, path: str, project: Project) -> list[Diagnosis]:
+    """Remembered: a module defining a kept fixture asks it of every test module."""
+    return analysis(project).remember(
+        ("CTX104 test module", path), lambda: list(_test_failures(recipe, path, project))
+    )
+
+
+def _test_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
     tree = project.ast(path)
     context = analysis(project)
     if tree is None or context.remember("pytest-flask", lambda: uses_pytest_flask(project)):
@@ -101,7 +129,7 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
             yield recipe.diagnosis(
                 f"{kept.describe()}: {function.name}() ({path}:{use.line}) and every other "
                 f"test that gets it run outside any, and {use.describe()} needs one",
-                Location(kept.fixture.path, kept.line, kept.column),
+                kept.location,
                 test=failing_test_facts(
                     project, path, function.name, use.line, f"{path}::{function.name}"
                 ),

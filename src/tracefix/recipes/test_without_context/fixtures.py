@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from tracefix.diagnose.apps import is_context_call
 from tracefix.diagnose.apps import pushes_app_context
+from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.nodes import child_nodes
 from tracefix.diagnose.nodes import walk
 from tracefix.diagnose.project import Project
@@ -144,6 +145,11 @@ class KeptContext:
     #: Whether it is a request context (``test_request_context()``), which ``request`` and
     #: ``url_for`` need too, not only an app context.
     request: bool = False
+
+    @property
+    def location(self) -> Location:
+        """Where the fix goes, and where a scan reports it, whichever test failed."""
+        return Location(self.fixture.path, self.line, self.column)
 
     def describe(self) -> str:
         where = f"{self.fixture.path}:{self.fixture.line}"
