@@ -253,6 +253,20 @@ def push_kept_context(module: cst.Module, line: int, context: str, popped: bool)
     def parse(text: str) -> Statement:
         return cst.parse_statement(text, config=module.config_for_parsing)
 
+    pop = parse(f"{context}.pop()")
+    # Where the pop's own line was deleted and its blank line above it kept, the fixture ends
+    # in one blank line too many (the next statement's third): the pop takes it back.
+    after = chain[0].index + 1
+    following = module.body[after] if after < len(module.body) else None
+    spare = (
+        following is not None
+        and given == len(made.block.body) - 1
+        and len(following.leading_lines) >= 3
+        and following.leading_lines[0].comment is None
+    )
+    if spare:
+        pop = pop.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
+
     def edit(body: list[Statement]) -> list[Statement]:
         edited: list[Statement] = []
         for index, statement in enumerate(body):
@@ -260,10 +274,14 @@ def push_kept_context(module: cst.Module, line: int, context: str, popped: bool)
             if index == made.index:
                 edited.append(parse(f"{context}.push()"))
             if index == given and not popped:
-                edited.append(parse(f"{context}.pop()"))
+                edited.append(pop)
         return edited
 
-    return edit_block(module, made.block, edit)
+    module = edit_block(module, made.block, edit)
+    if spare and not popped and following is not None:
+        less = following.with_changes(leading_lines=following.leading_lines[1:])
+        module = module.with_changes(body=[*module.body[:after], less, *module.body[after + 1 :]])
+    return module
 
 
 def _yields(statement: cst.BaseStatement) -> bool:

@@ -1108,3 +1108,36 @@ def test_the_teardown_pop_of_a_kept_context_is_diagnosed_by_it(type_, message):
     assert fixed_once(RECIPE, event, case) == {"tests/conftest.py": PUSH_POP}
     other = replace(event, exceptions=(ExceptionInfo(type_, message, frames=frames[1:]),))
     assert RECIPE.diagnose(other, case) is None
+
+
+def test_a_pop_put_back_takes_the_blank_line_its_deletion_left():
+    """The original had a blank line between ``yield`` and ``ctx.pop()``; deleting only the pop
+    line leaves the fixture ending in one blank line too many, which the pop takes back."""
+    original = code("""
+        import pytest
+
+
+        @pytest.fixture
+        def app():
+            ctx = make()
+            ctx.push()
+            yield 1
+
+            ctx.pop()
+
+
+        @pytest.fixture
+        def other():
+            pass
+    """)
+    deleted = original.replace("    ctx.push()\n", "").replace("    ctx.pop()\n", "")
+    module = fix.push_kept_context(cst.parse_module(deleted), 6, "ctx", popped=False)
+    assert module.code == original
+    tight = original.replace("yield 1\n\n", "yield 1\n")
+    module = fix.push_kept_context(
+        cst.parse_module(tight.replace("    ctx.push()\n", "").replace("    ctx.pop()\n", "")),
+        6,
+        "ctx",
+        popped=False,
+    )
+    assert module.code == tight
