@@ -69,12 +69,10 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
     if _is_test_module(path):
         yield from _test_module_failures(recipe, path, project)
     if "context(" in (project.source(path) or ""):
-        kept_here = [
-            f
+        if any(
+            f.path == path and (kept := kept_context(project, [f])) and kept.fixture.path == path
             for f in fixtures_in(project, path)
-            if f.path == path and (k := kept_context(project, [f])) and k.fixture.path == path
-        ]
-        if kept_here:
+        ):
             for test_path in project.python_files():
                 if _is_test_module(test_path) and test_path != path:
                     for diagnosis in _test_module_failures(recipe, test_path, project):
