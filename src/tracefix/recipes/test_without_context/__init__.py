@@ -222,13 +222,7 @@ class AppContextMissingInTest(Recipe):
         }
         kept = _kept_for(project, path, function, cls)
         if kept is not None:
-            return self.diagnosis(
-                f"{_needs_context(event, frame)} {kept.describe()}, and the tests that get it "
-                "were written to run inside it.",
-                kept.location,
-                test=test,
-                kept=kept_facts(project, kept),
-            )
+            return self._kept_diagnosis(project, kept, _needs_context(event, frame), test)
         if cls is not None:
             return None  # a method of a test class: only a kept context's fix is written
         fixture = visible_fixtures(project, path).get(APP_FIXTURE)
@@ -246,6 +240,17 @@ class AppContextMissingInTest(Recipe):
             ),
             Location(path, line),
             test=test,
+        )
+
+    def _kept_diagnosis(
+        self, project: Project, kept: KeptContext, lead: str, test: dict[str, Any]
+    ) -> Diagnosis:
+        return self.diagnosis(
+            f"{lead} {kept.describe()}, and the tests and fixtures that get it were written to "
+            "run inside it.",
+            kept.location,
+            test=test,
+            kept=kept_facts(project, kept),
         )
 
     def _diagnose_fixture(self, event: Event, project: Project) -> Diagnosis | None:
@@ -286,13 +291,7 @@ class AppContextMissingInTest(Recipe):
             )
         kept = kept_context(project, given)
         if kept is not None:
-            return self.diagnosis(
-                f"{failed}. {kept.describe()}, and the fixtures and tests that get it were "
-                "written to run inside it.",
-                kept.location,
-                test=test,
-                kept=kept_facts(project, kept),
-            )
+            return self._kept_diagnosis(project, kept, f"{failed}.", test)
         return self.diagnosis(
             f"{failed}, and no fixture the test gets pushes one.",
             location,
