@@ -29,6 +29,7 @@ from tracefix.recipes._base import SkipFix
 from tracefix.recipes._scopes import local_names
 from tracefix.recipes.test_without_context.detect import failing_test_facts
 from tracefix.recipes.test_without_context.detect import given_fixtures
+from tracefix.recipes.test_without_context.detect import is_test_module
 from tracefix.recipes.test_without_context.detect import kept_facts
 from tracefix.recipes.test_without_context.detect import test_definition
 from tracefix.recipes.test_without_context.detect import untested_context_failures
@@ -220,7 +221,7 @@ class AppContextMissingInTest(Recipe):
             "context_line": frame.context_line,
             "node_id": event.entry.test,
         }
-        kept = _kept_for(project, path, function, cls)
+        kept = kept_context(project, given_fixtures(project, path, function, cls))
         if kept is not None:
             return self._kept_diagnosis(project, kept, _needs_context(event, frame), test)
         if cls is not None:
@@ -562,13 +563,6 @@ class AppContextMissingInTest(Recipe):
         )
 
 
-def _kept_for(
-    project: Project, path: str, function: ast.FunctionDef, cls: ast.ClassDef | None = None
-) -> KeptContext | None:
-    """The context a fixture the test gets keeps without pushing, when none pushes one."""
-    return kept_context(project, given_fixtures(project, path, function, cls))
-
-
 def _push_kept_context(project: Project, kept: dict[str, Any]) -> tuple[FileChange, ...]:
     from tracefix.recipes._codemod import relocate_line
     from tracefix.recipes.test_without_context import fix
@@ -668,8 +662,7 @@ def test_frame(
     frame = frames[first]
     if frame.function != name or frame.lineno is None or not _same_file(frame.filename, node_path):
         return None
-    file_name = PurePosixPath(frame.filename).name
-    if not (file_name.startswith("test_") or file_name.endswith("_test.py")):
+    if not is_test_module(frame.filename):
         return None
     if not _project_then_libraries(frames[first + 1 :]):
         return None

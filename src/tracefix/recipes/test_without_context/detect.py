@@ -66,7 +66,7 @@ _PYTEST_FIXTURES = frozenset(
 def untested_context_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diagnosis]:
     """A test module's failures; and in a module that defines a fixture keeping a context it
     never pushes, that fixture's finding, made from the tests that get it."""
-    if _is_test_module(path):
+    if is_test_module(path):
         yield from _test_module_failures(recipe, path, project)
     if "context(" in (project.source(path) or ""):
         if any(
@@ -74,13 +74,14 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
             for f in fixtures_in(project, path)
         ):
             for test_path in project.python_files():
-                if _is_test_module(test_path) and test_path != path:
+                if is_test_module(test_path) and test_path != path:
                     for diagnosis in _test_module_failures(recipe, test_path, project):
                         if diagnosis.location.path == path:
                             yield diagnosis
 
 
-def _is_test_module(path: str) -> bool:
+def is_test_module(path: str) -> bool:
+    """Whether pytest collects ``path`` as a test module by its default name patterns."""
     name = path_name(path)
     return name.startswith("test_") or name.endswith("_test.py")
 
@@ -115,8 +116,10 @@ def _test_failures(recipe: Recipe, path: str, project: Project) -> Iterator[Diag
         if not function.name.startswith("test"):
             continue
         marks = module_marks | _class_usefixtures(cls) if cls is not None else module_marks
+        if _requests_unknown(function, marks, fixtures):
+            continue
         given = _given(function, marks, fixtures, autouse)
-        if given is None or any(context_source(project, fixture) for fixture in given):
+        if any(context_source(project, fixture) for fixture in given):
             continue
         use = context.first_use(function.body, context.function_scope(path, function))
         if use is None:
@@ -181,11 +184,8 @@ def given_fixtures(
     marks = _module_usefixtures(tree) if tree is not None else set()
     if cls is not None:
         marks |= _class_usefixtures(cls)
-    fixtures = visible_fixtures(project, path)
-    wanted = _requested(function) | marks
-    return [fixtures[n] for n in sorted(wanted & fixtures.keys())] + list(
-        _autouse_fixtures(project, path)
-    )
+    autouse = list(_autouse_fixtures(project, path))
+    return _given(function, marks, visible_fixtures(project, path), autouse)
 
 
 def test_definition(
@@ -233,16 +233,17 @@ def _class_usefixtures(cls: ast.ClassDef) -> set[str]:
 
 
 def _given(
-    function: ast.FunctionDef,
-    module_marks: set[str],
-    fixtures: dict[str, Fixture],
-    autouse: list[Fixture],
-) -> list[Fixture] | None:
-    """``None`` when the test requests a fixture the project does not define (a plugin's)."""
-    wanted = _requested(function) | module_marks
-    if wanted - fixtures.keys() - _PYTEST_FIXTURES:
-        return None
+    function: ast.FunctionDef, marks: set[str], fixtures: dict[str, Fixture], autouse: list[Fixture]
+) -> list[Fixture]:
+    wanted = _requested(function) | marks
     return [fixtures[n] for n in sorted(wanted & fixtures.keys())] + autouse
+
+
+def _requests_unknown(
+    function: ast.FunctionDef, marks: set[str], fixtures: dict[str, Fixture]
+) -> bool:
+    """Whether the test requests a fixture the project does not define (a plugin's)."""
+    return bool((_requested(function) | marks) - fixtures.keys() - _PYTEST_FIXTURES)
 
 
 def kept_facts(project: Project, kept: KeptContext) -> dict[str, object]:
