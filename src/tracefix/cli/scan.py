@@ -114,12 +114,12 @@ def _scan(
     from tracefix.scan.config import ConfigError
     from tracefix.scan.config import load_config
     from tracefix.scan.engine import ScanError
-    from tracefix.scan.engine import scan as run_scan
     from tracefix.scan.files import find_root
     from tracefix.scan.files import list_files
     from tracefix.scan.files import read_project
     from tracefix.scan.files import select_paths
     from tracefix.scan.formats import render
+    from tracefix.scan.processes import scan as run_scan
 
     cwd = Path.cwd()
     root = find_root(cwd)

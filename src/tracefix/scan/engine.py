@@ -92,8 +92,87 @@ class ScanResult:
 def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> ScanResult:
     """What ``recipes`` detect in ``paths`` of ``project``; where two report the same line,
     the one earlier in ``recipes``."""
+    return collect(project, paths, recipes, [detect(project, paths, recipes)])
+
+
+@dataclass
+class Detected:
+    """What the detectors reported on some of a scan's paths, as they reported it: plain data,
+    so that a second process can hand its share over (``scan/processes.py``)."""
+
+    #: Each path's diagnoses by each recipe (its index in the scan's ``recipes``), as asked.
+    reports: list[tuple[str, int, list[Diagnosis]]] = field(default_factory=list)
+    #: Files that do not parse.
+    unparsed: list[ScanError] = field(default_factory=list)
+    #: Detectors that raised.
+    failed: list[ScanError] = field(default_factory=list)
+
+
+def detect(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> Detected:
+    """Every recipe's ``detect`` on each of ``paths`` that parses."""
+    detected = Detected()
     with _cycle_collector_paused():
-        return _scan(project, paths, recipes)
+        parsed = []
+        import os as _os
+
+        for path in paths:
+            if not _os.environ.get("LAZY") and project.ast(path) is None:
+                detected.unparsed.append(_syntax_error(project, path))
+            else:
+                parsed.append(path)
+        for path in parsed:
+            for index, recipe in enumerate(recipes):
+                try:
+                    detected.reports.append((path, index, list(recipe.detect(path, project))))
+                except Exception as exc:
+                    detected.failed.append(_detector_error(recipe, path, exc))
+    return detected
+
+
+def collect(
+    project: Project,
+    paths: Sequence[str],
+    recipes: Sequence[Recipe],
+    parts: Sequence[Detected],
+) -> ScanResult:
+    """The findings of ``parts`` (between them, what ``detect`` reports on ``paths``), in the
+    order one ``detect`` of all of ``paths`` reports them, whichever part each is in."""
+    result = ScanResult(files=len(paths))
+    result.errors.extend(error for part in parts for error in part.unparsed)
+    if result.errors:
+        _name_a_newer_python(project, result.errors)
+    result.errors.extend(error for part in parts for error in part.failed)
+    order = {path: index for index, path in enumerate(paths)}
+    reports = sorted(
+        (report for part in parts for report in part.reports),
+        key=lambda report: (order[report[0]], report[1]),
+    )
+    seen: set[tuple[str, int]] = set()
+    tables: dict[str, Suppressions] = {}
+    for _, index, diagnoses in reports:
+        recipe = recipes[index]
+        for diagnosis in diagnoses:
+            offered = recipe.offers_fix(diagnosis)
+            finding = Finding(
+                diagnosis,
+                offered and recipe.applicability is Applicability.SAFE,
+                recipe.fix_title if offered else None,
+            )
+            # One failure per line: the recipe first in ``recipes`` (RECIPES' order, the
+            # order ``diagnose`` asks them in) names it.
+            key = (finding.path, finding.line)
+            if key in seen:
+                continue
+            seen.add(key)
+            if finding.path not in tables:
+                tables[finding.path] = suppressions(project.source(finding.path) or "")
+            if is_suppressed(tables[finding.path], finding.line, finding.code):
+                result.suppressed += 1
+            else:
+                result.findings.append(finding)
+    result.findings.sort(key=Finding.sort_key)
+    result.errors.sort(key=lambda error: (error.path, error.line, error.column))
+    return result
 
 
 @contextmanager
@@ -114,49 +193,6 @@ def _cycle_collector_paused() -> Iterator[None]:
         gc.unfreeze()
         if enabled:
             gc.enable()
-
-
-def _scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> ScanResult:
-    result = ScanResult(files=len(paths))
-    parsed = []
-    for path in paths:
-        if project.ast(path) is None:
-            result.errors.append(_syntax_error(project, path))
-        else:
-            parsed.append(path)
-    if result.errors:
-        _name_a_newer_python(project, result.errors)
-    seen: set[tuple[str, int]] = set()
-    tables: dict[str, Suppressions] = {}
-    for path in parsed:
-        for recipe in recipes:
-            try:
-                diagnoses = list(recipe.detect(path, project))
-            except Exception as exc:
-                result.errors.append(_detector_error(recipe, path, exc))
-                continue
-            for diagnosis in diagnoses:
-                offered = recipe.offers_fix(diagnosis)
-                finding = Finding(
-                    diagnosis,
-                    offered and recipe.applicability is Applicability.SAFE,
-                    recipe.fix_title if offered else None,
-                )
-                # One failure per line: the recipe first in ``recipes`` (RECIPES' order, the
-                # order ``diagnose`` asks them in) names it.
-                key = (finding.path, finding.line)
-                if key in seen:
-                    continue
-                seen.add(key)
-                if finding.path not in tables:
-                    tables[finding.path] = suppressions(project.source(finding.path) or "")
-                if is_suppressed(tables[finding.path], finding.line, finding.code):
-                    result.suppressed += 1
-                else:
-                    result.findings.append(finding)
-    result.findings.sort(key=Finding.sort_key)
-    result.errors.sort(key=lambda error: (error.path, error.line, error.column))
-    return result
 
 
 def _syntax_error(project: Project, path: str) -> ScanError:

@@ -68,7 +68,9 @@ def untested_context_failures(recipe: Recipe, path: str, project: Project) -> It
     never pushes, that fixture's finding, made from the tests that get it."""
     if is_test_module(path):
         yield from _test_module_failures(recipe, path, project)
-    if "context(" in (project.source(path) or ""):
+    # A kept fixture spells both (``@pytest.fixture``, ``app.app_context()``): most modules
+    # are passed over unparsed.
+    if "context(" in (project.source(path) or "") and project.may_name(path, "fixture"):
         if any(
             f.path == path and (kept := kept_context(project, [f])) and kept.fixture.path == path
             for f in fixtures_in(project, path)

@@ -1,0 +1,126 @@
+"""A scan on two cores finds what a scan in one process finds, in the same order, and never
+less when the second process fails. Each check runs in a fresh interpreter: forking is only
+safe from a process with no other thread, which a test session's may not be."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RECIPES = Path(__file__).parents[2] / "src/tracefix/recipes"
+
+#: Every recipe's fixture projects side by side, plus a test and an app module that do not
+#: parse, then both scans; prints what each found and which processes detected what.
+SCRIPT = """\
+import json, os, sys
+from pathlib import Path
+
+from tracefix.diagnose.project import Project
+from tracefix.recipes import all_recipes
+from tracefix.scan import engine, processes
+from tracefix.testing import read_tree
+
+files = {}
+for project in sorted(Path(sys.argv[1]).glob("*/cases/*/project")):
+    prefix = f"{project.parent.parent.parent.name}/{project.parent.name}/"
+    files.update({prefix + path: text for path, text in read_tree(project).items()})
+files["broken/tests/test_broken.py"] = "def test(:\\n"
+files["broken/app.py"] = "x = (\\n"
+paths = sorted(path for path in files if path.endswith(".py"))
+recipes = all_recipes()
+parent = os.getpid()
+made_by = set()
+
+real_detect = processes.detect
+def detect(project, paths, recipes):
+    if sys.argv[2] == "child-fails" and os.getpid() != parent:
+        raise RuntimeError("the forked process fails")
+    detected = real_detect(project, paths, recipes)
+    detected.made_by = os.getpid()
+    return detected
+processes.detect = detect
+
+real_collect = processes.collect
+def collect(project, paths, recipes, parts):
+    made_by.update(part.made_by for part in parts)
+    return real_collect(project, paths, recipes, parts)
+processes.collect = collect
+
+def found(result):
+    return {
+        "findings": [
+            [f.code, f.path, f.line, f.column, f.message, f.fixable] for f in result.findings
+        ],
+        "errors": [[e.path, e.line, e.column, e.message] for e in result.errors],
+        "suppressed": result.suppressed,
+        "files": result.files,
+    }
+
+print(json.dumps({
+    "can_fork": processes._can_fork(),
+    "one": found(engine.scan(Project(files), paths, recipes)),
+    "two": found(processes.scan(Project(files), paths, recipes)),
+    "processes": len(made_by),
+}))
+"""
+
+
+def _both_scans(how: str) -> dict:
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(RECIPES), how],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+@pytest.fixture(scope="module")
+def forked() -> dict:
+    found = _both_scans("forked")
+    if not found["can_fork"]:
+        pytest.skip("this machine cannot fork a second process (one core, or no fork)")
+    return found
+
+
+def test_two_processes_find_what_one_does_in_the_same_order(forked):
+    assert forked["two"] == forked["one"]
+    assert forked["processes"] == 2
+    # Findings in tests and in app code, and a file of each kind that does not parse.
+    one = forked["one"]
+    assert any("/tests/" in path for _, path, *_ in one["findings"])
+    assert any("/tests/" not in path for _, path, *_ in one["findings"])
+    assert [error[0] for error in one["errors"]] == [
+        "broken/app.py",
+        "broken/tests/test_broken.py",
+    ]
+
+
+def test_a_failed_second_process_leaves_its_share_to_the_first(forked):
+    fallen_back = _both_scans("child-fails")
+    assert fallen_back["processes"] == 1
+    assert fallen_back["two"] == forked["one"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "",
+        "os.sched_getaffinity = lambda pid: {0}",
+        "threading.Thread(target=threading.Event().wait, daemon=True).start()",
+    ],
+    ids=["two cores", "one core", "another thread"],
+)
+def test_a_second_process_is_forked_only_with_a_core_for_it_and_no_other_thread(setting):
+    code = f"import os, threading\nfrom tracefix.scan import processes\n{setting}\n"
+    run = subprocess.run(
+        [sys.executable, "-c", code + "print(processes._can_fork())"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.stdout.strip() == str(not setting), run.stderr
