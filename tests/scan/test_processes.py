@@ -13,14 +13,16 @@ import pytest
 
 RECIPES = Path(__file__).parents[2] / "src/tracefix/recipes"
 
-#: Every recipe's fixture projects side by side, plus a test and an app module that do not
-#: parse, then both scans; prints what each found and which processes detected what.
+#: Every recipe's fixture projects side by side, plus a test and two app modules that do not
+#: parse, then both scans; prints what each found and how many processes detected it.
 SCRIPT = """\
 import json, os, sys
 from pathlib import Path
 
+from tracefix.diagnose.diagnosis import Location
 from tracefix.diagnose.project import Project
 from tracefix.recipes import all_recipes
+from tracefix.recipes._base import Recipe
 from tracefix.scan import engine, processes
 from tracefix.testing import read_tree
 
@@ -30,16 +32,37 @@ for project in sorted(Path(sys.argv[1]).glob("*/cases/*/project")):
     files.update({prefix + path: text for path, text in read_tree(project).items()})
 files["broken/tests/test_broken.py"] = "def test(:\\n"
 files["broken/app.py"] = "x = (\\n"
+files["broken/jobs.py"] = "y = [\\n"
 paths = sorted(path for path in files if path.endswith(".py"))
-recipes = all_recipes()
+
+
+# Reports on, or fails on, files that do not parse: asked about them only by a share whose
+# paths the other share checks.
+class Careless(Recipe):
+    code, name, summary, fix_title = "CTX999", "careless", "careless", "none"
+
+    def diagnose(self, event, project):
+        return None
+
+    def fix(self, diagnosis, project):
+        return ()
+
+    def detect(self, path, project):
+        if path == "broken/app.py":
+            raise RuntimeError("no tree")
+        if path == "broken/jobs.py":
+            yield self.diagnosis("found", Location(path, 1, 1))
+
+
+recipes = (*all_recipes(), Careless())
 parent = os.getpid()
 made_by = set()
 
 real_detect = processes.detect
-def detect(project, paths, recipes):
+def detect(project, paths, recipes, **options):
     if sys.argv[2] == "child-fails" and os.getpid() != parent:
         raise RuntimeError("the forked process fails")
-    detected = real_detect(project, paths, recipes)
+    detected = real_detect(project, paths, recipes, **options)
     detected.made_by = os.getpid()
     return detected
 processes.detect = detect
@@ -97,6 +120,7 @@ def test_two_processes_find_what_one_does_in_the_same_order(forked):
     assert any("/tests/" not in path for _, path, *_ in one["findings"])
     assert [error[0] for error in one["errors"]] == [
         "broken/app.py",
+        "broken/jobs.py",
         "broken/tests/test_broken.py",
     ]
 

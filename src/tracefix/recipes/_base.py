@@ -97,6 +97,11 @@ class Recipe(ABC):
     #: One line saying what the fix does.
     fix_title: ClassVar[str]
     applicability: ClassVar[Applicability] = Applicability.SAFE
+    #: Whether ``detect`` may parse most of the project whichever file it is asked about: it
+    #: follows scripts, or every module, through what they import and call. A scan on two
+    #: cores runs these in the process that parses the app's files (``scan/processes.py``);
+    #: a wrong value costs speed, never a finding.
+    reads_the_app: ClassVar[bool] = False
 
     @abstractmethod
     def diagnose(self, event: Event, project: Project) -> Diagnosis | None:

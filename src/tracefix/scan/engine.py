@@ -100,30 +100,37 @@ class Detected:
     """What the detectors reported on some of a scan's paths, as they reported it: plain data,
     so that a second process can hand its share over (``scan/processes.py``)."""
 
-    #: Each path's diagnoses by each recipe (its index in the scan's ``recipes``), as asked.
-    reports: list[tuple[str, int, list[Diagnosis]]] = field(default_factory=list)
+    #: Each path's diagnoses by each recipe (its code), in the order they were asked.
+    reports: list[tuple[str, str, list[Diagnosis]]] = field(default_factory=list)
     #: Files that do not parse.
     unparsed: list[ScanError] = field(default_factory=list)
     #: Detectors that raised.
     failed: list[ScanError] = field(default_factory=list)
 
 
-def detect(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> Detected:
-    """Every recipe's ``detect`` on each of ``paths`` that parses."""
+def detect(
+    project: Project,
+    paths: Sequence[str],
+    recipes: Sequence[Recipe],
+    *,
+    check_syntax: bool = True,
+) -> Detected:
+    """Every recipe's ``detect`` on each of ``paths`` that parses. ``check_syntax=False``:
+    another share of the scan parses ``paths`` and reports those that do not parse, and
+    ``collect`` drops what this one found in them: each file is parsed only where a
+    detector needs its tree."""
     detected = Detected()
     with _cycle_collector_paused():
         parsed = []
-        import os as _os
-
         for path in paths:
-            if not _os.environ.get("LAZY") and project.ast(path) is None:
+            if check_syntax and project.ast(path) is None:
                 detected.unparsed.append(_syntax_error(project, path))
             else:
                 parsed.append(path)
         for path in parsed:
-            for index, recipe in enumerate(recipes):
+            for recipe in recipes:
                 try:
-                    detected.reports.append((path, index, list(recipe.detect(path, project))))
+                    detected.reports.append((path, recipe.code, list(recipe.detect(path, project))))
                 except Exception as exc:
                     detected.failed.append(_detector_error(recipe, path, exc))
     return detected
@@ -141,16 +148,24 @@ def collect(
     result.errors.extend(error for part in parts for error in part.unparsed)
     if result.errors:
         _name_a_newer_python(project, result.errors)
-    result.errors.extend(error for part in parts for error in part.failed)
+    unparsed = {error.path for error in result.errors}
+    result.errors.extend(
+        error for part in parts for error in part.failed if error.path not in unparsed
+    )
     order = {path: index for index, path in enumerate(paths)}
+    by_code = {recipe.code: (index, recipe) for index, recipe in enumerate(recipes)}
     reports = sorted(
-        (report for part in parts for report in part.reports),
-        key=lambda report: (order[report[0]], report[1]),
+        (
+            (order[path], *by_code[code], diagnoses)
+            for part in parts
+            for path, code, diagnoses in part.reports
+            if path not in unparsed
+        ),
+        key=lambda report: report[:2],
     )
     seen: set[tuple[str, int]] = set()
     tables: dict[str, Suppressions] = {}
-    for _, index, diagnoses in reports:
-        recipe = recipes[index]
+    for _, _, recipe, diagnoses in reports:
         for diagnosis in diagnoses:
             offered = recipe.offers_fix(diagnosis)
             finding = Finding(

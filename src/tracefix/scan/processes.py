@@ -1,16 +1,18 @@
-"""A scan on two cores: the project's tests detected in a forked process, the rest in this one.
+"""A scan on two cores: the app's files and the tests detected in two processes.
 
 Parsing is most of a scan's time (``BENCHMARKS.md``), and trees cannot cross processes for less
-than parsing them again costs. What can be split is the paths to report on, each process
-parsing only the files its share reaches: tests reach into the code they test, but no module
-of the app reaches into the tests, so the tests' side parses only the app code they call or
-import, and the app's side reads the tests for their imports alone. Each side runs the same detectors on the same
-``Project``; ``engine.collect`` puts what both found in the order one process would have.
+than parsing them again costs, so the work is split by what each share must parse. The
+recipes that read the whole app (``Recipe.reads_the_app``: they follow scripts through what
+they import) run on the app's files in this process, which parses them all. A forked process
+runs every recipe on the tests, and the other recipes on the app's files: tests reach into
+the code they test, no module of the app reaches into the tests, and those recipes parse only
+the few files they name. Each side runs the same detectors on the same ``Project``;
+``engine.collect`` puts what both found in the order one process would have.
 
 Only where ``os.fork`` is safe and cheap (not macOS, whose system libraries may not survive a
 fork, nor Windows, which has none), from a process with no other thread, with a second core to
-run on, and with both shares non-empty. If the forked process fails in any way, this one
-detects its share itself: a scan that could have been faster never loses a finding.
+run on, and with work for both. If the forked process fails in any way, this one detects its
+share itself: a scan that could have been faster never loses a finding.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import pickle
 import sys
 import threading
+from collections.abc import Callable
 from collections.abc import Sequence
 
 from tracefix.diagnose.apps import is_test_path
@@ -31,17 +34,25 @@ from tracefix.scan.engine import detect
 
 
 def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> ScanResult:
-    """``engine.scan``, the test files' share detected in a second process when one can run."""
+    """``engine.scan``, on two processes when a second one can run."""
     tests = [path for path in paths if is_test_path(path)]
-    rest = [path for path in paths if not is_test_path(path)]
-    if not tests or not rest or not _can_fork():
+    app = [path for path in paths if not is_test_path(path)]
+    whole = [recipe for recipe in recipes if recipe.reads_the_app] or list(recipes)
+    rest = [recipe for recipe in recipes if recipe not in whole]
+    if not app or not (tests or rest) or not _can_fork():
         return collect(project, paths, recipes, [detect(project, paths, recipes)])
-    forked = _fork(project, tests, recipes)
-    mine = detect(project, rest, recipes)
+
+    def their_share() -> list[Detected]:
+        # The app's files are parsed, and their syntax checked, on this process's side.
+        return [
+            detect(project, tests, recipes),
+            detect(project, app, rest, check_syntax=False),
+        ]
+
+    forked = _fork(their_share)
+    mine = detect(project, app, whole)
     theirs = forked.result() if forked is not None else None
-    if theirs is None:
-        theirs = detect(project, tests, recipes)
-    return collect(project, paths, recipes, [mine, theirs])
+    return collect(project, paths, recipes, [mine, *(theirs or their_share())])
 
 
 def _can_fork() -> bool:
@@ -56,13 +67,13 @@ def _can_fork() -> bool:
 
 
 class _Forked:
-    """A forked process detecting a share of the paths, and the pipe it sends its report on."""
+    """A forked process detecting its share of the scan, and the pipe it sends it on."""
 
     def __init__(self, pid: int, reading: int) -> None:
         self.pid = pid
         self.reading = reading
 
-    def result(self) -> Detected | None:
+    def result(self) -> list[Detected] | None:
         """What it detected; ``None`` if it failed (it has ended either way)."""
         chunks = []
         try:
@@ -77,10 +88,12 @@ class _Forked:
             detected = pickle.loads(b"".join(chunks))
         except Exception:
             return None
-        return detected if isinstance(detected, Detected) else None
+        if isinstance(detected, list) and all(isinstance(part, Detected) for part in detected):
+            return detected
+        return None
 
 
-def _fork(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> _Forked | None:
+def _fork(share: Callable[[], list[Detected]]) -> _Forked | None:
     try:
         reading, writing = os.pipe()
     except OSError:
@@ -95,7 +108,7 @@ def _fork(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> 
         status = 1
         try:
             os.close(reading)
-            report = pickle.dumps(detect(project, paths, recipes), pickle.HIGHEST_PROTOCOL)
+            report = pickle.dumps(share(), pickle.HIGHEST_PROTOCOL)
             with os.fdopen(writing, "wb") as pipe:
                 pipe.write(report)
             status = 0

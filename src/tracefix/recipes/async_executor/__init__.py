@@ -85,6 +85,7 @@ class ExecutorCallInAsyncViewWithoutContext(Recipe):
     """
 
     code = "CTX117"
+    reads_the_app = True
     name = "executor-call-in-async-view-without-context"
     summary = "An async view's run_in_executor runs a function without the view's Flask context"
     fix_title = "Await asyncio.to_thread (or run the function in a copy of the view's context)"

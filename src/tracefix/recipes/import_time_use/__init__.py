@@ -101,6 +101,7 @@ class ImportTimeContextUse(Recipe):
     """
 
     code = "CTX110"
+    reads_the_app = True
     name = "import-time-use-without-app-context"
     summary = "A module the app imports uses the app context at import time"
     fix_title = "Move the import-time use to where the app is set up, or read it lazily"

@@ -84,6 +84,7 @@ class ScriptEntry(Recipe):
     """
 
     code = "CTX102"
+    reads_the_app = True
     name = "script-entry-without-app-context"
     summary = "A script calls project code that needs an app context without pushing one"
     fix_title = "Call it under `with app.app_context():` at the script's entry"

@@ -76,6 +76,7 @@ class ScriptModuleLevel(Recipe):
     """
 
     code = "CTX101"
+    reads_the_app = True
     name = "script-module-level-without-app-context"
     summary = "A script's top-level code uses Flask without an app context"
     fix_title = "Run the script's top-level code under `with app.app_context():`"

@@ -92,6 +92,7 @@ class UrlForOutsideRequest(Recipe):
     """
 
     code = "CTX112"
+    reads_the_app = True
     name = "url-for-outside-request"
     summary = "`url_for` runs where there is no request and no `SERVER_NAME` to build URLs"
     fix_title = "Build the script's URLs in `with app.test_request_context():`"
