@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 
@@ -15,6 +14,8 @@ class FileChange:
     after: str
 
     def diff(self) -> str:
+        import difflib  # only diffs need it, not every scan that imports the recipes
+
         before = (self.before or "").splitlines(keepends=True)
         after = self.after.splitlines(keepends=True)
         lines = difflib.unified_diff(

@@ -6,7 +6,22 @@ opens no file, runs no process and reads no environment.
 
 from __future__ import annotations
 
-from tracefix.diagnose.engine import diagnose
+from typing import TYPE_CHECKING
+from typing import Any
+
 from tracefix.diagnose.project import Project
 
+if TYPE_CHECKING:
+    from tracefix.diagnose.engine import diagnose
+
 __all__ = ["Project", "diagnose"]
+
+
+def __getattr__(name: str) -> Any:
+    """``diagnose`` imported when first asked for: ``tracefix scan`` imports this package for
+    its ``Diagnosis`` and ``Project``, and never diagnoses an event."""
+    if name == "diagnose":
+        from tracefix.diagnose.engine import diagnose
+
+        return diagnose
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -258,7 +258,9 @@ def path_parent(path: str) -> str:
 @functools.lru_cache(maxsize=8192)
 def _normalise(path: str) -> str:
     """Remembered: every lookup goes through it, with a few thousand paths at most, and
-    ``PurePosixPath`` is most of what a lookup costs."""
+    ``PurePosixPath`` is most of what a lookup costs (a path it would not change skips it)."""
+    if "\\" not in path and _splits_plainly(path):
+        return path
     return str(PurePosixPath(path.replace("\\", "/"))).removeprefix("./")
 
 

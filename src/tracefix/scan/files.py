@@ -207,13 +207,14 @@ def _pattern_regex(pattern: str, anchored: bool) -> re.Pattern[str]:
 def _walk(root: Path) -> Iterable[str]:
     """Every file below ``root`` that its ``.gitignore`` files do not ignore."""
     ignore = GitIgnore()
-    for directory, folders, files in os.walk(root):
-        relative = Path(directory).relative_to(root).as_posix()
-        base = "" if relative == "." else relative
-        gitignore = Path(directory) / ".gitignore"
-        if gitignore.is_file():
+    top = os.fspath(root)
+    for directory, folders, files in os.walk(top):
+        # ``os.walk`` joins each folder's name to ``top``: what follows it is the path below.
+        base = directory[len(top) :].lstrip(os.sep).replace(os.sep, "/")
+        if ".gitignore" in files:
             try:
-                ignore.add(gitignore.read_text(encoding="utf-8").splitlines(), base)
+                with open(os.path.join(directory, ".gitignore"), encoding="utf-8") as file:
+                    ignore.add(file.read().splitlines(), base)
             except (OSError, UnicodeDecodeError):
                 pass
         kept = []
