@@ -67,6 +67,14 @@ def detect(project, paths, recipes, **options):
     return detected
 processes.detect = detect
 
+parsed_here = set()
+real_ast = Project.ast
+def ast(project, path):
+    if os.getpid() == parent:
+        parsed_here.add(path)
+    return real_ast(project, path)
+Project.ast = ast
+
 real_collect = processes.collect
 def collect(project, paths, recipes, parts):
     made_by.update(part.made_by for part in parts)
@@ -86,7 +94,9 @@ def found(result):
 print(json.dumps({
     "can_fork": processes._can_fork(),
     "one": found(engine.scan(Project(files), paths, recipes)),
-    "two": found(processes.scan(Project(files), paths, recipes)),
+    "two": found((parsed_here.clear(), processes.scan(Project(files), paths, recipes))[1]),
+    "tests": sum("/tests/" in path for path in paths),
+    "tests_parsed_here": sorted(path for path in parsed_here if "/tests/" in path),
     "processes": len(made_by),
 }))
 """
@@ -114,6 +124,9 @@ def forked() -> dict:
 def test_two_processes_find_what_one_does_in_the_same_order(forked):
     assert forked["two"] == forked["one"]
     assert forked["processes"] == 2
+    # The app's side reads the tests' imports from the other side: it parses only the few
+    # tests that its own detectors reach.
+    assert len(forked["tests_parsed_here"]) * 20 < forked["tests"]
     # Findings in tests and in app code, and a file of each kind that does not parse.
     one = forked["one"]
     assert any("/tests/" in path for _, path, *_ in one["findings"])

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
@@ -242,6 +243,7 @@ class ContextAnalysis:
         self._scope_lines: dict[str, list[int] | None] = {}
         #: The class of each method ``_member`` found, by ``id`` of the method (kept with it).
         self._owners: dict[int, tuple[ast.AST, Definition]] = {}
+        self._imports_read_elsewhere: Callable[[], Mapping[str, frozenset[str]]] | None = None
 
     def remember(self, key: object, compute: Callable[[], _Value]) -> _Value:
         """``compute()`` once per analysis: for detectors' own project-wide indexes."""
@@ -336,23 +338,38 @@ class ContextAnalysis:
 
     def _importers(self) -> dict[str, set[str]]:
         """Each module the project imports, with the files that import it: read once, from
-        the files whose text has an import statement."""
+        the files whose text has an import statement, or from ``imports_read_elsewhere``."""
 
         def compute() -> dict[str, set[str]]:
+            known = self._imports_read_elsewhere() if self._imports_read_elsewhere else {}
             found: dict[str, set[str]] = {}
             for path in self.python_files:
-                source = self.project.source(path) or ""
-                if not _IMPORT_LINE.search(source):
-                    continue
-                tree = self.project.ast(path)
-                if tree is None:
-                    continue
-                for statement in _import_statements(tree.body, source):
-                    for module in self._modules_run_by(path, statement):
-                        found.setdefault(module, set()).add(path)
+                modules = known.get(path)
+                for module in self.modules_imported_by(path) if modules is None else modules:
+                    found.setdefault(module, set()).add(path)
             return found
 
         return self.remember("importers", compute)
+
+    def modules_imported_by(self, path: str) -> frozenset[str]:
+        """Every module that the import statements of ``path`` run, wherever they are."""
+        source = self.project.source(path) or ""
+        if not _IMPORT_LINE.search(source):
+            return frozenset()
+        tree = self.project.ast(path)
+        if tree is None:
+            return frozenset()
+        return frozenset(
+            module
+            for statement in _import_statements(tree.body, source)
+            for module in self._modules_run_by(path, statement)
+        )
+
+    def imports_read_elsewhere(self, read: Callable[[], Mapping[str, frozenset[str]]]) -> None:
+        """``modules_imported_by`` of some files, as ``read()`` gives it once asked: another
+        process that parses them anyway computed it (``scan/processes.py``), so that this
+        one does not parse them for their imports alone."""
+        self._imports_read_elsewhere = read
 
     # --- names ------------------------------------------------------------------------------
 

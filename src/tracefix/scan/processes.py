@@ -17,16 +17,22 @@ share itself: a scan that could have been faster never loses a finding.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import sys
 import threading
 from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
+from typing import BinaryIO
 
 from tracefix.diagnose.apps import is_test_path
 from tracefix.diagnose.project import Project
 from tracefix.recipes._base import Recipe
+from tracefix.scan.context_use import analysis
 from tracefix.scan.engine import Detected
 from tracefix.scan.engine import ScanResult
 from tracefix.scan.engine import collect
@@ -42,17 +48,25 @@ def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> S
     if not app or not (tests or rest) or not _can_fork():
         return collect(project, paths, recipes, [detect(project, paths, recipes)])
 
-    def their_share() -> list[Detected]:
+    def detected_there() -> list[Detected]:
         # The app's files are parsed, and their syntax checked, on this process's side.
         return [
             detect(project, tests, recipes),
             detect(project, app, rest, check_syntax=False),
         ]
 
-    forked = _fork(their_share)
+    def messages() -> Iterator[object]:
+        # First what this side needs of the tests: what they import (``imported_by_others``).
+        reading = analysis(project)
+        yield {path: reading.modules_imported_by(path) for path in tests}
+        yield detected_there()
+
+    forked = _fork(messages)
+    if forked is not None:
+        analysis(project).imports_read_elsewhere(forked.imports)
     mine = detect(project, app, whole)
     theirs = forked.result() if forked is not None else None
-    return collect(project, paths, recipes, [mine, *(theirs or their_share())])
+    return collect(project, paths, recipes, [mine, *(theirs or detected_there())])
 
 
 def _can_fork() -> bool:
@@ -67,33 +81,37 @@ def _can_fork() -> bool:
 
 
 class _Forked:
-    """A forked process detecting its share of the scan, and the pipe it sends it on."""
+    """A forked process and the pipe it sends its messages on: the tests' imports, then what
+    it detected."""
 
     def __init__(self, pid: int, reading: int) -> None:
         self.pid = pid
-        self.reading = reading
+        self.pipe = os.fdopen(reading, "rb")
+        self._imports: Mapping[str, frozenset[str]] | None = None
+
+    def imports(self) -> Mapping[str, frozenset[str]]:
+        """The modules each test file imports; none if the process failed before it sent them."""
+        if self._imports is None:
+            message = _receive(self.pipe)
+            self._imports = message if isinstance(message, dict) else {}
+        return self._imports
 
     def result(self) -> list[Detected] | None:
         """What it detected; ``None`` if it failed (it has ended either way)."""
-        chunks = []
         try:
-            with os.fdopen(self.reading, "rb") as pipe:
-                while chunk := pipe.read(1 << 16):
-                    chunks.append(chunk)
+            self.imports()
+            detected = _receive(self.pipe)
         finally:
+            self.pipe.close()
             _, status = os.waitpid(self.pid, 0)
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-            return None
-        try:
-            detected = pickle.loads(b"".join(chunks))
-        except Exception:
             return None
         if isinstance(detected, list) and all(isinstance(part, Detected) for part in detected):
             return detected
         return None
 
 
-def _fork(share: Callable[[], list[Detected]]) -> _Forked | None:
+def _fork(messages: Callable[[], Iterable[object]]) -> _Forked | None:
     try:
         reading, writing = os.pipe()
     except OSError:
@@ -104,13 +122,17 @@ def _fork(share: Callable[[], list[Detected]]) -> _Forked | None:
         os.close(reading)
         os.close(writing)
         return None
-    if pid == 0:  # pragma: no cover - the forked process; its report is what tests check
+    if pid == 0:  # pragma: no cover - the forked process; its messages are what tests check
         status = 1
         try:
             os.close(reading)
-            report = pickle.dumps(share(), pickle.HIGHEST_PROTOCOL)
+            gc.disable()  # it only parses and reads trees, then ends: see engine.detect
             with os.fdopen(writing, "wb") as pipe:
-                pipe.write(report)
+                for message in messages():
+                    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+                    pipe.write(len(data).to_bytes(8, "little"))
+                    pipe.write(data)
+                    pipe.flush()
             status = 0
         finally:
             # Straight out: no atexit handler, no flush of buffers this process inherited,
@@ -118,3 +140,13 @@ def _fork(share: Callable[[], list[Detected]]) -> _Forked | None:
             os._exit(status)
     os.close(writing)
     return _Forked(pid, reading)
+
+
+def _receive(pipe: BinaryIO) -> object:
+    """The next message on ``pipe``; ``None`` at its end, or when it does not unpickle."""
+    try:
+        size = int.from_bytes(pipe.read(8), "little")
+        data = pipe.read(size)
+        return pickle.loads(data) if size and len(data) == size else None
+    except Exception:
+        return None
