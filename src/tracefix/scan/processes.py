@@ -1,13 +1,16 @@
 """A scan on two cores: the app's files and the tests detected in two processes.
 
 Parsing is most of a scan's time (``BENCHMARKS.md``), and trees cannot cross processes for less
-than parsing them again costs, so the work is split by what each share must parse. The
+than parsing them again costs, so the work is split by what each part must parse. The
 recipes that read the whole app (``Recipe.reads_the_app``: they follow scripts through what
-they import) run on the app's files in this process, which parses them all. A forked process
-runs every recipe on the tests, and the other recipes on the app's files: tests reach into
-the code they test, no module of the app reaches into the tests, and those recipes parse only
-the few files they name. Each side runs the same detectors on the same ``Project``;
-``engine.collect`` puts what both found in the order one process would have.
+they import) run on the app's files in this process, which parses them all. The rest (every
+recipe on each test file, the other recipes on the app's files) goes to whichever process is
+free first, the forked one starting at once: tests reach into the code they test, no module
+of the app reaches into the tests, and those recipes parse only the few files they name. The
+forked process first sends what the tests import, which this one needs (a script some file
+imports is not run as a script) and would otherwise parse every test for. Each side runs the
+same detectors on the same ``Project``; ``engine.collect`` puts what both found in the order
+one process would have.
 
 Only where ``os.fork`` is safe and cheap (not macOS, whose system libraries may not survive a
 fork, nor Windows, which has none), from a process with no other thread, with a second core to
@@ -45,28 +48,71 @@ def scan(project: Project, paths: Sequence[str], recipes: Sequence[Recipe]) -> S
     app = [path for path in paths if not is_test_path(path)]
     whole = [recipe for recipe in recipes if recipe.reads_the_app] or list(recipes)
     rest = [recipe for recipe in recipes if recipe not in whole]
-    if not app or not (tests or rest) or not _can_fork():
+    # The work either process may do: each test file, then the other recipes on the app.
+    count = len(tests) + bool(rest)
+    queue = _Queue.of(count) if app and count and _can_fork() else None
+    if queue is None:
         return collect(project, paths, recipes, [detect(project, paths, recipes)])
 
-    def detected_there() -> list[Detected]:
-        # The app's files are parsed, and their syntax checked, on this process's side.
-        return [
-            detect(project, tests, recipes),
-            detect(project, app, rest, check_syntax=False),
-        ]
+    def work(item: int) -> Detected:
+        if item < len(tests):
+            return detect(project, [tests[item]], recipes)
+        # The app's files are parsed, and their syntax checked, by ``mine`` below.
+        return detect(project, app, rest, check_syntax=False)
 
     def messages() -> Iterator[object]:
-        # First what this side needs of the tests: what they import (``imported_by_others``).
+        # First what the app's side needs of the tests: what they import (``_importers``).
         reading = analysis(project)
         yield {path: reading.modules_imported_by(path) for path in tests}
-        yield detected_there()
+        yield [work(item) for item in iter(queue.take, None)]
 
     forked = _fork(messages)
     if forked is not None:
         analysis(project).imports_read_elsewhere(forked.imports)
-    mine = detect(project, app, whole)
+    mine = [detect(project, app, whole)]
+    done_here = set()
+    while (item := queue.take()) is not None:
+        mine.append(work(item))
+        done_here.add(item)
+    queue.close()
     theirs = forked.result() if forked is not None else None
-    return collect(project, paths, recipes, [mine, *(theirs or detected_there())])
+    if theirs is None:
+        theirs = [work(item) for item in range(count) if item not in done_here]
+    return collect(project, paths, recipes, [*mine, *theirs])
+
+
+class _Queue:
+    """Work items, each handed to whichever process asks for it first: their numbers, four
+    bytes each, written into a pipe both processes read from. Reads from a pipe are atomic,
+    so no item is handed out twice, and the first process free takes the next one."""
+
+    def __init__(self, reading: int) -> None:
+        self.reading = reading
+
+    @classmethod
+    def of(cls, count: int) -> _Queue | None:
+        """``None`` if the items do not fit in a pipe."""
+        reading, writing = os.pipe()
+        items = b"".join(item.to_bytes(4, "little") for item in range(count))
+        try:
+            os.set_blocking(writing, False)
+            written = os.write(writing, items)
+        except OSError:
+            written = -1
+        finally:
+            os.close(writing)
+        if written != len(items):
+            os.close(reading)
+            return None
+        return cls(reading)
+
+    def take(self) -> int | None:
+        """The next item; ``None`` when none is left."""
+        data = os.read(self.reading, 4)
+        return int.from_bytes(data, "little") if len(data) == 4 else None
+
+    def close(self) -> None:
+        os.close(self.reading)
 
 
 def _can_fork() -> bool:
