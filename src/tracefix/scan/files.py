@@ -42,8 +42,10 @@ class ProjectFiles:
 def find_root(start: Path) -> Path:
     """The project root for a scan started in ``start`` (see the module's docstring)."""
     start = start.resolve()
-    result = git("rev-parse", "--show-toplevel", cwd=start, check=False)
-    top = Path(result.stdout.strip()).resolve() if result.ok else None
+    top = None
+    if _may_be_in_git_work_tree(start):
+        result = git("rev-parse", "--show-toplevel", cwd=start, check=False)
+        top = Path(result.stdout.strip()).resolve() if result.ok else None
     for directory in (start, *start.parents):
         if (directory / "pyproject.toml").is_file():
             return directory
@@ -54,10 +56,9 @@ def find_root(start: Path) -> Path:
 
 def list_files(root: Path, exclude: Sequence[str] = ()) -> list[str]:
     """The project's Python and configuration files, honouring git's ignores and ``exclude``."""
-    result = git(
-        "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=root, check=False
-    )
-    if result.ok:
+    listing = ("ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    result = git(*listing, cwd=root, check=False) if _may_be_in_git_work_tree(root) else None
+    if result is not None and result.ok:
         candidates: Iterable[str] = (p for p in result.stdout.split("\0") if p)
     else:
         candidates = _walk(root)
@@ -74,6 +75,16 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> list[str]:
         ):
             found.append(path)
     return found
+
+
+def _may_be_in_git_work_tree(directory: Path) -> bool:
+    """Whether git may see a work tree at ``directory``: a ``.git`` there or above it, or
+    git told where one is. Asking git itself starts a process, twice a scan."""
+    if os.environ.get("GIT_DIR") or os.environ.get("GIT_WORK_TREE"):
+        return True
+    return any(
+        os.path.exists(os.path.join(folder, ".git")) for folder in (directory, *directory.parents)
+    )
 
 
 def read_project(root: Path, paths: Sequence[str]) -> tuple[Project, ProjectFiles]:
