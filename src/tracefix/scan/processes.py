@@ -91,8 +91,11 @@ class _Queue:
 
     @classmethod
     def of(cls, count: int) -> _Queue | None:
-        """``None`` if the items do not fit in a pipe."""
-        reading, writing = os.pipe()
+        """``None`` if the items do not fit in a pipe, or there is none."""
+        try:
+            reading, writing = os.pipe()
+        except OSError:
+            return None
         items = b"".join(item.to_bytes(4, "little") for item in range(count))
         try:
             os.set_blocking(writing, False)
@@ -128,24 +131,31 @@ def _can_fork() -> bool:
 
 class _Forked:
     """A forked process and the pipe it sends its messages on: the tests' imports, then what
-    it detected."""
+    it detected. The first is read as soon as it comes, by a thread of its own: a message
+    larger than the pipe holds would otherwise keep the forked process waiting, idle, until
+    this one asked for it."""
 
     def __init__(self, pid: int, reading: int) -> None:
         self.pid = pid
         self.pipe = os.fdopen(reading, "rb")
-        self._imports: Mapping[str, frozenset[str]] | None = None
+        self._imports: Mapping[str, frozenset[str]] = {}
+        self._reader = threading.Thread(target=self._read_imports, daemon=True)
+        self._reader.start()
+
+    def _read_imports(self) -> None:
+        message = _receive(self.pipe)
+        if isinstance(message, dict):
+            self._imports = message
 
     def imports(self) -> Mapping[str, frozenset[str]]:
         """The modules each test file imports; none if the process failed before it sent them."""
-        if self._imports is None:
-            message = _receive(self.pipe)
-            self._imports = message if isinstance(message, dict) else {}
+        self._reader.join()
         return self._imports
 
     def result(self) -> list[Detected] | None:
         """What it detected; ``None`` if it failed (it has ended either way)."""
         try:
-            self.imports()
+            self._reader.join()
             detected = _receive(self.pipe)
         finally:
             self.pipe.close()
