@@ -1,7 +1,8 @@
-"""The text tests that let the scan skip code lose nothing. ``Project.may_name`` (a detector
-skips a file) and ``NamingLines`` (a reader skips a statement): every fixture project (and its
-fixed side) scans to the same findings with both answering "yes" for everything, a name spelt
-in other Unicode characters still counts, and a statement spans its decorators' lines.
+"""The text tests that let the scan skip code lose nothing. ``Project.may_name`` and
+``python_files_spelling`` (a detector skips a file) and ``NamingLines`` (a reader skips a
+statement): every fixture project (and its fixed side) scans to the same findings with all
+answering "yes" for everything, a name spelt in other Unicode characters still counts, and a
+statement spans its decorators' lines.
 ``_import_statements`` (the importers' index skips blocks without ``import`` on a line): the
 same imports as a walk of the whole tree, in every fixture file and in tracefix's own."""
 
@@ -53,6 +54,7 @@ def findings(project: Project) -> list[tuple[str, str, int, int, str]]:
 def test_the_text_tests_change_no_finding(project, monkeypatch):
     filtered = findings(Project(dict(project.files)))
     monkeypatch.setattr(Project, "may_name", lambda self, path, name: True)
+    monkeypatch.setattr(Project, "python_files_spelling", lambda self, name: self.python_files())
     monkeypatch.setattr(NamingLines, "may_name_in", lambda self, statement: True)
     assert findings(Project(dict(project.files))) == filtered
 
@@ -61,6 +63,19 @@ def test_a_name_spelt_in_other_unicode_characters_may_be_named():
     project = Project({"a.py": "loop.\uff52un_in_executor(None, f)\n", "b.py": "x = 1\n"})
     assert project.may_name("a.py", "run_in_executor")
     assert not project.may_name("b.py", "run_in_executor")
+
+
+def test_a_word_is_spelt_whole_or_in_other_unicode_characters():
+    project = Project(
+        {
+            "click_only.py": "import click\nclient = click.Group()\n",
+            "imports.py": "from manage import cli\n",
+            "calls.py": "cli.main(standalone_mode=False)",
+            "unicode.py": "\uff43li()\n",
+            "notes.txt": "cli\n",
+        }
+    )
+    assert project.python_files_spelling("cli") == ("calls.py", "imports.py", "unicode.py")
 
 
 def test_a_statement_spans_its_decorators():

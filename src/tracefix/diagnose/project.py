@@ -75,6 +75,7 @@ class Project:
     _outside: dict[frozenset[str], tuple[str, ...]] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _words: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def source(self, path: str) -> str | None:
         return self.files.get(_normalise(path))
@@ -91,6 +92,21 @@ class Project:
         far cheaper than a walk of the tree: a detector that needs ``name`` skips the file."""
         source = self.source(path) or ""
         return name in source or not source.isascii()
+
+    def python_files_spelling(self, name: str) -> tuple[str, ...]:
+        """The Python files whose code can spell ``name`` as a whole word (``cli`` is not in
+        ``click``), or that are not all ASCII (see ``may_name``). Remembered, for a detector
+        that asks it for the same few names again and again."""
+        found = self._words.get(name)
+        if found is None:
+            word = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)", re.ASCII)
+            found = self._words[name] = tuple(
+                path
+                for path in self.python_files()
+                if not (source := self.files[path]).isascii()
+                or (name in source and word.search(source) is not None)
+            )
+        return found
 
     def python_files(self) -> Iterator[str]:
         return (path for path in sorted(self.files) if path.endswith(".py"))

@@ -409,13 +409,10 @@ def _has_context_from_elsewhere(project: Project, cli: ClickCli, command: Comman
 
 def _calls_of(cli: ClickCli, wanted: set[tuple[str, str]]) -> list[tuple[str, int]]:
     """Where the project calls one of the ``wanted`` commands or groups: ``cli()``,
-    ``cli.main(...)``."""
-    names = {name for _, name in wanted}
+    ``cli.main(...)``, in the files that spell one's name (its import or the call does)."""
+    spelling = {path for _, name in wanted for path in cli.project.python_files_spelling(name)}
     found = []
-    for path in cli.project.python_files():
-        source = cli.project.source(path) or ""
-        if not any(name in source for name in names):
-            continue
+    for path in sorted(spelling):
         for line, target in _calls_in(cli, path):
             if isinstance(target, Binding) and (target.path, target.name) in wanted:
                 found.append((path, line))
