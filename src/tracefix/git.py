@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tracefix import _process
+from tracefix.diagnose.dependencies import is_requirements_file
 from tracefix.diagnose.project import Project
+from tracefix.diagnose.project import path_name
 from tracefix.diagnose.project import project_code_paths
 from tracefix.errors import NotAGitRepository
 
@@ -133,7 +135,7 @@ def read_project(root: Path) -> Project:
     """The Python sources (and test configuration) of the work tree at ``root``."""
     files: dict[str, str] = {}
     for relative in project_code_paths(listed_files(root)):
-        if not (relative.endswith(".py") or _is_project_config(Path(relative).name)):
+        if not (relative.endswith(".py") or is_project_config(relative)):
             continue
         path = root / relative
         try:
@@ -145,7 +147,7 @@ def read_project(root: Path) -> Project:
     return Project(files)
 
 
-def _is_project_config(name: str) -> bool:
-    return name in PROJECT_CONFIG_FILES or (
-        name.startswith("requirements") and name.endswith((".txt", ".in"))
-    )
+def is_project_config(path: str) -> bool:
+    """Whether ``path`` is a file a recipe reads besides the code: the project's configuration
+    (``PROJECT_CONFIG_FILES``) or a requirements file."""
+    return path_name(path) in PROJECT_CONFIG_FILES or is_requirements_file(path)

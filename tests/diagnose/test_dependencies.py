@@ -29,6 +29,16 @@ from tracefix.diagnose.project import Project
             True,
         ),
         ({"requirements.txt": "-r base.txt\nflask-sqlalchemy~=2.5  # legacy\n"}, True),
+        # A requirements folder, included from the top file (flasky's layout).
+        (
+            {
+                "requirements.txt": "-r requirements/heroku.txt\n",
+                "requirements/heroku.txt": "-r common.txt\ngunicorn==19.7.1\n",
+                "requirements/common.txt": "Flask-SQLAlchemy==2.2\n",
+            },
+            True,
+        ),
+        ({"requirements/README.md": "flask-sqlalchemy==2.2\n"}, False),
         ({"requirements-dev.txt": 'flask-sqlalchemy==2.*; python_version >= "3.8"\n'}, True),
         ({"requirements.txt": "flask-sqlalchemy>=2.4\n"}, False),
         ({"requirements.txt": "flask-sqlalchemy<3.2\n"}, False),

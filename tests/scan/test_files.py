@@ -25,12 +25,15 @@ def test_ignored_and_default_excluded_files_are_not_read(make_project, use_git):
             "node_modules/x.py": BROKEN,
             "README.md": "not python\n",
             "requirements.txt": "flask\n",
+            "requirements/common.txt": "flask-sqlalchemy==2.5.1\n",
+            "requirements/README.md": "not a requirements file\n",
         },
         use_git=use_git,
     )
     listed = list_files(root)
     assert "app/keep_local.py" in listed and "pkg/sub/only_here.py" in listed
     assert "requirements.txt" in listed and "README.md" not in listed
+    assert "requirements/common.txt" in listed and "requirements/README.md" not in listed
     for path in ("generated/models.py", "app/settings_local.py", "pkg/only_here.py"):
         assert path not in listed
     assert not [path for path in listed if path.startswith((".venv/", "node_modules/"))]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_name
+from tracefix.diagnose.project import path_parts
 from tracefix.diagnose.project import per_project
 
 if TYPE_CHECKING:
@@ -110,10 +111,20 @@ def _declarations(project: Project) -> dict[str, list[SpecifierSet]]:
     return found
 
 
+def is_requirements_file(path: str) -> bool:
+    """Whether ``path`` is a pip requirements file: ``requirements*.txt`` or ``.in``, or any
+    such file in a ``requirements`` folder (``requirements/common.txt``, ``requirements/dev.in``:
+    flasky's and cookiecutter-django's layout)."""
+    parts = path_parts(path)
+    return parts[-1].endswith((".txt", ".in")) and (
+        parts[-1].startswith("requirements") or "requirements" in parts[:-1]
+    )
+
+
 def _declared_lines(project: Project, path: str) -> Iterator[str]:
     name = path_name(path)
     source = project.source(path) or ""
-    if name.startswith("requirements") and name.endswith((".txt", ".in")):
+    if is_requirements_file(path):
         yield from _requirement_lines(source)
     elif name == "pyproject.toml":
         yield from _pyproject_lines(source)

@@ -26,8 +26,8 @@ from pathlib import PurePosixPath
 from tracefix.diagnose.project import NOT_PROJECT_DIRS
 from tracefix.diagnose.project import Project
 from tracefix.diagnose.project import path_parts
-from tracefix.git import PROJECT_CONFIG_FILES
 from tracefix.git import git
+from tracefix.git import is_project_config
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def list_files(root: Path, exclude: Sequence[str] = ()) -> list[str]:
         if NOT_PROJECT_DIRS.intersection(parts[:-1]) or excluded.ignores(path):
             continue
         # ``os.path.isfile`` is ``Path.is_file`` without building a ``Path`` per file.
-        if (path.endswith(".py") or _is_config(parts[-1])) and os.path.isfile(
+        if (path.endswith(".py") or is_project_config(path)) and os.path.isfile(
             os.path.join(top, path)
         ):
             found.append(path)
@@ -238,9 +238,3 @@ def _walk(root: Path) -> Iterable[str]:
             path = f"{base}/{name}" if base else name
             if not ignore._matches(path, is_folder=False):
                 yield path
-
-
-def _is_config(name: str) -> bool:
-    return name in PROJECT_CONFIG_FILES or (
-        name.startswith("requirements") and name.endswith((".txt", ".in"))
-    )
