@@ -80,6 +80,35 @@ def role():
 """
 
 
+#: flasky's mail: a ``Mail()`` registered by the factory, a message sent from a thread.
+MAIL = {
+    "app/mail.py": """\
+        from flask_mail import Mail
+
+        mail = Mail()
+        """,
+    "app/email.py": """\
+        from threading import Thread
+
+        from flask import current_app
+        from flask_mail import Message
+
+        from app.mail import mail
+
+
+        def send_async_email(app, msg):
+            {body}
+
+
+        def send_email(to, subject):
+            app = current_app._get_current_object()
+            thread = Thread(target=send_async_email, args=[app, Message(subject, recipients=[to])])
+            thread.start()
+            return thread
+        """,
+}
+
+
 def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
     project = Project({p: textwrap.dedent(t) for p, t in {**APP, **files}.items()})
     chosen = [p for p in project.python_files() if p in files]
@@ -371,6 +400,21 @@ def findings(files: dict[str, str]) -> set[tuple[str, str, int]]:
     ],
 )
 def test_detectors(files, expected):
+    assert findings(files) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("mail.send(msg)", {("CTX103", "app/email.py", 10)}),
+        ("mail.send_message(subject='hi', recipients=msg)", {("CTX103", "app/email.py", 10)}),
+        ("with app.app_context():\n                mail.send(msg)", set()),
+        ("print(mail.state)", set()),
+    ],
+    ids=["send", "send_message", "sent in the app's context", "no sending"],
+)
+def test_flask_mail_sends_in_an_app_context(body, expected):
+    files = {**MAIL, "app/email.py": MAIL["app/email.py"].replace("{body}", body)}
     assert findings(files) == expected
 
 

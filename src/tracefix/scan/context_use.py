@@ -1,14 +1,14 @@
 """Where code fails outside a Flask context, read from the code alone (``ast``; nothing is run).
 
 An application context is what ``current_app``, ``g``, ``url_for``, ``render_template``,
-``jsonify`` and everything Flask-SQLAlchemy does through ``db.session``, ``db.engine``,
-``db.create_all()`` and ``Model.query`` need (not through a ``db`` given the app, on a project
-that declares Flask-SQLAlchemy 2.x: ``diagnose/flask_sqlalchemy.py``). ``request``,
-``session`` and Flask-Login's ``current_user`` need a request context: another cause, which
-the app-context recipes leave alone. A ``Use`` is the first expression of a block, in the
-order Python evaluates it, that needs either, found in the block itself or in the project
-functions it calls (names resolved through imports and re-exports, as
-``thread_target/spawns.py`` resolves them).
+``jsonify``, everything Flask-SQLAlchemy does through ``db.session``, ``db.engine``,
+``db.create_all()`` and ``Model.query`` (not through a ``db`` given the app, on a project that
+declares Flask-SQLAlchemy 2.x: ``diagnose/flask_sqlalchemy.py``) and Flask-Mail's
+``mail.send()`` need. ``request``, ``session`` and Flask-Login's ``current_user`` need a
+request context: another cause, which the app-context recipes leave alone. A ``Use`` is the
+first expression of a block, in the order Python evaluates it, that needs either, found in the
+block itself or in the project functions it calls (names resolved through imports and
+re-exports, as ``thread_target/spawns.py`` resolves them).
 
 Timid, like the recipes: a name bound at run time, a method of an instance, a decorated function
 (``@click.command``, ``@with_appcontext``, a route), a generator, anything under
@@ -90,6 +90,10 @@ APP_FUNCTIONS = frozenset(
     )
 )
 REQUEST_FUNCTIONS = frozenset({"flask.url_for", "flask.helpers.url_for"})
+#: Flask-Mail's extension, and its methods that send: each reads ``current_app`` (to tell the
+#: ``email_dispatched`` signal which app sent it), whether the instance was given the app or not.
+MAIL_CLASSES = frozenset({"flask_mail.Mail"})
+MAIL_METHODS = frozenset({"send", "send_message"})
 #: Flask's own tests for a context: what an ``if`` on them guards runs only inside one.
 CONTEXT_TESTS = frozenset(
     {
@@ -763,12 +767,17 @@ class ContextAnalysis:
                 if isinstance(handed, External) and handed.name in REQUEST_PROXIES:
                     return self._use(scope.path, argument, "request", _text(argument))
             session = (
-                self._session_use(node.func.value, scope, ("session", "engine"))
-                if isinstance(node.func, ast.Attribute)
-                else None
-            ) or self._session_use(node.func, scope, ("session",))
+                (
+                    self._session_use(node.func.value, scope, ("session", "engine"))
+                    if isinstance(node.func, ast.Attribute)
+                    else None
+                )
+                or self._session_use(node.func, scope, ("session",))
+                or self._mail_use(node.func, scope)
+            )
             if session is not None:
-                # ``db.session.add(...)`` fails in the call, after its arguments ran.
+                # ``db.session.add(...)``, ``mail.send(...)``: each fails in the call, after its
+                # arguments ran.
                 for argument in arguments:
                     found = self._expression(argument, scope)
                     if found is not None:
@@ -794,6 +803,21 @@ class ContextAnalysis:
         if isinstance(node, ast.Attribute) and node.attr in attributes:
             if self.is_sqlalchemy(self.qualify(node.value, scope)):
                 return self._use(scope.path, node, "app", f"{_text(node.value)}.{node.attr}")
+        return None
+
+    def _mail_use(self, node: ast.expr, scope: Scope) -> Use | None:
+        """``mail.send`` (or ``send_message``) of a module-level Flask-Mail ``Mail()``, as a
+        use."""
+        if isinstance(node, ast.Attribute) and node.attr in MAIL_METHODS:
+            mail = self.qualify(node.value, scope)
+            if isinstance(mail, Definition) and isinstance(mail.node, ast.Assign | ast.AnnAssign):
+                made = mail.node.value
+                if isinstance(made, ast.Call):
+                    made_by = self.qualify(made.func, Scope(mail.path))
+                    if isinstance(made_by, External) and made_by.name in MAIL_CLASSES:
+                        return self._use(
+                            scope.path, node, "app", f"{_text(node.value)}.{node.attr}"
+                        )
         return None
 
     def _use(
