@@ -50,7 +50,8 @@ class StreamedResponseWithoutContext(Recipe):
     older release's file), when a view hands that generator's call to `Response(...)`
     (`flask.Response`, Werkzeug's, `app.response_class`, `make_response`) or returns it
     (`return generate()`, `return generate(), headers`), itself or through a name. The
-    generator may be nested in the view or a function of any module.
+    generator may be nested in the view or a function of any module, and the view may be a
+    class-based view's method (a `MethodView`'s `get`).
 
     `tracefix scan` finds it from the code alone: a generator handed over so whose body reads
     the request, the session, `g`, `current_app`, `url_for`, `render_template` or
@@ -88,8 +89,9 @@ class StreamedResponseWithoutContext(Recipe):
     and app) pushed while the body streams, as Flask's docs prescribe; nothing else changes.
     It keeps a database connection checked out until the stream ends, as the view held it
     before. The fix wraps only calls made in a view (a route, an error handler, a
-    `before_request` hook, a view registered with `add_url_rule`, or a helper only those
-    call), where a request context is active, as `stream_with_context` requires. It is not
+    `before_request` hook, a view registered with `add_url_rule`, a class-based view's `get`
+    or `post`, or a helper only those call), where a request context is active, as
+    `stream_with_context` requires. It is not
     offered when the generator changes the session (its cookie went out with the headers, so
     the change would be lost quietly). A generator decorated with
     `@copy_current_request_context` is wrapped too: that decorator pushes the context only
@@ -181,6 +183,8 @@ def _why_no_fix(project: Project, generator: Generator, todo: Sequence[BodyCall]
             "before the body streams: the change would be lost; make it in the view"
         )
     for call in todo:
+        if analysis(project).in_view_method(call.path, call.line):
+            continue  # a class-based view's ``get``: Flask runs it only for a request
         function = project.function(call.path, call.function)
         if function is None or not handles_requests(project, call.path, function):
             return (

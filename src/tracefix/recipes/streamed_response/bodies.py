@@ -104,21 +104,39 @@ def _copies_request(decorator: ast.expr) -> bool:
 
 
 def body_calls(project: Project, generator: Generator) -> list[BodyCall]:
-    """The calls of ``generator`` that views hand over as response bodies."""
+    """The calls of ``generator`` that views hand over as response bodies: from top-level
+    functions, and from the methods Flask runs of class-based views (a ``MethodView``'s
+    ``get``)."""
     context = analysis(project)
     if generator.enclosing is not None:
         return list(_handed_over(context, generator.path, generator.enclosing, generator))
-    found: list[BodyCall] = []
-    places = {
-        (r.path, r.function)
-        for r in references(project, generator.path, generator.node.name)
-        if r.role == "call" and r.function is not None
-    }
-    for path, function_name in sorted(places):
-        function = project.function(path, function_name or "")
+    callers: dict[tuple[str, int], tuple[str, ast.FunctionDef]] = {}
+    for reference in references(project, generator.path, generator.node.name):
+        if reference.role != "call":
+            continue
+        if reference.function is not None:
+            function = project.function(reference.path, reference.function)
+        elif context.in_view_method(reference.path, reference.line):
+            function = _method_at(project, reference.path, reference.line)
+        else:
+            function = None
         if function is not None:
-            found.extend(_handed_over(context, path, function, generator))
+            callers[(reference.path, function.lineno)] = (reference.path, function)
+    found: list[BodyCall] = []
+    for _, (path, function) in sorted(callers.items()):
+        found.extend(_handed_over(context, path, function, generator))
     return found
+
+
+def _method_at(project: Project, path: str, line: int) -> ast.FunctionDef | None:
+    """The method of a top-level class of ``path`` whose body spans ``line``."""
+    tree = project.ast(path)
+    for cls in tree.body if tree is not None else ():
+        if isinstance(cls, ast.ClassDef):
+            for method in cls.body:
+                if isinstance(method, ast.FunctionDef) and _spans(method, line):
+                    return method
+    return None
 
 
 def generators_in(project: Project, path: str) -> list[Generator]:

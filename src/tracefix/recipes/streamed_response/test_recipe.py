@@ -322,6 +322,34 @@ def test_detect_stays_silent(views):
     assert list(RECIPE.detect("shop/views.py", shop({"shop/views.py": views}))) == []
 
 
+#: A generator handed over as a body by a class's ``get``, a view's or not.
+CLASS_BODY = """\
+from flask import Response, request
+from flask.views import MethodView
+
+
+def generate():
+    yield request.args["q"]
+
+
+class Export({base}):
+    def get(self):
+        return Response(generate())
+"""
+
+
+def test_detect_follows_the_body_into_a_class_based_view():
+    project = Project({"app.py": CLASS_BODY.format(base="MethodView")})
+    [finding] = RECIPE.detect("app.py", project)
+    assert finding.facts["calls"][0]["line"] == 11
+    assert RECIPE.offers_fix(finding)
+
+
+def test_detect_leaves_alone_a_class_flask_does_not_run_for_a_request():
+    project = Project({"app.py": CLASS_BODY.format(base="object")})
+    assert list(RECIPE.detect("app.py", project)) == []
+
+
 FIX_CASES = fix_cases(__file__)
 
 
