@@ -91,11 +91,10 @@ class StreamedResponseWithoutContext(Recipe):
     before. The fix wraps only calls made in a view (a route, an error handler, a
     `before_request` hook, a view registered with `add_url_rule`, a class-based view's `get`
     or `post`, or a helper only those call), where a request context is active, as
-    `stream_with_context` requires. It is not
-    offered when the generator changes the session (its cookie went out with the headers, so
-    the change would be lost quietly). A generator decorated with
-    `@copy_current_request_context` is wrapped too: that decorator pushes the context only
-    while the generator is created, not while it runs, and is left as it is.
+    `stream_with_context` requires. It is not offered when the generator changes the session
+    (its cookie went out with the headers, so the change would be lost quietly). A generator
+    decorated with `@copy_current_request_context` is wrapped too: that decorator pushes the
+    context only while the generator is created, not while it runs, and is left as it is.
 
     ## References
     - Flask docs, "Streaming Contents": Streaming with Context
