@@ -525,18 +525,21 @@ class ContextAnalysis:
         key = id(target.node)
         if key not in self._sqlalchemy:
             self._sqlalchemy[key] = False
-            value = (
-                target.node.value if isinstance(target.node, ast.Assign | ast.AnnAssign) else None
-            )
-            made = (
-                self.qualify(value.func, Scope(target.path))
-                if isinstance(value, ast.Call)
-                else None
-            )
-            self._sqlalchemy[key] = self.is_sqlalchemy_class(made) and not (
-                isinstance(value, ast.Call) and runs_without_context(self.project, value)
+            made = self._made_by(target)
+            self._sqlalchemy[key] = (
+                made is not None
+                and self.is_sqlalchemy_class(made[1])
+                and not runs_without_context(self.project, made[0])
             )
         return self._sqlalchemy[key]
+
+    def _made_by(self, target: Target) -> tuple[ast.Call, Target] | None:
+        """For a module-level ``name = Maker(...)``: that call, and what ``Maker`` is."""
+        if isinstance(target, Definition) and isinstance(target.node, ast.Assign | ast.AnnAssign):
+            value = target.node.value
+            if isinstance(value, ast.Call):
+                return value, self.qualify(value.func, Scope(target.path))
+        return None
 
     def is_sqlalchemy_class(self, target: Target) -> bool:
         """``SQLAlchemy``, or a project class built on it that leaves alone what needs a
@@ -603,16 +606,27 @@ class ContextAnalysis:
         ``post``... or ``dispatch_request`` of a class-based view (a ``flask.views.View``,
         ``MethodView`` or REST ``Resource``, or a project class built on one), FlaskBB's
         ``ViewTopic.get``."""
+        return self.view_method_at(path, line) is not None
+
+    def view_method_at(self, path: str, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The method ``in_view_method`` finds ``line`` of ``path`` in, if any."""
         tree = self.project.ast(path)
         for cls in tree.body if tree is not None else ():
             if isinstance(cls, ast.ClassDef) and cls.lineno <= line <= (cls.end_lineno or 0):
-                return any(
-                    isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef)
-                    and method.name in _VIEW_METHODS
-                    and method.lineno <= line <= (method.end_lineno or 0)
-                    for method in cls.body
-                ) and self._is_view_class(Definition(path, cls.name, cls), 0)
-        return False
+                method = next(
+                    (
+                        method
+                        for method in cls.body
+                        if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef)
+                        and method.name in _VIEW_METHODS
+                        and method.lineno <= line <= (method.end_lineno or 0)
+                    ),
+                    None,
+                )
+                if method is None or not self._is_view_class(Definition(path, cls.name, cls), 0):
+                    return None
+                return method
+        return None
 
     def _is_view_class(self, target: Target, depth: int) -> bool:
         if isinstance(target, External):
@@ -809,15 +823,9 @@ class ContextAnalysis:
         """``mail.send`` (or ``send_message``) of a module-level Flask-Mail ``Mail()``, as a
         use."""
         if isinstance(node, ast.Attribute) and node.attr in MAIL_METHODS:
-            mail = self.qualify(node.value, scope)
-            if isinstance(mail, Definition) and isinstance(mail.node, ast.Assign | ast.AnnAssign):
-                made = mail.node.value
-                if isinstance(made, ast.Call):
-                    made_by = self.qualify(made.func, Scope(mail.path))
-                    if isinstance(made_by, External) and made_by.name in MAIL_CLASSES:
-                        return self._use(
-                            scope.path, node, "app", f"{_text(node.value)}.{node.attr}"
-                        )
+            made = self._made_by(self.qualify(node.value, scope))
+            if made is not None and isinstance(made[1], External) and made[1].name in MAIL_CLASSES:
+                return self._use(scope.path, node, "app", f"{_text(node.value)}.{node.attr}")
         return None
 
     def _use(

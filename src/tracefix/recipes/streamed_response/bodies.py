@@ -116,27 +116,15 @@ def body_calls(project: Project, generator: Generator) -> list[BodyCall]:
             continue
         if reference.function is not None:
             function = project.function(reference.path, reference.function)
-        elif context.in_view_method(reference.path, reference.line):
-            function = _method_at(project, reference.path, reference.line)
         else:
-            function = None
+            method = context.view_method_at(reference.path, reference.line)
+            function = method if isinstance(method, ast.FunctionDef) else None
         if function is not None:
             callers[(reference.path, function.lineno)] = (reference.path, function)
     found: list[BodyCall] = []
     for _, (path, function) in sorted(callers.items()):
         found.extend(_handed_over(context, path, function, generator))
     return found
-
-
-def _method_at(project: Project, path: str, line: int) -> ast.FunctionDef | None:
-    """The method of a top-level class of ``path`` whose body spans ``line``."""
-    tree = project.ast(path)
-    for cls in tree.body if tree is not None else ():
-        if isinstance(cls, ast.ClassDef):
-            for method in cls.body:
-                if isinstance(method, ast.FunctionDef) and _spans(method, line):
-                    return method
-    return None
 
 
 def generators_in(project: Project, path: str) -> list[Generator]:
